@@ -1,0 +1,390 @@
+//! Signed notes ([C2SP signed-note](https://c2sp.org/signed-note)) and checkpoints.
+//!
+//! A note is UTF-8 text ending in a newline, a blank line, then signature lines
+//! `— <key name> <base64(4-byte key ID || signature)>`. For ECDSA keys both Rekor v1 and the C2SP
+//! signature type `0x02` use the first four bytes of SHA-256 of the DER SubjectPublicKeyInfo as the key
+//! ID (for Rekor v1 that is the first four bytes of the log ID) and an ASN.1 DER signature over the
+//! text. So one implementation signs and verifies both.
+//!
+//! A checkpoint ([C2SP tlog-checkpoint](https://c2sp.org/tlog-checkpoint)) is a note whose text is
+//! `<origin>\n<tree size>\n<base64 root hash>\n` followed by optional extension lines. Rekor v1 uses
+//! the same text with origin `<hostname> - <tree id>` and signs it under the name `<hostname>`;
+//! C2SP logs sign under their origin.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use sha2::{Digest, Sha256};
+use signature::{Signer, Verifier};
+use spki::EncodePublicKey;
+
+use crate::{Error, Hash};
+
+const EM_DASH_PREFIX: &str = "\u{2014} ";
+/// Upper bound on signature lines read from one note (C2SP asks for at least 16).
+const MAX_SIGNATURES: usize = 64;
+
+/// The name and 4-byte ID under which a key signs notes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteKeyId {
+    name: String,
+    id: [u8; 4],
+}
+
+impl NoteKeyId {
+    /// The identity of an ECDSA P-256 key signing as `name`.
+    pub fn ecdsa(name: &str, key: &VerifyingKey) -> Result<Self, Error> {
+        if !valid_key_name(name) {
+            return Err(Error::MalformedNote {
+                reason: "key name is empty or contains spaces, '+' or newlines",
+            });
+        }
+        let der = key.to_public_key_der().map_err(|_| Error::BadPublicKey)?;
+        let digest = Sha256::digest(der.as_bytes());
+        Ok(Self {
+            name: name.to_owned(),
+            id: [digest[0], digest[1], digest[2], digest[3]],
+        })
+    }
+
+    /// The key name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 4-byte key ID.
+    pub fn id(&self) -> [u8; 4] {
+        self.id
+    }
+}
+
+fn valid_key_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
+}
+
+/// One signature line of a note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoteSignature {
+    /// The signer's key name.
+    pub name: String,
+    /// The signer's key ID.
+    pub key_id: [u8; 4],
+    /// The signature bytes (after the key ID).
+    pub signature: Vec<u8>,
+}
+
+/// A parsed, not yet verified, signed note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    /// The signed text, including its final newline.
+    pub text: String,
+    /// The signature lines in order.
+    pub signatures: Vec<NoteSignature>,
+}
+
+impl Note {
+    /// Splits a note into text and signature lines. Does not verify anything.
+    pub fn parse(note: &str) -> Result<Self, Error> {
+        if note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Error::MalformedNote {
+                reason: "contains control characters",
+            });
+        }
+        let split = note.rfind("\n\n").ok_or(Error::MalformedNote {
+            reason: "no blank line before the signatures",
+        })?;
+        let text = &note[..=split];
+        let sigs = &note[split + 2..];
+        if !sigs.ends_with('\n') {
+            return Err(Error::MalformedNote {
+                reason: "signature block does not end with a newline",
+            });
+        }
+        let mut signatures = Vec::new();
+        for line in sigs[..sigs.len() - 1].split('\n') {
+            if signatures.len() == MAX_SIGNATURES {
+                return Err(Error::MalformedNote {
+                    reason: "too many signatures",
+                });
+            }
+            signatures.push(parse_signature_line(line)?);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            signatures,
+        })
+    }
+}
+
+fn parse_signature_line(line: &str) -> Result<NoteSignature, Error> {
+    let rest = line
+        .strip_prefix(EM_DASH_PREFIX)
+        .ok_or(Error::MalformedNote {
+            reason: "signature line does not start with an em dash and a space",
+        })?;
+    let (name, b64) = rest.split_once(' ').ok_or(Error::MalformedNote {
+        reason: "signature line has no space between name and signature",
+    })?;
+    if !valid_key_name(name) {
+        return Err(Error::MalformedNote {
+            reason: "signature line has an invalid key name",
+        });
+    }
+    let raw = STANDARD.decode(b64).map_err(|_| Error::MalformedNote {
+        reason: "signature is not valid base64",
+    })?;
+    if raw.len() < 5 {
+        return Err(Error::MalformedNote {
+            reason: "signature is shorter than a key ID plus one byte",
+        });
+    }
+    Ok(NoteSignature {
+        name: name.to_owned(),
+        key_id: [raw[0], raw[1], raw[2], raw[3]],
+        signature: raw[4..].to_vec(),
+    })
+}
+
+/// Signs `text` (which must end in a newline) and returns the whole note.
+pub fn sign_note<S: Signer<DerSignature>>(
+    text: &str,
+    key: &NoteKeyId,
+    signer: &S,
+) -> Result<String, Error> {
+    if !text.ends_with('\n') || text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::MalformedNote {
+            reason: "note text must end with a newline and hold no control characters",
+        });
+    }
+    let sig: DerSignature = signer
+        .try_sign(text.as_bytes())
+        .map_err(|_| Error::Signing)?;
+    let mut raw = Vec::with_capacity(4 + sig.as_bytes().len());
+    raw.extend_from_slice(&key.id);
+    raw.extend_from_slice(sig.as_bytes());
+    Ok(format!(
+        "{text}\n{EM_DASH_PREFIX}{} {}\n",
+        key.name,
+        STANDARD.encode(raw)
+    ))
+}
+
+/// Verifies notes signed by one ECDSA P-256 key.
+#[derive(Clone, Debug)]
+pub struct NoteVerifier {
+    key_id: NoteKeyId,
+    key: VerifyingKey,
+}
+
+impl NoteVerifier {
+    /// A verifier for `key` signing as `name`.
+    pub fn ecdsa(name: &str, key: VerifyingKey) -> Result<Self, Error> {
+        Ok(Self {
+            key_id: NoteKeyId::ecdsa(name, &key)?,
+            key,
+        })
+    }
+
+    /// Parses `note` and verifies the signature by this key. Signatures by other keys are ignored, as
+    /// C2SP requires; the note is rejected unless this key's signature is present and valid.
+    pub fn verify(&self, note: &str) -> Result<Note, Error> {
+        let parsed = Note::parse(note)?;
+        let mine = parsed
+            .signatures
+            .iter()
+            .find(|s| s.name == self.key_id.name && s.key_id == self.key_id.id)
+            .ok_or_else(|| Error::UnknownSigner {
+                name: self.key_id.name.clone(),
+            })?;
+        let sig = DerSignature::from_bytes(&mine.signature).map_err(|_| Error::BadSignature {
+            name: mine.name.clone(),
+        })?;
+        self.key
+            .verify(parsed.text.as_bytes(), &sig)
+            .map_err(|_| Error::BadSignature {
+                name: mine.name.clone(),
+            })?;
+        Ok(parsed)
+    }
+
+    /// Verifies `note` and parses its text as a checkpoint.
+    pub fn verify_checkpoint(&self, note: &str) -> Result<Checkpoint, Error> {
+        Checkpoint::parse(&self.verify(note)?.text)
+    }
+}
+
+/// The text of a checkpoint: a log's commitment to a tree size and root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The log's origin line (Rekor v1: `<hostname> - <tree id>`).
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// Extension lines after the root, without their newlines.
+    pub extensions: Vec<String>,
+}
+
+impl Checkpoint {
+    /// A checkpoint with no extension lines.
+    pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Self {
+        Self {
+            origin: origin.into(),
+            size,
+            root,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// The note text.
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            self.root.to_base64()
+        );
+        for e in &self.extensions {
+            text.push_str(e);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Parses checkpoint text (the signed part of the note).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let body = text.strip_suffix('\n').ok_or(Error::MalformedNote {
+            reason: "checkpoint text does not end with a newline",
+        })?;
+        let mut lines = body.split('\n');
+        let origin = lines.next().unwrap_or_default();
+        if origin.is_empty() {
+            return Err(Error::MalformedNote {
+                reason: "checkpoint origin is empty",
+            });
+        }
+        let size_line = lines.next().ok_or(Error::MalformedNote {
+            reason: "checkpoint has no tree size line",
+        })?;
+        let size = parse_decimal(size_line).ok_or(Error::MalformedNote {
+            reason: "checkpoint tree size is not a decimal number without leading zeros",
+        })?;
+        let root_line = lines.next().ok_or(Error::MalformedNote {
+            reason: "checkpoint has no root hash line",
+        })?;
+        let root = Hash::from_base64(root_line).map_err(|_| Error::MalformedNote {
+            reason: "checkpoint root is not 32 bytes of base64",
+        })?;
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if extensions.iter().any(String::is_empty) {
+            return Err(Error::MalformedNote {
+                reason: "checkpoint has an empty extension line",
+            });
+        }
+        Ok(Self {
+            origin: origin.to_owned(),
+            size,
+            root,
+            extensions,
+        })
+    }
+
+    /// Signs the checkpoint and returns the note.
+    pub fn sign<S: Signer<DerSignature>>(
+        &self,
+        key: &NoteKeyId,
+        signer: &S,
+    ) -> Result<String, Error> {
+        if self.origin.is_empty() || self.origin.contains('\n') {
+            return Err(Error::MalformedNote {
+                reason: "checkpoint origin is empty or has a newline",
+            });
+        }
+        sign_note(&self.to_text(), key, signer)
+    }
+}
+
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leaf_hash;
+    use p256::ecdsa::SigningKey;
+
+    fn key() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn checkpoint_round_trip() {
+        let k = key();
+        let id = NoteKeyId::ecdsa("log.example", k.verifying_key()).unwrap();
+        let cp = Checkpoint::new("log.example - 42", 9, leaf_hash(b"x"));
+        let note = cp.sign(&id, &k).unwrap();
+        assert!(note.starts_with("log.example - 42\n9\n"));
+        assert!(note.contains("\n\n\u{2014} log.example "));
+        let v = NoteVerifier::ecdsa("log.example", *k.verifying_key()).unwrap();
+        assert_eq!(v.verify_checkpoint(&note).unwrap(), cp);
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let k = key();
+        let id = NoteKeyId::ecdsa("log.example", k.verifying_key()).unwrap();
+        let note = Checkpoint::new("o", 9, leaf_hash(b"x"))
+            .sign(&id, &k)
+            .unwrap();
+        let v = NoteVerifier::ecdsa("log.example", *k.verifying_key()).unwrap();
+        let tampered = note.replacen("\n9\n", "\n10\n", 1);
+        assert!(matches!(
+            v.verify(&tampered),
+            Err(Error::BadSignature { .. })
+        ));
+        let other = NoteVerifier::ecdsa("other.example", *k.verifying_key()).unwrap();
+        assert!(matches!(
+            other.verify(&note),
+            Err(Error::UnknownSigner { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_checkpoints_are_errors() {
+        for text in [
+            "",
+            "\n",
+            "o\n",
+            "o\n01\nAAAA\n",
+            "o\n1\n",
+            "o\n1\nnot base64\n",
+            "o\n-1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+            "o\n99999999999999999999999\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+            "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
+            "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+        ] {
+            assert!(Checkpoint::parse(text).is_err(), "{text:?}");
+        }
+        for note in [
+            "",
+            "text\n",
+            "text\n\n",
+            "text\n\n\u{2014} name\n",
+            "text\n\n- name AAAAAAA=\n",
+            "text\n\n\u{2014} name AAAA\n",
+            "text\n\n\u{2014} name !!!!\n",
+            "te\rxt\n\n\u{2014} name AAAAAAA=\n",
+        ] {
+            assert!(Note::parse(note).is_err(), "{note:?}");
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Tile addressing per [C2SP tlog-tiles](https://c2sp.org/tlog-tiles).
+//!
+//! A tile at level `L` with index `N` holds up to 256 consecutive hashes of tree level `8·L`, starting
+//! at subtree index `256·N`. Its path is `tile/<L>/<N>` with `N` written in groups of three digits,
+//! all but the last prefixed with `x` (`1234067` becomes `x001/x234/067`), and `.p/<W>` appended for a
+//! partial tile of width `W < 256`. Entry bundles use `tile/entries/<N>`.
+
+use crate::Error;
+use crate::tree::stored_index;
+
+/// Hashes (or entries) per full tile.
+pub const TILE_WIDTH: u64 = 256;
+/// Tree levels per tile level.
+pub const TILE_HEIGHT: u8 = 8;
+
+/// A hash tile or an entry bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tile {
+    /// Tile level; `None` for an entry bundle.
+    pub level: Option<u8>,
+    /// Tile index at its level.
+    pub index: u64,
+    /// Number of hashes or entries it holds, 1..=256.
+    pub width: u16,
+}
+
+impl Tile {
+    /// The C2SP path of the tile, relative to the log's prefix.
+    pub fn path(&self) -> String {
+        let level = match self.level {
+            Some(l) => l.to_string(),
+            None => "entries".to_owned(),
+        };
+        let mut p = format!("tile/{level}/{}", encode_index(self.index));
+        if u64::from(self.width) < TILE_WIDTH {
+            p.push_str(&format!(".p/{}", self.width));
+        }
+        p
+    }
+
+    /// Parses a path produced by [`Tile::path`].
+    pub fn parse(path: &str) -> Result<Self, Error> {
+        let rest = path.strip_prefix("tile/").ok_or(Error::MalformedTilePath {
+            reason: "does not start with tile/",
+        })?;
+        let (level_s, rest) = rest
+            .split_once('/')
+            .ok_or(Error::MalformedTilePath { reason: "no level" })?;
+        let level = if level_s == "entries" {
+            None
+        } else {
+            let l: u8 = parse_small(level_s).ok_or(Error::MalformedTilePath {
+                reason: "level is not a small decimal number",
+            })?;
+            if l > 63 / TILE_HEIGHT {
+                return Err(Error::MalformedTilePath {
+                    reason: "level too high",
+                });
+            }
+            Some(l)
+        };
+        let (index_s, width) = match rest.split_once(".p/") {
+            Some((i, w)) => {
+                let w: u16 = parse_small(w).ok_or(Error::MalformedTilePath {
+                    reason: "partial width is not a decimal number",
+                })?;
+                if w == 0 || u64::from(w) >= TILE_WIDTH {
+                    return Err(Error::MalformedTilePath {
+                        reason: "partial width must be 1..255",
+                    });
+                }
+                (i, w)
+            }
+            None => (rest, TILE_WIDTH as u16),
+        };
+        let index = decode_index(index_s).ok_or(Error::MalformedTilePath {
+            reason: "index is not x-prefixed groups of three digits",
+        })?;
+        Ok(Self {
+            level,
+            index,
+            width,
+        })
+    }
+
+    /// Positions in the stored-hash sequence ([`crate::tree`]) of the hashes a hash tile holds.
+    /// Empty for entry bundles.
+    pub fn stored_indexes(&self) -> Vec<u64> {
+        let Some(level) = self.level else {
+            return Vec::new();
+        };
+        let first = self.index * TILE_WIDTH;
+        (first..first + u64::from(self.width))
+            .map(|i| stored_index(level * TILE_HEIGHT, i))
+            .collect()
+    }
+}
+
+/// The tiles at every level that a tree of `size` leaves has, the last one at each level partial.
+pub fn tiles_for_size(size: u64) -> Vec<Tile> {
+    let mut tiles = Vec::new();
+    let mut level = 0u8;
+    loop {
+        let hashes = size >> (u32::from(level) * u32::from(TILE_HEIGHT));
+        if hashes == 0 {
+            break;
+        }
+        for index in 0..hashes.div_ceil(TILE_WIDTH) {
+            let width = (hashes - index * TILE_WIDTH).min(TILE_WIDTH) as u16;
+            tiles.push(Tile {
+                level: Some(level),
+                index,
+                width,
+            });
+        }
+        level += 1;
+    }
+    tiles
+}
+
+fn encode_index(mut n: u64) -> String {
+    let mut groups = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        groups.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    groups.reverse();
+    groups.join("/")
+}
+
+fn decode_index(s: &str) -> Option<u64> {
+    let parts: Vec<&str> = s.split('/').collect();
+    let (last, init) = parts.split_last()?;
+    let mut n: u64 = 0;
+    for p in init {
+        let digits = p.strip_prefix('x')?;
+        n = n.checked_mul(1000)?.checked_add(three_digits(digits)?)?;
+    }
+    n = n.checked_mul(1000)?.checked_add(three_digits(last)?)?;
+    // Reject non-canonical encodings such as x000/001.
+    (encode_index(n) == s).then_some(n)
+}
+
+fn three_digits(s: &str) -> Option<u64> {
+    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn parse_small<T: std::str::FromStr>(s: &str) -> Option<T> {
+    if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_the_spec_examples() {
+        let t = Tile {
+            level: Some(0),
+            index: 1_234_067,
+            width: 256,
+        };
+        assert_eq!(t.path(), "tile/0/x001/x234/067");
+        let p = Tile {
+            level: None,
+            index: 5,
+            width: 17,
+        };
+        assert_eq!(p.path(), "tile/entries/005.p/17");
+        for t in [t, p] {
+            assert_eq!(Tile::parse(&t.path()), Ok(t));
+        }
+    }
+
+    #[test]
+    fn bad_paths_are_errors() {
+        for p in [
+            "",
+            "tile/",
+            "tile/0/",
+            "tile/0/1",
+            "tile/0/x000/001",
+            "tile/0/001.p/0",
+            "tile/0/001.p/256",
+            "tile/9/001",
+            "tile/00/001",
+            "tile/0/x1234/001",
+            "tile/0/x999/x999/x999/x999/x999/x999/999",
+        ] {
+            assert!(Tile::parse(p).is_err(), "{p}");
+        }
+    }
+
+    #[test]
+    fn tiles_cover_the_tree() {
+        let tiles = tiles_for_size(70_000);
+        // 70000 leaves: 274 level-0 tiles (last of width 112), 273 level-1 hashes -> 2 tiles,
+        // 1 level-2 hash -> 1 tile.
+        assert_eq!(tiles.iter().filter(|t| t.level == Some(0)).count(), 274);
+        assert_eq!(tiles.iter().filter(|t| t.level == Some(1)).count(), 2);
+        assert_eq!(tiles.iter().filter(|t| t.level == Some(2)).count(), 1);
+        assert_eq!(
+            tiles.iter().find(|t| t.index == 273).map(|t| t.width),
+            Some(112)
+        );
+    }
+}
