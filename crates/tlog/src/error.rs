@@ -1,5 +1,5 @@
 /// Every failure this crate reports. Variants carry the values that were wrong.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A hash was not 32 bytes long.
@@ -34,7 +34,7 @@ pub enum Error {
     BadPublicKey,
     /// The signer failed (for an HSM: unreachable, locked out, ...).
     #[error("signing failed")]
-    Signing,
+    Signing(#[source] signature::Error),
     /// A tile path could not be parsed.
     #[error("malformed tile path: {reason}")]
     MalformedTilePath { reason: &'static str },

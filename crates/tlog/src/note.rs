@@ -149,7 +149,7 @@ fn parse_signature_line(line: &str) -> Result<NoteSignature, Error> {
 }
 
 /// Signs `text` (which must end in a newline) and returns the whole note.
-pub fn sign_note<S: Signer<DerSignature>>(
+pub fn sign_note<S: Signer<DerSignature> + ?Sized>(
     text: &str,
     key: &NoteKeyId,
     signer: &S,
@@ -159,9 +159,7 @@ pub fn sign_note<S: Signer<DerSignature>>(
             reason: "note text must end with a newline and hold no control characters",
         });
     }
-    let sig: DerSignature = signer
-        .try_sign(text.as_bytes())
-        .map_err(|_| Error::Signing)?;
+    let sig: DerSignature = signer.try_sign(text.as_bytes()).map_err(Error::Signing)?;
     let mut raw = Vec::with_capacity(4 + sig.as_bytes().len());
     raw.extend_from_slice(&key.id);
     raw.extend_from_slice(sig.as_bytes());
@@ -294,7 +292,7 @@ impl Checkpoint {
     }
 
     /// Signs the checkpoint and returns the note.
-    pub fn sign<S: Signer<DerSignature>>(
+    pub fn sign<S: Signer<DerSignature> + ?Sized>(
         &self,
         key: &NoteKeyId,
         signer: &S,

@@ -177,7 +177,7 @@ mod tests {
         };
         assert_eq!(p.path(), "tile/entries/005.p/17");
         for t in [t, p] {
-            assert_eq!(Tile::parse(&t.path()), Ok(t));
+            assert_eq!(Tile::parse(&t.path()).unwrap(), t);
         }
     }
 

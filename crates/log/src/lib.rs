@@ -1,0 +1,32 @@
+//! The transparency-log service core shared by Hallmark's signature log and its CT log.
+//!
+//! - [`store`]: an append-only entry store behind the [`LogStore`] trait, with an embedded
+//!   implementation on [redb](https://docs.rs/redb) ([`RedbStore`]) and an in-memory one for tests
+//!   ([`MemoryStore`]). A batch of entries, the Merkle hashes it adds, its index keys and the signed
+//!   checkpoint for the new tree are written in one transaction.
+//! - [`Sequencer`]: accepts appends from any number of threads or tasks, gathers whatever is waiting
+//!   into a batch, and makes each batch durable with one commit (group commit). An append is
+//!   acknowledged only after its batch — entry, tree hashes and checkpoint — is durable.
+//!
+//! The Merkle math lives in [`hallmark_tlog`]; keys come in through the RustCrypto
+//! [`signature::Signer`] trait, so an HSM-held key and an in-memory key are interchangeable.
+//!
+//! # Life of an append
+//! 1. [`Sequencer::append`] sends the entry to the sequencer thread and waits on a one-shot reply.
+//! 2. The thread takes every request waiting (up to `max_batch`), hashes each entry (RFC 6962 leaf
+//!    hash), and drops duplicates (already logged, or twice in the batch) after one batched lookup.
+//! 3. It appends the new leaves to a copy of the in-memory [`hallmark_tlog::tree::Frontier`], which
+//!    yields the node hashes to store and the new root, then signs a checkpoint for the new size.
+//! 4. One write transaction stores entries, hashes, index keys, tree size and checkpoint, and commits
+//!    with fsync. Only then does the in-memory state advance and every waiter get its [`Appended`].
+//! 5. If signing or the commit fails, nothing advances and every waiter in the batch gets the error.
+
+mod error;
+mod redb_store;
+mod sequencer;
+pub mod store;
+
+pub use error::{LogError, StoreError};
+pub use redb_store::RedbStore;
+pub use sequencer::{Appended, CheckpointSigner, Committed, Sequencer, SequencerConfig};
+pub use store::{Batch, LogStore, MemoryStore, NewEntry, StoredEntry};

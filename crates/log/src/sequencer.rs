@@ -1,0 +1,451 @@
+//! The group-commit sequencer. See the crate documentation for the life of an append.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hallmark_tlog::note::{Checkpoint, NoteKeyId};
+use hallmark_tlog::tree::{Frontier, consistency_proof, inclusion_proof, root_at};
+use hallmark_tlog::{Hash, leaf_hash};
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use signature::{Keypair, Signer};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Batch, LogStore, NewEntry, TreeReader};
+use crate::{LogError, StoreError};
+
+/// A key that signs checkpoints: any RustCrypto signer producing DER ECDSA P-256 signatures, such as
+/// an HSM-held key from `hallmark-keys` or an in-memory `p256::ecdsa::SigningKey`.
+pub trait CheckpointSigner: Signer<DerSignature> + Send + Sync + 'static {}
+impl<T: Signer<DerSignature> + Send + Sync + 'static> CheckpointSigner for T {}
+
+/// Sequencer settings.
+#[derive(Clone, Debug)]
+pub struct SequencerConfig {
+    /// The checkpoint origin line (Rekor v1: `<hostname> - <tree id>`).
+    pub origin: String,
+    /// The name the log key signs checkpoints under (Rekor v1: `<hostname>`).
+    pub key_name: String,
+    /// Most entries in one batch (one durable commit).
+    pub max_batch: usize,
+    /// Largest accepted entry, in bytes.
+    pub max_entry_bytes: usize,
+    /// Appends that may wait for the sequencer before callers are slowed down.
+    pub queue_depth: usize,
+    /// Keep a checkpoint in the auditable history at most this often (0: after every batch).
+    pub history_interval_ms: u64,
+}
+
+impl SequencerConfig {
+    /// Defaults for a log with the given origin and key name.
+    pub fn new(origin: impl Into<String>, key_name: impl Into<String>) -> Self {
+        Self {
+            origin: origin.into(),
+            key_name: key_name.into(),
+            max_batch: 4096,
+            max_entry_bytes: 1 << 20,
+            queue_depth: 1 << 16,
+            history_interval_ms: 1000,
+        }
+    }
+}
+
+/// The log's committed state: what has been made durable and signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The signed checkpoint note for (size, root).
+    pub checkpoint: Arc<str>,
+}
+
+/// The acknowledgement of an append: the entry is durable at `index`.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    /// The entry's log index.
+    pub index: u64,
+    /// Its RFC 6962 leaf hash.
+    pub leaf_hash: Hash,
+    /// When its batch was sequenced (ms since the Unix epoch).
+    pub integrated_ms: u64,
+    /// True if the entry was already in the log; `index` is then the existing entry's.
+    pub duplicate: bool,
+    /// The committed tree that contains it.
+    pub tree: Arc<Committed>,
+}
+
+struct Request {
+    entry: NewEntry,
+    reply: oneshot::Sender<Result<Appended, Arc<LogError>>>,
+}
+
+struct Shared<S> {
+    store: Arc<S>,
+    latest: RwLock<Arc<Committed>>,
+    config: SequencerConfig,
+}
+
+/// Handle to a running sequencer and the log it writes. Cheap to clone; the sequencer thread stops
+/// when the last handle is dropped.
+pub struct Sequencer<S: LogStore> {
+    shared: Arc<Shared<S>>,
+    tx: mpsc::Sender<Request>,
+    _thread: Arc<ThreadGuard>,
+}
+
+impl<S: LogStore> Clone for Sequencer<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            tx: self.tx.clone(),
+            _thread: self._thread.clone(),
+        }
+    }
+}
+
+impl<S: LogStore> std::fmt::Debug for Sequencer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("latest", &self.latest())
+            .finish_non_exhaustive()
+    }
+}
+
+struct ThreadGuard(Option<JoinHandle<()>>);
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        // Dropping the last handle closed the channel; the thread finishes its batch and exits.
+        if let Some(t) = self.0.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<S: LogStore> Sequencer<S> {
+    /// Opens the log in `store` and starts its sequencer thread. Recomputes the root from stored
+    /// hashes and checks it against the stored checkpoint.
+    pub fn start<K>(store: Arc<S>, signer: K, config: SequencerConfig) -> Result<Self, LogError>
+    where
+        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+    {
+        let note_key = NoteKeyId::ecdsa(&config.key_name, &signer.verifying_key())?;
+        let state = store.state()?;
+        let frontier = Frontier::load(state.size, &TreeReader(store.as_ref()))?;
+        let root = frontier.root();
+        let checkpoint: Arc<str> = match state.checkpoint {
+            Some(note) => {
+                let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
+                let cp = Checkpoint::parse(&format!("{text}\n"))?;
+                if cp.size != state.size || cp.root != root {
+                    return Err(StoreError::Corrupt {
+                        what: "stored checkpoint does not match the stored tree",
+                    }
+                    .into());
+                }
+                note.into()
+            }
+            None => Checkpoint::new(config.origin.clone(), 0, root)
+                .sign(&note_key, &signer)
+                .map_err(|e| signing_error(0, e))?
+                .into(),
+        };
+        let shared = Arc::new(Shared {
+            store,
+            latest: RwLock::new(Arc::new(Committed {
+                size: state.size,
+                root,
+                checkpoint,
+            })),
+            config: config.clone(),
+        });
+        let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
+        let worker = Worker {
+            shared: shared.clone(),
+            signer: Box::new(signer),
+            note_key,
+            frontier,
+            last_ms: 0,
+            last_kept_ms: 0,
+        };
+        let thread = std::thread::Builder::new()
+            .name("log-sequencer".into())
+            .spawn(move || worker.run(rx))
+            .map_err(|_| LogError::Stopped)?;
+        Ok(Self {
+            shared,
+            tx,
+            _thread: Arc::new(ThreadGuard(Some(thread))),
+        })
+    }
+
+    /// Appends an entry and waits until it is durable.
+    pub async fn append(&self, entry: NewEntry) -> Result<Appended, Arc<LogError>> {
+        let rx = self.submit_async(entry).await?;
+        rx.await.map_err(|_| Arc::new(LogError::Stopped))?
+    }
+
+    /// Appends an entry from a thread that is not running async code; blocks until durable.
+    pub fn append_blocking(&self, entry: NewEntry) -> Result<Appended, Arc<LogError>> {
+        self.check_size(&entry)?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(Request { entry, reply })
+            .map_err(|_| Arc::new(LogError::Stopped))?;
+        rx.blocking_recv()
+            .map_err(|_| Arc::new(LogError::Stopped))?
+    }
+
+    async fn submit_async(
+        &self,
+        entry: NewEntry,
+    ) -> Result<oneshot::Receiver<Result<Appended, Arc<LogError>>>, Arc<LogError>> {
+        self.check_size(&entry)?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request { entry, reply })
+            .await
+            .map_err(|_| Arc::new(LogError::Stopped))?;
+        Ok(rx)
+    }
+
+    fn check_size(&self, entry: &NewEntry) -> Result<(), Arc<LogError>> {
+        let limit = self.shared.config.max_entry_bytes;
+        if entry.data.len() > limit {
+            return Err(Arc::new(LogError::EntryTooLarge {
+                size: entry.data.len(),
+                limit,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The latest committed tree.
+    pub fn latest(&self) -> Arc<Committed> {
+        self.shared
+            .latest
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The store (for reads of committed entries).
+    pub fn store(&self) -> &Arc<S> {
+        &self.shared.store
+    }
+
+    /// Inclusion proof of entry `index` in the committed tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_committed(size)?;
+        Ok(inclusion_proof(
+            index,
+            size,
+            &TreeReader(self.shared.store.as_ref()),
+        )?)
+    }
+
+    /// Consistency proof between two committed tree sizes.
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        self.check_committed(second)?;
+        Ok(consistency_proof(
+            first,
+            second,
+            &TreeReader(self.shared.store.as_ref()),
+        )?)
+    }
+
+    /// Root hash of the committed tree of `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        self.check_committed(size)?;
+        Ok(root_at(size, &TreeReader(self.shared.store.as_ref()))?)
+    }
+
+    fn check_committed(&self, size: u64) -> Result<(), LogError> {
+        let committed = self.latest().size;
+        if size > committed {
+            return Err(hallmark_tlog::Error::BadSizes {
+                first: size,
+                second: committed,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+fn signing_error(size: u64, e: hallmark_tlog::Error) -> LogError {
+    match e {
+        hallmark_tlog::Error::Signing(source) => LogError::Signing { size, source },
+        other => LogError::Tree(other),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Where each request of a batch ends up.
+enum Slot {
+    /// A new entry at this position of the batch.
+    New(usize),
+    /// Already in the log at this index.
+    Logged(u64),
+}
+
+struct Worker<S> {
+    shared: Arc<Shared<S>>,
+    signer: Box<dyn CheckpointSigner>,
+    note_key: NoteKeyId,
+    frontier: Frontier,
+    last_ms: u64,
+    last_kept_ms: u64,
+}
+
+impl<S: LogStore> Worker<S> {
+    fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let max = self.shared.config.max_batch.max(1);
+        let mut batch = Vec::with_capacity(max);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut batch);
+        }
+    }
+
+    fn process(&mut self, batch: &mut Vec<Request>) {
+        let reqs: Vec<Request> = std::mem::take(batch);
+        let hashes: Vec<Hash> = reqs.iter().map(|r| leaf_hash(&r.entry.data)).collect();
+        match self.commit(&reqs, &hashes) {
+            Ok(results) => {
+                for (req, res) in reqs.into_iter().zip(results) {
+                    let _ = req.reply.send(res);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = reqs.len(), "log batch failed; nothing acknowledged");
+                let e = Arc::new(e);
+                for req in reqs {
+                    let _ = req.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Sequences, signs and commits one batch. Returns the reply for each request.
+    #[allow(clippy::type_complexity)]
+    fn commit(
+        &mut self,
+        reqs: &[Request],
+        hashes: &[Hash],
+    ) -> Result<Vec<Result<Appended, Arc<LogError>>>, LogError> {
+        let store = &self.shared.store;
+        let logged = store.find_leaves(hashes)?;
+        let mut slots = Vec::with_capacity(reqs.len());
+        let mut seen: HashMap<Hash, usize> = HashMap::new();
+        let mut new_entries: Vec<NewEntry> = Vec::new();
+        let mut new_hashes: Vec<Hash> = Vec::new();
+        for ((req, h), prior) in reqs.iter().zip(hashes).zip(&logged) {
+            let slot = match (prior, seen.get(h)) {
+                (Some(index), _) => Slot::Logged(*index),
+                (None, Some(&pos)) => Slot::New(pos),
+                (None, None) => {
+                    let pos = new_entries.len();
+                    seen.insert(*h, pos);
+                    new_entries.push(req.entry.clone());
+                    new_hashes.push(*h);
+                    Slot::New(pos)
+                }
+            };
+            slots.push(slot);
+        }
+
+        let before = self.shared_latest();
+        let ms = now_ms().max(self.last_ms);
+        let tree = if new_entries.is_empty() {
+            before.clone()
+        } else {
+            let mut frontier = self.frontier.clone();
+            let mut tree_hashes = Vec::with_capacity(new_entries.len() * 2 + 64);
+            for h in &new_hashes {
+                frontier.append_into(*h, &mut tree_hashes);
+            }
+            let size = frontier.size();
+            let root = frontier.root();
+            let note = Checkpoint::new(self.shared.config.origin.clone(), size, root)
+                .sign(&self.note_key, self.signer.as_ref())
+                .map_err(|e| signing_error(size, e))?;
+            let keep =
+                ms.saturating_sub(self.last_kept_ms) >= self.shared.config.history_interval_ms;
+            store.append(&Batch {
+                first_index: before.size,
+                integrated_ms: ms,
+                entries: &new_entries,
+                leaf_hashes: &new_hashes,
+                tree_hashes: &tree_hashes,
+                checkpoint: &note,
+                keep_checkpoint: keep,
+            })?;
+            // Durable: advance the in-memory state.
+            self.frontier = frontier;
+            self.last_ms = ms;
+            if keep {
+                self.last_kept_ms = ms;
+            }
+            let committed = Arc::new(Committed {
+                size,
+                root,
+                checkpoint: note.into(),
+            });
+            if let Ok(mut g) = self.shared.latest.write() {
+                *g = committed.clone();
+            }
+            committed
+        };
+
+        let mut out = Vec::with_capacity(reqs.len());
+        for (slot, h) in slots.into_iter().zip(hashes) {
+            out.push(match slot {
+                Slot::New(pos) => Ok(Appended {
+                    index: before.size + pos as u64,
+                    leaf_hash: *h,
+                    integrated_ms: ms,
+                    duplicate: false,
+                    tree: tree.clone(),
+                }),
+                Slot::Logged(index) => match store.entry(index) {
+                    Ok(Some(e)) => Ok(Appended {
+                        index,
+                        leaf_hash: *h,
+                        integrated_ms: e.integrated_ms,
+                        duplicate: true,
+                        tree: tree.clone(),
+                    }),
+                    Ok(None) => Err(Arc::new(LogError::Store(StoreError::Corrupt {
+                        what: "leaf index points at a missing entry",
+                    }))),
+                    Err(e) => Err(Arc::new(e.into())),
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    fn shared_latest(&self) -> Arc<Committed> {
+        self.shared
+            .latest
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}

@@ -1,0 +1,264 @@
+//! The append-only entry store.
+//!
+//! The trait is small on purpose, so that a PostgreSQL implementation can follow the embedded one:
+//! one method writes a whole batch atomically and durably; the rest are reads of committed data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use hallmark_tlog::Hash;
+use hallmark_tlog::tree::{HashReader, stored_count};
+
+use crate::StoreError;
+
+/// An entry as submitted to the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    /// The leaf data: what the Merkle leaf hash covers.
+    pub data: Vec<u8>,
+    /// Search keys under which the entry can be found (e.g. `sha256:<hex>`, `email:<addr>`).
+    pub index_keys: Vec<String>,
+}
+
+impl NewEntry {
+    /// An entry without search keys.
+    pub fn new(data: impl Into<Vec<u8>>) -> Self {
+        Self {
+            data: data.into(),
+            index_keys: Vec::new(),
+        }
+    }
+}
+
+/// An entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Milliseconds since the Unix epoch at which the entry's batch was sequenced.
+    pub integrated_ms: u64,
+    /// The leaf data.
+    pub data: Vec<u8>,
+}
+
+impl StoredEntry {
+    /// The stored record: 8 bytes of big-endian timestamp, then the data.
+    pub fn encode(integrated_ms: u64, data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(8 + data.len());
+        v.extend_from_slice(&integrated_ms.to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// Reads a record written by [`StoredEntry::encode`].
+    pub fn decode(record: &[u8]) -> Result<Self, StoreError> {
+        let (ts, data) = record.split_at_checked(8).ok_or(StoreError::Corrupt {
+            what: "entry record shorter than its timestamp",
+        })?;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(ts);
+        Ok(Self {
+            integrated_ms: u64::from_be_bytes(b),
+            data: data.to_vec(),
+        })
+    }
+}
+
+/// One atomic, durable write: the entries of a batch and everything derived from them.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// Index of the first entry; must equal the stored tree size.
+    pub first_index: u64,
+    /// Sequencing time of the batch, in milliseconds since the Unix epoch.
+    pub integrated_ms: u64,
+    /// The new entries in log order.
+    pub entries: &'a [NewEntry],
+    /// Their leaf hashes.
+    pub leaf_hashes: &'a [Hash],
+    /// Tree hashes to store, starting at position `stored_count(first_index)`.
+    pub tree_hashes: &'a [Hash],
+    /// The signed checkpoint (note) for the tree after this batch.
+    pub checkpoint: &'a str,
+    /// Whether to also keep this checkpoint in the history that auditors can fetch by size.
+    pub keep_checkpoint: bool,
+}
+
+impl Batch<'_> {
+    /// Tree size after the batch.
+    pub fn new_size(&self) -> u64 {
+        self.first_index + self.entries.len() as u64
+    }
+}
+
+/// What the store holds at open.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StoredState {
+    /// Number of entries.
+    pub size: u64,
+    /// The latest signed checkpoint, if any batch was ever written.
+    pub checkpoint: Option<String>,
+}
+
+/// Durable, append-only storage for one log.
+pub trait LogStore: Send + Sync + 'static {
+    /// The committed tree size and latest checkpoint.
+    fn state(&self) -> Result<StoredState, StoreError>;
+
+    /// Writes a batch in one transaction and returns only once it is durable. On error nothing of the
+    /// batch is visible.
+    fn append(&self, batch: &Batch<'_>) -> Result<(), StoreError>;
+
+    /// The entry at `index`, if committed.
+    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
+
+    /// Committed entries in `[start, end)`, in order; fewer if the log is shorter.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// For each leaf hash, the index of the entry with that hash, if logged.
+    fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError>;
+
+    /// Indexes of entries filed under a search key, ascending, at most `limit`.
+    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StoreError>;
+
+    /// Stored tree hashes by position (see [`hallmark_tlog::tree`]).
+    fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError>;
+
+    /// Checkpoints kept in the history, with tree sizes in `[from, to]`, ascending.
+    fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError>;
+}
+
+/// Adapts a [`LogStore`] to the Merkle code's reader trait.
+#[derive(Debug)]
+pub struct TreeReader<'a, S: ?Sized>(pub &'a S);
+
+impl<S: LogStore + ?Sized> HashReader for TreeReader<'_, S> {
+    type Error = StoreError;
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        self.0.read_hashes(indexes)
+    }
+}
+
+/// An in-memory [`LogStore`] for unit tests of the logic above storage. Not durable.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<MemoryInner>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    entries: Vec<StoredEntry>,
+    hashes: Vec<Hash>,
+    leaves: HashMap<Hash, u64>,
+    index: HashMap<String, Vec<u64>>,
+    checkpoint: Option<String>,
+    history: BTreeMap<u64, String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        // A panic while holding the lock cannot leave the data half-written in a way that matters
+        // to a test store; keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl LogStore for MemoryStore {
+    fn state(&self) -> Result<StoredState, StoreError> {
+        let g = self.lock();
+        Ok(StoredState {
+            size: g.entries.len() as u64,
+            checkpoint: g.checkpoint.clone(),
+        })
+    }
+
+    fn append(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let size = g.entries.len() as u64;
+        if batch.first_index != size || g.hashes.len() as u64 != stored_count(size) {
+            return Err(StoreError::NotContiguous {
+                batch_start: batch.first_index,
+                stored_size: size,
+            });
+        }
+        for (i, (e, lh)) in batch.entries.iter().zip(batch.leaf_hashes).enumerate() {
+            let index = size + i as u64;
+            g.entries.push(StoredEntry {
+                integrated_ms: batch.integrated_ms,
+                data: e.data.clone(),
+            });
+            g.leaves.insert(*lh, index);
+            for k in &e.index_keys {
+                g.index.entry(k.clone()).or_default().push(index);
+            }
+        }
+        g.hashes.extend_from_slice(batch.tree_hashes);
+        g.checkpoint = Some(batch.checkpoint.to_owned());
+        if batch.keep_checkpoint {
+            g.history
+                .insert(batch.new_size(), batch.checkpoint.to_owned());
+        }
+        Ok(())
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.lock().entries.get(i).cloned()))
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError> {
+        let g = self.lock();
+        let len = g.entries.len();
+        let s = usize::try_from(start).unwrap_or(len).min(len);
+        let e = usize::try_from(end).unwrap_or(len).min(len).max(s);
+        Ok(g.entries[s..e].to_vec())
+    }
+
+    fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        let g = self.lock();
+        Ok(leaf_hashes
+            .iter()
+            .map(|h| g.leaves.get(h).copied())
+            .collect())
+    }
+
+    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let g = self.lock();
+        Ok(g.index
+            .get(key)
+            .map(|v| v.iter().take(limit).copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let g = self.lock();
+        positions
+            .iter()
+            .map(|&p| {
+                usize::try_from(p)
+                    .ok()
+                    .and_then(|i| g.hashes.get(i).copied())
+                    .ok_or(StoreError::OutOfRange {
+                        what: "tree hash position",
+                        index: p,
+                        size: g.entries.len() as u64,
+                    })
+            })
+            .collect()
+    }
+
+    fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let g = self.lock();
+        Ok(g.history
+            .range(from..=to)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect())
+    }
+}

@@ -1,0 +1,244 @@
+//! The sequencer over both stores, with an in-memory signing key (the HSM-backed key runs the same
+//! code in the end-to-end crash test).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hallmark_log::store::{LogStore, MemoryStore, NewEntry};
+use hallmark_log::{LogError, RedbStore, Sequencer, SequencerConfig};
+use hallmark_tlog::note::NoteVerifier;
+use hallmark_tlog::proof::{verify_consistency, verify_inclusion};
+use hallmark_tlog::tree::MemoryHashes;
+use hallmark_tlog::{EMPTY_ROOT, leaf_hash};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use signature::{Keypair, Signer};
+
+fn key() -> SigningKey {
+    SigningKey::from_slice(&[42u8; 32]).unwrap()
+}
+
+fn config() -> SequencerConfig {
+    let mut c = SequencerConfig::new("test.example - 1", "test.example");
+    c.max_batch = 64;
+    c.history_interval_ms = 0;
+    c
+}
+
+fn verifier() -> NoteVerifier {
+    NoteVerifier::ecdsa("test.example", *key().verifying_key()).unwrap()
+}
+
+fn concurrent_appends<S: LogStore>(store: Arc<S>) {
+    let seq = Sequencer::start(store.clone(), key(), config()).unwrap();
+    assert_eq!(seq.latest().size, 0);
+    assert_eq!(seq.latest().root, EMPTY_ROOT);
+    verifier()
+        .verify_checkpoint(&seq.latest().checkpoint)
+        .unwrap();
+
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let seq = seq.clone();
+            std::thread::spawn(move || {
+                (0..250)
+                    .map(|i| {
+                        let a = seq
+                            .append_blocking(NewEntry::new(format!("t{t}-e{i}")))
+                            .unwrap();
+                        // Every acknowledgement comes with a signed tree that contains it.
+                        assert!(a.index < a.tree.size);
+                        assert!(!a.duplicate);
+                        (a.index, format!("t{t}-e{i}"))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut acked: Vec<(u64, String)> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    acked.sort();
+    assert_eq!(acked.len(), 2000);
+    for (want, (index, data)) in acked.iter().enumerate() {
+        assert_eq!(*index, want as u64, "indexes are contiguous");
+        assert_eq!(
+            seq.store().entry(*index).unwrap().unwrap().data,
+            data.as_bytes()
+        );
+    }
+
+    // Root equals an independent recomputation; checkpoint verifies; proofs verify.
+    let mut m = MemoryHashes::new();
+    for (_, d) in &acked {
+        m.append(leaf_hash(d.as_bytes()));
+    }
+    let latest = seq.latest();
+    assert_eq!((latest.size, latest.root), (2000, m.root()));
+    let cp = verifier().verify_checkpoint(&latest.checkpoint).unwrap();
+    assert_eq!((cp.size, cp.root), (2000, m.root()));
+    for i in [0u64, 1, 999, 1999] {
+        let p = seq.inclusion_proof(i, 2000).unwrap();
+        verify_inclusion(
+            i,
+            2000,
+            &leaf_hash(acked[i as usize].1.as_bytes()).0,
+            &p,
+            &m.root().0,
+        )
+        .unwrap();
+    }
+    let old = seq.root_at(777).unwrap();
+    let p = seq.consistency_proof(777, 2000).unwrap();
+    verify_consistency(777, 2000, &old.0, &m.root().0, &p).unwrap();
+    // Sizes beyond the committed tree are refused.
+    assert!(seq.inclusion_proof(0, 2001).is_err());
+    assert!(seq.consistency_proof(1, 2001).is_err());
+
+    // Groups were committed as batches, and history holds a verifying checkpoint per batch.
+    let history = seq.store().checkpoints(1, 2000).unwrap();
+    assert!(
+        !history.is_empty() && history.len() < 2000,
+        "{} batches",
+        history.len()
+    );
+    for (size, note) in &history {
+        assert_eq!(verifier().verify_checkpoint(note).unwrap().size, *size);
+    }
+}
+
+#[test]
+fn concurrent_appends_memory() {
+    concurrent_appends(Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn concurrent_appends_redb() {
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_appends(Arc::new(
+        RedbStore::open(dir.path().join("l.redb")).unwrap(),
+    ));
+}
+
+#[test]
+fn duplicates_return_the_existing_entry() {
+    let seq = Sequencer::start(Arc::new(MemoryStore::new()), key(), config()).unwrap();
+    let a = seq.append_blocking(NewEntry::new("same")).unwrap();
+    seq.append_blocking(NewEntry::new("other")).unwrap();
+    let b = seq.append_blocking(NewEntry::new("same")).unwrap();
+    assert!(b.duplicate && !a.duplicate);
+    assert_eq!((b.index, b.integrated_ms), (a.index, a.integrated_ms));
+    assert_eq!(seq.latest().size, 2);
+
+    // Two identical entries racing into one batch get one index.
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let seq = seq.clone();
+            std::thread::spawn(move || seq.append_blocking(NewEntry::new("race")).unwrap().index)
+        })
+        .collect();
+    let idx: Vec<u64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(idx.iter().all(|i| *i == idx[0]));
+    assert_eq!(seq.latest().size, 3);
+}
+
+#[test]
+fn restart_resumes_the_same_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let (size, root) = {
+        let seq =
+            Sequencer::start(Arc::new(RedbStore::open(&path).unwrap()), key(), config()).unwrap();
+        for i in 0..37 {
+            seq.append_blocking(NewEntry::new(format!("{i}"))).unwrap();
+        }
+        (seq.latest().size, seq.latest().root)
+    };
+    let seq = Sequencer::start(Arc::new(RedbStore::open(&path).unwrap()), key(), config()).unwrap();
+    assert_eq!((seq.latest().size, seq.latest().root), (size, root));
+    let a = seq.append_blocking(NewEntry::new("after")).unwrap();
+    assert_eq!(a.index, 37);
+    let dup = seq.append_blocking(NewEntry::new("5")).unwrap();
+    assert!(dup.duplicate);
+    assert_eq!(dup.index, 5);
+}
+
+#[test]
+fn oversized_entries_are_refused() {
+    let mut c = config();
+    c.max_entry_bytes = 10;
+    let seq = Sequencer::start(Arc::new(MemoryStore::new()), key(), c).unwrap();
+    let e = seq
+        .append_blocking(NewEntry::new(vec![0u8; 11]))
+        .unwrap_err();
+    assert!(matches!(
+        *e,
+        LogError::EntryTooLarge {
+            size: 11,
+            limit: 10
+        }
+    ));
+    assert_eq!(seq.latest().size, 0);
+}
+
+/// A signer that can be switched off, standing in for an HSM that goes away.
+struct Flaky {
+    key: SigningKey,
+    down: Arc<AtomicBool>,
+}
+impl Signer<DerSignature> for Flaky {
+    fn try_sign(&self, msg: &[u8]) -> Result<DerSignature, signature::Error> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(signature::Error::new());
+        }
+        self.key.try_sign(msg)
+    }
+}
+impl Keypair for Flaky {
+    type VerifyingKey = VerifyingKey;
+    fn verifying_key(&self) -> VerifyingKey {
+        *self.key.verifying_key()
+    }
+}
+
+#[test]
+fn signing_failure_commits_nothing_and_recovers() {
+    let down = Arc::new(AtomicBool::new(false));
+    let store = Arc::new(MemoryStore::new());
+    let seq = Sequencer::start(
+        store.clone(),
+        Flaky {
+            key: key(),
+            down: down.clone(),
+        },
+        config(),
+    )
+    .unwrap();
+    seq.append_blocking(NewEntry::new("one")).unwrap();
+    down.store(true, Ordering::SeqCst);
+    let e = seq.append_blocking(NewEntry::new("two")).unwrap_err();
+    assert!(matches!(*e, LogError::Signing { size: 2, .. }), "{e:?}");
+    assert_eq!(store.state().unwrap().size, 1);
+    assert_eq!(seq.latest().size, 1);
+    down.store(false, Ordering::SeqCst);
+    let a = seq.append_blocking(NewEntry::new("two")).unwrap();
+    assert_eq!((a.index, a.duplicate), (1, false));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_appends() {
+    let seq = Sequencer::start(Arc::new(MemoryStore::new()), key(), config()).unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let seq = seq.clone();
+            tokio::spawn(async move { seq.append(NewEntry::new(format!("{i}"))).await.unwrap() })
+        })
+        .collect();
+    let mut idx = Vec::new();
+    for t in tasks {
+        idx.push(t.await.unwrap().index);
+    }
+    idx.sort();
+    assert_eq!(idx, (0..200).collect::<Vec<_>>());
+}
