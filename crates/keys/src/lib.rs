@@ -1,1 +1,61 @@
-//! Key custody (being written).
+//! Key custody for Hallmark: ECDSA keys held in a PKCS#11 HSM, and in-memory keys, behind the
+//! RustCrypto [`signature`] traits.
+//!
+//! - [`KeyRef`] parses key references such as
+//!   `pkcs11:token=hallmark;object=ca-root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/secrets/hsm-pin`
+//!   ([RFC 7512](https://www.rfc-editor.org/rfc/rfc7512), PKCS#11 URIs). PINs come from a file or
+//!   an environment variable ([`PinSource`]), never from a URI or the command line.
+//! - [`Hsm`] is one token reached through a PKCS#11 module ([cryptoki](https://docs.rs/cryptoki)):
+//!   found by label, logged in, with a session pool that recovers by itself when the HSM goes away
+//!   and comes back ([`KeyError::Unavailable`] in between).
+//! - [`Pkcs11Key<C>`](Pkcs11Key) is a P-256 or P-384 key on the token. It implements
+//!   [`signature::Signer`] (fixed-size and DER signatures), [`signature::Keypair`] and
+//!   [`spki::SignatureAlgorithmIdentifier`], so it drops into the x509-cert certificate builder or
+//!   any other RustCrypto consumer unchanged — exactly like the in-memory [`MemoryKey`]
+//!   (`ecdsa::SigningKey`). There is no signer enum: code that signs is generic over the traits.
+//! - [`init_token`] creates a token idempotently (used by `hallmark hsm init-token`).
+//!
+//! All PKCS#11 calls block. From async code use `tokio::task::spawn_blocking` or a dedicated
+//! thread.
+//!
+//! # SoftHSM2 facts (the development and test HSM)
+//!
+//! - Debian package `softhsm2`, module `/usr/lib/softhsm/libsofthsm2.so`, configured only through
+//!   `$SOFTHSM2_CONF`, which it reads once, at `C_Initialize`.
+//! - Slot ids change between processes (a freshly initialised token moves to a slot id derived
+//!   from its serial): tokens are always found by label. There is always one extra slot with an
+//!   uninitialised token, where `C_InitToken` creates the next one.
+//! - It has `CKM_ECDSA` but not `CKM_ECDSA_SHA256`/`SHA384`: the message is hashed on the host
+//!   and the digest signed. Signatures come back as raw `r || s`; X.509 wants DER.
+//! - `CKA_EC_POINT` is a DER OCTET STRING wrapping the SEC1 point (`04 41 04 x y` for P-256);
+//!   bare points from other modules are accepted too.
+//! - Login is per process and token, not per session: once one session logged in, new sessions
+//!   are logged in, and another `C_Login` returns `CKR_USER_ALREADY_LOGGED_IN` (treated as
+//!   success) WITHOUT checking the PIN again. Closing the last session logs out.
+//! - A cryptoki `Session` is `Send` but not `Sync`: each pooled session serves one thread at a time.
+//!
+//! # Features
+//!
+//! - `testing`: [`testing`], throwaway SoftHSM tokens for tests (never for production).
+
+mod curve;
+mod error;
+mod hsm;
+mod key;
+mod pin;
+mod uri;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use curve::HsmCurve;
+pub use error::KeyError;
+pub use hsm::{Hsm, Pkcs11Config, REINIT_BACKOFF, TokenInit, init_token};
+pub use key::{
+    MemoryKey, Pkcs11Key, generate_memory_key, generate_memory_p256, generate_memory_p384,
+};
+pub use pin::PinSource;
+pub use uri::KeyRef;
+
+/// Re-exported so callers can name PKCS#11 types without depending on cryptoki themselves.
+pub use cryptoki;

@@ -79,6 +79,8 @@ pub struct Appended {
 
 struct Request {
     entry: NewEntry,
+    /// Computed by the caller, off the sequencer thread.
+    leaf_hash: Hash,
     reply: oneshot::Sender<Result<Appended, Arc<LogError>>>,
 }
 
@@ -192,8 +194,13 @@ impl<S: LogStore> Sequencer<S> {
     pub fn append_blocking(&self, entry: NewEntry) -> Result<Appended, Arc<LogError>> {
         self.check_size(&entry)?;
         let (reply, rx) = oneshot::channel();
+        let leaf_hash = leaf_hash(&entry.data);
         self.tx
-            .blocking_send(Request { entry, reply })
+            .blocking_send(Request {
+                entry,
+                leaf_hash,
+                reply,
+            })
             .map_err(|_| Arc::new(LogError::Stopped))?;
         rx.blocking_recv()
             .map_err(|_| Arc::new(LogError::Stopped))?
@@ -205,8 +212,13 @@ impl<S: LogStore> Sequencer<S> {
     ) -> Result<oneshot::Receiver<Result<Appended, Arc<LogError>>>, Arc<LogError>> {
         self.check_size(&entry)?;
         let (reply, rx) = oneshot::channel();
+        let leaf_hash = leaf_hash(&entry.data);
         self.tx
-            .send(Request { entry, reply })
+            .send(Request {
+                entry,
+                leaf_hash,
+                reply,
+            })
             .await
             .map_err(|_| Arc::new(LogError::Stopped))?;
         Ok(rx)
@@ -324,19 +336,25 @@ impl<S: LogStore> Worker<S> {
     }
 
     fn process(&mut self, batch: &mut Vec<Request>) {
-        let reqs: Vec<Request> = std::mem::take(batch);
-        let hashes: Vec<Hash> = reqs.iter().map(|r| leaf_hash(&r.entry.data)).collect();
-        match self.commit(&reqs, &hashes) {
+        let mut hashes = Vec::with_capacity(batch.len());
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for r in batch.drain(..) {
+            hashes.push(r.leaf_hash);
+            entries.push(r.entry);
+            replies.push(r.reply);
+        }
+        match self.commit(entries, &hashes) {
             Ok(results) => {
-                for (req, res) in reqs.into_iter().zip(results) {
-                    let _ = req.reply.send(res);
+                for (reply, res) in replies.into_iter().zip(results) {
+                    let _ = reply.send(res);
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, entries = reqs.len(), "log batch failed; nothing acknowledged");
+                tracing::error!(error = %e, entries = replies.len(), "log batch failed; nothing acknowledged");
                 let e = Arc::new(e);
-                for req in reqs {
-                    let _ = req.reply.send(Err(e.clone()));
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
                 }
             }
         }
@@ -346,23 +364,25 @@ impl<S: LogStore> Worker<S> {
     #[allow(clippy::type_complexity)]
     fn commit(
         &mut self,
-        reqs: &[Request],
+        entries: Vec<NewEntry>,
         hashes: &[Hash],
     ) -> Result<Vec<Result<Appended, Arc<LogError>>>, LogError> {
         let store = &self.shared.store;
+        let t0 = std::time::Instant::now();
         let logged = store.find_leaves(hashes)?;
-        let mut slots = Vec::with_capacity(reqs.len());
+        let t_lookup = t0.elapsed();
+        let mut slots = Vec::with_capacity(entries.len());
         let mut seen: HashMap<Hash, usize> = HashMap::new();
-        let mut new_entries: Vec<NewEntry> = Vec::new();
-        let mut new_hashes: Vec<Hash> = Vec::new();
-        for ((req, h), prior) in reqs.iter().zip(hashes).zip(&logged) {
+        let mut new_entries: Vec<NewEntry> = Vec::with_capacity(entries.len());
+        let mut new_hashes: Vec<Hash> = Vec::with_capacity(entries.len());
+        for ((entry, h), prior) in entries.into_iter().zip(hashes).zip(&logged) {
             let slot = match (prior, seen.get(h)) {
                 (Some(index), _) => Slot::Logged(*index),
                 (None, Some(&pos)) => Slot::New(pos),
                 (None, None) => {
                     let pos = new_entries.len();
                     seen.insert(*h, pos);
-                    new_entries.push(req.entry.clone());
+                    new_entries.push(entry);
                     new_hashes.push(*h);
                     Slot::New(pos)
                 }
@@ -382,9 +402,12 @@ impl<S: LogStore> Worker<S> {
             }
             let size = frontier.size();
             let root = frontier.root();
+            let t1 = std::time::Instant::now();
             let note = Checkpoint::new(self.shared.config.origin.clone(), size, root)
                 .sign(&self.note_key, self.signer.as_ref())
                 .map_err(|e| signing_error(size, e))?;
+            let t_sign = t1.elapsed();
+            let t2 = std::time::Instant::now();
             let keep =
                 ms.saturating_sub(self.last_kept_ms) >= self.shared.config.history_interval_ms;
             store.append(&Batch {
@@ -396,6 +419,13 @@ impl<S: LogStore> Worker<S> {
                 checkpoint: &note,
                 keep_checkpoint: keep,
             })?;
+            tracing::debug!(
+                entries = new_entries.len(),
+                lookup_us = t_lookup.as_micros() as u64,
+                sign_us = t_sign.as_micros() as u64,
+                commit_us = t2.elapsed().as_micros() as u64,
+                "batch committed"
+            );
             // Durable: advance the in-memory state.
             self.frontier = frontier;
             self.last_ms = ms;
@@ -413,7 +443,7 @@ impl<S: LogStore> Worker<S> {
             committed
         };
 
-        let mut out = Vec::with_capacity(reqs.len());
+        let mut out = Vec::with_capacity(slots.len());
         for (slot, h) in slots.into_iter().zip(hashes) {
             out.push(match slot {
                 Slot::New(pos) => Ok(Appended {

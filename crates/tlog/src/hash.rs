@@ -70,6 +70,30 @@ impl fmt::Display for Hash {
     }
 }
 
+/// A [`std::hash::BuildHasher`] for maps keyed by [`Hash`]: the keys are already uniform SHA-256
+/// output, so the first eight bytes serve as the hash; no need to hash them again with SipHash.
+pub type HashBuildHasher = std::hash::BuildHasherDefault<PrefixHasher>;
+
+/// See [`HashBuildHasher`]. Only meant for keys that are cryptographic hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrefixHasher(u64);
+
+impl std::hash::Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as one `write` of the bytes (arrays hash their slice without a
+        // length prefix); fold whatever arrives so that any key still hashes correctly.
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(b);
+        }
+    }
+}
+
 /// RFC 6962 leaf hash of an entry's bytes.
 pub fn leaf_hash(data: &[u8]) -> Hash {
     let mut h = Sha256::new();

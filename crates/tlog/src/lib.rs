@@ -23,4 +23,4 @@ pub mod tree;
 mod error;
 
 pub use error::Error;
-pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
+pub use hash::{EMPTY_ROOT, Hash, HashBuildHasher, leaf_hash, node_hash};

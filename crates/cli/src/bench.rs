@@ -1,0 +1,370 @@
+//! `hallmark bench ...`: measurements quoted in issue notes. Each prints one line per figure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::Subcommand;
+use hallmark_keys::KeyRef;
+use hallmark_log::store::{Batch, LogStore, NewEntry, TreeReader};
+use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
+use hallmark_tlog::proof::{verify_consistency, verify_inclusion};
+use hallmark_tlog::tree::{Frontier, consistency_proof, inclusion_proof, root_at};
+use hallmark_tlog::{Hash, leaf_hash};
+use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use signature::{Keypair, Signer};
+
+use crate::HsmArgs;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Durable appends per second under concurrent load (group commit, fsync per batch).
+    Log {
+        /// Entries to append.
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        /// Concurrent clients (async tasks).
+        #[arg(long, default_value_t = 256)]
+        clients: u64,
+        /// Bytes per entry.
+        #[arg(long, default_value_t = 500)]
+        entry_bytes: usize,
+        /// Directory for the database (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Sign checkpoints with this HSM key (default: an in-memory key).
+        #[arg(long)]
+        key: Option<KeyRef>,
+        #[command(flatten)]
+        hsm: HsmArgs,
+    },
+    /// Inclusion and consistency proof generation in a large stored tree.
+    Proofs {
+        /// Tree size.
+        #[arg(long, default_value_t = 1_000_000)]
+        size: u64,
+        /// Proofs of each kind to time.
+        #[arg(long, default_value_t = 20_000)]
+        samples: u64,
+        /// Directory for the database (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// HSM signing rate: the module's own rate (raw C_Sign) against the key handle.
+    Hsm {
+        /// The key to sign with (created if missing).
+        #[arg(long, default_value = "pkcs11:token=hallmark;object=bench-key")]
+        key: KeyRef,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[command(flatten)]
+        hsm: HsmArgs,
+    },
+}
+
+pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Log {
+            entries,
+            clients,
+            entry_bytes,
+            dir,
+            key,
+            hsm,
+        } => {
+            let (_tmp, dir) = workdir(dir)?;
+            match key {
+                Some(k) => {
+                    let signer = hsm.load_or_generate_p256(&k)?;
+                    println!("checkpoint key: {k} (HSM)");
+                    bench_log(signer, &dir, entries, clients, entry_bytes)
+                }
+                None => {
+                    println!("checkpoint key: in-memory P-256");
+                    bench_log(memory_key()?, &dir, entries, clients, entry_bytes)
+                }
+            }
+        }
+        BenchCommand::Proofs { size, samples, dir } => {
+            let (_tmp, dir) = workdir(dir)?;
+            bench_proofs(&dir, size, samples)
+        }
+        BenchCommand::Hsm { key, seconds, hsm } => bench_hsm(&hsm, &key, seconds),
+    }
+}
+
+fn memory_key() -> Result<SigningKey> {
+    hallmark_keys::generate_memory_p256().context("generating an in-memory key")
+}
+
+fn workdir(dir: Option<PathBuf>) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+            Ok((None, d))
+        }
+        None => {
+            let t = tempfile::tempdir_in(std::env::temp_dir()).context("creating a temp dir")?;
+            let p = t.path().to_path_buf();
+            Ok((Some(t), p))
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn bench_log<K>(
+    signer: K,
+    dir: &std::path::Path,
+    entries: u64,
+    clients: u64,
+    entry_bytes: usize,
+) -> Result<()>
+where
+    K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Send + Sync + 'static,
+{
+    let path = dir.join("bench-log.redb");
+    let _ = std::fs::remove_file(&path);
+    let store = Arc::new(RedbStore::open(&path)?);
+    let mut config = SequencerConfig::new("bench.hallmark - 0", "bench.hallmark");
+    config.max_batch = 8192;
+    let seq = Sequencer::start(store, signer, config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let latencies: Vec<u64> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let seq = seq.clone();
+            let next = next.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= entries {
+                        break;
+                    }
+                    let mut data = vec![b'x'; entry_bytes];
+                    let tag = n.to_be_bytes();
+                    data[..tag.len().min(entry_bytes)]
+                        .copy_from_slice(&tag[..tag.len().min(entry_bytes)]);
+                    let t = Instant::now();
+                    let a = seq.append(NewEntry::new(data)).await;
+                    lat.push(t.elapsed().as_micros() as u64);
+                    if let Err(e) = a {
+                        return Err(anyhow::anyhow!("append {n} failed: {e}"));
+                    }
+                }
+                Ok(lat)
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        Ok::<_, anyhow::Error>(all)
+    })?;
+    let elapsed = start.elapsed();
+    let mut lat = latencies;
+    lat.sort_unstable();
+    let latest = seq.latest();
+    let batches = seq.store().checkpoints(0, u64::MAX)?.len();
+    drop(seq);
+
+    // Everything acknowledged is durable: reopen the file and compare.
+    let reopened = RedbStore::open(&path)?;
+    let state = reopened.state()?;
+    ensure!(
+        state.size == entries,
+        "reopened log has {} entries, want {entries}",
+        state.size
+    );
+    let root = root_at(state.size, &TreeReader(&reopened))?;
+    ensure!(
+        root == latest.root,
+        "reopened root differs from the acknowledged root"
+    );
+
+    println!("entries            {entries} x {entry_bytes} bytes, {clients} concurrent clients");
+    println!(
+        "durable appends/s  {:.0}",
+        entries as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "latency p50/p99    {:.2} ms / {:.2} ms",
+        percentile(&lat, 0.50) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0
+    );
+    println!("checkpoints kept   {batches} (history interval 1 s)");
+    println!(
+        "reopened           size {} root {} (matches)",
+        state.size, root
+    );
+    Ok(())
+}
+
+fn bench_proofs(dir: &std::path::Path, size: u64, samples: u64) -> Result<()> {
+    ensure!(size >= 2, "--size must be at least 2");
+    let path = dir.join("bench-proofs.redb");
+    let _ = std::fs::remove_file(&path);
+    let store = RedbStore::open(&path)?;
+    let build = Instant::now();
+    let mut frontier = Frontier::new();
+    let chunk = 50_000u64;
+    let mut first = 0u64;
+    while first < size {
+        let n = chunk.min(size - first);
+        let entries: Vec<NewEntry> = (first..first + n)
+            .map(|i| NewEntry::new(i.to_be_bytes().to_vec()))
+            .collect();
+        let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(&e.data)).collect();
+        let mut hashes = Vec::with_capacity(leaves.len() * 2 + 64);
+        for l in &leaves {
+            frontier.append_into(*l, &mut hashes);
+        }
+        store.append(&Batch {
+            first_index: first,
+            integrated_ms: 0,
+            entries: &entries,
+            leaf_hashes: &leaves,
+            tree_hashes: &hashes,
+            checkpoint: "bench\n",
+            keep_checkpoint: false,
+        })?;
+        first += n;
+    }
+    println!(
+        "tree               {size} entries built in {:.1} s",
+        build.elapsed().as_secs_f64()
+    );
+    let root = frontier.root();
+    let reader = TreeReader(&store);
+    ensure!(root_at(size, &reader)? == root, "stored root differs");
+
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    // Inclusion proofs at the full size, random leaves.
+    let mut times = Vec::with_capacity(samples as usize);
+    for s in 0..samples {
+        let i = rng.next() % size;
+        let t = Instant::now();
+        let p = inclusion_proof(i, size, &reader)?;
+        times.push(t.elapsed().as_nanos() as u64);
+        if s % 1000 == 0 {
+            verify_inclusion(i, size, &leaf_hash(&i.to_be_bytes()).0, &p, &root.0)?;
+        }
+    }
+    report("inclusion proof", &mut times);
+    // Consistency proofs from a random older size to the full size.
+    let mut times = Vec::with_capacity(samples as usize);
+    for s in 0..samples {
+        let m = 1 + rng.next() % (size - 1);
+        let t = Instant::now();
+        let p = consistency_proof(m, size, &reader)?;
+        times.push(t.elapsed().as_nanos() as u64);
+        if s % 1000 == 0 {
+            let old = root_at(m, &reader)?;
+            verify_consistency(m, size, &old.0, &root.0, &p)?;
+        }
+    }
+    report("consistency proof", &mut times);
+    Ok(())
+}
+
+fn report(what: &str, times: &mut [u64]) {
+    times.sort_unstable();
+    let mean = times.iter().sum::<u64>() as f64 / times.len().max(1) as f64;
+    println!(
+        "{what:<18} mean {:.1} us, p50 {:.1} us, p99 {:.1} us ({} samples)",
+        mean / 1000.0,
+        percentile(times, 0.5) as f64 / 1000.0,
+        percentile(times, 0.99) as f64 / 1000.0,
+        times.len()
+    );
+}
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn bench_hsm(hsm: &HsmArgs, key: &KeyRef, seconds: f64) -> Result<()> {
+    let signer = hsm.load_or_generate_p256(key)?;
+    let token = signer.hsm().clone();
+    let dur = Duration::from_secs_f64(seconds);
+    let msg = b"hallmark bench message: a checkpoint is about this long.....";
+    let raw = raw_sign_rate(&token, key.object(), dur)?;
+    println!("raw C_Sign (1 session)        {raw:.0} signatures/s");
+    for threads in [1usize, 2] {
+        let count = AtomicU64::new(0);
+        let stop = Instant::now() + dur;
+        let failed = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        while Instant::now() < stop {
+                            let r: Result<DerSignature, _> = signer.try_sign(msg);
+                            if r.is_err() {
+                                return true;
+                            }
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                        false
+                    })
+                })
+                .collect();
+            handles.into_iter().any(|h| h.join().unwrap_or(true))
+        });
+        if failed {
+            bail!("signing through the key handle failed");
+        }
+        let rate = count.load(Ordering::Relaxed) as f64 / seconds;
+        println!(
+            "key handle, {threads} thread(s)          {rate:.0} signatures/s ({:.0}% of raw)",
+            100.0 * rate / raw
+        );
+    }
+    Ok(())
+}
+
+/// SoftHSM's own rate: `C_Sign` with `CKM_ECDSA` over a precomputed SHA-256 digest, in a loop on one
+/// session, with nothing of ours in between.
+fn raw_sign_rate(token: &hallmark_keys::Hsm, label: &str, dur: Duration) -> Result<f64> {
+    use hallmark_keys::cryptoki::mechanism::Mechanism;
+    use hallmark_keys::cryptoki::object::{Attribute, ObjectClass};
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(b"hallmark bench message");
+    let label = label.to_owned();
+    token.with_raw_session(move |session| -> Result<f64> {
+        let handles = session.find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.clone().into_bytes()),
+        ])?;
+        let handle = *handles
+            .first()
+            .context("bench key not found on the token")?;
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < dur {
+            session.sign(&Mechanism::Ecdsa, handle, &digest)?;
+            n += 1;
+        }
+        Ok(n as f64 / start.elapsed().as_secs_f64())
+    })?
+}

@@ -1,0 +1,102 @@
+//! `hallmark`: the command-line entry point of Hallmark.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use hallmark_keys::{Hsm, KeyError, KeyRef, PinSource, Pkcs11Key};
+
+mod bench;
+mod demo;
+mod hsm_cmd;
+
+/// Hallmark: a private keyless-signing authority (CA + transparency logs) with keys in an HSM.
+#[derive(Debug, Parser)]
+#[command(name = "hallmark", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage the PKCS#11 token and the keys on it.
+    #[command(subcommand)]
+    Hsm(hsm_cmd::HsmCommand),
+    /// Measure this machine: log appends, proof generation, HSM signing.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Append entries to a log whose checkpoint key is in the HSM, and check its proofs.
+    Demo(demo::DemoArgs),
+}
+
+/// How to reach the HSM. PINs come from a file or an environment variable, never from argv.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HsmArgs {
+    /// PKCS#11 module to load.
+    #[arg(
+        long,
+        env = "HALLMARK_PKCS11_MODULE",
+        default_value = "/usr/lib/softhsm/libsofthsm2.so"
+    )]
+    module: PathBuf,
+    /// File holding the token's user PIN.
+    #[arg(long, env = "HALLMARK_PKCS11_PIN_FILE")]
+    pin_file: Option<PathBuf>,
+}
+
+/// Name of the environment variable that may hold the user PIN directly.
+const PIN_ENV: &str = "HALLMARK_PKCS11_PIN";
+
+impl HsmArgs {
+    /// The default PIN source: `--pin-file`, else `$HALLMARK_PKCS11_PIN` if set.
+    fn default_pin(&self) -> Option<PinSource> {
+        match &self.pin_file {
+            Some(p) => Some(PinSource::File(p.clone())),
+            None => std::env::var_os(PIN_ENV).map(|_| PinSource::Env(PIN_ENV.to_owned())),
+        }
+    }
+
+    /// Opens the token `key` lives on.
+    fn open(&self, key: &KeyRef) -> Result<Hsm> {
+        let config = key.config(&self.module, self.default_pin().as_ref())?;
+        Ok(Hsm::open(config)?)
+    }
+
+    /// Opens the token and loads the P-256 key `key`, generating it on the token if it does not
+    /// exist yet. Any other failure (wrong curve, HSM unavailable) is an error.
+    fn load_or_generate_p256(&self, key: &KeyRef) -> Result<Pkcs11Key<p256::NistP256>> {
+        let token = self.open(key)?;
+        match token.load_p256(key.object()) {
+            Ok(k) => Ok(k),
+            Err(KeyError::KeyNotFound { .. }) => {
+                tracing::info!(key = %key, "generating a P-256 key pair inside the HSM");
+                Ok(token.generate_p256(key.object())?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Hsm(c) => hsm_cmd::run(c),
+        Command::Bench(c) => bench::run(c),
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

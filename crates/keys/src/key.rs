@@ -1,0 +1,273 @@
+//! `Pkcs11Key<C>`: an HSM-held ECDSA key behind the RustCrypto `signature` traits, and the
+//! in-memory counterpart.
+
+use std::fmt;
+use std::ops::Add;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::ObjectHandle;
+use ecdsa::elliptic_curve::FieldBytesSize;
+use ecdsa::elliptic_curve::array::ArraySize;
+use ecdsa::{DigestAlgorithm, Signature, SigningKey, VerifyingKey};
+use sha2::Digest;
+use signature::hazmat::PrehashSigner;
+use signature::{Keypair, Signer};
+use spki::{AlgorithmIdentifierRef, SignatureAlgorithmIdentifier};
+
+use crate::curve::HsmCurve;
+use crate::hsm::Lease;
+use crate::{Hsm, KeyError};
+
+/// An ECDSA key pair held in a PKCS#11 token, on curve `C` ([`p256::NistP256`] or
+/// [`p384::NistP384`]).
+///
+/// Implements [`Signer`] for [`ecdsa::Signature<C>`] and [`ecdsa::der::Signature<C>`],
+/// [`Keypair`] and [`SignatureAlgorithmIdentifier`], so it plugs into anything that takes a
+/// RustCrypto signer — including the x509-cert certificate builder — exactly like
+/// [`ecdsa::SigningKey`].
+///
+/// Signing hashes the message on the host (SHA-256 for P-256, SHA-384 for P-384) and asks the
+/// token for `CKM_ECDSA` over the digest: SoftHSM has no `CKM_ECDSA_SHA256`, and hashing on the
+/// host keeps large messages off the PKCS#11 interface. The token's raw `r || s` is converted to
+/// DER where asked.
+///
+/// Use `try_sign`: `Signer::sign` panics on error, and an HSM call can fail. Errors surface
+/// through [`signature::Error::from_source`] wrapping a [`KeyError`]; use
+/// [`Pkcs11Key::try_sign_checked`] to get the `KeyError` directly, or downcast:
+/// `err.source().and_then(|e| e.downcast_ref::<KeyError>())`.
+///
+/// Cheap to clone (an `Arc`), `Send + Sync`. Calls block on the HSM: on an async runtime use
+/// `spawn_blocking` or a dedicated thread.
+pub struct Pkcs11Key<C: HsmCurve> {
+    inner: Arc<KeyInner<C>>,
+}
+
+struct KeyInner<C: HsmCurve> {
+    hsm: Hsm,
+    label: String,
+    verifying_key: VerifyingKey<C>,
+    spki_der: Vec<u8>,
+    /// The private key's handle and the pool generation it was found in.
+    handle: Mutex<(u64, ObjectHandle)>,
+}
+
+impl<C: HsmCurve> Clone for Pkcs11Key<C> {
+    fn clone(&self) -> Self {
+        Pkcs11Key {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C: HsmCurve> fmt::Debug for Pkcs11Key<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11Key")
+            .field("curve", &C::NAME)
+            .field("token", &self.inner.hsm.token_label())
+            .field("label", &self.inner.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: HsmCurve> Pkcs11Key<C> {
+    pub(crate) fn new(
+        hsm: Hsm,
+        label: &str,
+        verifying_key: VerifyingKey<C>,
+        handle: ObjectHandle,
+        generation: u64,
+    ) -> Result<Self, KeyError> {
+        let spki_der = C::spki_der(&verifying_key).ok_or_else(|| KeyError::BadPublicKey {
+            label: label.to_owned(),
+            reason: "cannot be encoded as a SubjectPublicKeyInfo",
+        })?;
+        Ok(Pkcs11Key {
+            inner: Arc::new(KeyInner {
+                hsm,
+                label: label.to_owned(),
+                verifying_key,
+                spki_der,
+                handle: Mutex::new((generation, handle)),
+            }),
+        })
+    }
+
+    /// The key's label (`CKA_LABEL`).
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
+    /// The token this key lives on.
+    #[must_use]
+    pub fn hsm(&self) -> &Hsm {
+        &self.inner.hsm
+    }
+
+    /// The DER `SubjectPublicKeyInfo` of the public key.
+    #[must_use]
+    pub fn public_key_der(&self) -> Vec<u8> {
+        self.inner.spki_der.clone()
+    }
+
+    /// The private key's object handle, looked up again if the pool was reset since it was
+    /// found.
+    fn handle(&self, s: &Lease<'_>) -> Result<ObjectHandle, KeyError> {
+        let generation = s.generation();
+        {
+            let cached = self
+                .inner
+                .handle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if cached.0 == generation {
+                return Ok(cached.1);
+            }
+        }
+        let handle = self
+            .inner
+            .hsm
+            .refind(s, &self.inner.label, &self.inner.verifying_key)?;
+        *self
+            .inner
+            .handle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (generation, handle);
+        Ok(handle)
+    }
+
+    /// Sign a precomputed digest with `CKM_ECDSA`, returning the fixed-size signature.
+    ///
+    /// # Errors
+    /// [`KeyError::Unavailable`] when the HSM went away (the next call reconnects),
+    /// [`KeyError::BadSignature`] if the token returns garbage, other PKCS#11 failures.
+    pub fn sign_prehash_checked(&self, digest: &[u8]) -> Result<Signature<C>, KeyError> {
+        let hsm = &self.inner.hsm;
+        let raw = hsm.with_session(|s| {
+            let handle = self.handle(s)?;
+            s.sign(&Mechanism::Ecdsa, handle, digest)
+                .map_err(|e| KeyError::from_ck(e, hsm.token_label()))
+        })?;
+        Signature::<C>::from_slice(&raw).map_err(|_| KeyError::BadSignature {
+            label: self.inner.label.clone(),
+            len: raw.len(),
+        })
+    }
+
+    /// Hash `msg` with the curve's hash and sign it, keeping the [`KeyError`] (unlike
+    /// [`Signer::try_sign`], which wraps it in a [`signature::Error`]).
+    ///
+    /// # Errors
+    /// As [`Pkcs11Key::sign_prehash_checked`].
+    pub fn try_sign_checked(&self, msg: &[u8]) -> Result<Signature<C>, KeyError> {
+        let digest = <C as DigestAlgorithm>::Digest::digest(msg);
+        self.sign_prehash_checked(&digest)
+    }
+}
+
+impl<C: HsmCurve> Keypair for Pkcs11Key<C> {
+    type VerifyingKey = VerifyingKey<C>;
+
+    fn verifying_key(&self) -> VerifyingKey<C> {
+        self.inner.verifying_key
+    }
+}
+
+impl<C: HsmCurve> AsRef<VerifyingKey<C>> for Pkcs11Key<C> {
+    fn as_ref(&self) -> &VerifyingKey<C> {
+        &self.inner.verifying_key
+    }
+}
+
+impl<C: HsmCurve> Signer<Signature<C>> for Pkcs11Key<C> {
+    fn try_sign(&self, msg: &[u8]) -> Result<Signature<C>, signature::Error> {
+        self.try_sign_checked(msg)
+            .map_err(signature::Error::from_source)
+    }
+}
+
+impl<C: HsmCurve> PrehashSigner<Signature<C>> for Pkcs11Key<C> {
+    fn sign_prehash(&self, prehash: &[u8]) -> Result<Signature<C>, signature::Error> {
+        self.sign_prehash_checked(prehash)
+            .map_err(signature::Error::from_source)
+    }
+}
+
+impl<C> Signer<ecdsa::der::Signature<C>> for Pkcs11Key<C>
+where
+    C: HsmCurve,
+    ecdsa::der::MaxSize<C>: ArraySize,
+    <FieldBytesSize<C> as Add>::Output: Add<ecdsa::der::MaxOverhead> + ArraySize,
+{
+    fn try_sign(&self, msg: &[u8]) -> Result<ecdsa::der::Signature<C>, signature::Error> {
+        Signer::<Signature<C>>::try_sign(self, msg).map(|sig| sig.to_der())
+    }
+}
+
+impl<C> PrehashSigner<ecdsa::der::Signature<C>> for Pkcs11Key<C>
+where
+    C: HsmCurve,
+    ecdsa::der::MaxSize<C>: ArraySize,
+    <FieldBytesSize<C> as Add>::Output: Add<ecdsa::der::MaxOverhead> + ArraySize,
+{
+    fn sign_prehash(&self, prehash: &[u8]) -> Result<ecdsa::der::Signature<C>, signature::Error> {
+        PrehashSigner::<Signature<C>>::sign_prehash(self, prehash).map(|sig| sig.to_der())
+    }
+}
+
+/// ecdsa-with-SHA256 for P-256, ecdsa-with-SHA384 for P-384 (gives
+/// [`spki::DynSignatureAlgorithmIdentifier`] through spki's blanket impl).
+impl<C: HsmCurve> SignatureAlgorithmIdentifier for Pkcs11Key<C> {
+    type Params = der::AnyRef<'static>;
+
+    const SIGNATURE_ALGORITHM_IDENTIFIER: AlgorithmIdentifierRef<'static> = C::SIGNATURE_ALGORITHM;
+}
+
+/// An in-memory ECDSA key: the RustCrypto type itself, which implements the same traits as
+/// [`Pkcs11Key`]. For tests and development only — its private key lives in process memory.
+pub type MemoryKey<C> = SigningKey<C>;
+
+/// Generate an in-memory key from the operating system's RNG.
+///
+/// # Errors
+/// [`KeyError::Rng`] if the OS RNG fails.
+pub fn generate_memory_key<C: HsmCurve>() -> Result<MemoryKey<C>, KeyError> {
+    use ecdsa::elliptic_curve::Generate;
+    MemoryKey::<C>::try_generate().map_err(|e| KeyError::Rng {
+        detail: e.to_string(),
+    })
+}
+
+/// [`generate_memory_key`] for P-256.
+///
+/// # Errors
+/// [`KeyError::Rng`] if the OS RNG fails.
+pub fn generate_memory_p256() -> Result<MemoryKey<p256::NistP256>, KeyError> {
+    generate_memory_key()
+}
+
+/// [`generate_memory_key`] for P-384.
+///
+/// # Errors
+/// [`KeyError::Rng`] if the OS RNG fails.
+pub fn generate_memory_p384() -> Result<MemoryKey<p384::NistP384>, KeyError> {
+    generate_memory_key()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_sync_clone_debug() {
+        fn check<T: Send + Sync + Clone + fmt::Debug + 'static>() {}
+        check::<Hsm>();
+        check::<Pkcs11Key<p256::NistP256>>();
+        check::<Pkcs11Key<p384::NistP384>>();
+        check::<crate::KeyRef>();
+        check::<crate::PinSource>();
+        fn error<E: std::error::Error + Send + Sync + 'static>() {}
+        error::<KeyError>();
+    }
+}
