@@ -14,16 +14,7 @@ use hallmark_keys::{Hsm, KeyError, PinSource, Pkcs11Config, TokenInit, init_toke
 use signature::{Keypair, Signer, Verifier};
 use spki::EncodePublicKey;
 
-/// Tests that destroy token objects hold this. SoftHSM 2.6's file store can answer
-/// `CKR_GENERAL_ERROR` when two sessions destroy token objects concurrently (seen about 1 run in
-/// 6 here); Hallmark itself never destroys objects.
-static DESTROYS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn destroying() -> std::sync::MutexGuard<'static, ()> {
-    DESTROYS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+// Every test holds `hallmark_keys::testing::serial()`: see its documentation for why.
 
 fn private_key_handle(hsm: &Hsm, label: &str) -> ObjectHandle {
     let found = hsm
@@ -41,6 +32,7 @@ fn private_key_handle(hsm: &Hsm, label: &str) -> ObjectHandle {
 
 #[test]
 fn private_key_cannot_leave_the_token() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("custody");
     let _key = hsm.generate_p256(&label).unwrap();
@@ -162,6 +154,7 @@ fn openssl_verifies(pub_pem: &str, digest: &str, msg: &[u8], sig_der: &[u8]) {
 
 #[test]
 fn openssl_verifies_hsm_signatures() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let msg = b"an in-toto statement, say";
     let key = hsm.generate_p256(&unique_label("openssl")).unwrap();
@@ -183,6 +176,7 @@ fn openssl_verifies_hsm_signatures() {
 
 #[test]
 fn lookup_errors_are_specific() {
+    let _serial = hallmark_keys::testing::serial();
     let token = TestToken::shared();
     let hsm = token.open();
 
@@ -241,6 +235,7 @@ fn lookup_errors_are_specific() {
 
 #[test]
 fn init_token_is_idempotent() {
+    let _serial = hallmark_keys::testing::serial();
     let token = TestToken::shared();
     let again = init_token(
         token.module(),
@@ -254,12 +249,14 @@ fn init_token_is_idempotent() {
 
 #[test]
 fn health_reports_ok() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     hsm.health().unwrap();
 }
 
 #[test]
 fn many_threads_sign_through_one_key() {
+    let _serial = hallmark_keys::testing::serial();
     const THREADS: usize = 8;
     const PER_THREAD: usize = 200;
     let hsm = TestToken::shared().open();
@@ -281,6 +278,7 @@ fn many_threads_sign_through_one_key() {
 
 #[test]
 fn object_handles_are_found_again_after_a_pool_reset() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("reset");
     let key = hsm.generate_p256(&label).unwrap();
@@ -303,7 +301,7 @@ fn object_handles_are_found_again_after_a_pool_reset() {
 
 #[test]
 fn a_replaced_key_is_detected_after_a_reset() {
-    let _destroying = destroying();
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("replaced");
     let key = hsm.generate_p256(&label).unwrap();
@@ -330,7 +328,7 @@ fn a_replaced_key_is_detected_after_a_reset() {
 
 #[test]
 fn errors_reach_signature_callers_as_key_errors() {
-    let _destroying = destroying();
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("gone");
     let key = hsm.generate_p256(&label).unwrap();

@@ -62,6 +62,7 @@ signer_suite!(suite_p384, p384, p384::NistP384);
 
 #[test]
 fn p256_softhsm_key_passes_the_suite() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let key = hsm.generate_p256(&unique_label("suite-p256")).unwrap();
     suite_p256(&key);
@@ -74,6 +75,7 @@ fn p256_memory_key_passes_the_suite() {
 
 #[test]
 fn p384_softhsm_key_passes_the_suite() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let key = hsm.generate_p384(&unique_label("suite-p384")).unwrap();
     suite_p384(&key);
@@ -86,6 +88,7 @@ fn p384_memory_key_passes_the_suite() {
 
 #[test]
 fn loaded_key_verifies_like_the_generated_one() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("reload");
     let generated = hsm.generate_p256(&label).unwrap();
@@ -97,6 +100,7 @@ fn loaded_key_verifies_like_the_generated_one() {
 
 #[test]
 fn spki_and_algorithm_identifier_match_the_in_memory_key() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let key = hsm.generate_p256(&unique_label("spki")).unwrap();
     let expected = key.verifying_key().to_public_key_der().unwrap();
@@ -142,6 +146,7 @@ where
 
 #[test]
 fn x509_builder_signs_a_root_with_the_hsm_key() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let key: Pkcs11Key<p256::NistP256> = hsm.generate_p256(&unique_label("root")).unwrap();
     let cert = self_signed::<_, p256::ecdsa::DerSignature>(&key);
@@ -179,6 +184,7 @@ fn x509_builder_signs_a_root_with_the_hsm_key() {
 
 #[test]
 fn certificates_can_be_stored_on_the_token() {
+    let _serial = hallmark_keys::testing::serial();
     let hsm = TestToken::shared().open();
     let label = unique_label("cert");
     let key = hsm.generate_p256(&label).unwrap();
