@@ -29,3 +29,19 @@ ensure_rust() {
     exit 1
   }
 }
+
+# A Python venv with the independent checkers the tests use: cryptography (SCTs, certificates),
+# pkilint (certificate linting) and sigstore-python (the reference client). Exports
+# HALLMARK_PYTHON for the tests.
+ensure_venv() {
+  local venv="$ROOT/.venv"
+  local want="cryptography pkilint sigstore==4.5.1"
+  ensure_packages python3-venv
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore' 2>/dev/null; then
+    log "installing the Python reference tools ($want) into .venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check $want
+  fi
+  export HALLMARK_PYTHON="$venv/bin/python"
+  export PATH="$venv/bin:$PATH"
+}

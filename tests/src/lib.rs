@@ -1,2 +1,295 @@
-//! End-to-end tests for Hallmark. The tests live in `tests/`; `src/bin` holds helper programs the
-//! tests run as child processes (so that they can be killed for real).
+//! End-to-end tests for Hallmark, and the harness they share.
+//!
+//! `tests/` holds the crash test (its helper program is `src/bin/crash_child.rs`). The tests that
+//! drive the `hallmark` binary live in `crates/cli/tests`, where Cargo provides the binary's path,
+//! and use [`Stack`] from here.
+//!
+//! A [`Stack`] is the real thing on loopback: `hallmark hsm init-token`, `hallmark ca init` and
+//! `hallmark serve` as child processes, keys in a SoftHSM token of its own (its own token
+//! directory: SoftHSM processes that share a directory while one of them creates objects can miss
+//! the token entirely), embedded storage in a temporary directory, and the development OIDC issuer
+//! minting real signed JWTs that the CA verifies against the JWKS it fetches over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use hallmark_keys::testing::softhsm_module;
+
+/// The SoftHSM configuration template shipped in `hsm/`.
+const CONF_TEMPLATE: &str = include_str!("../../hsm/softhsm2.conf.template");
+
+/// A SoftHSM token in a directory of its own, for one stack.
+#[derive(Debug)]
+pub struct Token {
+    /// `softhsm2.conf` pointing at the token directory.
+    pub conf: PathBuf,
+    /// The token directory.
+    pub dir: PathBuf,
+    /// The user PIN file.
+    pub pin_file: PathBuf,
+    /// The module.
+    pub module: PathBuf,
+    /// The token label.
+    pub label: String,
+}
+
+impl Token {
+    /// Makes the directory, config and PIN files, and initialises the token through
+    /// `hallmark hsm init-token` (PINs from files, never argv).
+    fn create(bin: &Path, base: &Path) -> Result<Self> {
+        let dir = base.join("tokens");
+        std::fs::create_dir_all(&dir)?;
+        let conf = base.join("softhsm2.conf");
+        let dir_s = dir.to_str().context("temp path is not UTF-8")?;
+        std::fs::write(&conf, CONF_TEMPLATE.replace("@TOKENDIR@", dir_s))?;
+        let pin_file = base.join("user-pin");
+        let so_pin_file = base.join("so-pin");
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        std::fs::write(
+            &pin_file,
+            format!("u{:x}\n", nonce ^ u128::from(std::process::id())),
+        )?;
+        std::fs::write(&so_pin_file, format!("s{nonce:x}\n"))?;
+        let token = Self {
+            conf,
+            dir,
+            pin_file,
+            module: softhsm_module(),
+            label: "hallmark".into(),
+        };
+        let mut c = Command::new(bin);
+        token.apply_env(&mut c);
+        let out = c
+            .args([
+                "hsm",
+                "init-token",
+                "--label",
+                &token.label,
+                "--so-pin-file",
+            ])
+            .arg(&so_pin_file)
+            .output()
+            .context("running hallmark hsm init-token")?;
+        if !out.status.success() {
+            bail!(
+                "hallmark hsm init-token failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(token)
+    }
+
+    fn apply_env(&self, c: &mut Command) {
+        c.env("SOFTHSM2_CONF", &self.conf)
+            .env("HALLMARK_PKCS11_MODULE", &self.module)
+            .env("HALLMARK_PKCS11_PIN_FILE", &self.pin_file)
+            .env_remove("HALLMARK_PKCS11_PIN")
+            .env("RUST_LOG", "info,hallmark=debug");
+    }
+}
+
+/// A running `hallmark serve` and everything it needs.
+#[derive(Debug)]
+pub struct Stack {
+    child: Child,
+    bin: PathBuf,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    token: Token,
+}
+
+impl Stack {
+    /// Initialises a CA with fresh keys on the shared test token and starts the server on a free
+    /// loopback port, with the development OIDC issuer enabled.
+    pub fn start(bin: &Path) -> Result<Self> {
+        Self::start_with(bin, "")
+    }
+
+    /// Like [`Stack::start`], with extra YAML appended to the generated config file.
+    pub fn start_with(bin: &Path, extra_yaml: &str) -> Result<Self> {
+        let dir = tempfile::Builder::new().prefix("hallmark-e2e-").tempdir()?;
+        let token = Token::create(bin, &dir.path().join("hsm"))?;
+        let key = |name: &str| format!("pkcs11:token={};object={name}", token.label);
+        let config = dir.path().join("hallmark.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen: 127.0.0.1:0\ndata_dir: {data}\ndev_oidc: true\nca:\n  root_key: \"{root}\"\n  issuing_key: \"{issuing}\"\n  organization: Hallmark Test\n  common_name: Hallmark Test CA\nct_log:\n  key: \"{ct}\"\n{extra_yaml}",
+                data = dir.path().join("data").display(),
+                root = key("ca-root"),
+                issuing = key("ca-issuing"),
+                ct = key("ct-log"),
+            ),
+        )?;
+        let mut init = Command::new(bin);
+        token.apply_env(&mut init);
+        let out = init
+            .args(["ca", "init", "--config"])
+            .arg(&config)
+            .output()
+            .context("running hallmark ca init")?;
+        if !out.status.success() {
+            bail!(
+                "hallmark ca init failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let (child, url) = spawn_serve(bin, &config, &token)?;
+        Ok(Self {
+            child,
+            bin: bin.to_path_buf(),
+            url,
+            dir,
+            config,
+            token,
+        })
+    }
+
+    /// The working directory (config, data).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The config file the server runs with.
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// This stack's SoftHSM token.
+    pub fn token_info(&self) -> &Token {
+        &self.token
+    }
+
+    /// The `hallmark` binary.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// A `hallmark` command with the token's environment set.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        self.token.apply_env(&mut c);
+        c
+    }
+
+    /// Stops the server (SIGKILL) and starts it again on the same data and a new port.
+    pub fn restart(&mut self) -> Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url) = spawn_serve(&self.bin, &self.config, &self.token)?;
+        self.child = child;
+        self.url = url;
+        Ok(())
+    }
+
+    /// A development token for `claims` (merged over the issuer's defaults), minted by the
+    /// server's development issuer over HTTP.
+    pub fn mint(&self, claims: serde_json::Value) -> Result<String> {
+        let resp: serde_json::Value = ureq::post(format!("{}/dev-oidc/token", self.url))
+            .send_json(&claims)?
+            .body_mut()
+            .read_json()?;
+        resp["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("dev issuer answered without access_token")
+    }
+
+    /// The development issuer's URL (what tokens carry as `iss`).
+    pub fn issuer(&self) -> String {
+        format!("{}/dev-oidc", self.url)
+    }
+
+    /// POSTs JSON; returns the status and the body parsed as JSON (or a JSON string of the text).
+    pub fn post(
+        &self,
+        path: &str,
+        body: &[u8],
+        bearer: Option<&str>,
+    ) -> Result<(u16, serde_json::Value)> {
+        let mut req = ureq::post(format!("{}{path}", self.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json");
+        if let Some(t) = bearer {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req.send(body)?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        ))
+    }
+
+    /// GETs a path; returns the status and the body text.
+    pub fn get(&self, path: &str) -> Result<(u16, String)> {
+        let mut resp = ureq::get(format!("{}{path}", self.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()?;
+        let status = resp.status().as_u16();
+        Ok((
+            status,
+            resp.body_mut()
+                .with_config()
+                .limit(64 << 20)
+                .read_to_string()?,
+        ))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `hallmark serve` and waits for its `listening on <url>` line.
+fn spawn_serve(bin: &Path, config: &Path, token: &Token) -> Result<(Child, String)> {
+    let mut c = Command::new(bin);
+    token.apply_env(&mut c);
+    let mut child = c
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting hallmark serve")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => Ok((child, url)),
+        Err(_) => {
+            let _ = child.kill();
+            bail!("hallmark serve did not report its address within 60 s")
+        }
+    }
+}

@@ -9,6 +9,7 @@ use hallmark_keys::{Hsm, KeyError, KeyRef, PinSource, Pkcs11Key};
 mod bench;
 mod demo;
 mod hsm_cmd;
+mod serve_cmd;
 
 /// Hallmark: a private keyless-signing authority (CA + transparency logs) with keys in an HSM.
 #[derive(Debug, Parser)]
@@ -28,6 +29,14 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Append entries to a log whose checkpoint key is in the HSM, and check its proofs.
     Demo(demo::DemoArgs),
+    /// Run the server: CA, CT log, health and metrics.
+    Serve(serve_cmd::ConfigArgs),
+    /// Manage the certificate authority.
+    #[command(subcommand)]
+    Ca(serve_cmd::CaCommand),
+    /// The development OIDC issuer (never for production).
+    #[command(subcommand)]
+    DevOidc(serve_cmd::DevOidcCommand),
 }
 
 /// How to reach the HSM. PINs come from a file or an environment variable, never from argv.
@@ -91,6 +100,9 @@ fn main() -> std::process::ExitCode {
         Command::Hsm(c) => hsm_cmd::run(c),
         Command::Bench(c) => bench::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Serve(a) => serve_cmd::serve(a),
+        Command::Ca(c) => serve_cmd::ca(c),
+        Command::DevOidc(c) => serve_cmd::dev_oidc(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,444 @@
+//! CA certificates: the self-signed root and the intermediate that issues leaves, and the checks
+//! `hallmark ca init` runs on existing ones (certificate matches key, intermediate chains to
+//! root).
+//!
+//! Profile (after Fulcio's `createca` and its intermediate):
+//!
+//! | | root | intermediate |
+//! | --- | --- | --- |
+//! | subject | `O=<organization>, CN=<common name>` | same form |
+//! | basicConstraints (critical) | CA, pathLen 1 | CA, pathLen 0 |
+//! | keyUsage (critical) | keyCertSign, cRLSign | keyCertSign, cRLSign |
+//! | extKeyUsage | — | codeSigning (EKU chaining for code-signing leaves) |
+//! | subjectKeyIdentifier | SHA-1 of the key bits | SHA-1 of the key bits |
+//! | authorityKeyIdentifier | its own SKI | the root's SKI |
+//! | serial | 126 random bits | 126 random bits |
+//! | key | ECDSA P-256 / P-384 | ECDSA P-256 / P-384 |
+
+use std::time::{Duration, SystemTime};
+
+use der::asn1::OctetString;
+use der::{Decode, DecodePem, Encode, EncodePem};
+use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::Certificate;
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+
+use crate::error::{CaError, Result};
+use crate::oid;
+use crate::pubkey::{self, KeyAlgorithm};
+use crate::signer::{IssuingKey, sign_certificate};
+use crate::x509::{self, Tbs};
+
+/// The subject of a CA certificate: `O=<organization>, CN=<common_name>` (UTF8Strings). An empty
+/// field is left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaSubject {
+    /// The organization (`O`).
+    pub organization: String,
+    /// The common name (`CN`), e.g. `"Hallmark root CA"`.
+    pub common_name: String,
+}
+
+impl CaSubject {
+    fn to_name(&self) -> Result<Name> {
+        x509::ca_name(&self.organization, &self.common_name)
+    }
+}
+
+/// The CA extensions: basicConstraints, keyUsage, [extKeyUsage], SKI, AKI.
+fn ca_extensions(
+    path_len: u8,
+    code_signing: bool,
+    ski: &OctetString,
+    authority_key_id: &OctetString,
+) -> Result<Extensions> {
+    let mut exts = vec![
+        x509::extension(
+            oid::BASIC_CONSTRAINTS,
+            true,
+            &BasicConstraints {
+                ca: true,
+                path_len_constraint: Some(path_len),
+            },
+        )?,
+        x509::extension(
+            oid::KEY_USAGE,
+            true,
+            &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+        )?,
+    ];
+    if code_signing {
+        exts.push(x509::extension(
+            oid::EXT_KEY_USAGE,
+            false,
+            &ExtendedKeyUsage(vec![oid::KP_CODE_SIGNING]),
+        )?);
+    }
+    exts.push(x509::extension(
+        oid::SUBJECT_KEY_IDENTIFIER,
+        false,
+        &SubjectKeyIdentifier(ski.clone()),
+    )?);
+    exts.push(x509::extension(
+        oid::AUTHORITY_KEY_IDENTIFIER,
+        false,
+        &AuthorityKeyIdentifier {
+            key_identifier: Some(authority_key_id.clone()),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        },
+    )?);
+    Ok(exts)
+}
+
+/// Decode a CA public key and check it is ECDSA P-256 or P-384.
+fn ca_public_key(what: &'static str, der: &[u8]) -> Result<SubjectPublicKeyInfoOwned> {
+    let key = pubkey::decode_public_key(what, der).map_err(|e| match e {
+        CaError::UnsupportedKey { key, .. } => CaError::UnsupportedCaKey { what, key },
+        CaError::Malformed { detail, .. } => CaError::Encoding { what, detail },
+        other => other,
+    })?;
+    if !key.algorithm.is_ca_key() {
+        return Err(CaError::UnsupportedCaKey {
+            what,
+            key: key.algorithm.to_string(),
+        });
+    }
+    SubjectPublicKeyInfoOwned::from_der(der).map_err(|e| CaError::encoding(what, e))
+}
+
+/// Build the self-signed root certificate for `key`, valid from `not_before` (rounded down to a
+/// second) for `validity`.
+///
+/// # Errors
+/// [`CaError::UnsupportedCaKey`] for a key that is not P-256/P-384, [`CaError::Signer`] if the
+/// key fails to sign (503 when the HSM is away), [`CaError::Time`] for a validity that cannot be
+/// encoded.
+pub fn root_certificate<K: IssuingKey + ?Sized>(
+    key: &K,
+    subject: &CaSubject,
+    not_before: SystemTime,
+    validity: Duration,
+) -> Result<Certificate> {
+    let spki = ca_public_key("the root key", &key.public_key_der()?)?;
+    let ski = x509::key_identifier(&spki)?;
+    let name = subject.to_name()?;
+    let algorithm = key.signature_algorithm()?;
+    let tbs = Tbs::v3(
+        x509::random_serial()?,
+        algorithm.clone(),
+        name.clone(),
+        x509::validity(not_before, validity)?,
+        name,
+        spki,
+        ca_extensions(1, false, &ski, &ski)?,
+    );
+    let der = sign_certificate(
+        key,
+        "signing the root certificate",
+        &algorithm,
+        &tbs.encode()?,
+    )?;
+    decode_own(&der)
+}
+
+/// Build the intermediate certificate for `intermediate_public_key` (DER `SubjectPublicKeyInfo`,
+/// ECDSA P-256/P-384), issued and signed by the root (`root_key` holding `root`'s key), valid
+/// from `not_before` for `validity`.
+///
+/// # Errors
+/// [`CaError::CertificateKeyMismatch`] if `root` does not hold `root_key`'s public key,
+/// [`CaError::UnsuitableCertificate`] if `root` is not a CA, [`CaError::UnsupportedCaKey`],
+/// [`CaError::Signer`], [`CaError::Time`].
+pub fn intermediate_certificate<K: IssuingKey + ?Sized>(
+    root_key: &K,
+    root: &Certificate,
+    intermediate_public_key: &[u8],
+    subject: &CaSubject,
+    not_before: SystemTime,
+    validity: Duration,
+) -> Result<Certificate> {
+    check_key_matches("root", root, &root_key.public_key_der()?)?;
+    check_is_ca("root", root)?;
+    let spki = ca_public_key("the intermediate key", intermediate_public_key)?;
+    let ski = x509::key_identifier(&spki)?;
+    let root_ski = subject_key_identifier(root)?;
+    let algorithm = root_key.signature_algorithm()?;
+    let tbs = Tbs::v3(
+        x509::random_serial()?,
+        algorithm.clone(),
+        root.tbs_certificate().subject().clone(),
+        x509::validity(not_before, validity)?,
+        subject.to_name()?,
+        spki,
+        ca_extensions(0, true, &ski, &root_ski)?,
+    );
+    let der = sign_certificate(
+        root_key,
+        "signing the intermediate certificate",
+        &algorithm,
+        &tbs.encode()?,
+    )?;
+    decode_own(&der)
+}
+
+/// Decode a certificate this crate just built.
+pub(crate) fn decode_own(der: &[u8]) -> Result<Certificate> {
+    Certificate::from_der(der).map_err(|e| CaError::encoding("the certificate", e))
+}
+
+/// The certificate's subjectKeyIdentifier, or the RFC 5280 method (1) identifier of its key
+/// when it has none.
+pub(crate) fn subject_key_identifier(cert: &Certificate) -> Result<OctetString> {
+    let tbs = cert.tbs_certificate();
+    match x509::find_extension(tbs.extensions(), &oid::SUBJECT_KEY_IDENTIFIER) {
+        Some(ext) => SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes())
+            .map(|ski| ski.0)
+            .map_err(|e| CaError::UnsuitableCertificate {
+                what: "issuing",
+                reason: format!("malformed subjectKeyIdentifier: {e}"),
+            }),
+        None => x509::key_identifier(tbs.subject_public_key_info()),
+    }
+}
+
+/// Check that `cert` holds the public key `public_key_der` (DER `SubjectPublicKeyInfo`).
+/// `what` names the certificate in the error (`"root"`, `"intermediate"`).
+///
+/// # Errors
+/// [`CaError::CertificateKeyMismatch`] when the keys differ (or `public_key_der` does not
+/// decode), [`CaError::Encoding`] if the certificate's key cannot be re-encoded.
+pub fn check_key_matches(
+    what: &'static str,
+    cert: &Certificate,
+    public_key_der: &[u8],
+) -> Result<()> {
+    let ours = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| CaError::encoding("the certificate's public key", e))?;
+    // Compare canonical encodings: decode the given key and encode it again.
+    let theirs = SubjectPublicKeyInfoOwned::from_der(public_key_der)
+        .and_then(|k| k.to_der())
+        .map_err(|_| CaError::CertificateKeyMismatch { what })?;
+    if ours == theirs {
+        Ok(())
+    } else {
+        Err(CaError::CertificateKeyMismatch { what })
+    }
+}
+
+/// The certificate's basicConstraints and keyUsage allow it to issue certificates.
+pub(crate) fn check_is_ca(what: &'static str, cert: &Certificate) -> Result<()> {
+    let unsuitable = |reason: String| CaError::UnsuitableCertificate { what, reason };
+    let tbs = cert.tbs_certificate();
+    let bc = match x509::find_extension(tbs.extensions(), &oid::BASIC_CONSTRAINTS) {
+        Some(ext) => BasicConstraints::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| unsuitable(format!("malformed basicConstraints: {e}")))?,
+        None => {
+            return Err(unsuitable(
+                "it has no basicConstraints extension".to_owned(),
+            ));
+        }
+    };
+    if !bc.ca {
+        return Err(unsuitable(
+            "basicConstraints says it is not a CA".to_owned(),
+        ));
+    }
+    if let Some(ext) = x509::find_extension(tbs.extensions(), &oid::KEY_USAGE) {
+        let ku = KeyUsage::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| unsuitable(format!("malformed keyUsage: {e}")))?;
+        if !ku.key_cert_sign() {
+            return Err(unsuitable("its keyUsage lacks keyCertSign".to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Check that `child` was issued by `issuer`: the names chain, `issuer` is a CA, the
+/// authorityKeyIdentifier (if any) is the issuer's key id, and the signature verifies with the
+/// issuer's key. Validity periods are not checked (that is the verifier's, at a given time).
+/// `child_role` and `issuer_role` name the two in errors.
+///
+/// # Errors
+/// [`CaError::NotIssuedBy`] naming the failed check, [`CaError::UnsuitableCertificate`] if
+/// `issuer` is not a CA.
+pub fn verify_issued_by(
+    child_role: &'static str,
+    child: &Certificate,
+    issuer_role: &'static str,
+    issuer: &Certificate,
+) -> Result<()> {
+    let fail = |reason: String| CaError::NotIssuedBy {
+        child: child_role,
+        issuer: issuer_role,
+        reason,
+    };
+    let ctbs = child.tbs_certificate();
+    let itbs = issuer.tbs_certificate();
+    if ctbs.issuer() != itbs.subject() {
+        return Err(fail(format!(
+            "its issuer is {:?} but the {issuer_role} certificate's subject is {:?}",
+            ctbs.issuer().to_string(),
+            itbs.subject().to_string()
+        )));
+    }
+    check_is_ca(issuer_role, issuer)?;
+    if let Some(ext) = x509::find_extension(ctbs.extensions(), &oid::AUTHORITY_KEY_IDENTIFIER) {
+        let aki = AuthorityKeyIdentifier::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| fail(format!("malformed authorityKeyIdentifier: {e}")))?;
+        if let Some(id) = aki.key_identifier
+            && id != subject_key_identifier(issuer)?
+        {
+            return Err(fail(
+                "its authorityKeyIdentifier is not the issuer's key identifier".to_owned(),
+            ));
+        }
+    }
+    if ctbs.signature() != child.signature_algorithm() {
+        return Err(fail(
+            "its inner and outer signature algorithms differ".to_owned(),
+        ));
+    }
+    let issuer_key = itbs
+        .subject_public_key_info()
+        .to_der()
+        .map_err(|e| CaError::encoding("the issuer's public key", e))?;
+    let key = pubkey::decode_public_key("the issuer certificate", &issuer_key)
+        .map_err(|e| fail(e.to_string()))?;
+    let tbs_der = ctbs
+        .to_der()
+        .map_err(|e| CaError::encoding("the certificate", e))?;
+    let sig_alg = child.signature_algorithm();
+    let sig_alg_ref = spki::AlgorithmIdentifierRef {
+        oid: sig_alg.oid,
+        parameters: sig_alg.parameters.as_ref().map(Into::into),
+    };
+    let alg = pubkey::x509_algorithm(key.algorithm, &sig_alg_ref).ok_or_else(|| {
+        fail(format!(
+            "signature algorithm {} does not fit the issuer's {} key",
+            oid::algorithm_name(&sig_alg.oid),
+            key.algorithm
+        ))
+    })?;
+    let signature = child
+        .signature()
+        .as_bytes()
+        .ok_or_else(|| fail("its signature is not a whole number of bytes".to_owned()))?;
+    let parsed =
+        pubkey::parse_for("the issuer certificate", &key, alg).map_err(|e| fail(e.to_string()))?;
+    parsed
+        .verify_sig(&tbs_der, signature)
+        .map_err(|_| fail("the signature does not verify with the issuer's key".to_owned()))
+}
+
+/// Check a CA pair as `hallmark ca init` finds it: `root` is a self-signed CA whose signature
+/// verifies, and `intermediate` is a CA issued by it with codeSigning in its extended key usage
+/// (needed to issue code-signing leaves).
+///
+/// # Errors
+/// [`CaError::NotIssuedBy`] or [`CaError::UnsuitableCertificate`] naming what is wrong.
+pub fn check_ca_chain(root: &Certificate, intermediate: &Certificate) -> Result<()> {
+    verify_issued_by("root", root, "root", root)?;
+    verify_issued_by("intermediate", intermediate, "root", root)?;
+    check_is_ca("intermediate", intermediate)?;
+    let tbs = intermediate.tbs_certificate();
+    if let Some(ext) = x509::find_extension(tbs.extensions(), &oid::EXT_KEY_USAGE) {
+        let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+            CaError::UnsuitableCertificate {
+                what: "intermediate",
+                reason: format!("malformed extKeyUsage: {e}"),
+            }
+        })?;
+        if !eku.0.contains(&oid::KP_CODE_SIGNING) {
+            return Err(CaError::UnsuitableCertificate {
+                what: "intermediate",
+                reason: "its extKeyUsage lacks codeSigning, so it cannot issue code-signing \
+                         certificates"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Read a certificate from PEM (`CERTIFICATE`) or DER. `what` names it in errors.
+///
+/// # Errors
+/// [`CaError::BadCertificate`], [`CaError::WrongPemLabel`].
+pub fn parse_certificate(what: &'static str, pem_or_der: &[u8]) -> Result<Certificate> {
+    if looks_like_pem(pem_or_der) {
+        let label = der::pem::decode_label(trim_start(pem_or_der)).map_err(|e| {
+            CaError::BadCertificate {
+                what,
+                detail: e.to_string(),
+            }
+        })?;
+        if label != "CERTIFICATE" {
+            return Err(CaError::WrongPemLabel {
+                what,
+                found: label.to_owned(),
+                expected: "CERTIFICATE",
+            });
+        }
+        Certificate::from_pem(trim_start(pem_or_der)).map_err(|e| CaError::BadCertificate {
+            what,
+            detail: e.to_string(),
+        })
+    } else {
+        Certificate::from_der(pem_or_der).map_err(|e| CaError::BadCertificate {
+            what,
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// The certificate as PEM (`-----BEGIN CERTIFICATE-----`, LF line endings).
+///
+/// # Errors
+/// [`CaError::Encoding`].
+pub fn certificate_pem(cert: &Certificate) -> Result<String> {
+    cert.to_pem(der::pem::LineEnding::LF)
+        .map_err(|e| CaError::encoding("the certificate as PEM", e))
+}
+
+/// The certificate's DER.
+///
+/// # Errors
+/// [`CaError::Encoding`].
+pub fn certificate_der(cert: &Certificate) -> Result<Vec<u8>> {
+    cert.to_der()
+        .map_err(|e| CaError::encoding("the certificate", e))
+}
+
+/// The key type of a certificate's public key, if Hallmark knows it.
+#[must_use]
+pub fn certificate_key_algorithm(cert: &Certificate) -> Option<KeyAlgorithm> {
+    let der = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .ok()?;
+    pubkey::decode_public_key("certificate", &der)
+        .ok()
+        .map(|k| k.algorithm)
+}
+
+pub(crate) fn looks_like_pem(input: &[u8]) -> bool {
+    trim_start(input).starts_with(b"-----BEGIN ")
+}
+
+pub(crate) fn trim_start(input: &[u8]) -> &[u8] {
+    let start = input
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(input.len());
+    &input[start..]
+}

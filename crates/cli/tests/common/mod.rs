@@ -1,0 +1,113 @@
+//! Helpers shared by the end-to-end tests: external tools as subprocesses.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub use hallmark_tests::Stack;
+
+/// The `hallmark` binary Cargo built for these tests.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hallmark"))
+}
+
+/// Runs a command, panicking with its output if it fails; returns stdout.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Python with the reference tools (`scripts/test.sh` makes the venv and sets
+/// `HALLMARK_PYTHON`). Fails loudly when the tools are missing.
+pub fn python() -> PathBuf {
+    let repo_venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    let py = std::env::var_os("HALLMARK_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| repo_venv.exists().then_some(repo_venv))
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let ok = Command::new(&py)
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{} cannot import cryptography: run ./scripts/test.sh (it installs the Python reference \
+         tools into .venv and sets HALLMARK_PYTHON)",
+        py.display()
+    );
+    py
+}
+
+/// Runs a Python script with arguments; returns stdout.
+pub fn py(script: &str, args: &[&str]) -> String {
+    run(Command::new(python()).arg("-c").arg(script).args(args))
+}
+
+/// The bin directory of the venv (pkilint's commands live there).
+pub fn venv_bin(tool: &str) -> PathBuf {
+    python()
+        .parent()
+        .map(|d| d.join(tool))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(tool))
+}
+
+/// A fresh P-256 key (PEM) and a CSR for it with an empty subject, as sigstore-python makes.
+pub fn openssl_key_and_csr(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    run(Command::new("openssl")
+        .args([
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+        ])
+        .arg(&key));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-subj",
+            "/",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-key",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    (key, csr)
+}
+
+/// Signs `data` with the PEM key: ECDSA-SHA256, DER.
+pub fn openssl_sign(key: &Path, data: &[u8], dir: &Path) -> Vec<u8> {
+    let msg = dir.join("msg.bin");
+    let sig = dir.join("msg.sig");
+    std::fs::write(&msg, data).unwrap();
+    run(Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(key)
+        .arg("-out")
+        .arg(&sig)
+        .arg(&msg));
+    std::fs::read(sig).unwrap()
+}
+
+/// The public key of a PEM private key, as PEM.
+pub fn openssl_pubkey(key: &Path) -> String {
+    run(Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(key))
+}

@@ -1,0 +1,72 @@
+//! Losing the HSM mid-run: requests get 503 with a JSON message (never a 500, never a hang), the
+//! readiness probe says not ready, and both recover on their own once the token is back. Its own
+//! test binary, because it takes the process's SoftHSM token away.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn hsm_outage_gives_503_then_recovers() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (_key, csr) = openssl_key_and_csr(&dir, "c");
+    let body = serde_json::to_vec(&json!({
+        "certificateSigningRequest": STANDARD.encode(std::fs::read_to_string(&csr).unwrap())
+    }))
+    .unwrap();
+    let token = || {
+        stack
+            .mint(json!({"email": "a@example.com", "email_verified": true}))
+            .unwrap()
+    };
+    let (status, resp) = stack
+        .post("/api/v2/signingCert", &body, Some(&token()))
+        .unwrap();
+    assert_eq!(status, 201, "{resp}");
+
+    // Take the token away (we are root: permissions would not stop SoftHSM; moving does).
+    let tokens = stack.token_info().dir.clone();
+    let away = tokens.with_extension("away");
+    std::fs::rename(&tokens, &away).unwrap();
+    let mut saw_503 = false;
+    for _ in 0..5 {
+        let (status, resp) = stack
+            .post("/api/v2/signingCert", &body, Some(&token()))
+            .unwrap();
+        assert!(status == 503 || status == 201, "{status}: {resp}");
+        if status == 503 {
+            assert!(
+                resp["message"].as_str().unwrap().contains("unavailable"),
+                "{resp}"
+            );
+            saw_503 = true;
+            break;
+        }
+    }
+    assert!(saw_503, "no 503 while the token was gone");
+    let (status, ready) = stack.get("/readyz").unwrap();
+    assert_eq!(status, 503, "{ready}");
+
+    // Bring it back: the same server recovers without a restart.
+    std::fs::rename(&away, &tokens).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, resp) = stack
+            .post("/api/v2/signingCert", &body, Some(&token()))
+            .unwrap();
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 503, "{resp}");
+        assert!(Instant::now() < deadline, "no recovery within 20 s");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(stack.get("/readyz").unwrap().0, 200);
+}

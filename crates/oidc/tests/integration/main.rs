@@ -1,0 +1,11 @@
+//! Integration tests: real signed JWTs from a [`DevIssuer`](hallmark_oidc::dev::DevIssuer)
+//! served with axum on 127.0.0.1, verified over HTTP by a real `TokenVerifier`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cache;
+mod common;
+mod config_files;
+mod identities;
+mod never_panics;
+mod rejections;

@@ -1,0 +1,458 @@
+//! Negative paths: each asserts the variant, the HTTP status and a message naming the problem.
+
+use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_oidc::error::{EmailVerified, MalformedToken, SubjectRejection};
+use hallmark_oidc::{OidcError, UnixTime};
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn time_claims() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+    let email = |extra: serde_json::Value| {
+        let mut c = DevIssuer::email_claims("alice@example.com");
+        for (k, val) in extra.as_object().unwrap() {
+            c[k] = val.clone();
+        }
+        idp.dev.mint(c)
+    };
+    let t = now();
+
+    let exp = t - 3600;
+    let e = expect_error(
+        v.verify(&email(
+            json!({"exp": exp, "iat": t - 4000, "nbf": t - 4000}),
+        ))
+        .await,
+        401,
+        &format!("token expired at {}", UnixTime(exp)),
+    );
+    assert!(matches!(e, OidcError::Expired { exp: UnixTime(x) } if x == exp));
+
+    // Within the 60 s leeway is fine.
+    v.verify(&email(json!({"exp": t - 30}))).await.unwrap();
+
+    let nbf = t + 3600;
+    let e = expect_error(
+        v.verify(&email(json!({"nbf": nbf, "exp": t + 7200}))).await,
+        401,
+        &format!("not valid before {}", UnixTime(nbf)),
+    );
+    assert!(matches!(e, OidcError::NotYetValid { .. }));
+
+    let iat = t + 3600;
+    let e = expect_error(
+        v.verify(&email(json!({"iat": iat, "exp": t + 7200}))).await,
+        401,
+        &format!("issued in the future, at {}", UnixTime(iat)),
+    );
+    assert!(matches!(e, OidcError::IssuedInFuture { .. }));
+
+    let e = expect_error(v.verify(&email(json!({"exp": null}))).await, 401, "\"exp\"");
+    assert!(matches!(e, OidcError::MissingClaim { .. }));
+    let e = expect_error(
+        v.verify(&email(json!({"exp": "tomorrow"}))).await,
+        401,
+        "\"exp\"",
+    );
+    assert!(matches!(e, OidcError::InvalidClaim { .. }));
+}
+
+#[tokio::test]
+async fn audience() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+    let mint = |aud: serde_json::Value| {
+        let mut c = DevIssuer::email_claims("alice@example.com");
+        c["aud"] = aud;
+        idp.dev.mint(c)
+    };
+    let e = expect_error(
+        v.verify(&mint(json!("foo"))).await,
+        401,
+        r#"audience ["foo"] does not include "sigstore""#,
+    );
+    assert!(
+        matches!(e, OidcError::WrongAudience { ref audience, ref expected }
+        if audience == &["foo"] && expected == "sigstore")
+    );
+    expect_error(
+        v.verify(&mint(json!(["api", "vault"]))).await,
+        401,
+        r#"audience ["api", "vault"] does not include "sigstore""#,
+    );
+    let e = expect_error(v.verify(&mint(json!(null))).await, 401, "\"aud\"");
+    assert!(matches!(e, OidcError::MissingClaim { ref claim } if claim == "aud"));
+}
+
+#[tokio::test]
+async fn issuers() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+
+    // Not configured: 403, and the IdP named in the token is never contacted.
+    let other = DevIssuer::new("https://idp.attacker.example", DevAlgorithm::Rs256).unwrap();
+    let e = expect_error(
+        v.verify(&other.mint_email("alice@example.com")).await,
+        403,
+        "\"https://idp.attacker.example\" is not allowed",
+    );
+    assert!(matches!(e, OidcError::IssuerNotAllowed { .. }));
+    let trailing = idp.dev.mint(json!({"iss": format!("{}/", idp.url())}));
+    expect_error(v.verify(&trailing).await, 403, "not allowed");
+    assert_eq!(idp.dev.discovery_requests(), 0);
+
+    // The token's iss is configured, but the discovery document there names another issuer.
+    let (l, addr) = listener().await;
+    let served_as = format!("http://{addr}");
+    let liar = DevIssuer::new(format!("{served_as}/elsewhere"), DevAlgorithm::Rs256).unwrap();
+    serve(l, liar.router());
+    let v = verifier_for(&served_as, "email", "");
+    let mut claims = DevIssuer::email_claims("alice@example.com");
+    claims["iss"] = json!(served_as);
+    let e = expect_error(
+        v.verify(&liar.mint(claims)).await,
+        401,
+        &format!("names issuer \"{served_as}/elsewhere\""),
+    );
+    assert!(matches!(e, OidcError::DiscoveryIssuerMismatch { .. }));
+    assert_eq!(
+        liar.jwks_requests(),
+        0,
+        "keys are not fetched from an issuer that disowns the URL"
+    );
+}
+
+#[tokio::test]
+async fn signatures_and_algorithms() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+    let claims = serde_json::Value::Object(idp.dev.default_claims());
+    let mut claims = claims;
+    claims["email"] = json!("alice@example.com");
+    claims["email_verified"] = json!(true);
+    let kid = idp.dev.kid();
+    v.verify(&idp.dev.mint(claims.clone())).await.unwrap();
+
+    // Another key, same kid: the signature does not verify.
+    let impostor = DevIssuer::new(idp.url(), DevAlgorithm::Rs256).unwrap();
+    let forged = impostor.sign_raw(&json!({"alg": "RS256", "kid": kid}), &claims);
+    let e = expect_error(v.verify(&forged).await, 401, "signature does not verify");
+    assert!(matches!(e, OidcError::BadSignature { .. }));
+
+    // A tampered payload under a genuine signature.
+    let genuine = idp.dev.mint(claims.clone());
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let mut evil = claims.clone();
+    evil["email"] = json!("mallory@example.com");
+    let tampered = format!("{}.{}.{}", parts[0], b64(&evil.to_string()), parts[2]);
+    expect_error(v.verify(&tampered).await, 401, "signature does not verify");
+
+    // alg: none, with and without a signature.
+    let none_header = b64(&json!({"alg": "none", "kid": kid}).to_string());
+    let payload = b64(&claims.to_string());
+    for token in [
+        format!("{none_header}.{payload}."),
+        format!("{none_header}.{payload}.{}", parts[2]),
+    ] {
+        let e = expect_error(v.verify(&token).await, 401, "\"none\" is not accepted");
+        assert!(matches!(e, OidcError::AlgorithmNotAllowed { .. }));
+    }
+
+    // HS256 with the issuer's public key as the HMAC secret (the classic key-confusion attack).
+    let public_key = idp.dev.jwks().to_string();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.clone());
+    let hs = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public_key.as_bytes()),
+    )
+    .unwrap();
+    let e = expect_error(v.verify(&hs).await, 401, "\"HS256\" is not accepted");
+    assert!(matches!(e, OidcError::AlgorithmNotAllowed { .. }));
+
+    // A header alg that differs from the JWK's (RS256), even when the signature itself is
+    // valid for the header's algorithm under the same RSA key.
+    for alg in ["RS512", "PS256", "ES256"] {
+        let token = idp.dev.sign_raw(&json!({"alg": alg, "kid": kid}), &claims);
+        let e = expect_error(v.verify(&token).await, 401, &format!("alg \"{alg}\""));
+        assert!(
+            matches!(
+                e,
+                OidcError::AlgorithmMismatch {
+                    key_alg: jsonwebtoken::Algorithm::RS256,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn email_rules() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+    let with = |k: &str, val: serde_json::Value| {
+        let mut c = DevIssuer::email_claims("alice@example.com");
+        c[k] = val;
+        idp.dev.mint(c)
+    };
+    let e = expect_error(
+        v.verify(&with("email_verified", json!(false))).await,
+        401,
+        "email_verified is false",
+    );
+    assert!(matches!(
+        e,
+        OidcError::EmailNotVerified {
+            found: EmailVerified::False,
+            ..
+        }
+    ));
+    let e = expect_error(
+        v.verify(&with("email_verified", json!(null))).await,
+        401,
+        "email_verified is missing",
+    );
+    assert!(matches!(
+        e,
+        OidcError::EmailNotVerified {
+            found: EmailVerified::Missing,
+            ..
+        }
+    ));
+    expect_error(
+        v.verify(&with("email_verified", json!("false"))).await,
+        401,
+        "email_verified is false",
+    );
+    expect_error(
+        v.verify(&with("email_verified", json!(1))).await,
+        401,
+        "email_verified is 1",
+    );
+    let e = expect_error(
+        v.verify(&with("email", json!(null))).await,
+        401,
+        "no \"email\" claim",
+    );
+    assert!(matches!(e, OidcError::MissingClaim { .. }));
+    expect_error(
+        v.verify(&with("email", json!("not-an-address"))).await,
+        401,
+        "not an email address",
+    );
+    expect_error(
+        v.verify(&with("email", json!(["a@b.c"]))).await,
+        401,
+        "expected a string",
+    );
+
+    // skip_email_verification turns the check off for IdPs that never send the claim.
+    let lax = verifier_for(&idp.url(), "email", "skip_email_verification: true");
+    lax.verify(&with("email_verified", json!(null)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn subject_rules() {
+    let idp = rsa_idp().await;
+    let sub = |s: &str| idp.dev.mint(json!({ "sub": s }));
+
+    let username = verifier_for(&idp.url(), "username", "subject_domain: 127.0.0.1");
+    let e = expect_error(
+        username.verify(&sub("alice!evil.example")).await,
+        401,
+        "may not contain '!'",
+    );
+    assert!(matches!(
+        e,
+        OidcError::SubjectNotAllowed {
+            reason: SubjectRejection::ContainsBang,
+            ..
+        }
+    ));
+    expect_error(
+        username.verify(&sub("alice@example.com")).await,
+        401,
+        "email address",
+    );
+    expect_error(
+        username.verify(&idp.dev.mint(json!({ "sub": null }))).await,
+        401,
+        "no \"sub\" claim",
+    );
+    expect_error(
+        username.verify(&sub("")).await,
+        401,
+        "\"sub\" is invalid: empty",
+    );
+
+    let uri = verifier_for(&idp.url(), "uri", "subject_domain: http://127.0.0.1");
+    let e = expect_error(
+        uri.verify(&sub("http://evil.example/users/alice")).await,
+        401,
+        "subject domain \"http://127.0.0.1\"",
+    );
+    assert!(matches!(
+        e,
+        OidcError::SubjectNotAllowed {
+            reason: SubjectRejection::OutsideSubjectDomain { .. },
+            ..
+        }
+    ));
+    expect_error(
+        uri.verify(&sub("https://127.0.0.1/users/alice")).await,
+        401,
+        "subject domain",
+    );
+    expect_error(
+        uri.verify(&sub("http://127.0.0.1.evil.example/a")).await,
+        401,
+        "subject domain",
+    );
+    expect_error(
+        uri.verify(&sub("not a uri")).await,
+        401,
+        "not an absolute URI",
+    );
+
+    let spiffe = verifier_for(&idp.url(), "spiffe", "spiffe_trust_domain: example.org");
+    expect_error(
+        spiffe.verify(&sub("spiffe://evil.org/ns/a")).await,
+        401,
+        "trust domain \"example.org\"",
+    );
+    expect_error(
+        spiffe.verify(&sub("spiffe://example.org/../x")).await,
+        401,
+        "not a valid spiffe:// ID",
+    );
+
+    let k8s = verifier_for(&idp.url(), "kubernetes", "");
+    let mut claims = DevIssuer::kubernetes_claims("build", "bot");
+    claims["kubernetes.io"]["namespace"] = json!(null);
+    expect_error(
+        k8s.verify(&idp.dev.mint(claims)).await,
+        401,
+        "kubernetes.io.namespace",
+    );
+    expect_error(
+        k8s.verify(&idp.dev.mint_kubernetes("a/../b", "bot")).await,
+        401,
+        "Kubernetes name",
+    );
+    expect_error(
+        k8s.verify(&idp.dev.mint_email("x@example.com")).await,
+        401,
+        "\"kubernetes.io\"",
+    );
+}
+
+#[tokio::test]
+async fn ci_claims() {
+    let idp = rsa_idp().await;
+    let gh = verifier_for(&idp.url(), "github-workflow", "");
+    for claim in [
+        "job_workflow_ref",
+        "repository",
+        "sha",
+        "workflow_sha",
+        "run_attempt",
+        "repository_visibility",
+    ] {
+        let mut c = DevIssuer::github_claims("o/r", "refs/heads/main", "ci.yml");
+        c.as_object_mut().unwrap().remove(claim);
+        let e = expect_error(
+            gh.verify(&idp.dev.mint(c)).await,
+            401,
+            &format!("no \"{claim}\" claim"),
+        );
+        assert!(matches!(e, OidcError::MissingClaim { .. }));
+    }
+    let mut c = DevIssuer::github_claims("o/r", "refs/heads/main", "ci.yml");
+    c["job_workflow_ref"] = json!("o/r/.github/workflows/x y.yml@refs/heads/main");
+    expect_error(gh.verify(&idp.dev.mint(c)).await, 401, "printable ASCII");
+
+    let gl = verifier_for(&idp.url(), "gitlab-pipeline", "");
+    let mut c = idp.dev.gitlab_claims("g/p", "main");
+    c["ref_type"] = json!("commit");
+    let e = expect_error(
+        gl.verify(&idp.dev.mint(c)).await,
+        401,
+        r#""commit" is not "branch" or "tag""#,
+    );
+    assert!(matches!(e, OidcError::InvalidClaim { .. }));
+    let mut c = idp.dev.gitlab_claims("g/p", "main");
+    c["project_path"] = json!({"nested": true});
+    expect_error(
+        gl.verify(&idp.dev.mint(c)).await,
+        401,
+        "expected a string or an integer",
+    );
+}
+
+#[tokio::test]
+async fn malformed_tokens() {
+    let idp = rsa_idp().await;
+    let v = verifier_for(&idp.url(), "email", "");
+    let good = idp.dev.mint_email("alice@example.com");
+    let parts: Vec<&str> = good.split('.').collect();
+    let cases = [
+        (String::new(), "token is empty"),
+        (format!("{}.{}", parts[0], parts[1]), "found 2"),
+        (format!("{good}.x"), "found 4"),
+        (
+            format!("{}.{}.{}", "a", parts[1], parts[2]),
+            "header is not valid base64url",
+        ),
+        (
+            format!("{}.{}.{}", parts[0], b64("not json"), parts[2]),
+            "payload is not a valid JSON object",
+        ),
+        (
+            format!("{}.{}.{}", b64("{\"alg\""), parts[1], parts[2]),
+            "header is not a valid JSON object",
+        ),
+        (
+            format!("{}.{}.{}", parts[0], b64("{\"sub\":\"x\"}"), parts[2]),
+            "no string \"iss\"",
+        ),
+        (
+            format!("{}.{}.{}", parts[0], parts[1], "a"),
+            "signature is not valid base64url",
+        ),
+        (format!("Bearer {good}"), "not base64url or '.'"),
+        (format!("{good}\n"), "not base64url or '.'"),
+    ];
+    for (token, needle) in cases {
+        let e = expect_error(v.verify(&token).await, 400, needle);
+        assert!(matches!(e, OidcError::Malformed(_)), "{e:?}");
+    }
+    let e = expect_error(
+        v.verify(&"a".repeat(16 * 1024 + 1)).await,
+        400,
+        "16385 bytes, over the 16384-byte limit",
+    );
+    assert!(matches!(
+        e,
+        OidcError::TokenTooLarge {
+            size: 16385,
+            max: 16384
+        }
+    ));
+    assert!(matches!(
+        v.verify("").await,
+        Err(OidcError::Malformed(MalformedToken::Empty))
+    ));
+    assert_eq!(
+        idp.dev.discovery_requests(),
+        0,
+        "malformed tokens never reach the IdP"
+    );
+}

@@ -1,0 +1,214 @@
+//! The Fulcio v2 API: `POST /api/v2/signingCert`, `GET /api/v2/trustBundle`,
+//! `GET /api/v2/configuration`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertRequest {
+    certificate_signing_request: Option<String>,
+    credentials: Option<Credentials>,
+    public_key_request: Option<PublicKeyRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    oidc_identity_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKeyRequest {
+    public_key: PublicKey,
+    proof_of_possession: String,
+}
+
+#[derive(Deserialize)]
+struct PublicKey {
+    #[serde(default)]
+    #[allow(
+        dead_code,
+        reason = "accepted for compatibility; the key itself says its type"
+    )]
+    algorithm: Option<String>,
+    content: String,
+}
+
+/// The key the certificate is for, and how it was proven.
+enum KeyProof {
+    /// A CSR: its self-signature is the proof.
+    Csr(Vec<u8>),
+    /// A public key and a signature over the identity's challenge.
+    PublicKey { pem: String, proof: Vec<u8> },
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, KeyProof), ApiError> {
+    let req: SigningCertRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "request body is not valid JSON of the expected shape: {e}"
+        ))
+    })?;
+    let token = req
+        .credentials
+        .and_then(|c| c.oidc_identity_token)
+        .or_else(|| bearer(headers))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "no identity token: send it as `Authorization: Bearer <token>` or in credentials.oidcIdentityToken",
+            )
+        })?;
+    let key = match (req.certificate_signing_request, req.public_key_request) {
+        (Some(csr), None) => {
+            let raw = STANDARD.decode(csr.trim()).map_err(|_| {
+                ApiError::bad_request(
+                    "certificateSigningRequest is not base64 (of a PEM or DER CSR)",
+                )
+            })?;
+            KeyProof::Csr(raw)
+        }
+        (None, Some(pk)) => {
+            let proof = STANDARD
+                .decode(pk.proof_of_possession.trim())
+                .map_err(|_| {
+                    ApiError::bad_request("publicKeyRequest.proofOfPossession is not base64")
+                })?;
+            KeyProof::PublicKey {
+                pem: pk.public_key.content,
+                proof,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "send either certificateSigningRequest or publicKeyRequest, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "missing the key: send certificateSigningRequest (base64 CSR) or publicKeyRequest with proofOfPossession",
+            ));
+        }
+    };
+    Ok((token, key))
+}
+
+pub(crate) async fn signing_cert(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let body = read_body(body, state.settings.max_body_bytes).await?;
+    let result = issue(&state, &headers, &body).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(e) if e.status().is_client_error() => "rejected",
+        Err(_) => "failed",
+    };
+    metrics::counter!("hallmark_signing_cert_requests_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("hallmark_signing_cert_seconds").record(started.elapsed().as_secs_f64());
+    let chain = result?;
+    metrics::counter!("hallmark_certificates_issued_total").increment(1);
+    let body = serde_json::json!({
+        "signedCertificateEmbeddedSct": { "chain": { "certificates": chain } }
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The whole issuance; returns leaf, issuing CA and root PEMs.
+async fn issue(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<String>, ApiError> {
+    let (token, key) = parse_request(headers, body)?;
+    let identity = state
+        .verifier
+        .verify(&token)
+        .await
+        .map_err(|e| ApiError::from_status(e.status(), e.to_string()))?;
+    let ca_error = |e: hallmark_ca::CaError| ApiError::from_status(e.status(), e.to_string());
+    let proven = match key {
+        KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
+        KeyProof::PublicKey { pem, proof } => {
+            hallmark_ca::verify_proof_of_possession(pem.as_bytes(), &identity.challenge, &proof)
+                .map_err(ca_error)?
+        }
+    };
+    let now = SystemTime::now();
+    let prepared = state
+        .ca
+        .issuance
+        .prepare(proven.spki_der(), &identity, now)
+        .map_err(ca_error)?;
+    // The precertificate goes into the CT log, durably, before any SCT exists for it. notBefore
+    // is `now` rounded down to the second, so it never follows the SCT's timestamp.
+    let timestamp_ms = crate::ct::now_ms();
+    let leaf = prepared
+        .merkle_tree_leaf(timestamp_ms)
+        .encode()
+        .map_err(|e| ApiError::internal("encoding the CT leaf", &e))?;
+    state.ct.append(leaf).await?;
+    let st = state.clone();
+    let pem = tokio::task::spawn_blocking(move || st.ca.finish(prepared, timestamp_ms, &st.ct))
+        .await
+        .map_err(|e| ApiError::internal("signing task failed", &e))??;
+    let mut chain = Vec::with_capacity(1 + state.ca.chain_pem.len());
+    chain.push(pem);
+    chain.extend(state.ca.chain_pem.iter().cloned());
+    Ok(chain)
+}
+
+/// Reads a request body up to `limit` bytes; larger is a JSON 413.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    })
+}
+
+pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "chains": [ { "certificates": state.ca.chain_pem } ]
+    }))
+}
+
+pub(crate) async fn configuration(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(state.issuer_configuration())
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}

@@ -1,0 +1,375 @@
+//! Server configuration: a YAML file (every field optional), then environment overrides, then
+//! defaults, validated once into [`Settings`], a value that is known good.
+//!
+//! ```yaml
+//! listen: 127.0.0.1:3000
+//! public_url: http://127.0.0.1:3000     # what clients and the trust root call this server
+//! data_dir: .hallmark/data              # logs (redb) and CA certificates
+//! hsm:
+//!   module: /usr/lib/softhsm/libsofthsm2.so
+//!   pin_file: .hallmark/hsm/user-pin    # or the HALLMARK_PKCS11_PIN variable
+//! ca:
+//!   root_key: pkcs11:token=hallmark;object=ca-root
+//!   issuing_key: pkcs11:token=hallmark;object=ca-issuing
+//!   organization: Hallmark
+//!   common_name: Hallmark
+//! ct_log:
+//!   key: pkcs11:token=hallmark;object=ct-log
+//! oidc:
+//!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
+//! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
+//! max_body_bytes: 65536
+//! ```
+//!
+//! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
+//! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use hallmark_keys::{KeyRef, PinSource};
+use serde::Deserialize;
+
+/// A configuration problem, found at start-up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML of the expected shape.
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the field and line).
+        source: serde_norway::Error,
+    },
+    /// A value is not acceptable.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// The setting (as written in the file, or the environment variable).
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    hsm: HsmFile,
+    #[serde(default)]
+    ca: CaFile,
+    #[serde(default)]
+    ct_log: CtFile,
+    #[serde(default)]
+    oidc: OidcFile,
+    dev_oidc: Option<bool>,
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HsmFile {
+    module: Option<PathBuf>,
+    pin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaFile {
+    root_key: Option<String>,
+    issuing_key: Option<String>,
+    organization: Option<String>,
+    common_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CtFile {
+    key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcFile {
+    issuers_file: Option<PathBuf>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The base URL clients reach this server at (no trailing slash). When not configured it is
+    /// `http://<listen address>`, resolved after binding (so port 0 works).
+    pub public_url: Option<String>,
+    /// Where logs and CA certificates live.
+    pub data_dir: PathBuf,
+    /// PKCS#11 module.
+    pub module: PathBuf,
+    /// Default PIN source for key references that name none.
+    pub pin: Option<PinSource>,
+    /// CA root key.
+    pub root_key: KeyRef,
+    /// CA issuing (intermediate) key.
+    pub issuing_key: KeyRef,
+    /// Subject organization of the CA certificates.
+    pub organization: String,
+    /// Subject common name of the CA certificates.
+    pub common_name: String,
+    /// CT log key.
+    pub ct_key: KeyRef,
+    /// OIDC issuer policy file, if any.
+    pub issuers_file: Option<PathBuf>,
+    /// Whether to run the development OIDC issuer.
+    pub dev_oidc: bool,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    /// The CA certificate files under the data directory.
+    pub fn root_cert_path(&self) -> PathBuf {
+        self.data_dir.join("ca").join("root.pem")
+    }
+
+    /// The issuing CA certificate file.
+    pub fn issuing_cert_path(&self) -> PathBuf {
+        self.data_dir.join("ca").join("issuing.pem")
+    }
+
+    /// The public URL once the listening address is known.
+    pub fn resolve_public_url(&mut self, bound: SocketAddr) -> String {
+        self.public_url
+            .get_or_insert_with(|| format!("http://{bound}"))
+            .clone()
+    }
+
+    /// The public URL (after [`Settings::resolve_public_url`]), else one from the listen address.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The URL of the development OIDC issuer, when enabled.
+    pub fn dev_issuer_url(&self) -> String {
+        format!("{}/dev-oidc", self.public_url())
+    }
+
+    /// The host (and port) part of the public URL: the name logs sign checkpoints under.
+    pub fn public_host(&self) -> String {
+        url::Url::parse(&self.public_url())
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| {
+                    u.port()
+                        .map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))
+                })
+            })
+            .unwrap_or_else(|| "hallmark.local".to_owned())
+    }
+}
+
+/// Reads the optional file, applies `env` (a lookup, so tests need not touch the process
+/// environment), fills defaults and validates.
+pub fn load(
+    path: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let file: File = match path {
+        None => File::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            serde_norway::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: p.to_path_buf(),
+                source,
+            })?
+        }
+    };
+    let pick = |var: &str, v: Option<String>| env(var).or(v);
+
+    let listen_s = pick("HALLMARK_LISTEN", file.listen).unwrap_or_else(|| "127.0.0.1:3000".into());
+    let listen: SocketAddr = listen_s.parse().map_err(|_| {
+        invalid(
+            "listen (HALLMARK_LISTEN)",
+            format!("{listen_s:?} is not an address:port such as 127.0.0.1:3000"),
+        )
+    })?;
+    let public_url = match pick("HALLMARK_PUBLIC_URL", file.public_url) {
+        None => None,
+        Some(u) => {
+            let parsed = url::Url::parse(&u)
+                .map_err(|e| invalid("public_url (HALLMARK_PUBLIC_URL)", format!("{u:?}: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(invalid(
+                    "public_url (HALLMARK_PUBLIC_URL)",
+                    format!("{u:?} must be an http:// or https:// URL with a host"),
+                ));
+            }
+            Some(u.trim_end_matches('/').to_owned())
+        }
+    };
+    let data_dir = env("HALLMARK_DATA_DIR")
+        .map(PathBuf::from)
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(".hallmark/data"));
+    let module = env("HALLMARK_PKCS11_MODULE")
+        .map(PathBuf::from)
+        .or(file.hsm.module)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
+    let pin = match env("HALLMARK_PKCS11_PIN_FILE")
+        .map(PathBuf::from)
+        .or(file.hsm.pin_file)
+    {
+        Some(p) => Some(PinSource::File(p)),
+        None => env("HALLMARK_PKCS11_PIN").map(|_| PinSource::Env("HALLMARK_PKCS11_PIN".into())),
+    };
+    let key =
+        |field: &'static str, v: Option<String>, default: &str| -> Result<KeyRef, ConfigError> {
+            let s = v.unwrap_or_else(|| default.to_owned());
+            s.parse()
+                .map_err(|e: hallmark_keys::KeyError| invalid(field, e.to_string()))
+        };
+    let root_key = key(
+        "ca.root_key",
+        file.ca.root_key,
+        "pkcs11:token=hallmark;object=ca-root",
+    )?;
+    let issuing_key = key(
+        "ca.issuing_key",
+        file.ca.issuing_key,
+        "pkcs11:token=hallmark;object=ca-issuing",
+    )?;
+    let ct_key = key(
+        "ct_log.key",
+        file.ct_log.key,
+        "pkcs11:token=hallmark;object=ct-log",
+    )?;
+    let dev_oidc = match env("HALLMARK_DEV_OIDC") {
+        Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+        None => file.dev_oidc.unwrap_or(false),
+    };
+    let issuers_file = env("HALLMARK_OIDC_ISSUERS")
+        .map(PathBuf::from)
+        .or(file.oidc.issuers_file);
+    if issuers_file.is_none() && !dev_oidc {
+        return Err(invalid(
+            "oidc.issuers_file (HALLMARK_OIDC_ISSUERS)",
+            "no OIDC issuers are configured: name an issuers file, or enable the development \
+             issuer with dev_oidc: true (HALLMARK_DEV_OIDC=1) for local use",
+        ));
+    }
+    let max_body_bytes = file.max_body_bytes.unwrap_or(64 * 1024);
+    if !(1024..=16 << 20).contains(&max_body_bytes) {
+        return Err(invalid(
+            "max_body_bytes",
+            "must be between 1 KiB and 16 MiB",
+        ));
+    }
+    Ok(Settings {
+        listen,
+        public_url,
+        data_dir,
+        module,
+        pin,
+        root_key,
+        issuing_key,
+        organization: file.ca.organization.unwrap_or_else(|| "Hallmark".into()),
+        common_name: file.ca.common_name.unwrap_or_else(|| "Hallmark".into()),
+        ct_key,
+        issuers_file,
+        dev_oidc,
+        max_body_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn defaults_with_dev_oidc() {
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.public_url(), "http://127.0.0.1:3000");
+        assert_eq!(s.public_host(), "127.0.0.1:3000");
+        assert_eq!(s.dev_issuer_url(), "http://127.0.0.1:3000/dev-oidc");
+        assert_eq!(s.root_key.object(), "ca-root");
+    }
+
+    #[test]
+    fn file_then_env() {
+        let dir = tempfile_path("cfg");
+        std::fs::write(
+            &dir,
+            "listen: 0.0.0.0:8080\npublic_url: https://sign.example.com/\noidc:\n  issuers_file: i.yaml\nct_log:\n  key: pkcs11:token=t;object=ct\n",
+        )
+        .unwrap();
+        let s = load(Some(&dir), env_of(&[("HALLMARK_LISTEN", "127.0.0.1:9")])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9");
+        assert_eq!(s.public_url(), "https://sign.example.com");
+        assert_eq!(s.public_host(), "sign.example.com");
+        assert_eq!(s.ct_key.token(), "t");
+        std::fs::remove_file(dir).ok();
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let e = load(None, env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("no OIDC issuers"), "{e}");
+        let e = load(
+            None,
+            env_of(&[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_LISTEN", "nope")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("listen"), "{e}");
+        let p = tempfile_path("bad");
+        std::fs::write(&p, "dev_oidc: true\nlisten_port: 3\n").unwrap();
+        let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("listen_port"), "{e}");
+        std::fs::write(
+            &p,
+            "dev_oidc: true\nca:\n  root_key: pkcs11:token=x;object=y;pin-value=1\n",
+        )
+        .unwrap();
+        let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+        assert!(e.contains("ca.root_key"), "{e}");
+        std::fs::remove_file(p).ok();
+    }
+
+    fn tempfile_path(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("hallmark-config-{tag}-{}.yaml", std::process::id()))
+    }
+}

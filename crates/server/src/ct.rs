@@ -1,0 +1,296 @@
+//! Hallmark's certificate-transparency log: a second instance of the log core, holding RFC 6962
+//! `MerkleTreeLeaf`s of precertificates, with its own HSM-held P-256 key, serving the RFC 6962
+//! read API (`/ct/v1/get-sth`, `get-sth-consistency`, `get-proof-by-hash`, `get-entries`,
+//! `get-roots`) so that CT monitors can audit it.
+//!
+//! The CA appends a precertificate leaf and waits until its batch is durable before the SCT is
+//! signed: a certificate can only carry an SCT for an entry the log already holds.
+//!
+//! `extra_data` of an entry is the issuing chain (issuing CA, root) as an RFC 6962 `ASN.1Cert`
+//! list. The precertificate is not signed on its own — that would be a third HSM signature per
+//! certificate — so `extra_data` does not start with a signed precertificate as RFC 6962's
+//! `PrecertChainEntry` does; the leaf's TBS and the SCT's signature over it are what a monitor
+//! checks.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hallmark_keys::Pkcs11Key;
+use hallmark_log::store::{LogStore, NewEntry};
+use hallmark_log::{Appended, Committed, RedbStore, Sequencer};
+use hallmark_tlog::Hash;
+use p256::ecdsa::DerSignature;
+use serde::{Deserialize, Serialize};
+use signature::Signer;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+
+/// Most entries one `get-entries` call returns.
+pub(crate) const MAX_GET_ENTRIES: u64 = 256;
+
+/// A signed tree head, cached per tree size.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Sth {
+    tree_size: u64,
+    timestamp: u64,
+    sha256_root_hash: String,
+    tree_head_signature: String,
+}
+
+/// The CT log.
+pub(crate) struct CtLog {
+    pub(crate) seq: Sequencer<RedbStore>,
+    pub(crate) key: Pkcs11Key<p256::NistP256>,
+    /// SHA-256 of the CT key's SPKI: the log ID in SCTs.
+    pub(crate) log_id: [u8; 32],
+    /// DER of the issuing chain, for `extra_data` and `get-roots`.
+    pub(crate) chain_der: Vec<Vec<u8>>,
+    sth: Mutex<Option<Sth>>,
+}
+
+impl std::fmt::Debug for CtLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CtLog")
+            .field("log_id", &hex::encode(self.log_id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CtLog {
+    pub(crate) fn new(
+        seq: Sequencer<RedbStore>,
+        key: Pkcs11Key<p256::NistP256>,
+        log_id: [u8; 32],
+        chain_der: Vec<Vec<u8>>,
+    ) -> Self {
+        Self {
+            seq,
+            key,
+            log_id,
+            chain_der,
+            sth: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn latest(&self) -> Arc<Committed> {
+        self.seq.latest()
+    }
+
+    /// Appends a `MerkleTreeLeaf` and returns once it is durable.
+    pub(crate) async fn append(&self, leaf: Vec<u8>) -> Result<Appended, ApiError> {
+        self.seq
+            .append(NewEntry::new(leaf))
+            .await
+            .map_err(|e| ApiError::from(e.as_ref()))
+    }
+
+    /// The STH for the latest tree, signing one (on a blocking thread) when the tree grew.
+    async fn sth(self: &Arc<Self>) -> Result<Sth, ApiError> {
+        let latest = self.latest();
+        if let Some(s) = self.sth.lock().ok().and_then(|g| g.clone())
+            && s.tree_size == latest.size
+        {
+            return Ok(s);
+        }
+        let this = self.clone();
+        let sth = tokio::task::spawn_blocking(move || this.sign_sth(&latest))
+            .await
+            .map_err(|e| ApiError::internal("STH signing task failed", &e))??;
+        if let Ok(mut g) = self.sth.lock()
+            && g.as_ref().is_none_or(|s| s.tree_size < sth.tree_size)
+        {
+            *g = Some(sth.clone());
+        }
+        Ok(sth)
+    }
+
+    fn sign_sth(&self, tree: &Committed) -> Result<Sth, ApiError> {
+        let timestamp = now_ms();
+        // RFC 6962 §3.5 TreeHeadSignature: version v1(0), signature_type tree_hash(1), timestamp,
+        // tree_size, sha256_root_hash.
+        let mut signed = Vec::with_capacity(50);
+        signed.push(0);
+        signed.push(1);
+        signed.extend_from_slice(&timestamp.to_be_bytes());
+        signed.extend_from_slice(&tree.size.to_be_bytes());
+        signed.extend_from_slice(&tree.root.0);
+        let sig: DerSignature = self.key.try_sign(&signed).map_err(|e| {
+            if crate::error::signer_unavailable(&e) {
+                ApiError::unavailable("the CT log key (HSM)")
+            } else {
+                ApiError::internal("STH signing failed", &e)
+            }
+        })?;
+        Ok(Sth {
+            tree_size: tree.size,
+            timestamp,
+            sha256_root_hash: STANDARD.encode(tree.root.0),
+            tree_head_signature: STANDARD.encode(digitally_signed(sig.as_bytes())),
+        })
+    }
+}
+
+/// RFC 5246 `DigitallySigned` with SHA-256 (4) and ECDSA (3).
+pub(crate) fn digitally_signed(der_sig: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + der_sig.len());
+    out.push(4);
+    out.push(3);
+    out.extend_from_slice(&(der_sig.len() as u16).to_be_bytes());
+    out.extend_from_slice(der_sig);
+    out
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub(crate) async fn get_sth(State(state): State<Arc<AppState>>) -> Result<Json<Sth>, ApiError> {
+    Ok(Json(state.ct.sth().await?))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ConsistencyQuery {
+    first: u64,
+    second: u64,
+}
+
+pub(crate) async fn get_sth_consistency(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let size = state.ct.latest().size;
+    if q.first > q.second || q.second > size {
+        return Err(ApiError::bad_request(format!(
+            "need 0 <= first <= second <= {size} (the current tree size); got first={} second={}",
+            q.first, q.second
+        )));
+    }
+    let proof = if q.first == 0 || q.first == q.second {
+        Vec::new()
+    } else {
+        blocking_proof(&state, move |seq| seq.consistency_proof(q.first, q.second)).await?
+    };
+    Ok(Json(serde_json::json!({ "consistency": b64_list(&proof) })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ProofByHashQuery {
+    hash: String,
+    tree_size: u64,
+}
+
+pub(crate) async fn get_proof_by_hash(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<ProofByHashQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let hash = Hash::from_base64(&q.hash)
+        .map_err(|_| ApiError::bad_request("hash must be a base64 SHA-256 leaf hash"))?;
+    let size = state.ct.latest().size;
+    if q.tree_size == 0 || q.tree_size > size {
+        return Err(ApiError::bad_request(format!(
+            "tree_size must be between 1 and {size} (the current tree size)"
+        )));
+    }
+    let found = state
+        .ct
+        .seq
+        .store()
+        .find_leaves(&[hash])
+        .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
+    let index = match found.first().copied().flatten() {
+        Some(i) if i < q.tree_size => i,
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no entry with leaf hash {} in the tree of size {}",
+                q.hash, q.tree_size
+            )));
+        }
+    };
+    let tree_size = q.tree_size;
+    let proof = blocking_proof(&state, move |seq| seq.inclusion_proof(index, tree_size)).await?;
+    Ok(Json(serde_json::json!({
+        "leaf_index": index,
+        "audit_path": b64_list(&proof),
+    })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EntriesQuery {
+    start: u64,
+    end: u64,
+}
+
+pub(crate) async fn get_entries(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<EntriesQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let size = state.ct.latest().size;
+    if q.start > q.end || q.start >= size {
+        return Err(ApiError::bad_request(format!(
+            "need start <= end and start < {size} (the current tree size)"
+        )));
+    }
+    // Inclusive end, as RFC 6962 has it; clamp to the tree and the page size.
+    let end = q.end.min(size - 1).min(q.start + MAX_GET_ENTRIES - 1) + 1;
+    let st = state.clone();
+    let entries = tokio::task::spawn_blocking(move || st.ct.seq.store().entries(q.start, end))
+        .await
+        .map_err(|e| ApiError::internal("read task failed", &e))?
+        .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
+    let extra = STANDARD.encode(asn1_cert_list(&state.ct.chain_der));
+    let list: Vec<_> = entries
+        .iter()
+        .map(|e| serde_json::json!({ "leaf_input": STANDARD.encode(&e.data), "extra_data": extra }))
+        .collect();
+    Ok(Json(serde_json::json!({ "entries": list })))
+}
+
+pub(crate) async fn get_roots(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let certs: Vec<String> = state
+        .ct
+        .chain_der
+        .iter()
+        .map(|c| STANDARD.encode(c))
+        .collect();
+    Json(serde_json::json!({ "certificates": certs }))
+}
+
+/// RFC 6962 `ASN.1Cert certificate_chain<0..2^24-1>`.
+fn asn1_cert_list(certs: &[Vec<u8>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for c in certs {
+        body.extend_from_slice(&u24(c.len()));
+        body.extend_from_slice(c);
+    }
+    let mut out = u24(body.len()).to_vec();
+    out.extend_from_slice(&body);
+    out
+}
+
+fn u24(n: usize) -> [u8; 3] {
+    let b = (n as u32).to_be_bytes();
+    [b[1], b[2], b[3]]
+}
+
+fn b64_list(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| STANDARD.encode(h.0)).collect()
+}
+
+async fn blocking_proof(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&Sequencer<RedbStore>) -> Result<Vec<Hash>, hallmark_log::LogError> + Send + 'static,
+) -> Result<Vec<Hash>, ApiError> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || f(&st.ct.seq))
+        .await
+        .map_err(|e| ApiError::internal("proof task failed", &e))?
+        .map_err(|e| ApiError::from(&e))
+}

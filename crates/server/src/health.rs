@@ -1,0 +1,47 @@
+//! `/healthz` (the process serves), `/readyz` (the HSM answers and the logs are open) and
+//! Prometheus `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
+use crate::AppState;
+
+/// Liveness: answers as long as the process serves requests.
+pub(crate) async fn healthz() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+/// Readiness: 200 only when the HSM answers within two seconds.
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let hsm = state.hsm.clone();
+    let check = tokio::task::spawn_blocking(move || hsm.health());
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(Ok(()))) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Ok(Err(e))) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: HSM: {e}\n"),
+        ),
+        Ok(Err(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: HSM check failed\n".to_owned(),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: HSM did not answer within 2 s\n".to_owned(),
+        ),
+    }
+}
+
+/// Prometheus text exposition.
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let size = state.ct.latest().size;
+    metrics::gauge!("hallmark_ct_log_tree_size").set(size as f64);
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

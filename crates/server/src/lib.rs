@@ -1,0 +1,114 @@
+//! Hallmark's HTTP server: the certificate authority (Fulcio v2 API), its certificate-transparency
+//! log (RFC 6962 API), health, readiness and metrics, and — only when asked for — a development
+//! OIDC issuer.
+//!
+//! # Life of a certificate request (`POST /api/v2/signingCert`)
+//! 1. The body (size-limited) is parsed in either of its two forms: a CSR with the token in
+//!    `Authorization: Bearer`, or `credentials` + `publicKeyRequest` + `proofOfPossession`.
+//! 2. The token is verified against its issuer's JWKS (`hallmark-oidc`): issuer allowed,
+//!    signature with the key's own algorithm, audience, expiry; its claims become an `Identity`.
+//! 3. Proof of possession: the CSR's self-signature, or the signature over the identity's challenge
+//!    (email, else subject) by the submitted public key.
+//! 4. The leaf TBS is built (`hallmark-ca`), and its precertificate leaf is appended to the CT log;
+//!    the request waits until that batch is durable.
+//! 5. On a blocking thread (the HSM blocks): the CT key signs the SCT over the precertificate, the
+//!    certificate gets the SCT list and is signed by the issuing key.
+//! 6. The answer carries the leaf, the issuing CA and the root as PEM.
+
+mod ca_api;
+pub mod config;
+mod ct;
+mod error;
+mod extract;
+mod health;
+mod state;
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::error::ApiError;
+
+pub use config::{ConfigError, Settings};
+pub use state::{AppState, CaInitReport, ca_init};
+
+/// Builds the router over a ready state.
+pub fn router(state: Arc<AppState>) -> Router {
+    let mut app = Router::new()
+        .route("/api/v2/signingCert", post(ca_api::signing_cert))
+        .route("/api/v2/trustBundle", get(ca_api::trust_bundle))
+        .route("/api/v2/configuration", get(ca_api::configuration))
+        .route("/ct/v1/get-sth", get(ct::get_sth))
+        .route("/ct/v1/get-sth-consistency", get(ct::get_sth_consistency))
+        .route("/ct/v1/get-proof-by-hash", get(ct::get_proof_by_hash))
+        .route("/ct/v1/get-entries", get(ct::get_entries))
+        .route("/ct/v1/get-roots", get(ct::get_roots))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
+    if let Some(dev) = &state.dev_issuer {
+        // Development only (the operator enabled it; start-up logged a warning): discovery,
+        // JWKS, `POST /token` to mint, `POST /rotate` to replace the key (tests of JWKS refetch).
+        let d = dev.clone();
+        let rotate = post(move || {
+            let d = d.clone();
+            async move {
+                d.rotate()
+                    .map(|kid| axum::Json(serde_json::json!({ "kid": kid })))
+                    .map_err(|e| ApiError::internal("rotating the development key", &e))
+            }
+        });
+        app = app.nest_service(
+            "/dev-oidc",
+            dev.router_with_token_endpoint().route("/rotate", rotate),
+        );
+    }
+    app.fallback(ca_api::not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            ca_api::panic_response,
+        ))
+        .with_state(state)
+}
+
+/// Binds, prints `listening on <public url>` on stdout (scripts and tests wait for it), and
+/// serves until SIGINT or SIGTERM.
+pub async fn serve(mut settings: Settings) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let bound = listener.local_addr()?;
+    let public = settings.resolve_public_url(bound);
+    let state = Arc::new(AppState::open(settings).await?);
+    let app = router(state.clone());
+    println!("listening on {public}");
+    tracing::info!(%bound, %public, "hallmark serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

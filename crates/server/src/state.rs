@@ -1,0 +1,403 @@
+//! Start-up: open the HSM and the keys, the CA certificates, the CT log, the token verifier; and
+//! `hallmark ca init`, which creates what start-up needs.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use hallmark_ca::{Issuance, IssuingKey, Prepared};
+use hallmark_keys::{Hsm, KeyError, KeyRef, Pkcs11Key};
+use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
+use hallmark_oidc::config::{IssuerEntry, IssuerType, IssuersFile};
+use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_oidc::{IssuerConfig, TokenVerifier};
+use metrics_exporter_prometheus::PrometheusHandle;
+use x509_cert::Certificate;
+
+use crate::Settings;
+use crate::ct::CtLog;
+use crate::error::ApiError;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub(crate) settings: Settings,
+    pub(crate) hsm: Hsm,
+    pub(crate) ct: Arc<CtLog>,
+    pub(crate) ca: CaService,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) dev_issuer: Option<DevIssuer>,
+    pub(crate) metrics: PrometheusHandle,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("public_url", &self.settings.public_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The issuing side of the CA.
+pub(crate) struct CaService {
+    /// Issuing CA, then root, as PEM.
+    pub(crate) chain_pem: Vec<String>,
+    pub(crate) issuance: Issuance,
+    issuing_key: Arc<dyn IssuingKey + Send + Sync>,
+}
+
+fn ca_error(e: hallmark_ca::CaError) -> ApiError {
+    ApiError::from_status(e.status(), e.to_string())
+}
+
+impl CaService {
+    /// On a blocking thread: the CT key signs the SCT over the precertificate (already durable in
+    /// the CT log at `timestamp_ms`), the issuing key signs the certificate. Returns its PEM.
+    pub(crate) fn finish(
+        &self,
+        prepared: Prepared,
+        timestamp_ms: u64,
+        ct: &CtLog,
+    ) -> Result<String, ApiError> {
+        let sct = hallmark_ca::ct::sign_sct(
+            &ct.key,
+            ct.log_id,
+            timestamp_ms,
+            prepared.issuer_key_hash(),
+            prepared.precert_tbs_der(),
+        )
+        .map_err(ca_error)?;
+        let cert = prepared
+            .finish(&sct, self.issuing_key.as_ref())
+            .map_err(ca_error)?;
+        hallmark_ca::certificate_pem(&cert).map_err(ca_error)
+    }
+}
+
+fn open_token(settings: &Settings, key: &KeyRef) -> Result<Hsm> {
+    let config = key
+        .config(&settings.module, settings.pin.as_ref())
+        .with_context(|| format!("key {key}"))?;
+    Hsm::open(config).with_context(|| format!("opening the token of {key}"))
+}
+
+fn read_cert(path: &Path) -> Result<Certificate> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "reading {} (run `hallmark ca init` to create the CA)",
+            path.display()
+        )
+    })?;
+    Ok(hallmark_ca::parse_certificate("CA certificate", &bytes)?)
+}
+
+/// The CA's issuing key, on whichever curve it was made.
+fn load_issuing_key(hsm: &Hsm, key: &KeyRef) -> Result<Arc<dyn IssuingKey + Send + Sync>> {
+    match hsm.load_p256(key.object()) {
+        Ok(k) => Ok(Arc::new(k)),
+        Err(KeyError::CurveMismatch { .. }) => Ok(Arc::new(hsm.load_p384(key.object())?)),
+        Err(e) => Err(e).with_context(|| format!("loading {key} (run `hallmark ca init`?)")),
+    }
+}
+
+fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<DevIssuer>)> {
+    let dev = if settings.dev_oidc {
+        tracing::warn!(
+            issuer = %settings.dev_issuer_url(),
+            "THE DEVELOPMENT OIDC ISSUER IS ENABLED: anyone who can reach this server can mint \
+             tokens for any email address. Never enable it in production."
+        );
+        Some(
+            DevIssuer::new(settings.dev_issuer_url(), DevAlgorithm::Rs256)
+                .context("making the development issuer's key")?,
+        )
+    } else {
+        None
+    };
+    let config = match (&settings.issuers_file, &dev) {
+        (Some(path), None) => {
+            IssuerConfig::load(path).with_context(|| format!("OIDC issuers {}", path.display()))?
+        }
+        (file, Some(dev)) => {
+            let mut issuers = match file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_norway::from_str::<IssuersFile>(&text).with_context(|| {
+                        format!(
+                            "{}: with the development issuer enabled, the issuers file must be in \
+                             Hallmark's format (issuers: / meta_issuers:)",
+                            path.display()
+                        )
+                    })?
+                }
+                None => IssuersFile::default(),
+            };
+            issuers.issuers.push(IssuerEntry {
+                url: dev.issuer().to_owned(),
+                audience: "sigstore".into(),
+                issuer_type: IssuerType::Email,
+                ca_cert: None,
+                subject_domain: None,
+                spiffe_trust_domain: None,
+                client_id: None,
+                issuer_claim: None,
+                skip_email_verification: false,
+                server_url: None,
+            });
+            let base = file.as_deref().and_then(Path::parent);
+            IssuerConfig::from_file(issuers, base)?
+        }
+        (None, None) => bail!("no OIDC issuers configured"),
+    };
+    Ok((TokenVerifier::new(config)?, dev))
+}
+
+impl AppState {
+    /// Opens everything; fails with a message naming what is missing and how to fix it.
+    pub async fn open(settings: Settings) -> Result<Self> {
+        let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .context("installing the metrics recorder")?;
+        let s = settings.clone();
+        let (hsm, ca, ct) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let hsm = open_token(&s, &s.issuing_key)?;
+            let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
+            let root = read_cert(&s.root_cert_path())?;
+            let issuing_cert = read_cert(&s.issuing_cert_path())?;
+            let issuance =
+                Issuance::new(&issuing_cert, issuing_key.as_ref()).with_context(|| {
+                    format!(
+                        "{} cannot issue with the key {}",
+                        s.issuing_cert_path().display(),
+                        s.issuing_key
+                    )
+                })?;
+            hallmark_ca::check_ca_chain(&root, &issuing_cert)
+                .context("the issuing certificate does not chain to the root")?;
+            let chain_pem = vec![
+                hallmark_ca::certificate_pem(&issuing_cert)?,
+                hallmark_ca::certificate_pem(&root)?,
+            ];
+            let chain_der = vec![
+                hallmark_ca::certificate_der(&issuing_cert)?,
+                hallmark_ca::certificate_der(&root)?,
+            ];
+            let ct_hsm = open_token(&s, &s.ct_key)?;
+            let ct_key: Pkcs11Key<p256::NistP256> =
+                ct_hsm.load_p256(s.ct_key.object()).with_context(|| {
+                    format!(
+                        "loading the CT log key {} (run `hallmark ca init`?)",
+                        s.ct_key
+                    )
+                })?;
+            let log_id = hallmark_ca::ct::log_id(&ct_key.public_key_der());
+            std::fs::create_dir_all(&s.data_dir)
+                .with_context(|| format!("creating {}", s.data_dir.display()))?;
+            let db = s.data_dir.join("ct-log.redb");
+            let store = Arc::new(
+                RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?,
+            );
+            let host = s.public_host();
+            let seq = Sequencer::start(
+                store,
+                ct_key.clone(),
+                SequencerConfig::new(format!("{host} - ct"), host.clone()),
+            )?;
+            let ct = Arc::new(CtLog::new(seq, ct_key, log_id, chain_der));
+            Ok((
+                hsm,
+                CaService {
+                    chain_pem,
+                    issuance,
+                    issuing_key,
+                },
+                ct,
+            ))
+        })
+        .await
+        .context("start-up task")??;
+        let (verifier, dev_issuer) = verifier(&settings)?;
+        tracing::info!(
+            ct_log_id = %hex::encode(ct.log_id),
+            ct_size = ct.latest().size,
+            "CA and CT log ready"
+        );
+        Ok(Self {
+            settings,
+            hsm,
+            ct,
+            ca,
+            verifier,
+            dev_issuer,
+            metrics,
+        })
+    }
+
+    /// Fulcio's `/api/v2/configuration`: the issuers this CA accepts.
+    pub(crate) fn issuer_configuration(&self) -> serde_json::Value {
+        let issuers: Vec<serde_json::Value> = self
+            .verifier
+            .config()
+            .issuers()
+            .map(|i| {
+                let url_key = if i.url().contains('*') { "wildcardIssuerUrl" } else { "issuerUrl" };
+                serde_json::json!({
+                    url_key: i.url(),
+                    "audience": i.audience(),
+                    "challengeClaim": if i.issuer_type() == IssuerType::Email { "email" } else { "sub" },
+                    "issuerType": i.issuer_type().as_str(),
+                })
+            })
+            .collect();
+        serde_json::json!({ "issuers": issuers })
+    }
+}
+
+/// What `hallmark ca init` did.
+#[derive(Debug, Default)]
+pub struct CaInitReport {
+    lines: Vec<String>,
+}
+
+impl fmt::Display for CaInitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in &self.lines {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Root certificate validity.
+const ROOT_VALIDITY: Duration = Duration::from_secs(20 * 365 * 86_400);
+/// Issuing certificate validity.
+const ISSUING_VALIDITY: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// `hallmark ca init`: root and issuing keys generated inside the HSM, their certificates written
+/// as PEM (and stored on the token), and the CT log key. Never overwrites: an existing key or
+/// certificate is an error that says what exists and what is missing.
+pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
+    let mut report = CaInitReport::default();
+    let root_path = settings.root_cert_path();
+    let issuing_path = settings.issuing_cert_path();
+    let root_hsm = open_token(settings, &settings.root_key)?;
+    let issuing_hsm = open_token(settings, &settings.issuing_key)?;
+    let ct_hsm = open_token(settings, &settings.ct_key)?;
+
+    // Refuse to touch an existing CA, and say exactly what exists.
+    let mut existing = Vec::new();
+    for (what, hsm, key) in [
+        ("root key", &root_hsm, &settings.root_key),
+        ("issuing key", &issuing_hsm, &settings.issuing_key),
+    ] {
+        match hsm.load_p256(key.object()) {
+            Ok(_) | Err(KeyError::CurveMismatch { .. }) => existing.push(format!("{what} {key}")),
+            Err(KeyError::KeyNotFound { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("checking {what} {key}")),
+        }
+    }
+    for (what, path) in [
+        ("root certificate", &root_path),
+        ("issuing certificate", &issuing_path),
+    ] {
+        if path.exists() {
+            existing.push(format!("{what} {}", path.display()));
+        }
+    }
+    if !existing.is_empty() {
+        bail!(
+            "refusing to initialise the CA: {} already exist(s). Nothing was changed. \
+             `hallmark ca init` never overwrites keys or certificates; to start over, delete them \
+             deliberately (or use other key labels and data_dir).",
+            existing.join(", ")
+        );
+    }
+
+    let subject = hallmark_ca::CaSubject {
+        organization: settings.organization.clone(),
+        common_name: format!("{} root", settings.common_name),
+    };
+    let issuing_subject = hallmark_ca::CaSubject {
+        organization: settings.organization.clone(),
+        common_name: format!("{} issuing CA", settings.common_name),
+    };
+    let root_key = root_hsm.generate_p256(settings.root_key.object())?;
+    report.lines.push(format!(
+        "generated root key {} (P-256) inside the HSM",
+        settings.root_key
+    ));
+    let issuing_key = issuing_hsm.generate_p256(settings.issuing_key.object())?;
+    report.lines.push(format!(
+        "generated issuing key {} (P-256) inside the HSM",
+        settings.issuing_key
+    ));
+    let now = SystemTime::now();
+    let root = hallmark_ca::root_certificate(&root_key, &subject, now, ROOT_VALIDITY)?;
+    let issuing = hallmark_ca::intermediate_certificate(
+        &root_key,
+        &root,
+        &issuing_key.public_key_der(),
+        &issuing_subject,
+        now,
+        ISSUING_VALIDITY,
+    )?;
+    std::fs::create_dir_all(root_path.parent().unwrap_or(Path::new(".")))?;
+    for (what, path, cert, hsm, label) in [
+        (
+            "root",
+            &root_path,
+            &root,
+            &root_hsm,
+            format!("{}-cert", settings.root_key.object()),
+        ),
+        (
+            "issuing",
+            &issuing_path,
+            &issuing,
+            &issuing_hsm,
+            format!("{}-cert", settings.issuing_key.object()),
+        ),
+    ] {
+        write_new(path, hallmark_ca::certificate_pem(cert)?.as_bytes())?;
+        report.lines.push(format!(
+            "wrote the {what} certificate to {}",
+            path.display()
+        ));
+        match hsm.store_certificate(&label, &hallmark_ca::certificate_der(cert)?) {
+            Ok(()) => report.lines.push(format!("stored the {what} certificate on the token as {label}")),
+            Err(e) => report.lines.push(format!("could not store the {what} certificate on the token ({e}); the PEM file is the copy to back up")),
+        }
+    }
+    match ct_hsm.load_p256(settings.ct_key.object()) {
+        Ok(_) => report.lines.push(format!(
+            "CT log key {} already exists; kept",
+            settings.ct_key
+        )),
+        Err(KeyError::KeyNotFound { .. }) => {
+            ct_hsm.generate_p256(settings.ct_key.object())?;
+            report.lines.push(format!(
+                "generated CT log key {} (P-256) inside the HSM",
+                settings.ct_key
+            ));
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("checking the CT log key {}", settings.ct_key));
+        }
+    }
+    Ok(report)
+}
+
+/// Writes a file that must not exist yet.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
