@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine: installs what it needs, builds hallmark, initialises the
-# SoftHSM token under .hallmark/hsm (PINs generated into 0600 files), generates the log key inside
-# the HSM, and runs the log on its embedded defaults (redb under .hallmark/data).
+# SoftHSM token under .hallmark/hsm (random PINs in 0600 files), creates the CA (root and issuing
+# keys generated inside the HSM, certificates under .hallmark/data/ca) and the CT log key on the
+# first run, and serves the CA and its CT log on http://127.0.0.1:3000 with embedded storage and
+# the local development OIDC issuer, ready for a first certificate.
+#
+# Settings: HALLMARK_LISTEN, HALLMARK_PUBLIC_URL, HALLMARK_STATE_DIR, or a config file via
+# HALLMARK_CONFIG (see crates/server/src/config.rs).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -16,7 +21,26 @@ export HALLMARK_BIN="$CARGO_TARGET_DIR/release/hallmark"
 STATE="${HALLMARK_STATE_DIR:-$ROOT/.hallmark}"
 # shellcheck source=/dev/null
 source "$ROOT/hsm/init-token.sh" "$STATE/hsm"
+export HALLMARK_DATA_DIR="$STATE/data"
+export HALLMARK_DEV_OIDC="${HALLMARK_DEV_OIDC:-1}"
 
-"$HALLMARK_BIN" hsm keygen --key "pkcs11:token=hallmark;object=log-key" --if-missing >/dev/null
-log "log key is in the HSM (token 'hallmark', object 'log-key'); running the log"
-exec "$HALLMARK_BIN" demo --data "$STATE/data" "$@"
+if [ ! -f "$HALLMARK_DATA_DIR/ca/root.pem" ]; then
+  log "creating the CA (keys inside the HSM)"
+  "$HALLMARK_BIN" ca init
+fi
+
+url="${HALLMARK_PUBLIC_URL:-http://${HALLMARK_LISTEN:-127.0.0.1:3000}}"
+cat >&2 <<MSG
+
+Hallmark is starting on $url (CA: /api/v2/signingCert, CT log: /ct/v1/get-sth).
+The development OIDC issuer is on: it mints tokens for anyone who asks. Never use it in production.
+
+Get a certificate (from another shell):
+  TOKEN=\$($HALLMARK_BIN dev-oidc token --server $url --email you@example.com)
+  openssl ecparam -genkey -name prime256v1 -noout -out key.pem
+  openssl req -new -subj / -key key.pem | base64 -w0 > csr.b64
+  curl -s -H "Authorization: Bearer \$TOKEN" -H 'content-type: application/json' \\
+       -d "{\"certificateSigningRequest\":\"\$(cat csr.b64)\"}" $url/api/v2/signingCert
+
+MSG
+exec "$HALLMARK_BIN" serve "$@"

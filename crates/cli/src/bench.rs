@@ -52,6 +52,22 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Certificates per second from a running server: POST /api/v2/signingCert over HTTP with
+    /// real tokens from its development issuer, from concurrent clients.
+    Ca {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// Concurrent clients (closed loop: each sends its next request when the last returns).
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Open loop instead: send this many requests per second, whatever the latency.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// HSM signing rate: the module's own rate (raw C_Sign) against the key handle.
     Hsm {
         /// The key to sign with (created if missing).
@@ -93,6 +109,12 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             bench_proofs(&dir, size, samples)
         }
         BenchCommand::Hsm { key, seconds, hsm } => bench_hsm(&hsm, &key, seconds),
+        BenchCommand::Ca {
+            url,
+            clients,
+            seconds,
+            rate,
+        } => bench_ca(&url, clients, seconds, rate),
     }
 }
 
@@ -367,4 +389,121 @@ fn raw_sign_rate(token: &hallmark_keys::Hsm, label: &str, dur: Duration) -> Resu
         }
         Ok(n as f64 / start.elapsed().as_secs_f64())
     })?
+}
+
+/// One client's request body: a token from the development issuer, an in-memory P-256 key, and
+/// the proof of possession (its signature over the token's email).
+fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    use spki::EncodePublicKey as _;
+    let email = format!("bench-{n}@hallmark.local");
+    let resp: serde_json::Value = ureq::post(format!("{url}/dev-oidc/token"))
+        .send_json(serde_json::json!({ "sub": email, "email": email, "email_verified": true }))
+        .with_context(|| format!("minting a token at {url}/dev-oidc/token (is dev_oidc enabled?)"))?
+        .body_mut()
+        .read_json()?;
+    let token = resp["access_token"].as_str().context("no access_token")?;
+    let key = memory_key()?;
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(spki::der::pem::LineEnding::LF)
+        .context("encoding the public key")?;
+    let proof: DerSignature = key.sign(email.as_bytes());
+    Ok(serde_json::to_vec(&serde_json::json!({
+        "credentials": { "oidcIdentityToken": token },
+        "publicKeyRequest": {
+            "publicKey": { "algorithm": "ECDSA", "content": pem },
+            "proofOfPossession": base64::engine::general_purpose::STANDARD.encode(proof.as_bytes()),
+        }
+    }))?)
+}
+
+fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Result<()> {
+    let url = url.trim_end_matches('/').to_owned();
+    ensure!(clients >= 1 && seconds > 0.0, "--clients and --seconds must be positive");
+    let bodies: Vec<Arc<Vec<u8>>> = (0..clients)
+        .map(|n| ca_request_body(&url, n).map(Arc::new))
+        .collect::<Result<_>>()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let endpoint = format!("{url}/api/v2/signingCert");
+    let dur = Duration::from_secs_f64(seconds);
+    let (latencies, failures, elapsed) = rt.block_on(async move {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(clients.max(64))
+            .build()?;
+        let endpoint: Arc<str> = endpoint.into();
+        let post = move |body: Arc<Vec<u8>>| {
+            let req = http
+                .post(&*endpoint)
+                .header("content-type", "application/json")
+                .body((*body).clone());
+            async move {
+                let t = Instant::now();
+                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 201);
+                (t.elapsed().as_micros() as u64, ok)
+            }
+        };
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        match rate {
+            None => {
+                for body in bodies {
+                    let post = post.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let mut out = Vec::new();
+                        while start.elapsed() < dur {
+                            out.push(post(body.clone()).await);
+                        }
+                        out
+                    }));
+                }
+            }
+            Some(r) => {
+                ensure!(r > 0.0, "--rate must be positive");
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / r));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut i = 0usize;
+                while start.elapsed() < dur {
+                    tick.tick().await;
+                    let fut = post(bodies[i % bodies.len()].clone());
+                    tasks.push(tokio::spawn(async move { vec![fut.await] }));
+                    i += 1;
+                }
+            }
+        }
+        let mut lat = Vec::new();
+        let mut failed = 0u64;
+        for t in tasks {
+            for (us, ok) in t.await? {
+                if ok {
+                    lat.push(us);
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
+    })?;
+    let mut lat = latencies;
+    lat.sort_unstable();
+    let mode = match rate {
+        Some(r) => format!("open loop at {r:.0}/s"),
+        None => format!("{clients} concurrent clients"),
+    };
+    println!("mode               {mode}, {seconds:.0} s");
+    println!(
+        "certificates/s     {:.0} (201s: {}, failures: {failures})",
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        lat.len()
+    );
+    println!(
+        "latency p50/p99    {:.2} ms / {:.2} ms",
+        percentile(&lat, 0.50) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0
+    );
+    ensure!(failures == 0, "{failures} requests failed");
+    Ok(())
 }

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod crypto;
 pub mod dev;
 pub mod error;
 pub mod identity;

@@ -176,12 +176,9 @@ impl TokenVerifier {
         config: IssuerConfig,
         options: VerifierOptions,
     ) -> Result<Self, ConfigError> {
-        // The crate's features select aws-lc-rs; installing it explicitly keeps verification
-        // working if feature unification also enables jsonwebtoken's other backend. An `Err`
-        // means a provider is already installed, which is fine.
-        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
-            &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
-        );
+        // Installing a provider explicitly also keeps verification working if feature
+        // unification enables jsonwebtoken's other backend (it panics with both and none chosen).
+        crate::crypto::install();
         let mut shared: Option<reqwest::Client> = None;
         let mut clients = HashMap::new();
         for policy in config.issuers() {
@@ -209,8 +206,11 @@ impl TokenVerifier {
         {
             let mut states = inner.states.write().unwrap_or_else(PoisonError::into_inner);
             for policy in inner.config.issuers() {
-                if let IssuerPattern::Exact(url) = policy.pattern() {
-                    states.insert(url.clone(), inner.new_state(url, policy, false));
+                if let (IssuerPattern::Exact(url), Some(client)) =
+                    (policy.pattern(), inner.clients.get(policy.url()))
+                {
+                    let state = Inner::new_state(url, policy, client.clone(), false, 0);
+                    states.insert(url.clone(), state);
                 }
             }
         }
@@ -245,7 +245,11 @@ impl TokenVerifier {
             let observed = state.attempts.load(Ordering::Acquire);
             let mut guard = state.fetch.lock().await;
             let result = if state.attempts.load(Ordering::Acquire) != observed {
-                Ok(())
+                // A fetch finished while we waited for the lock: report its outcome.
+                match &guard.last_failure {
+                    Some((_, failure)) => Err(failure.to_error(&state.issuer)),
+                    None => Ok(()),
+                }
             } else {
                 self.inner
                     .fetch_locked(&state, &mut guard)
@@ -334,14 +338,19 @@ fn http_client(
 }
 
 impl Inner {
-    fn new_state(&self, issuer: &str, policy: &Arc<IssuerPolicy>, meta: bool) -> Arc<IssuerState> {
-        let client = self.clients.get(policy.url()).cloned().unwrap_or_default();
+    fn new_state(
+        issuer: &str,
+        policy: &Arc<IssuerPolicy>,
+        client: reqwest::Client,
+        meta: bool,
+        now_millis: u64,
+    ) -> Arc<IssuerState> {
         Arc::new(IssuerState {
             issuer: issuer.to_owned(),
             policy: Arc::clone(policy),
             client,
             meta,
-            last_used: AtomicU64::new(self.millis()),
+            last_used: AtomicU64::new(now_millis),
             keys: RwLock::new(None),
             fetch: tokio::sync::Mutex::new(FetchState::default()),
             attempts: AtomicU64::new(0),
@@ -387,7 +396,13 @@ impl Inner {
                 states.remove(&oldest);
             }
         }
-        let state = self.new_state(issuer, policy, true);
+        // Every policy got a client in `with_options`.
+        let client = self
+            .clients
+            .get(policy.url())
+            .cloned()
+            .ok_or_else(not_allowed)?;
+        let state = Inner::new_state(issuer, policy, client, true, self.millis());
         states.insert(issuer.to_owned(), Arc::clone(&state));
         Ok(state)
     }
@@ -777,6 +792,19 @@ fn cache_ttl(headers: &reqwest::header::HeaderMap, o: &VerifierOptions) -> Durat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shareable_across_tasks() {
+        fn send_sync_clone<T: Send + Sync + Clone + 'static>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        let config =
+            IssuerConfig::from_yaml("issuers:\n  - url: https://i.example\n    type: email\n")
+                .unwrap();
+        let v = TokenVerifier::new(config).unwrap();
+        send_sync_clone(&v);
+        // axum handlers need the future to be Send.
+        send(v.verify("x"));
+    }
 
     #[test]
     fn cache_control() {

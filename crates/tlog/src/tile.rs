@@ -6,7 +6,7 @@
 //! partial tile of width `W < 256`. Entry bundles use `tile/entries/<N>`.
 
 use crate::Error;
-use crate::tree::stored_index;
+use crate::tree::checked_stored_index;
 
 /// Hashes (or entries) per full tile.
 pub const TILE_WIDTH: u64 = 256;
@@ -76,22 +76,29 @@ impl Tile {
         let index = decode_index(index_s).ok_or(Error::MalformedTilePath {
             reason: "index is not x-prefixed groups of three digits",
         })?;
-        Ok(Self {
+        let tile = Self {
             level,
             index,
             width,
-        })
+        };
+        if tile.level.is_some() && tile.stored_indexes().is_none() {
+            return Err(Error::MalformedTilePath {
+                reason: "tile lies beyond any possible tree",
+            });
+        }
+        Ok(tile)
     }
 
-    /// Positions in the stored-hash sequence ([`crate::tree`]) of the hashes a hash tile holds.
-    /// Empty for entry bundles.
-    pub fn stored_indexes(&self) -> Vec<u64> {
+    /// Positions in the stored-hash sequence ([`crate::tree`]) of the hashes a hash tile holds;
+    /// empty for entry bundles. `None` for a tile beyond any possible tree.
+    pub fn stored_indexes(&self) -> Option<Vec<u64>> {
         let Some(level) = self.level else {
-            return Vec::new();
+            return Some(Vec::new());
         };
-        let first = self.index * TILE_WIDTH;
-        (first..first + u64::from(self.width))
-            .map(|i| stored_index(level * TILE_HEIGHT, i))
+        let first = self.index.checked_mul(TILE_WIDTH)?;
+        let end = first.checked_add(u64::from(self.width))?;
+        (first..end)
+            .map(|i| checked_stored_index(level.checked_mul(TILE_HEIGHT)?, i))
             .collect()
     }
 }
@@ -195,6 +202,7 @@ mod tests {
             "tile/00/001",
             "tile/0/x1234/001",
             "tile/0/x999/x999/x999/x999/x999/x999/999",
+            "tile/7/030",
         ] {
             assert!(Tile::parse(p).is_err(), "{p}");
         }

@@ -14,7 +14,23 @@
 
 use crate::{EMPTY_ROOT, Error, Hash, node_hash};
 
-/// Position of the stored hash of the complete subtree at `level` with index `index`.
+/// Largest tree this layout addresses: positions stay below `2^64` for any tree of at most
+/// `2^62` leaves.
+pub const MAX_LEAVES: u64 = 1 << 62;
+
+/// [`stored_index`] for untrusted coordinates: `None` when the subtree would end beyond
+/// [`MAX_LEAVES`].
+pub fn checked_stored_index(level: u8, index: u64) -> Option<u64> {
+    let end = index.checked_add(1)?.checked_shl(u32::from(level))?;
+    if level >= 63 || end > MAX_LEAVES || end >> level != index + 1 {
+        return None;
+    }
+    Some(stored_index(level, index))
+}
+
+/// Position of the stored hash of the complete subtree at `level` with index `index`. The subtree
+/// must end within [`MAX_LEAVES`] leaves (true of every tree that can exist); use
+/// [`checked_stored_index`] for coordinates from outside.
 pub fn stored_index(level: u8, index: u64) -> u64 {
     // The subtree is completed by the append of its last leaf; its hash is stored `level` places after
     // that leaf's own hash.
@@ -348,6 +364,20 @@ mod tests {
             assert_eq!(f, m.frontier);
             assert_eq!(root_at(m.size(), &m).unwrap(), m.root());
         }
+    }
+
+    #[test]
+    fn checked_stored_index_refuses_impossible_subtrees() {
+        assert_eq!(checked_stored_index(3, 5), Some(stored_index(3, 5)));
+        assert!(checked_stored_index(56, 30).is_some()); // 31 * 2^56 leaves: fits
+        assert_eq!(checked_stored_index(56, 30 * 256), None); // tile/7/030: does not
+        assert_eq!(checked_stored_index(0, u64::MAX), None);
+        assert_eq!(checked_stored_index(63, 0), None);
+        assert_eq!(
+            checked_stored_index(0, MAX_LEAVES - 1),
+            Some(stored_index(0, MAX_LEAVES - 1))
+        );
+        assert_eq!(checked_stored_index(0, MAX_LEAVES), None);
     }
 
     #[test]

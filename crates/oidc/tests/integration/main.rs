@@ -6,6 +6,8 @@
 mod cache;
 mod common;
 mod config_files;
+mod dev_issuer;
 mod identities;
 mod never_panics;
 mod rejections;
+mod tls;

@@ -69,11 +69,7 @@ fn verify_never_panics() {
         "job_workflow_ref",
         "ref",
     ];
-    let config = ProptestConfig {
-        cases: 48,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
+    let config = ProptestConfig::with_cases(48);
     proptest!(config, |(
         text in ".{0,200}",
         segments in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..5),
