@@ -420,7 +420,10 @@ fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
 
 fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Result<()> {
     let url = url.trim_end_matches('/').to_owned();
-    ensure!(clients >= 1 && seconds > 0.0, "--clients and --seconds must be positive");
+    ensure!(
+        clients >= 1 && seconds > 0.0,
+        "--clients and --seconds must be positive"
+    );
     let bodies: Vec<Arc<Vec<u8>>> = (0..clients)
         .map(|n| ca_request_body(&url, n).map(Arc::new))
         .collect::<Result<_>>()?;
