@@ -115,7 +115,8 @@ impl Stack {
         Self::start_with(bin, "")
     }
 
-    /// Like [`Stack::start`], with extra YAML appended to the generated config file.
+    /// Like [`Stack::start`], with extra YAML appended to the generated config file. The `ca:`
+    /// block comes last, so indented lines (`"  curve: p384\n"`) extend it.
     pub fn start_with(bin: &Path, extra_yaml: &str) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("hallmark-e2e-").tempdir()?;
         let token = Token::create(bin, &dir.path().join("hsm"))?;
@@ -124,7 +125,7 @@ impl Stack {
         std::fs::write(
             &config,
             format!(
-                "listen: 127.0.0.1:0\ndata_dir: {data}\ndev_oidc: true\nca:\n  root_key: \"{root}\"\n  issuing_key: \"{issuing}\"\n  organization: Hallmark Test\n  common_name: Hallmark Test CA\nct_log:\n  key: \"{ct}\"\n{extra_yaml}",
+                "listen: 127.0.0.1:0\ndata_dir: {data}\ndev_oidc: true\nct_log:\n  key: \"{ct}\"\nca:\n  root_key: \"{root}\"\n  issuing_key: \"{issuing}\"\n  organization: Hallmark Test\n  common_name: Hallmark Test CA\n{extra_yaml}",
                 data = dir.path().join("data").display(),
                 root = key("ca-root"),
                 issuing = key("ca-issuing"),

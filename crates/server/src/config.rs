@@ -13,6 +13,7 @@
 //!   issuing_key: pkcs11:token=hallmark;object=ca-issuing
 //!   organization: Hallmark
 //!   common_name: Hallmark
+//!   curve: p256                         # or p384, for the root and issuing keys
 //! ct_log:
 //!   key: pkcs11:token=hallmark;object=ct-log
 //! oidc:
@@ -99,6 +100,19 @@ struct CaFile {
     issuing_key: Option<String>,
     organization: Option<String>,
     common_name: Option<String>,
+    curve: Option<CaCurve>,
+}
+
+/// The curve of the CA's root and issuing keys (the CT log key is always P-256, which every
+/// client accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaCurve {
+    /// NIST P-256.
+    #[default]
+    P256,
+    /// NIST P-384.
+    P384,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +149,8 @@ pub struct Settings {
     pub organization: String,
     /// Subject common name of the CA certificates.
     pub common_name: String,
+    /// Curve of new CA keys (`ca init`).
+    pub ca_curve: CaCurve,
     /// CT log key.
     pub ct_key: KeyRef,
     /// OIDC issuer policy file, if any.
@@ -298,6 +314,7 @@ pub fn load(
         issuing_key,
         organization: file.ca.organization.unwrap_or_else(|| "Hallmark".into()),
         common_name: file.ca.common_name.unwrap_or_else(|| "Hallmark".into()),
+        ca_curve: file.ca.curve.unwrap_or_default(),
         ct_key,
         issuers_file,
         dev_oidc,

@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use x509_cert::Certificate;
 
 use crate::Settings;
+use crate::config::CaCurve;
 use crate::ct::CtLog;
 use crate::error::ApiError;
 
@@ -323,22 +324,32 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
         organization: settings.organization.clone(),
         common_name: format!("{} issuing CA", settings.common_name),
     };
-    let root_key = root_hsm.generate_p256(settings.root_key.object())?;
+    let generate = |hsm: &Hsm, key: &KeyRef| -> Result<Box<dyn IssuingKey>> {
+        Ok(match settings.ca_curve {
+            CaCurve::P256 => Box::new(hsm.generate_p256(key.object())?),
+            CaCurve::P384 => Box::new(hsm.generate_p384(key.object())?),
+        })
+    };
+    let curve = match settings.ca_curve {
+        CaCurve::P256 => "P-256",
+        CaCurve::P384 => "P-384",
+    };
+    let root_key = generate(&root_hsm, &settings.root_key)?;
     report.lines.push(format!(
-        "generated root key {} (P-256) inside the HSM",
+        "generated root key {} ({curve}) inside the HSM",
         settings.root_key
     ));
-    let issuing_key = issuing_hsm.generate_p256(settings.issuing_key.object())?;
+    let issuing_key = generate(&issuing_hsm, &settings.issuing_key)?;
     report.lines.push(format!(
-        "generated issuing key {} (P-256) inside the HSM",
+        "generated issuing key {} ({curve}) inside the HSM",
         settings.issuing_key
     ));
     let now = SystemTime::now();
-    let root = hallmark_ca::root_certificate(&root_key, &subject, now, ROOT_VALIDITY)?;
+    let root = hallmark_ca::root_certificate(root_key.as_ref(), &subject, now, ROOT_VALIDITY)?;
     let issuing = hallmark_ca::intermediate_certificate(
-        &root_key,
+        root_key.as_ref(),
         &root,
-        &issuing_key.public_key_der(),
+        &issuing_key.public_key_der()?,
         &issuing_subject,
         now,
         ISSUING_VALIDITY,
