@@ -79,20 +79,7 @@ fn ca_extensions(
             &ExtendedKeyUsage(vec![oid::KP_CODE_SIGNING]),
         )?);
     }
-    exts.push(x509::extension(
-        oid::SUBJECT_KEY_IDENTIFIER,
-        false,
-        &SubjectKeyIdentifier(ski.clone()),
-    )?);
-    exts.push(x509::extension(
-        oid::AUTHORITY_KEY_IDENTIFIER,
-        false,
-        &AuthorityKeyIdentifier {
-            key_identifier: Some(authority_key_id.clone()),
-            authority_cert_issuer: None,
-            authority_cert_serial_number: None,
-        },
-    )?);
+    exts.extend(x509::key_identifier_extensions(ski, authority_key_id)?);
     Ok(exts)
 }
 

@@ -40,9 +40,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
-use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
-};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
@@ -266,19 +264,9 @@ fn leaf_extensions(
         false,
         &ExtendedKeyUsage(vec![oid::KP_CODE_SIGNING]),
     )?);
-    exts.push(x509::extension(
-        oid::SUBJECT_KEY_IDENTIFIER,
-        false,
-        &SubjectKeyIdentifier(x509::key_identifier(spki)?),
-    )?);
-    exts.push(x509::extension(
-        oid::AUTHORITY_KEY_IDENTIFIER,
-        false,
-        &AuthorityKeyIdentifier {
-            key_identifier: Some(authority_key_id.clone()),
-            authority_cert_issuer: None,
-            authority_cert_serial_number: None,
-        },
+    exts.extend(x509::key_identifier_extensions(
+        &x509::key_identifier(spki)?,
+        authority_key_id,
     )?);
     exts.push(x509::extension(
         oid::SUBJECT_ALT_NAME,

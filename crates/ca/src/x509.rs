@@ -185,6 +185,31 @@ pub(crate) fn extension<T: Encode>(
     raw_extension(oid, critical, der)
 }
 
+/// The SubjectKeyIdentifier and AuthorityKeyIdentifier extensions (both non-critical), as every
+/// certificate Hallmark makes carries them.
+pub(crate) fn key_identifier_extensions(
+    subject_key_id: &OctetString,
+    authority_key_id: &OctetString,
+) -> Result<[Extension; 2]> {
+    use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
+    Ok([
+        extension(
+            crate::oid::SUBJECT_KEY_IDENTIFIER,
+            false,
+            &SubjectKeyIdentifier(subject_key_id.clone()),
+        )?,
+        extension(
+            crate::oid::AUTHORITY_KEY_IDENTIFIER,
+            false,
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(authority_key_id.clone()),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        )?,
+    ])
+}
+
 /// An extension whose value is `bytes` as they are (no DER wrapping inside the OCTET STRING).
 pub(crate) fn raw_extension(
     oid: ObjectIdentifier,

@@ -117,3 +117,14 @@ pub fn openssl_pubkey(key: &Path) -> String {
         .args(["pkey", "-pubout", "-in"])
         .arg(key))
 }
+
+/// `openssl verify` accepts `leaf.pem` through `issuing.pem` to `root.pem` in `dir`.
+pub fn openssl_verify_chain(dir: &Path) {
+    let out = run(Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(dir.join("root.pem"))
+        .arg("-untrusted")
+        .arg(dir.join("issuing.pem"))
+        .arg(dir.join("leaf.pem")));
+    assert!(out.contains(": OK"), "{out}");
+}
