@@ -2,8 +2,9 @@
 # The main job on a fresh Debian machine: installs what it needs, builds hallmark, initialises the
 # SoftHSM token under .hallmark/hsm (random PINs in 0600 files), creates the CA (root and issuing
 # keys generated inside the HSM, certificates under .hallmark/data/ca) and the CT log key on the
-# first run, and serves the CA and its CT log on http://127.0.0.1:3000 with embedded storage and
-# the local development OIDC issuer, ready for a first certificate.
+# first run, and serves the CA, its CT log and the signature log (Rekor v1 API) on
+# http://127.0.0.1:3000 with embedded storage and the local development OIDC issuer; writes the
+# Sigstore trust config to .hallmark/trust-config.json, ready for a first signature.
 #
 # Settings: HALLMARK_LISTEN, HALLMARK_PUBLIC_URL, HALLMARK_STATE_DIR, or a config file via
 # HALLMARK_CONFIG (see crates/server/src/config.rs).
@@ -30,12 +31,21 @@ if [ ! -f "$HALLMARK_DATA_DIR/ca/root.pem" ]; then
 fi
 
 url="${HALLMARK_PUBLIC_URL:-http://${HALLMARK_LISTEN:-127.0.0.1:3000}}"
+"$HALLMARK_BIN" trust-root --url "$url" --client-trust-config "$STATE/trust-config.json" \
+  --trusted-root "$STATE/trusted_root.json"
 cat >&2 <<MSG
 
 Hallmark is starting on $url (CA: /api/v2/signingCert, CT log: /ct/v1/get-sth).
 The development OIDC issuer is on: it mints tokens for anyone who asks. Never use it in production.
 
-Get a certificate (from another shell):
+Sign and verify with an unmodified sigstore-python (pip install sigstore==4.5.1), from another shell:
+  TOKEN=\$($HALLMARK_BIN dev-oidc token --server $url --email you@example.com)
+  echo hello > a.txt
+  sigstore --trust-config $STATE/trust-config.json sign --identity-token \$TOKEN --bundle a.sigstore.json a.txt
+  sigstore --trust-config $STATE/trust-config.json verify identity --offline --bundle a.sigstore.json \\
+      --cert-identity you@example.com --cert-oidc-issuer $url/dev-oidc a.txt
+
+Or get a bare certificate:
   TOKEN=\$($HALLMARK_BIN dev-oidc token --server $url --email you@example.com)
   openssl ecparam -genkey -name prime256v1 -noout -out key.pem
   openssl req -new -subj / -key key.pem | base64 -w0 > csr.b64

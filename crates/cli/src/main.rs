@@ -34,6 +34,8 @@ enum Command {
     /// Manage the certificate authority.
     #[command(subcommand)]
     Ca(serve_cmd::CaCommand),
+    /// Write the trusted root and client trust config Sigstore clients take.
+    TrustRoot(serve_cmd::TrustRootArgs),
     /// The development OIDC issuer (never for production).
     #[command(subcommand)]
     DevOidc(serve_cmd::DevOidcCommand),
@@ -108,6 +110,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(a) => serve_cmd::serve(a),
         Command::Ca(c) => serve_cmd::ca(c),
         Command::DevOidc(c) => serve_cmd::dev_oidc(c),
+        Command::TrustRoot(a) => serve_cmd::trust_root(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

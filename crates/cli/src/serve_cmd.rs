@@ -28,6 +28,43 @@ pub(crate) enum CaCommand {
     Init(ConfigArgs),
 }
 
+/// `hallmark trust-root`.
+#[derive(Debug, Args)]
+pub(crate) struct TrustRootArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The URL clients reach the server at (default: the configured public_url).
+    #[arg(long)]
+    url: Option<String>,
+    /// Write the trusted_root.json here.
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// Write the ClientTrustConfig (trusted root + signing config; sigstore-python's
+    /// --trust-config) here. Printed on stdout when neither file is named.
+    #[arg(long)]
+    client_trust_config: Option<PathBuf>,
+}
+
+pub(crate) fn trust_root(args: TrustRootArgs) -> Result<()> {
+    let settings = args.config.load()?;
+    let url = args.url.unwrap_or_else(|| settings.public_url());
+    let (root, client) = hallmark_server::trust_root(&settings, &url)?;
+    let write = |path: &PathBuf, v: &serde_json::Value| -> Result<()> {
+        std::fs::write(path, serde_json::to_vec_pretty(v)?)
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    if let Some(p) = &args.trusted_root {
+        write(p, &root)?;
+    }
+    if let Some(p) = &args.client_trust_config {
+        write(p, &client)?;
+    }
+    if args.trusted_root.is_none() && args.client_trust_config.is_none() {
+        println!("{}", serde_json::to_string_pretty(&client)?);
+    }
+    Ok(())
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum DevOidcCommand {
     /// Ask a running server's development issuer for a token (development only).

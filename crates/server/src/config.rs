@@ -16,6 +16,10 @@
 //!   curve: p256                         # or p384, for the root and issuing keys
 //! ct_log:
 //!   key: pkcs11:token=hallmark;object=ct-log
+//! log:                                  # the signature transparency log (Rekor v1 API)
+//!   key: pkcs11:token=hallmark;object=log-key
+//!   max_entry_bytes: 131072
+//!   accept_any_signer: false            # true: keys and certificates from any CA are logged
 //! oidc:
 //!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
 //! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
@@ -81,6 +85,8 @@ struct File {
     #[serde(default)]
     ct_log: CtFile,
     #[serde(default)]
+    log: LogFile,
+    #[serde(default)]
     oidc: OidcFile,
     dev_oidc: Option<bool>,
     max_body_bytes: Option<usize>,
@@ -123,6 +129,14 @@ struct CtFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LogFile {
+    key: Option<String>,
+    max_entry_bytes: Option<usize>,
+    accept_any_signer: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct OidcFile {
     issuers_file: Option<PathBuf>,
 }
@@ -153,6 +167,12 @@ pub struct Settings {
     pub ca_curve: CaCurve,
     /// CT log key.
     pub ct_key: KeyRef,
+    /// Signature log key.
+    pub log_key: KeyRef,
+    /// Largest accepted log entry request.
+    pub max_entry_bytes: usize,
+    /// Log entries signed by keys or certificates from any CA, not only this one.
+    pub accept_any_signer: bool,
     /// OIDC issuer policy file, if any.
     pub issuers_file: Option<PathBuf>,
     /// Whether to run the development OIDC issuer.
@@ -283,6 +303,18 @@ pub fn load(
         file.ct_log.key,
         "pkcs11:token=hallmark;object=ct-log",
     )?;
+    let log_key = key(
+        "log.key",
+        file.log.key,
+        "pkcs11:token=hallmark;object=log-key",
+    )?;
+    let max_entry_bytes = file.log.max_entry_bytes.unwrap_or(128 * 1024);
+    if !(1024..=64 << 20).contains(&max_entry_bytes) {
+        return Err(invalid(
+            "log.max_entry_bytes",
+            "must be between 1 KiB and 64 MiB",
+        ));
+    }
     let dev_oidc = match env("HALLMARK_DEV_OIDC") {
         Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
         None => file.dev_oidc.unwrap_or(false),
@@ -316,6 +348,9 @@ pub fn load(
         common_name: file.ca.common_name.unwrap_or_else(|| "Hallmark".into()),
         ca_curve: file.ca.curve.unwrap_or_default(),
         ct_key,
+        log_key,
+        max_entry_bytes,
+        accept_any_signer: file.log.accept_any_signer.unwrap_or(false),
         issuers_file,
         dev_oidc,
         max_body_bytes,

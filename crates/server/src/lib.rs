@@ -21,7 +21,9 @@ mod ct;
 mod error;
 mod extract;
 mod health;
+mod rekor;
 mod state;
+mod trust;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ use crate::error::ApiError;
 
 pub use config::{ConfigError, Settings};
 pub use state::{AppState, CaInitReport, ca_init};
+pub use trust::trust_root;
 
 /// Builds the router over a ready state.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -46,6 +49,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ct/v1/get-proof-by-hash", get(ct::get_proof_by_hash))
         .route("/ct/v1/get-entries", get(ct::get_entries))
         .route("/ct/v1/get-roots", get(ct::get_roots))
+        .route(
+            "/api/v1/log/entries",
+            post(rekor::create_entry).get(rekor::entry_by_index),
+        )
+        .route("/api/v1/log/entries/retrieve", post(rekor::retrieve))
+        .route("/api/v1/log/entries/{uuid}", get(rekor::entry_by_uuid))
+        .route("/api/v1/log", get(rekor::log_info))
+        .route("/api/v1/log/publicKey", get(rekor::public_key))
+        .route("/api/v1/log/proof", get(rekor::proof))
+        .route("/api/v1/index/retrieve", post(rekor::index_retrieve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));

@@ -20,12 +20,15 @@ use crate::Settings;
 use crate::config::CaCurve;
 use crate::ct::CtLog;
 use crate::error::ApiError;
+use crate::rekor::RekorLog;
+use sha2::Digest as _;
 
 /// Everything a request handler needs.
 pub struct AppState {
     pub(crate) settings: Settings,
     pub(crate) hsm: Hsm,
     pub(crate) ct: Arc<CtLog>,
+    pub(crate) rekor: Arc<RekorLog>,
     pub(crate) ca: CaService,
     pub(crate) verifier: TokenVerifier,
     pub(crate) dev_issuer: Option<DevIssuer>,
@@ -46,6 +49,8 @@ pub(crate) struct CaService {
     pub(crate) chain_pem: Vec<String>,
     pub(crate) issuance: Issuance,
     issuing_key: Arc<dyn IssuingKey + Send + Sync>,
+    issuing_cert: Certificate,
+    accept_any_signer: bool,
 }
 
 fn ca_error(e: hallmark_ca::CaError) -> ApiError {
@@ -53,6 +58,35 @@ fn ca_error(e: hallmark_ca::CaError) -> ApiError {
 }
 
 impl CaService {
+    /// A log entry's signing certificate must have been issued by this CA and be valid now (the
+    /// entry's integration time), unless the log accepts any signer.
+    pub(crate) fn check_signer_certificate(&self, der: &[u8]) -> Result<(), ApiError> {
+        if self.accept_any_signer {
+            return Ok(());
+        }
+        let cert = hallmark_ca::parse_certificate("signing certificate", der).map_err(ca_error)?;
+        hallmark_ca::verify_issued_by(
+            "signing certificate",
+            &cert,
+            "issuing CA",
+            &self.issuing_cert,
+        )
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "the signing certificate was not issued by this authority's CA: {e}"
+            ))
+        })?;
+        let validity = cert.tbs_certificate().validity();
+        let now = SystemTime::now();
+        if now < validity.not_before.to_system_time() || now > validity.not_after.to_system_time() {
+            return Err(ApiError::bad_request(format!(
+                "the signing certificate is not valid now (valid from {} to {})",
+                validity.not_before, validity.not_after
+            )));
+        }
+        Ok(())
+    }
+
     /// On a blocking thread: the CT key signs the SCT over the precertificate (already durable in
     /// the CT log at `timestamp_ms`), the issuing key signs the certificate. Returns its PEM.
     pub(crate) fn finish(
@@ -100,6 +134,42 @@ fn load_issuing_key(hsm: &Hsm, key: &KeyRef) -> Result<Arc<dyn IssuingKey + Send
         Err(KeyError::CurveMismatch { .. }) => Ok(Arc::new(hsm.load_p384(key.object())?)),
         Err(e) => Err(e).with_context(|| format!("loading {key} (run `hallmark ca init`?)")),
     }
+}
+
+/// Opens the signature log (`data_dir/log.redb`) with its HSM key.
+fn open_rekor(s: &Settings) -> Result<RekorLog> {
+    use spki::EncodePublicKey as _;
+    let hsm = open_token(s, &s.log_key)?;
+    let key: Pkcs11Key<p256::NistP256> = hsm.load_p256(s.log_key.object()).with_context(|| {
+        format!(
+            "loading the log key {} (run `hallmark ca init`?)",
+            s.log_key
+        )
+    })?;
+    let spki = key.public_key_der();
+    let log_id: [u8; 32] = sha2::Sha256::digest(&spki).into();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&log_id[..8]);
+    let tree_id = u64::from_be_bytes(id) >> 1;
+    let public_key_pem = p256::ecdsa::VerifyingKey::from(*key.as_ref())
+        .to_public_key_pem(spki::der::pem::LineEnding::LF)
+        .context("encoding the log public key")?;
+    let db = s.data_dir.join("log.redb");
+    let store =
+        Arc::new(RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
+    let host = s.public_host();
+    let seq = Sequencer::start(
+        store,
+        key.clone(),
+        SequencerConfig::new(format!("{host} - {tree_id}"), host),
+    )?;
+    Ok(RekorLog {
+        seq,
+        key,
+        log_id,
+        tree_id,
+        public_key_pem,
+    })
 }
 
 fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<DevIssuer>)> {
@@ -162,7 +232,7 @@ impl AppState {
             .install_recorder()
             .context("installing the metrics recorder")?;
         let s = settings.clone();
-        let (hsm, ca, ct) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (hsm, ca, ct, rekor) = tokio::task::spawn_blocking(move || -> Result<_> {
             let hsm = open_token(&s, &s.issuing_key)?;
             let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
             let root = read_cert(&s.root_cert_path())?;
@@ -207,15 +277,15 @@ impl AppState {
                 SequencerConfig::new(format!("{host} - ct"), host.clone()),
             )?;
             let ct = Arc::new(CtLog::new(seq, ct_key, log_id, chain_der));
-            Ok((
-                hsm,
-                CaService {
-                    chain_pem,
-                    issuance,
-                    issuing_key,
-                },
-                ct,
-            ))
+            let rekor = Arc::new(open_rekor(&s)?);
+            let ca = CaService {
+                chain_pem,
+                issuance,
+                issuing_key,
+                issuing_cert,
+                accept_any_signer: s.accept_any_signer,
+            };
+            Ok((hsm, ca, ct, rekor))
         })
         .await
         .context("start-up task")??;
@@ -223,12 +293,15 @@ impl AppState {
         tracing::info!(
             ct_log_id = %hex::encode(ct.log_id),
             ct_size = ct.latest().size,
-            "CA and CT log ready"
+            log_tree_id = rekor.tree_id,
+            log_size = rekor.seq.latest().size,
+            "CA, CT log and signature log ready"
         );
         Ok(Self {
             settings,
             hsm,
             ct,
+            rekor,
             ca,
             verifier,
             dev_issuer,
@@ -285,7 +358,6 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
     let issuing_path = settings.issuing_cert_path();
     let root_hsm = open_token(settings, &settings.root_key)?;
     let issuing_hsm = open_token(settings, &settings.issuing_key)?;
-    let ct_hsm = open_token(settings, &settings.ct_key)?;
 
     // Refuse to touch an existing CA, and say exactly what exists.
     let mut existing = Vec::new();
@@ -381,20 +453,22 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
             Err(e) => report.lines.push(format!("could not store the {what} certificate on the token ({e}); the PEM file is the copy to back up")),
         }
     }
-    match ct_hsm.load_p256(settings.ct_key.object()) {
-        Ok(_) => report.lines.push(format!(
-            "CT log key {} already exists; kept",
-            settings.ct_key
-        )),
-        Err(KeyError::KeyNotFound { .. }) => {
-            ct_hsm.generate_p256(settings.ct_key.object())?;
-            report.lines.push(format!(
-                "generated CT log key {} (P-256) inside the HSM",
-                settings.ct_key
-            ));
-        }
-        Err(e) => {
-            return Err(e).with_context(|| format!("checking the CT log key {}", settings.ct_key));
+    for (what, key) in [
+        ("CT log", &settings.ct_key),
+        ("signature log", &settings.log_key),
+    ] {
+        let hsm = open_token(settings, key)?;
+        match hsm.load_p256(key.object()) {
+            Ok(_) => report
+                .lines
+                .push(format!("{what} key {key} already exists; kept")),
+            Err(KeyError::KeyNotFound { .. }) => {
+                hsm.generate_p256(key.object())?;
+                report
+                    .lines
+                    .push(format!("generated {what} key {key} (P-256) inside the HSM"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
         }
     }
     Ok(report)

@@ -1,0 +1,783 @@
+//! Rekor v1 proposed entries: parsing (`POST /api/v1/log/entries` bodies), verification and the
+//! canonical bodies Rekor stores.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::{EntryError, Result};
+use crate::key::{San, Verifier};
+use crate::{HashAlgorithm, decode_b64};
+
+/// Largest proposed-entry body accepted, in bytes.
+pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest base64 signature accepted, in characters.
+pub const MAX_SIGNATURE_B64: usize = 8 * 1024;
+/// Most signatures (DSSE envelope) or verifiers (DSSE proposed content) accepted.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// The Rekor entry types Hallmark accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// `hashedrekord` v0.0.1: a signature over an artifact digest.
+    HashedRekord,
+    /// `dsse` v0.0.1: a DSSE envelope and its verifiers.
+    Dsse,
+    /// `intoto` v0.0.2: a DSSE envelope with a public key per signature (`@sigstore/cli attest`).
+    Intoto,
+}
+
+impl EntryKind {
+    /// The `kind` string on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::HashedRekord => "hashedrekord",
+            EntryKind::Dsse => "dsse",
+            EntryKind::Intoto => "intoto",
+        }
+    }
+
+    /// The one `apiVersion` Hallmark implements for this kind.
+    #[must_use]
+    pub fn api_version(self) -> &'static str {
+        match self {
+            EntryKind::HashedRekord | EntryKind::Dsse => "0.0.1",
+            EntryKind::Intoto => "0.0.2",
+        }
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed, not yet verified, proposed entry.
+#[derive(Clone, Debug)]
+pub struct ProposedEntry {
+    inner: Proposed,
+}
+
+#[derive(Clone, Debug)]
+enum Proposed {
+    HashedRekord(HashedRekord),
+    Dsse(Dsse),
+    Intoto(Intoto),
+}
+
+#[derive(Clone, Debug)]
+struct Intoto {
+    payload_type: String,
+    /// Decoded payload candidates (see [`b64_candidates`]).
+    payloads: Vec<Vec<u8>>,
+    /// Per signature: keyid, `sig` as received, candidate signature bytes, verifier.
+    signatures: Vec<IntotoSignature>,
+    envelope_hash_hex: String,
+}
+
+#[derive(Clone, Debug)]
+struct IntotoSignature {
+    keyid: Option<String>,
+    sig_b64: String,
+    /// Decoded signature candidates: the double-encoded reading first, then the single one.
+    candidates: Vec<Vec<u8>>,
+    verifier: Verifier,
+}
+
+#[derive(Clone, Debug)]
+struct HashedRekord {
+    signature_b64: String,
+    signature: Vec<u8>,
+    verifier: Verifier,
+    hash: HashAlgorithm,
+    digest_hex: String,
+    digest: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+struct Dsse {
+    envelope_json: String,
+    payload_type: String,
+    payload: Vec<u8>,
+    /// (signature base64 as in the envelope, decoded bytes)
+    signatures: Vec<(String, Vec<u8>)>,
+    verifiers: Vec<Verifier>,
+}
+
+/// An entry whose signatures verified, with everything the log stores and indexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedEntry {
+    /// The entry type.
+    pub kind: EntryKind,
+    /// The canonical body (RFC 8785 JSON) that becomes the log leaf.
+    pub canonical_body: Vec<u8>,
+    /// The signing certificate (DER), when the verifier was a certificate. For DSSE: the
+    /// verifier of the first signature in canonical order.
+    pub certificate_der: Option<Vec<u8>>,
+    /// The signing key (DER `SubjectPublicKeyInfo`), chosen like `certificate_der`.
+    pub public_key_der: Vec<u8>,
+    /// The artifact digest (hashedrekord) or the SHA-256 of the DSSE payload, hex.
+    pub artifact_digest: Option<(HashAlgorithm, String)>,
+    /// The first email or URI SAN of `certificate_der`.
+    pub san: Option<String>,
+    /// Search-index keys: `<alg>:<hex digest>`, `key:<sha256 hex of SPKI>`, `email:<addr>`,
+    /// `uri:<uri>`; sorted, without duplicates.
+    pub index_keys: Vec<String>,
+}
+
+impl ProposedEntry {
+    /// Parses the JSON body of `POST /api/v1/log/entries`.
+    ///
+    /// # Errors
+    ///
+    /// An [`EntryError`] naming the offending field for malformed JSON, unknown kinds or
+    /// versions, bad base64/hex, unparsable keys or oversized fields.
+    pub fn parse(body: &[u8]) -> Result<ProposedEntry> {
+        if body.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge {
+                field: "body",
+                size: body.len(),
+                limit: MAX_ENTRY_BYTES,
+            });
+        }
+        let doc: Value = serde_json::from_slice(body)
+            .map_err(|e| EntryError::malformed("body", e.to_string()))?;
+        let top = object("body", &doc)?;
+        let kind = string("kind", field(top, "kind", "kind")?)?;
+        let version = string("apiVersion", field(top, "apiVersion", "apiVersion")?)?;
+        let kind = match kind {
+            "hashedrekord" => EntryKind::HashedRekord,
+            "dsse" => EntryKind::Dsse,
+            "intoto" => EntryKind::Intoto,
+            other => {
+                return Err(EntryError::UnsupportedKind {
+                    kind: other.chars().take(64).collect(),
+                });
+            }
+        };
+        if version != kind.api_version() {
+            return Err(EntryError::UnsupportedVersion {
+                kind: kind.as_str(),
+                version: version.chars().take(64).collect(),
+                expected: kind.api_version(),
+            });
+        }
+        let spec = object("spec", field(top, "spec", "spec")?)?;
+        let inner = match kind {
+            EntryKind::HashedRekord => Proposed::HashedRekord(parse_hashedrekord(spec)?),
+            EntryKind::Dsse => Proposed::Dsse(parse_dsse(spec)?),
+            EntryKind::Intoto => Proposed::Intoto(parse_intoto(spec)?),
+        };
+        Ok(ProposedEntry { inner })
+    }
+
+    /// The entry type.
+    #[must_use]
+    pub fn kind(&self) -> EntryKind {
+        match self.inner {
+            Proposed::HashedRekord(_) => EntryKind::HashedRekord,
+            Proposed::Dsse(_) => EntryKind::Dsse,
+            Proposed::Intoto(_) => EntryKind::Intoto,
+        }
+    }
+
+    /// Verifies the signatures and builds the canonical body and index keys.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::BadSignature`] when a signature does not verify,
+    /// [`EntryError::UnsupportedKey`] for key types that cannot be used (Ed25519 over a digest).
+    pub fn verify(&self) -> Result<VerifiedEntry> {
+        match &self.inner {
+            Proposed::HashedRekord(h) => verify_hashedrekord(h),
+            Proposed::Dsse(d) => verify_dsse(d),
+            Proposed::Intoto(i) => verify_intoto(i),
+        }
+    }
+}
+
+fn parse_hashedrekord(spec: &Map<String, Value>) -> Result<HashedRekord> {
+    let sig = object(
+        "spec.signature",
+        field(spec, "signature", "spec.signature")?,
+    )?;
+    let signature_b64 = string(
+        "spec.signature.content",
+        field(sig, "content", "spec.signature.content")?,
+    )?;
+    check_len(
+        "spec.signature.content",
+        signature_b64.len(),
+        MAX_SIGNATURE_B64,
+    )?;
+    let signature = decode_b64("spec.signature.content", signature_b64)?;
+    let pk = object(
+        "spec.signature.publicKey",
+        field(sig, "publicKey", "spec.signature.publicKey")?,
+    )?;
+    let pk_b64 = string(
+        "spec.signature.publicKey.content",
+        field(pk, "content", "spec.signature.publicKey.content")?,
+    )?;
+    let verifier = Verifier::parse("spec.signature.publicKey.content", pk_b64)?;
+    let data = object("spec.data", field(spec, "data", "spec.data")?)?;
+    let hash = object("spec.data.hash", field(data, "hash", "spec.data.hash")?)?;
+    let alg_name = string(
+        "spec.data.hash.algorithm",
+        field(hash, "algorithm", "spec.data.hash.algorithm")?,
+    )?;
+    let alg = HashAlgorithm::from_name(alg_name).ok_or_else(|| EntryError::UnsupportedHash {
+        field: "spec.data.hash.algorithm",
+        algorithm: alg_name.chars().take(32).collect(),
+    })?;
+    let digest_hex = string(
+        "spec.data.hash.value",
+        field(hash, "value", "spec.data.hash.value")?,
+    )?;
+    let digest = decode_hex("spec.data.hash.value", digest_hex, alg.digest_len())?;
+    Ok(HashedRekord {
+        signature_b64: signature_b64.to_owned(),
+        signature,
+        verifier,
+        hash: alg,
+        digest_hex: digest_hex.to_owned(),
+        digest,
+    })
+}
+
+fn parse_dsse(spec: &Map<String, Value>) -> Result<Dsse> {
+    // sigstore-python sends the server-computed fields as explicit nulls: tolerate only that.
+    for (key, path) in [
+        ("signatures", "spec.signatures"),
+        ("envelopeHash", "spec.envelopeHash"),
+        ("payloadHash", "spec.payloadHash"),
+    ] {
+        if spec.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(EntryError::malformed(
+                path,
+                "server-computed field must be absent or null in a proposed entry",
+            ));
+        }
+    }
+    let pc = object(
+        "spec.proposedContent",
+        field(spec, "proposedContent", "spec.proposedContent")?,
+    )?;
+    let envelope_json = string(
+        "spec.proposedContent.envelope",
+        field(pc, "envelope", "spec.proposedContent.envelope")?,
+    )?;
+    let verifiers_v = array(
+        "spec.proposedContent.verifiers",
+        field(pc, "verifiers", "spec.proposedContent.verifiers")?,
+    )?;
+    check_len(
+        "spec.proposedContent.verifiers",
+        verifiers_v.len(),
+        MAX_SIGNATURES,
+    )?;
+    if verifiers_v.is_empty() {
+        return Err(EntryError::MissingField {
+            field: "spec.proposedContent.verifiers",
+        });
+    }
+    let verifiers = verifiers_v
+        .iter()
+        .map(|v| {
+            Verifier::parse(
+                "spec.proposedContent.verifiers[]",
+                string("spec.proposedContent.verifiers[]", v)?,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    const ENV: &str = "spec.proposedContent.envelope";
+    let env: Value = serde_json::from_str(envelope_json)
+        .map_err(|e| EntryError::malformed(ENV, e.to_string()))?;
+    let env = object(ENV, &env)?;
+    let payload_b64 = string(
+        "spec.proposedContent.envelope.payload",
+        field(env, "payload", "spec.proposedContent.envelope.payload")?,
+    )?;
+    let payload = crate::decode_b64_lenient("spec.proposedContent.envelope.payload", payload_b64)?;
+    let payload_type = string(
+        "spec.proposedContent.envelope.payloadType",
+        field(
+            env,
+            "payloadType",
+            "spec.proposedContent.envelope.payloadType",
+        )?,
+    )?;
+    let sigs_v = array(
+        "spec.proposedContent.envelope.signatures",
+        field(
+            env,
+            "signatures",
+            "spec.proposedContent.envelope.signatures",
+        )?,
+    )?;
+    check_len(
+        "spec.proposedContent.envelope.signatures",
+        sigs_v.len(),
+        MAX_SIGNATURES,
+    )?;
+    if sigs_v.is_empty() {
+        return Err(EntryError::MissingField {
+            field: "spec.proposedContent.envelope.signatures",
+        });
+    }
+    let mut signatures = Vec::with_capacity(sigs_v.len());
+    for s in sigs_v {
+        const SIG: &str = "spec.proposedContent.envelope.signatures[].sig";
+        let s = object("spec.proposedContent.envelope.signatures[]", s)?;
+        let sig_b64 = string(SIG, field(s, "sig", SIG)?)?;
+        check_len(SIG, sig_b64.len(), MAX_SIGNATURE_B64)?;
+        let sig = crate::decode_b64_lenient(SIG, sig_b64)?;
+        if let Some(k) = s.get("keyid").filter(|k| !k.is_null()) {
+            string("spec.proposedContent.envelope.signatures[].keyid", k)?;
+        }
+        signatures.push((sig_b64.to_owned(), sig));
+    }
+    Ok(Dsse {
+        envelope_json: envelope_json.to_owned(),
+        payload_type: payload_type.to_owned(),
+        payload,
+        signatures,
+        verifiers,
+    })
+}
+
+/// Rekor's intoto v0.0.2 fields `payload` and `sig` are `strfmt.Base64` holding the DSSE base64
+/// text, so clients (sigstore-js) encode them twice. Returns the candidate decodings: the
+/// double-encoded reading first (when the once-decoded bytes are themselves base64), then the
+/// single one.
+fn b64_candidates(field: &'static str, s: &str) -> Result<Vec<Vec<u8>>> {
+    let once = decode_b64(field, s)?;
+    let mut out = Vec::with_capacity(2);
+    if let Ok(text) = std::str::from_utf8(&once)
+        && let Ok(twice) = crate::decode_b64_lenient(field, text)
+    {
+        out.push(twice);
+    }
+    out.push(once);
+    Ok(out)
+}
+
+fn parse_intoto(spec: &Map<String, Value>) -> Result<Intoto> {
+    let content = object("spec.content", field(spec, "content", "spec.content")?)?;
+    let env = object(
+        "spec.content.envelope",
+        field(content, "envelope", "spec.content.envelope")?,
+    )?;
+    const PAYLOAD: &str = "spec.content.envelope.payload";
+    let payload_b64 = string(PAYLOAD, field(env, "payload", PAYLOAD)?)?;
+    let payloads = b64_candidates(PAYLOAD, payload_b64)?;
+    let payload_type = string(
+        "spec.content.envelope.payloadType",
+        field(env, "payloadType", "spec.content.envelope.payloadType")?,
+    )?;
+    let sigs_v = array(
+        "spec.content.envelope.signatures",
+        field(env, "signatures", "spec.content.envelope.signatures")?,
+    )?;
+    check_len(
+        "spec.content.envelope.signatures",
+        sigs_v.len(),
+        MAX_SIGNATURES,
+    )?;
+    if sigs_v.is_empty() {
+        return Err(EntryError::MissingField {
+            field: "spec.content.envelope.signatures",
+        });
+    }
+    let mut signatures = Vec::with_capacity(sigs_v.len());
+    for s in sigs_v {
+        const SIG: &str = "spec.content.envelope.signatures[].sig";
+        const PK: &str = "spec.content.envelope.signatures[].publicKey";
+        const KEYID: &str = "spec.content.envelope.signatures[].keyid";
+        let s = object("spec.content.envelope.signatures[]", s)?;
+        let sig_b64 = string(SIG, field(s, "sig", SIG)?)?;
+        check_len(SIG, sig_b64.len(), MAX_SIGNATURE_B64)?;
+        let candidates = b64_candidates(SIG, sig_b64)?;
+        let verifier = Verifier::parse(PK, string(PK, field(s, "publicKey", PK)?)?)?;
+        let keyid = match s.get("keyid") {
+            None | Some(Value::Null) => None,
+            Some(k) => Some(string(KEYID, k)?.to_owned()).filter(|k| !k.is_empty()),
+        };
+        signatures.push(IntotoSignature {
+            keyid,
+            sig_b64: sig_b64.to_owned(),
+            candidates,
+            verifier,
+        });
+    }
+    // The envelope hash is computed by the client over its serialized envelope; Rekor stores it
+    // as sent (it needs the client's exact bytes to recompute it).
+    let hash = object(
+        "spec.content.hash",
+        field(content, "hash", "spec.content.hash")?,
+    )?;
+    let alg = string(
+        "spec.content.hash.algorithm",
+        field(hash, "algorithm", "spec.content.hash.algorithm")?,
+    )?;
+    if alg != "sha256" {
+        return Err(EntryError::UnsupportedHash {
+            field: "spec.content.hash.algorithm",
+            algorithm: alg.chars().take(32).collect(),
+        });
+    }
+    let value = string(
+        "spec.content.hash.value",
+        field(hash, "value", "spec.content.hash.value")?,
+    )?;
+    decode_hex("spec.content.hash.value", value, 32)?;
+    Ok(Intoto {
+        payload_type: payload_type.to_owned(),
+        payloads,
+        signatures,
+        envelope_hash_hex: value.to_ascii_lowercase(),
+    })
+}
+
+#[derive(Serialize)]
+struct IntotoSpec<'a> {
+    content: IntotoContent<'a>,
+}
+
+#[derive(Serialize)]
+struct IntotoContent<'a> {
+    envelope: IntotoEnvelope<'a>,
+    hash: AlgValue<'a>,
+    #[serde(rename = "payloadHash")]
+    payload_hash: AlgValue<'a>,
+}
+
+#[derive(Serialize)]
+struct IntotoEnvelope<'a> {
+    #[serde(rename = "payloadType")]
+    payload_type: &'a str,
+    signatures: Vec<IntotoSig<'a>>,
+}
+
+#[derive(Serialize)]
+struct IntotoSig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keyid: Option<&'a str>,
+    #[serde(rename = "publicKey")]
+    public_key: &'a str,
+    sig: &'a str,
+}
+
+fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
+    // The payload reading (double- or single-encoded) under which every signature verifies.
+    let mut failed = 0;
+    let payload = i
+        .payloads
+        .iter()
+        .find(|candidate| {
+            let pae = dsse_pae(&i.payload_type, candidate);
+            let unverified = i.signatures.iter().position(|s| {
+                !s.candidates
+                    .iter()
+                    .any(|sig| s.verifier.verifies_message(&pae, sig))
+            });
+            if let Some(n) = unverified {
+                failed = n;
+            }
+            unverified.is_none()
+        })
+        .ok_or_else(|| EntryError::BadSignature {
+            what: format!(
+                "spec.content.envelope.signatures[{failed}] does not verify under its publicKey"
+            ),
+        })?;
+    let payload_hash = hex::encode(Sha256::digest(payload));
+    let body = Body {
+        api_version: "0.0.2",
+        kind: "intoto",
+        spec: IntotoSpec {
+            content: IntotoContent {
+                envelope: IntotoEnvelope {
+                    payload_type: &i.payload_type,
+                    signatures: i
+                        .signatures
+                        .iter()
+                        .map(|s| IntotoSig {
+                            keyid: s.keyid.as_deref(),
+                            public_key: &s.verifier.b64,
+                            sig: &s.sig_b64,
+                        })
+                        .collect(),
+                },
+                hash: AlgValue {
+                    algorithm: "sha256",
+                    value: &i.envelope_hash_hex,
+                },
+                payload_hash: AlgValue {
+                    algorithm: "sha256",
+                    value: &payload_hash,
+                },
+            },
+        },
+    };
+    let mut index_keys = vec![format!("sha256:{payload_hash}")];
+    for s in &i.signatures {
+        s.verifier.index_keys(&mut index_keys);
+    }
+    let first = i
+        .signatures
+        .first()
+        .map(|s| &s.verifier)
+        .ok_or(EntryError::MissingField {
+            field: "spec.content.envelope.signatures",
+        })?;
+    Ok(finish(
+        EntryKind::Intoto,
+        to_json(&body)?,
+        first,
+        Some((HashAlgorithm::Sha256, payload_hash)),
+        index_keys,
+    ))
+}
+
+/// DSSE pre-authentication encoding:
+/// `"DSSEv1" SP len(type) SP type SP len(body) SP body`, lengths in ASCII decimal.
+#[must_use]
+pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+// Canonical bodies. Struct fields are declared in RFC 8785 order (keys sorted by UTF-16 code
+// units; all keys here are ASCII) and every value is an ASCII string without characters that
+// need escaping, so serde_json's compact output is the JCS form byte for byte.
+
+#[derive(Serialize)]
+struct Body<S> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    spec: S,
+}
+
+#[derive(Serialize)]
+struct AlgValue<'a> {
+    algorithm: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct HashedRekordSpec<'a> {
+    data: HashedRekordData<'a>,
+    signature: HashedRekordSignature<'a>,
+}
+
+#[derive(Serialize)]
+struct HashedRekordData<'a> {
+    hash: AlgValue<'a>,
+}
+
+#[derive(Serialize)]
+struct HashedRekordSignature<'a> {
+    content: &'a str,
+    #[serde(rename = "publicKey")]
+    public_key: Content<'a>,
+}
+
+#[derive(Serialize)]
+struct Content<'a> {
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct DsseSpec<'a> {
+    #[serde(rename = "envelopeHash")]
+    envelope_hash: AlgValue<'a>,
+    #[serde(rename = "payloadHash")]
+    payload_hash: AlgValue<'a>,
+    signatures: Vec<DsseSignature<'a>>,
+}
+
+#[derive(Serialize)]
+struct DsseSignature<'a> {
+    signature: &'a str,
+    verifier: &'a str,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| EntryError::malformed("body", e.to_string()))
+}
+
+fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
+    h.verifier.verify_digest(
+        "spec.signature.publicKey.content",
+        h.hash,
+        &h.digest,
+        &h.signature,
+    )?;
+    let body = Body {
+        api_version: "0.0.1",
+        kind: "hashedrekord",
+        spec: HashedRekordSpec {
+            data: HashedRekordData {
+                hash: AlgValue {
+                    algorithm: h.hash.name(),
+                    value: &h.digest_hex,
+                },
+            },
+            signature: HashedRekordSignature {
+                content: &h.signature_b64,
+                public_key: Content {
+                    content: &h.verifier.b64,
+                },
+            },
+        },
+    };
+    let digest_hex = h.digest_hex.to_ascii_lowercase();
+    let mut index_keys = vec![format!("{}:{digest_hex}", h.hash.name())];
+    h.verifier.index_keys(&mut index_keys);
+    Ok(finish(
+        EntryKind::HashedRekord,
+        to_json(&body)?,
+        &h.verifier,
+        Some((h.hash, digest_hex)),
+        index_keys,
+    ))
+}
+
+fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
+    let pae = dsse_pae(&d.payload_type, &d.payload);
+    // Every signature must verify under some verifier; the first verifier that accepts it is
+    // recorded with it (Rekor keeps one verifier per distinct signature string).
+    let mut pairs: Vec<(&str, &Verifier)> = Vec::with_capacity(d.signatures.len());
+    for (i, (sig_b64, sig)) in d.signatures.iter().enumerate() {
+        let verifier = d
+            .verifiers
+            .iter()
+            .find(|v| v.verifies_message(&pae, sig))
+            .ok_or_else(|| EntryError::BadSignature {
+                what: format!(
+                    "spec.proposedContent.envelope.signatures[{i}] does not verify under any verifier"
+                ),
+            })?;
+        pairs.push((sig_b64, verifier));
+    }
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.dedup_by(|a, b| a.0 == b.0);
+
+    let payload_hash = hex::encode(Sha256::digest(&d.payload));
+    let envelope_hash = hex::encode(Sha256::digest(d.envelope_json.as_bytes()));
+    let body = Body {
+        api_version: "0.0.1",
+        kind: "dsse",
+        spec: DsseSpec {
+            envelope_hash: AlgValue {
+                algorithm: "sha256",
+                value: &envelope_hash,
+            },
+            payload_hash: AlgValue {
+                algorithm: "sha256",
+                value: &payload_hash,
+            },
+            signatures: pairs
+                .iter()
+                .map(|(sig, v)| DsseSignature {
+                    signature: sig,
+                    verifier: &v.b64,
+                })
+                .collect(),
+        },
+    };
+    let mut index_keys = vec![format!("sha256:{payload_hash}")];
+    for (_, v) in &pairs {
+        v.index_keys(&mut index_keys);
+    }
+    // `pairs` is non-empty: parse rejects envelopes without signatures and every signature
+    // was matched above.
+    let first = pairs.first().map(|p| p.1).ok_or(EntryError::MissingField {
+        field: "spec.proposedContent.envelope.signatures",
+    })?;
+    Ok(finish(
+        EntryKind::Dsse,
+        to_json(&body)?,
+        first,
+        Some((HashAlgorithm::Sha256, payload_hash)),
+        index_keys,
+    ))
+}
+
+fn finish(
+    kind: EntryKind,
+    canonical_body: Vec<u8>,
+    signer: &Verifier,
+    artifact_digest: Option<(HashAlgorithm, String)>,
+    mut index_keys: Vec<String>,
+) -> VerifiedEntry {
+    index_keys.sort();
+    index_keys.dedup();
+    VerifiedEntry {
+        kind,
+        canonical_body,
+        certificate_der: signer.certificate_der.clone(),
+        public_key_der: signer.spki_der.clone(),
+        artifact_digest,
+        san: signer.sans.first().map(|s: &San| s.value().to_owned()),
+        index_keys,
+    }
+}
+
+// JSON access helpers: each names the field in its error.
+
+fn field<'a>(obj: &'a Map<String, Value>, key: &str, path: &'static str) -> Result<&'a Value> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Err(EntryError::MissingField { field: path }),
+        Some(v) => Ok(v),
+    }
+}
+
+fn object<'a>(path: &'static str, v: &'a Value) -> Result<&'a Map<String, Value>> {
+    v.as_object()
+        .ok_or_else(|| EntryError::malformed(path, "expected a JSON object"))
+}
+
+fn array<'a>(path: &'static str, v: &'a Value) -> Result<&'a Vec<Value>> {
+    v.as_array()
+        .ok_or_else(|| EntryError::malformed(path, "expected a JSON array"))
+}
+
+fn string<'a>(path: &'static str, v: &'a Value) -> Result<&'a str> {
+    v.as_str()
+        .ok_or_else(|| EntryError::malformed(path, "expected a JSON string"))
+}
+
+fn check_len(field: &'static str, size: usize, limit: usize) -> Result<()> {
+    if size > limit {
+        return Err(EntryError::TooLarge { field, size, limit });
+    }
+    Ok(())
+}
+
+fn decode_hex(field: &'static str, s: &str, len: usize) -> Result<Vec<u8>> {
+    let bad = || EntryError::Hex {
+        field,
+        expected_len: len * 2,
+    };
+    if s.len() != len * 2 {
+        return Err(bad());
+    }
+    hex::decode(s).map_err(|_| bad())
+}

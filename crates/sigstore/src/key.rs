@@ -1,0 +1,294 @@
+//! Verifier material as Rekor receives it (base64 of a PEM certificate or PEM public key) and
+//! signature verification with aws-lc-rs.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self as lc, UnparsedPublicKey, VerificationAlgorithm};
+use der::asn1::ObjectIdentifier;
+use der::oid::AssociatedOid;
+use der::{Decode, Encode};
+use spki::SubjectPublicKeyInfoRef;
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
+
+use crate::HashAlgorithm;
+use crate::error::{EntryError, Result};
+
+/// Largest decoded PEM verifier accepted, in bytes.
+pub const MAX_VERIFIER_BYTES: usize = 64 * 1024;
+
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// The type of a verifier's public key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyType {
+    /// ECDSA on NIST P-256.
+    EcdsaP256,
+    /// ECDSA on NIST P-384.
+    EcdsaP384,
+    /// RSA (PKCS#1 v1.5 signatures; aws-lc-rs accepts 2048 to 8192 bits).
+    Rsa,
+    /// Ed25519.
+    Ed25519,
+}
+
+impl KeyType {
+    /// Identifies the key type of a DER `SubjectPublicKeyInfo`.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::BadPublicKey`] for undecodable DER or an unsupported algorithm or curve.
+    pub fn of_spki(field: &'static str, spki_der: &[u8]) -> Result<KeyType> {
+        let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| bad_key(field, e))?;
+        let alg = &spki.algorithm;
+        if alg.oid == ID_EC_PUBLIC_KEY {
+            let curve = alg
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+            return match curve {
+                Some(c) if c == SECP256R1 => Ok(KeyType::EcdsaP256),
+                Some(c) if c == SECP384R1 => Ok(KeyType::EcdsaP384),
+                _ => Err(bad_key(field, "unsupported elliptic curve")),
+            };
+        }
+        if alg.oid == RSA_ENCRYPTION {
+            return Ok(KeyType::Rsa);
+        }
+        if alg.oid == ID_ED25519 {
+            return Ok(KeyType::Ed25519);
+        }
+        Err(bad_key(
+            field,
+            format!("unsupported key algorithm {}", alg.oid),
+        ))
+    }
+
+    /// A short name for messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ECDSA P-256",
+            KeyType::EcdsaP384 => "ECDSA P-384",
+            KeyType::Rsa => "RSA",
+            KeyType::Ed25519 => "Ed25519",
+        }
+    }
+
+    /// The sigstore protobuf `PublicKeyDetails` name for this key type, as used in trusted roots.
+    /// RSA keys are described as 2048-bit PKCS#1 v1.5 with SHA-256.
+    #[must_use]
+    pub fn key_details(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+            KeyType::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
+            KeyType::Rsa => "PKIX_RSA_PKCS1V15_2048_SHA256",
+            KeyType::Ed25519 => "PKIX_ED25519",
+        }
+    }
+}
+
+/// A subject alternative name read from a verifier certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum San {
+    /// An `rfc822Name` (email address).
+    Email(String),
+    /// A `uniformResourceIdentifier`.
+    Uri(String),
+}
+
+impl San {
+    /// The SAN value.
+    #[must_use]
+    pub fn value(&self) -> &str {
+        match self {
+            San::Email(v) | San::Uri(v) => v,
+        }
+    }
+
+    /// The search-index key: `email:<addr>` or `uri:<uri>`.
+    #[must_use]
+    pub fn index_key(&self) -> String {
+        match self {
+            San::Email(v) => format!("email:{}", v.to_ascii_lowercase()),
+            San::Uri(v) => format!("uri:{v}"),
+        }
+    }
+}
+
+/// A parsed verifier: the base64 text as received, and the key it carries.
+#[derive(Clone, Debug)]
+pub(crate) struct Verifier {
+    /// The base64 string exactly as the client sent it (echoed into canonical bodies).
+    pub(crate) b64: String,
+    /// DER certificate, when the verifier is a certificate.
+    pub(crate) certificate_der: Option<Vec<u8>>,
+    /// DER `SubjectPublicKeyInfo`.
+    pub(crate) spki_der: Vec<u8>,
+    /// The key type.
+    pub(crate) key_type: KeyType,
+    /// The certificate's SANs (email and URI only), in certificate order.
+    pub(crate) sans: Vec<San>,
+}
+
+impl Verifier {
+    /// Parses base64-of-PEM verifier text (`field` names it in errors).
+    pub(crate) fn parse(field: &'static str, b64: &str) -> Result<Verifier> {
+        if b64.len() > MAX_VERIFIER_BYTES * 4 / 3 + 4 {
+            return Err(EntryError::TooLarge {
+                field,
+                size: b64.len(),
+                limit: MAX_VERIFIER_BYTES * 4 / 3 + 4,
+            });
+        }
+        let pem = crate::decode_b64(field, b64)?;
+        // A certificate chain (leaf first) is accepted, as Rekor does: the leaf signs.
+        let (label, der_bytes) =
+            der::pem::decode_vec(first_pem_block(&pem)).map_err(|e| bad_key(field, e))?;
+        let (certificate_der, spki_der, sans) = match label {
+            "CERTIFICATE" => {
+                let cert = Certificate::from_der(&der_bytes).map_err(|e| bad_key(field, e))?;
+                let spki = cert
+                    .tbs_certificate()
+                    .subject_public_key_info()
+                    .to_der()
+                    .map_err(|e| bad_key(field, e))?;
+                let sans = certificate_sans(field, &cert)?;
+                (Some(der_bytes), spki, sans)
+            }
+            "PUBLIC KEY" => (None, der_bytes, Vec::new()),
+            other => {
+                return Err(bad_key(
+                    field,
+                    format!("PEM label {other:?} (expected CERTIFICATE or PUBLIC KEY)"),
+                ));
+            }
+        };
+        let key_type = KeyType::of_spki(field, &spki_der)?;
+        Ok(Verifier {
+            b64: b64.to_owned(),
+            certificate_der,
+            spki_der,
+            key_type,
+            sans,
+        })
+    }
+
+    /// Verifies `sig` over the already-hashed `digest` (hashedrekord).
+    pub(crate) fn verify_digest(
+        &self,
+        field: &'static str,
+        hash: HashAlgorithm,
+        digest_bytes: &[u8],
+        sig: &[u8],
+    ) -> Result<()> {
+        use HashAlgorithm::{Sha256, Sha384, Sha512};
+        let alg: &'static dyn VerificationAlgorithm = match (self.key_type, hash) {
+            (KeyType::EcdsaP256, Sha256) => &lc::ECDSA_P256_SHA256_ASN1,
+            (KeyType::EcdsaP256, Sha384) => &lc::ECDSA_P256_SHA384_ASN1,
+            (KeyType::EcdsaP256, Sha512) => &lc::ECDSA_P256_SHA512_ASN1,
+            (KeyType::EcdsaP384, Sha256) => &lc::ECDSA_P384_SHA256_ASN1,
+            (KeyType::EcdsaP384, Sha384) => &lc::ECDSA_P384_SHA384_ASN1,
+            (KeyType::EcdsaP384, Sha512) => &lc::ECDSA_P384_SHA512_ASN1,
+            (KeyType::Rsa, Sha256) => &lc::RSA_PKCS1_2048_8192_SHA256,
+            (KeyType::Rsa, Sha384) => &lc::RSA_PKCS1_2048_8192_SHA384,
+            (KeyType::Rsa, Sha512) => &lc::RSA_PKCS1_2048_8192_SHA512,
+            (KeyType::Ed25519, _) => {
+                return Err(EntryError::UnsupportedKey {
+                    field,
+                    algorithm: KeyType::Ed25519.name(),
+                    reason: "pure Ed25519 cannot verify a prehashed digest; use a dsse entry",
+                });
+            }
+        };
+        let digest_alg = match hash {
+            Sha256 => &digest::SHA256,
+            Sha384 => &digest::SHA384,
+            Sha512 => &digest::SHA512,
+        };
+        let digest = digest::Digest::import_less_safe(digest_bytes, digest_alg)
+            .map_err(|_| EntryError::malformed("spec.data.hash.value", "wrong digest length"))?;
+        UnparsedPublicKey::new(alg, &self.spki_der)
+            .verify_digest(&digest, sig)
+            .map_err(|_| EntryError::BadSignature {
+                what: "spec.signature.content over spec.data.hash".to_owned(),
+            })
+    }
+
+    /// Whether `sig` verifies over `message` (DSSE PAE). ECDSA P-384 keys are tried with
+    /// SHA-384 (what clients use) and SHA-256 (what Rekor's DSSE verifier uses).
+    pub(crate) fn verifies_message(&self, message: &[u8], sig: &[u8]) -> bool {
+        let algs: &[&'static dyn VerificationAlgorithm] = match self.key_type {
+            KeyType::EcdsaP256 => &[&lc::ECDSA_P256_SHA256_ASN1],
+            KeyType::EcdsaP384 => &[&lc::ECDSA_P384_SHA384_ASN1, &lc::ECDSA_P384_SHA256_ASN1],
+            KeyType::Rsa => &[&lc::RSA_PKCS1_2048_8192_SHA256],
+            KeyType::Ed25519 => &[&lc::ED25519],
+        };
+        algs.iter().any(|alg| {
+            UnparsedPublicKey::new(*alg, &self.spki_der)
+                .verify(message, sig)
+                .is_ok()
+        })
+    }
+
+    /// Index keys for this verifier: `key:<sha256 hex of SPKI DER>` and one per SAN.
+    pub(crate) fn index_keys(&self, out: &mut Vec<String>) {
+        let fp = digest::digest(&digest::SHA256, &self.spki_der);
+        out.push(format!("key:{}", hex::encode(fp.as_ref())));
+        out.extend(self.sans.iter().map(San::index_key));
+    }
+}
+
+/// The first PEM block of `pem` (through its `-----END ...-----` line), or all of it.
+fn first_pem_block(pem: &[u8]) -> &[u8] {
+    const END: &[u8] = b"-----END ";
+    let Some(start) = pem.windows(END.len()).position(|w| w == END) else {
+        return pem;
+    };
+    let after = start + END.len();
+    match pem[after..].windows(5).position(|w| w == b"-----") {
+        Some(i) => {
+            let mut end = after + i + 5;
+            if pem.get(end) == Some(&b'\r') {
+                end += 1;
+            }
+            if pem.get(end) == Some(&b'\n') {
+                end += 1;
+            }
+            &pem[..end]
+        }
+        None => pem,
+    }
+}
+
+fn certificate_sans(field: &'static str, cert: &Certificate) -> Result<Vec<San>> {
+    let mut sans = Vec::new();
+    let Some(exts) = cert.tbs_certificate().extensions() else {
+        return Ok(sans);
+    };
+    for ext in exts.iter().filter(|e| e.extn_id == SubjectAltName::OID) {
+        let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map_err(|e| bad_key(field, format!("malformed subjectAltName: {e}")))?;
+        for name in san.0 {
+            match name {
+                GeneralName::Rfc822Name(v) => sans.push(San::Email(v.to_string())),
+                GeneralName::UniformResourceIdentifier(v) => sans.push(San::Uri(v.to_string())),
+                _ => {}
+            }
+        }
+    }
+    Ok(sans)
+}
+
+fn bad_key(field: &'static str, reason: impl ToString) -> EntryError {
+    EntryError::BadPublicKey {
+        field,
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,119 @@
+//! Hallmark's Sigstore wire layer: the Rekor v1 entry types it accepts, their verification and
+//! canonical bodies, signed entry timestamps, and the trust documents clients load.
+//!
+//! Pure: no I/O, no async. The server parses a `POST /api/v1/log/entries` body with
+//! [`ProposedEntry::parse`], checks it with [`ProposedEntry::verify`], appends
+//! [`VerifiedEntry::canonical_body`] to the log (leaf hash = SHA-256 of `0x00 || body`), signs
+//! [`set_payload`] and answers with [`log_entry_json`].
+//!
+//! Specifications:
+//! - Rekor entry types: [`hashedrekord` v0.0.1](https://github.com/sigstore/rekor/tree/main/pkg/types/hashedrekord/v0.0.1),
+//!   [`dsse` v0.0.1](https://github.com/sigstore/rekor/tree/main/pkg/types/dsse/v0.0.1)
+//!   and [`intoto` v0.0.2](https://github.com/sigstore/rekor/tree/main/pkg/types/intoto/v0.0.2)
+//!   (the OpenAPI schemas live in `pkg/types/*/v0.0.1/*_v0_0_1_schema.json`).
+//! - [DSSE envelope and PAE](https://github.com/secure-systems-lab/dsse/blob/master/protocol.md).
+//! - [RFC 8785](https://www.rfc-editor.org/rfc/rfc8785) JSON canonicalization (bodies, SET payload).
+//! - Trust documents: [sigstore protobuf-specs](https://github.com/sigstore/protobuf-specs)
+//!   (`sigstore_trustroot.proto`: `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`).
+//!
+//! Design notes:
+//! - Canonical bodies echo the client's base64 strings (signature, PEM verifier) as received
+//!   instead of re-encoding them, so the body a client re-derives from its own request matches.
+//!   (Rekor itself re-encodes verifiers as its canonical PEM; for PEM written by the usual
+//!   libraries, 64-column lines with a trailing newline, the two are identical.)
+//! - Search-index keys use Hallmark's own scheme (`sha256:`, `key:`, `email:`, `uri:`), not
+//!   Rekor's exact key strings; email addresses are lowercased.
+//! - Canonical JSON comes from structs whose fields are declared in RFC 8785 key order and hold
+//!   only ASCII strings and integers; serde_json's compact output is then JCS byte for byte,
+//!   without depending on serde_json's map ordering features.
+//! - `intoto` v0.0.2 follows Rekor: `payload` and `sig` are base64 of the DSSE base64 text
+//!   (double-encoded); single encoding is accepted too. `content.hash` (the envelope digest) is
+//!   the client's and is echoed; `payloadHash` is computed here.
+
+mod entry;
+mod error;
+mod key;
+mod log;
+mod trust;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+
+pub use entry::{
+    EntryKind, MAX_ENTRY_BYTES, MAX_SIGNATURE_B64, MAX_SIGNATURES, ProposedEntry, VerifiedEntry,
+    dsse_pae,
+};
+pub use error::{EntryError, Result};
+pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
+pub use log::{InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, set_payload};
+pub use trust::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertificateAuthority, SIGNING_CONFIG_MEDIA_TYPE, Service,
+    TRUSTED_ROOT_MEDIA_TYPE, TransparencyLog, Validity, client_trust_config_json, rfc3339,
+    signing_config_json, trusted_root_json,
+};
+
+/// A digest algorithm named in `spec.data.hash.algorithm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HashAlgorithm {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// Parses the Rekor name (`sha256`, `sha384`, `sha512`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "sha256" => Some(HashAlgorithm::Sha256),
+            "sha384" => Some(HashAlgorithm::Sha384),
+            "sha512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    /// The Rekor name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha384 => "sha384",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// Digest length in bytes.
+    #[must_use]
+    pub fn digest_len(self) -> usize {
+        match self {
+            HashAlgorithm::Sha256 => 32,
+            HashAlgorithm::Sha384 => 48,
+            HashAlgorithm::Sha512 => 64,
+        }
+    }
+}
+
+/// Strict standard base64 (what Rekor's `strfmt.Base64` fields accept).
+pub(crate) fn decode_b64(field: &'static str, s: &str) -> Result<Vec<u8>> {
+    STANDARD.decode(s).map_err(|e| EntryError::Base64 {
+        field,
+        reason: e.to_string(),
+    })
+}
+
+/// DSSE fields: the DSSE spec allows standard or URL-safe base64, padded or not.
+pub(crate) fn decode_b64_lenient(field: &'static str, s: &str) -> Result<Vec<u8>> {
+    STANDARD
+        .decode(s)
+        .or_else(|_| STANDARD_NO_PAD.decode(s))
+        .or_else(|_| URL_SAFE.decode(s))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
+        .map_err(|e| EntryError::Base64 {
+            field,
+            reason: e.to_string(),
+        })
+}
