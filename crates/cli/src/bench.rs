@@ -68,6 +68,20 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Entries per second into a running server's signature log: POST /api/v1/log/entries with
+    /// hashedrekord entries (pre-signed with a certificate from the server's CA), concurrent
+    /// clients; every 201 must carry a SET and an inclusion proof.
+    LogApi {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 128)]
+        clients: usize,
+        /// Entries to post (each distinct).
+        #[arg(long, default_value_t = 50_000)]
+        entries: usize,
+    },
     /// HSM signing rate: the module's own rate (raw C_Sign) against the key handle.
     Hsm {
         /// The key to sign with (created if missing).
@@ -115,6 +129,11 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             seconds,
             rate,
         } => bench_ca(&url, clients, seconds, rate),
+        BenchCommand::LogApi {
+            url,
+            clients,
+            entries,
+        } => bench_log_api(&url, clients, entries),
     }
 }
 
@@ -394,6 +413,10 @@ fn raw_sign_rate(token: &hallmark_keys::Hsm, label: &str, dur: Duration) -> Resu
 /// One client's request body: a token from the development issuer, an in-memory P-256 key, and
 /// the proof of possession (its signature over the token's email).
 fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
+    ca_request_body_for(url, n, &memory_key()?)
+}
+
+fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
     use base64::Engine as _;
     use spki::EncodePublicKey as _;
     let email = format!("bench-{n}@hallmark.local");
@@ -403,7 +426,6 @@ fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
         .body_mut()
         .read_json()?;
     let token = resp["access_token"].as_str().context("no access_token")?;
-    let key = memory_key()?;
     let pem = key
         .verifying_key()
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
@@ -499,6 +521,118 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
     println!("mode               {mode}, {seconds:.0} s");
     println!(
         "certificates/s     {:.0} (201s: {}, failures: {failures})",
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        lat.len()
+    );
+    println!(
+        "latency p50/p99    {:.2} ms / {:.2} ms",
+        percentile(&lat, 0.50) as f64 / 1000.0,
+        percentile(&lat, 0.99) as f64 / 1000.0
+    );
+    ensure!(failures == 0, "{failures} requests failed");
+    Ok(())
+}
+
+fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use sha2::Digest as _;
+    use signature::hazmat::PrehashSigner as _;
+    let url = url.trim_end_matches('/').to_owned();
+    ensure!(
+        clients >= 1 && entries >= 1,
+        "--clients and --entries must be positive"
+    );
+    // A certificate from the server's CA for an in-memory key.
+    let key = memory_key()?;
+    let mut resp = ureq::post(format!("{url}/api/v2/signingCert"))
+        .header("content-type", "application/json")
+        .send(&ca_request_body_for(&url, 0, &key)?[..])
+        .context("getting a certificate")?;
+    let cert: serde_json::Value = resp.body_mut().read_json()?;
+    let leaf = cert["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .context("no certificate in the CA's answer")?
+        .to_owned();
+    let leaf_b64 = STANDARD.encode(&leaf);
+    // Pre-sign distinct digests, so that client-side signing is not measured.
+    let run = std::process::id();
+    let prepare = Instant::now();
+    let bodies: Vec<Vec<u8>> = (0..entries)
+        .map(|i| {
+            let digest = sha2::Sha256::digest(format!("bench {run} {i}").as_bytes());
+            let sig: p256::ecdsa::Signature = key.sign_prehash(&digest)?;
+            Ok(serde_json::to_vec(&serde_json::json!({
+                "apiVersion": "0.0.1",
+                "kind": "hashedrekord",
+                "spec": {
+                    "signature": {"content": STANDARD.encode(sig.to_der().as_bytes()), "publicKey": {"content": leaf_b64}},
+                    "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}}
+                }
+            }))?)
+        })
+        .collect::<Result<_>>()?;
+    println!(
+        "prepared           {entries} signed entries in {:.1} s",
+        prepare.elapsed().as_secs_f64()
+    );
+    let bodies = Arc::new(bodies);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let endpoint: Arc<str> = format!("{url}/api/v1/log/entries").into();
+    let (lat, failures, elapsed) = rt.block_on(async move {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(clients)
+            .build()?;
+        let next = Arc::new(AtomicU64::new(0));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (http, next, bodies, endpoint) =
+                (http.clone(), next.clone(), bodies.clone(), endpoint.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    let ok = match http
+                        .post(&*endpoint)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status().as_u16() == 201 => r.text().await.is_ok_and(|t| {
+                            t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
+                        }),
+                        _ => false,
+                    };
+                    out.push((t.elapsed().as_micros() as u64, ok));
+                }
+                out
+            }));
+        }
+        let mut lat = Vec::new();
+        let mut failed = 0u64;
+        for t in tasks {
+            for (us, ok) in t.await? {
+                if ok {
+                    lat.push(us);
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
+    })?;
+    let mut lat = lat;
+    lat.sort_unstable();
+    println!("clients            {clients}");
+    println!(
+        "entries/s          {:.0} (201 with SET and proof: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );

@@ -1,0 +1,277 @@
+//! The signature log's Rekor v1 API over HTTP: entries built by hand from a certificate this CA
+//! issued and openssl signatures; proofs checked by `ct-merkle` (an independent implementation),
+//! the SET by Python `cryptography`; every bad input a 4xx that leaves the log unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use ct_merkle::{ConsistencyProof, InclusionProof, RootHash};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const EMAIL: &str = "logger@example.com";
+
+/// A certificate from this CA for a fresh key: (key path, leaf PEM).
+fn certificate(stack: &Stack, dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let (key, csr) = openssl_key_and_csr(dir, name);
+    let token = stack
+        .mint(json!({"sub": EMAIL, "email": EMAIL, "email_verified": true}))
+        .unwrap();
+    let body = serde_json::to_vec(&json!({
+        "certificateSigningRequest": STANDARD.encode(std::fs::read_to_string(&csr).unwrap())
+    }))
+    .unwrap();
+    let (status, resp) = stack
+        .post("/api/v2/signingCert", &body, Some(&token))
+        .unwrap();
+    assert_eq!(status, 201, "{resp}");
+    let leaf = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (key, leaf)
+}
+
+fn hashedrekord(sig: &[u8], public_pem: &str, digest_hex: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "signature": {"content": STANDARD.encode(sig), "publicKey": {"content": STANDARD.encode(public_pem)}},
+            "data": {"hash": {"algorithm": "sha256", "value": digest_hex}}
+        }
+    }))
+    .unwrap()
+}
+
+/// Signs `artifact` (openssl signs SHA-256 of it, which is what hashedrekord verifies).
+fn signed_entry(key: &Path, leaf: &str, artifact: &[u8], dir: &Path) -> Vec<u8> {
+    let sig = openssl_sign(key, artifact, dir);
+    hashedrekord(&sig, leaf, &hex::encode(Sha256::digest(artifact)))
+}
+
+fn the_entry(resp: &Value) -> (&String, &Value) {
+    resp.as_object().unwrap().iter().next().unwrap()
+}
+
+fn log_state(stack: &Stack) -> (u64, String) {
+    let (_, text) = stack.get("/api/v1/log").unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    (
+        v["treeSize"].as_u64().unwrap(),
+        v["rootHash"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn hash32(hex_str: &str) -> [u8; 32] {
+    hex::decode(hex_str).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn entries_proofs_search_and_bad_input() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, leaf) = certificate(&stack, &dir, "signer");
+    let (_, public_pem) = stack.get("/api/v1/log/publicKey").unwrap();
+    std::fs::write(dir.join("log.pem"), &public_pem).unwrap();
+
+    let mut bodies = Vec::new();
+    let mut roots: Vec<(u64, [u8; 32])> = Vec::new();
+    for i in 0..5u8 {
+        let artifact = format!("artifact number {i}\n").into_bytes();
+        let (status, resp) = stack
+            .post(
+                "/api/v1/log/entries",
+                &signed_entry(&key, &leaf, &artifact, &dir),
+                None,
+            )
+            .unwrap();
+        assert_eq!(status, 201, "{resp}");
+        let (uuid, e) = the_entry(&resp);
+        let body = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
+        let index = e["logIndex"].as_u64().unwrap();
+        assert_eq!(index, u64::from(i));
+        assert!(
+            uuid.ends_with(&hex::encode(hallmark_tlog::leaf_hash(&body).0)),
+            "{uuid}"
+        );
+        let proof = &e["verification"]["inclusionProof"];
+        let size = proof["treeSize"].as_u64().unwrap();
+        let root = hash32(proof["rootHash"].as_str().unwrap());
+        let hashes: Vec<u8> = proof["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|h| hex::decode(h.as_str().unwrap()).unwrap())
+            .collect();
+        // ct-merkle, not our code, checks the inclusion proof.
+        RootHash::<Sha256>::new(root.into(), size)
+            .verify_inclusion(&body, index, &InclusionProof::<Sha256>::from_bytes(hashes))
+            .unwrap();
+        assert!(
+            proof["checkpoint"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("\n{size}\n"))
+        );
+        // The SET: the log key's signature over the canonical JSON of body, time, log ID, index.
+        std::fs::write(dir.join("entry.json"), serde_json::to_vec(e).unwrap()).unwrap();
+        let out = py(
+            r#"
+import sys, json, base64
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+e = json.load(open(sys.argv[1]))
+key = serialization.load_pem_public_key(open(sys.argv[2], 'rb').read())
+payload = json.dumps({"body": e["body"], "integratedTime": e["integratedTime"], "logID": e["logID"], "logIndex": e["logIndex"]}, sort_keys=True, separators=(",", ":")).encode()
+key.verify(base64.b64decode(e["verification"]["signedEntryTimestamp"]), payload, ec.ECDSA(hashes.SHA256()))
+print("SET OK")
+"#,
+            &[
+                dir.join("entry.json").to_str().unwrap(),
+                dir.join("log.pem").to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("SET OK"), "{out}");
+        bodies.push((uuid.clone(), body, artifact));
+        roots.push((size, root));
+    }
+
+    // Consistency between every pair of served sizes, checked by ct-merkle.
+    for &(m, old) in &roots {
+        for &(n, new) in &roots {
+            if m >= n {
+                continue;
+            }
+            let (status, text) = stack
+                .get(&format!("/api/v1/log/proof?firstSize={m}&lastSize={n}"))
+                .unwrap();
+            assert_eq!(status, 200, "{text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(hash32(v["rootHash"].as_str().unwrap()), new);
+            let hashes: Vec<u8> = v["hashes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|h| hex::decode(h.as_str().unwrap()).unwrap())
+                .collect();
+            RootHash::<Sha256>::new(new.into(), n)
+                .verify_consistency(
+                    &RootHash::<Sha256>::new(old.into(), m),
+                    &ConsistencyProof::<Sha256>::try_from_bytes(hashes).unwrap(),
+                )
+                .unwrap_or_else(|e| panic!("consistency {m} -> {n}: {e:?}"));
+        }
+    }
+
+    // Reads and search.
+    let (uuid0, body0, artifact0) = &bodies[0];
+    for path in [
+        format!("/api/v1/log/entries?logIndex=0"),
+        format!("/api/v1/log/entries/{uuid0}"),
+    ] {
+        let (status, text) = stack.get(&path).unwrap();
+        assert_eq!(status, 200, "{path}: {text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let (_, e) = the_entry(&v);
+        assert_eq!(
+            STANDARD.decode(e["body"].as_str().unwrap()).unwrap(),
+            *body0
+        );
+    }
+    let (status, v) = stack
+        .post(
+            "/api/v1/log/entries/retrieve",
+            json!({"logIndexes": [1, 3]}).to_string().as_bytes(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let digest = hex::encode(Sha256::digest(artifact0));
+    let (status, v) = stack
+        .post(
+            "/api/v1/index/retrieve",
+            json!({"hash": format!("sha256:{digest}")})
+                .to_string()
+                .as_bytes(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, json!([uuid0]));
+    let (_, v) = stack
+        .post(
+            "/api/v1/index/retrieve",
+            json!({"email": EMAIL}).to_string().as_bytes(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5, "{v}");
+
+    // A duplicate is a 409 pointing at the existing entry.
+    let (status, v) = stack
+        .post(
+            "/api/v1/log/entries",
+            &signed_entry(&key, &leaf, artifact0, &dir),
+            None,
+        )
+        .unwrap();
+    // ECDSA signatures differ per signing, so re-post the exact same body instead.
+    assert_eq!(status, 201, "{v}");
+    let (uuid_dup, e) = the_entry(&v);
+    let same = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
+    let mut again = serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1", "kind": "hashedrekord",
+        "spec": serde_json::from_slice::<Value>(&same).unwrap()["spec"].clone()
+    }))
+    .unwrap();
+    let (status, v) = stack.post("/api/v1/log/entries", &again, None).unwrap();
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains(uuid_dup.as_str()),
+        "{v}"
+    );
+
+    // Bad input: each a 4xx with a message, and the log unchanged.
+    let before = log_state(&stack);
+    let (other_key, _) = openssl_key_and_csr(&dir, "other");
+    let (foreign_key, foreign_csr) = openssl_key_and_csr(&dir, "foreign");
+    let foreign_cert = run(std::process::Command::new("openssl")
+        .args(["x509", "-req", "-days", "1", "-in"])
+        .arg(&foreign_csr)
+        .arg("-signkey")
+        .arg(&foreign_key));
+    let art = b"some artifact".to_vec();
+    let digest = hex::encode(Sha256::digest(&art));
+    let good_sig = openssl_sign(&key, &art, &dir);
+    again.truncate(again.len() / 2);
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("truncated JSON", again.clone(), 400),
+        ("wrong kind", serde_json::to_vec(&json!({"apiVersion":"0.0.1","kind":"rekord","spec":{}})).unwrap(), 400),
+        ("wrong version", serde_json::to_vec(&json!({"apiVersion":"9.9.9","kind":"hashedrekord","spec":{}})).unwrap(), 400),
+        (
+            "bad base64",
+            serde_json::to_vec(&json!({"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"signature":{"content":"!!!","publicKey":{"content":STANDARD.encode(&leaf)}},"data":{"hash":{"algorithm":"sha256","value":digest}}}})).unwrap(),
+            400,
+        ),
+        ("signature by a different key", hashedrekord(&openssl_sign(&other_key, &art, &dir), &leaf, &digest), 400),
+        ("digest of something else", hashedrekord(&good_sig, &leaf, &hex::encode(Sha256::digest(b"else"))), 400),
+        ("certificate from an unknown CA", signed_entry(&foreign_key, &foreign_cert, &art, &dir), 400),
+        ("oversized", vec![b' '; 200 * 1024], 413),
+    ];
+    for (what, body, want) in cases {
+        let (status, v) = stack.post("/api/v1/log/entries", &body, None).unwrap();
+        assert_eq!(status, want, "{what}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {v}"
+        );
+    }
+    assert_eq!(log_state(&stack), before, "bad input changed the log");
+}
