@@ -172,7 +172,7 @@ print("SET OK")
     // Reads and search.
     let (uuid0, body0, artifact0) = &bodies[0];
     for path in [
-        format!("/api/v1/log/entries?logIndex=0"),
+        "/api/v1/log/entries?logIndex=0".to_owned(),
         format!("/api/v1/log/entries/{uuid0}"),
     ] {
         let (status, text) = stack.get(&path).unwrap();
