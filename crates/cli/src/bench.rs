@@ -243,11 +243,7 @@ where
         "durable appends/s  {:.0}",
         entries as f64 / elapsed.as_secs_f64()
     );
-    println!(
-        "latency p50/p99    {:.2} ms / {:.2} ms",
-        percentile(&lat, 0.50) as f64 / 1000.0,
-        percentile(&lat, 0.99) as f64 / 1000.0
-    );
+    print_latency(&lat);
     println!("checkpoints kept   {batches} (history interval 1 s)");
     println!(
         "reopened           size {} root {} (matches)",
@@ -499,21 +495,10 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
                 }
             }
         }
-        let mut lat = Vec::new();
-        let mut failed = 0u64;
-        for t in tasks {
-            for (us, ok) in t.await? {
-                if ok {
-                    lat.push(us);
-                } else {
-                    failed += 1;
-                }
-            }
-        }
+        let (lat, failed) = collect_outcomes(tasks).await?;
         Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
     })?;
-    let mut lat = latencies;
-    lat.sort_unstable();
+    let lat = latencies;
     let mode = match rate {
         Some(r) => format!("open loop at {r:.0}/s"),
         None => format!("{clients} concurrent clients"),
@@ -524,11 +509,7 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );
-    println!(
-        "latency p50/p99    {:.2} ms / {:.2} ms",
-        percentile(&lat, 0.50) as f64 / 1000.0,
-        percentile(&lat, 0.99) as f64 / 1000.0
-    );
+    print_latency(&lat);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
 }
@@ -615,32 +596,45 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
                 out
             }));
         }
-        let mut lat = Vec::new();
-        let mut failed = 0u64;
-        for t in tasks {
-            for (us, ok) in t.await? {
-                if ok {
-                    lat.push(us);
-                } else {
-                    failed += 1;
-                }
-            }
-        }
+        let (lat, failed) = collect_outcomes(tasks).await?;
         Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
     })?;
-    let mut lat = lat;
-    lat.sort_unstable();
     println!("clients            {clients}");
     println!(
         "entries/s          {:.0} (201 with SET and proof: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );
-    println!(
-        "latency p50/p99    {:.2} ms / {:.2} ms",
-        percentile(&lat, 0.50) as f64 / 1000.0,
-        percentile(&lat, 0.99) as f64 / 1000.0
-    );
+    print_latency(&lat);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
+}
+
+/// Joins request tasks that each return `(latency µs, succeeded)` pairs: the sorted latencies of
+/// the successes, and the number of failures.
+async fn collect_outcomes(
+    tasks: Vec<tokio::task::JoinHandle<Vec<(u64, bool)>>>,
+) -> Result<(Vec<u64>, u64)> {
+    let mut lat = Vec::new();
+    let mut failed = 0u64;
+    for t in tasks {
+        for (us, ok) in t.await? {
+            if ok {
+                lat.push(us);
+            } else {
+                failed += 1;
+            }
+        }
+    }
+    lat.sort_unstable();
+    Ok((lat, failed))
+}
+
+/// Prints the p50/p99 line of sorted latencies in microseconds.
+fn print_latency(sorted_us: &[u64]) {
+    println!(
+        "latency p50/p99    {:.2} ms / {:.2} ms",
+        percentile(sorted_us, 0.50) as f64 / 1000.0,
+        percentile(sorted_us, 0.99) as f64 / 1000.0
+    );
 }

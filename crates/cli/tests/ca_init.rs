@@ -5,10 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
-use serde_json::json;
 
 /// Runs a hallmark command expected to fail; returns its stderr.
 fn fails(cmd: &mut Command) -> String {
@@ -113,24 +110,7 @@ fn init_refuses_to_overwrite_and_startup_names_what_is_wrong() {
 fn p384_ca_issues_verifiable_certificates() {
     let stack = Stack::start_with(&bin(), "  curve: p384\n").unwrap();
     let dir = stack.dir().to_path_buf();
-    let (_key, csr) = openssl_key_and_csr(&dir, "c");
-    let token = stack
-        .mint(json!({"email": "p384@example.com", "email_verified": true}))
-        .unwrap();
-    let body = serde_json::to_vec(&json!({
-        "certificateSigningRequest": STANDARD.encode(std::fs::read_to_string(&csr).unwrap())
-    }))
-    .unwrap();
-    let (status, resp) = stack
-        .post("/api/v2/signingCert", &body, Some(&token))
-        .unwrap();
-    assert_eq!(status, 201, "{resp}");
-    let certs: Vec<&str> = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let (_key, certs) = request_certificate(&stack, &dir, "c", "p384@example.com");
     for (name, pem) in ["leaf.pem", "issuing.pem", "root.pem"].iter().zip(&certs) {
         std::fs::write(dir.join(name), pem).unwrap();
     }

@@ -18,23 +18,8 @@ const EMAIL: &str = "logger@example.com";
 
 /// A certificate from this CA for a fresh key: (key path, leaf PEM).
 fn certificate(stack: &Stack, dir: &Path, name: &str) -> (std::path::PathBuf, String) {
-    let (key, csr) = openssl_key_and_csr(dir, name);
-    let token = stack
-        .mint(json!({"sub": EMAIL, "email": EMAIL, "email_verified": true}))
-        .unwrap();
-    let body = serde_json::to_vec(&json!({
-        "certificateSigningRequest": STANDARD.encode(std::fs::read_to_string(&csr).unwrap())
-    }))
-    .unwrap();
-    let (status, resp) = stack
-        .post("/api/v2/signingCert", &body, Some(&token))
-        .unwrap();
-    assert_eq!(status, 201, "{resp}");
-    let leaf = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (key, leaf)
+    let (key, mut chain) = request_certificate(stack, dir, name, EMAIL);
+    (key, chain.swap_remove(0))
 }
 
 fn hashedrekord(sig: &[u8], public_pem: &str, digest_hex: &str) -> Vec<u8> {

@@ -128,3 +128,34 @@ pub fn openssl_verify_chain(dir: &Path) {
         .arg(dir.join("leaf.pem")));
     assert!(out.contains(": OK"), "{out}");
 }
+
+/// A fresh P-256 key and CSR in `dir`, a dev-issuer token for `email`, and the certificate chain
+/// the CA answers with (leaf, issuing CA, root as PEM). Asserts a 201.
+pub fn request_certificate(
+    stack: &Stack,
+    dir: &Path,
+    name: &str,
+    email: &str,
+) -> (PathBuf, Vec<String>) {
+    use base64::Engine as _;
+    let (key, csr) = openssl_key_and_csr(dir, name);
+    let token = stack
+        .mint(serde_json::json!({"sub": email, "email": email, "email_verified": true}))
+        .unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "certificateSigningRequest": base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read_to_string(&csr).unwrap())
+    }))
+    .unwrap();
+    let (status, resp) = stack
+        .post("/api/v2/signingCert", &body, Some(&token))
+        .unwrap();
+    assert_eq!(status, 201, "{resp}");
+    let chain = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no chain in {resp}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (key, chain)
+}
