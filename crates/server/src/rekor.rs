@@ -44,7 +44,15 @@ pub(crate) struct RekorLog {
     /// Rekor's tree ID (the first eight bytes of the log ID, as a positive number).
     pub(crate) tree_id: u64,
     pub(crate) public_key_pem: String,
+    /// Bounds the create path's CPU and HSM work (verification, SET signing) to a few threads at
+    /// a time. Without it every waiting request gets its own blocking thread, and a hundred
+    /// threads contending for two cores and the HSM library's locks spend more time in futex
+    /// wake-ups than in signing.
+    pub(crate) workers: tokio::sync::Semaphore,
 }
+
+/// Create-path work running at once, per available core.
+pub(crate) const WORKERS_PER_CORE: usize = 2;
 
 impl std::fmt::Debug for RekorLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,7 +132,8 @@ pub(crate) async fn create_entry(
 ) -> Result<Response, ApiError> {
     let body = crate::ca_api::read_body(body, state.settings.max_entry_bytes).await?;
     let st = state.clone();
-    // Parsing and signature checks are CPU work: off the async executor.
+    // Parsing and signature checks are CPU work: off the async executor, a few at a time.
+    let permit = state.rekor.workers.acquire().await;
     let verified = blocking(move || {
         let entry = hallmark_sigstore::ProposedEntry::parse(&body).map_err(entry_error)?;
         let verified = entry.verify().map_err(entry_error)?;
@@ -134,11 +143,12 @@ pub(crate) async fn create_entry(
         Ok(verified)
     })
     .await?;
+    drop(permit);
     let appended = state
         .rekor
         .seq
         .append(NewEntry {
-            data: verified.canonical_body,
+            data: verified.canonical_body.clone(),
             index_keys: verified.index_keys,
         })
         .await
@@ -159,18 +169,14 @@ pub(crate) async fn create_entry(
         return Ok(resp);
     }
     let index = appended.index;
+    // The stored entry is the canonical body just appended: no need to read it back.
     let stored = StoredEntry {
         integrated_ms: appended.integrated_ms,
-        data: Vec::new(),
+        data: verified.canonical_body,
     };
-    let json = blocking(move || {
-        let stored = StoredEntry {
-            data: rekor.read(index)?.data,
-            ..stored
-        };
-        rekor.entry_json(index, &stored)
-    })
-    .await?;
+    let permit = state.rekor.workers.acquire().await;
+    let json = blocking(move || rekor.entry_json(index, &stored)).await?;
+    drop(permit);
     metrics::counter!("hallmark_log_entries_total", "outcome" => "created").increment(1);
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&location) {

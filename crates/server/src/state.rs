@@ -3,7 +3,8 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
@@ -51,6 +52,21 @@ pub(crate) struct CaService {
     issuing_key: Arc<dyn IssuingKey + Send + Sync>,
     issuing_cert: Certificate,
     accept_any_signer: bool,
+    /// Signing certificates already checked against the issuing CA, by SHA-256 of their DER, with
+    /// their validity window. A CI job logs many entries with one 10-minute certificate; this
+    /// saves a chain signature check per entry. Bounded: cleared when full.
+    checked_certs: Mutex<HashMap<[u8; 32], (SystemTime, SystemTime)>>,
+}
+
+/// Most signing certificates [`CaService::check_signer_certificate`] remembers.
+const CHECKED_CERTS_MAX: usize = 16_384;
+
+/// Seconds since the epoch (negative before it).
+fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
 }
 
 fn ca_error(e: hallmark_ca::CaError) -> ApiError {
@@ -64,24 +80,51 @@ impl CaService {
         if self.accept_any_signer {
             return Ok(());
         }
-        let cert = hallmark_ca::parse_certificate("signing certificate", der).map_err(ca_error)?;
-        hallmark_ca::verify_issued_by(
-            "signing certificate",
-            &cert,
-            "issuing CA",
-            &self.issuing_cert,
-        )
-        .map_err(|e| {
-            ApiError::bad_request(format!(
-                "the signing certificate was not issued by this authority's CA: {e}"
-            ))
-        })?;
-        let validity = cert.tbs_certificate().validity();
+        let id: [u8; 32] = sha2::Sha256::digest(der).into();
+        let known = self
+            .checked_certs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .copied();
+        let (not_before, not_after) = match known {
+            Some(window) => window,
+            None => {
+                let cert = hallmark_ca::parse_certificate("signing certificate", der)
+                    .map_err(ca_error)?;
+                hallmark_ca::verify_issued_by(
+                    "signing certificate",
+                    &cert,
+                    "issuing CA",
+                    &self.issuing_cert,
+                )
+                .map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "the signing certificate was not issued by this authority's CA: {e}"
+                    ))
+                })?;
+                let validity = cert.tbs_certificate().validity();
+                let window = (
+                    validity.not_before.to_system_time(),
+                    validity.not_after.to_system_time(),
+                );
+                let mut checked = self
+                    .checked_certs
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if checked.len() >= CHECKED_CERTS_MAX {
+                    checked.clear();
+                }
+                checked.insert(id, window);
+                window
+            }
+        };
         let now = SystemTime::now();
-        if now < validity.not_before.to_system_time() || now > validity.not_after.to_system_time() {
+        if now < not_before || now > not_after {
             return Err(ApiError::bad_request(format!(
                 "the signing certificate is not valid now (valid from {} to {})",
-                validity.not_before, validity.not_after
+                hallmark_sigstore::rfc3339(unix_secs(not_before)),
+                hallmark_sigstore::rfc3339(unix_secs(not_after)),
             )));
         }
         Ok(())
@@ -169,6 +212,10 @@ fn open_rekor(s: &Settings) -> Result<RekorLog> {
         log_id,
         tree_id,
         public_key_pem,
+        workers: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from)
+                * crate::rekor::WORKERS_PER_CORE,
+        ),
     })
 }
 
@@ -284,6 +331,7 @@ impl AppState {
                 issuing_key,
                 issuing_cert,
                 accept_any_signer: s.accept_any_signer,
+                checked_certs: Mutex::new(HashMap::new()),
             };
             Ok((hsm, ca, ct, rekor))
         })
