@@ -1,0 +1,189 @@
+//! X.509 certificates as this crate needs them: the signed bytes kept exactly as received,
+//! issuer signatures, validity, and the extensions a Sigstore verifier reads (SANs, the OIDC
+//! issuer, Fulcio's CI extensions, key usages).
+
+use der::asn1::{ObjectIdentifier, Utf8StringRef};
+use der::{Decode, Encode};
+use x509_cert::Certificate;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
+
+use crate::asn1;
+use crate::crypto::{PublicKey, Scheme};
+use crate::error::Document;
+
+pub(crate) const OID_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+/// RFC 6962 embedded SCT list.
+pub(crate) const OID_SCT_LIST: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+/// RFC 6962 precertificate poison.
+pub(crate) const OID_CT_POISON: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+/// Fulcio's username SAN (`otherName`).
+const OID_FULCIO_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+pub(crate) const EKU_CODE_SIGNING: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+pub(crate) const EKU_TIME_STAMPING: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+/// A parsed certificate with its raw parts.
+#[derive(Clone, Debug)]
+pub(crate) struct Cert {
+    pub(crate) der: Vec<u8>,
+    pub(crate) parsed: Certificate,
+    pub(crate) key: PublicKey,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
+    tbs: std::ops::Range<usize>,
+    scheme: Option<Scheme>,
+    signature: Vec<u8>,
+}
+
+impl Cert {
+    /// Parses a DER certificate; the error says what was wrong.
+    pub(crate) fn parse(der: &[u8]) -> Result<Cert, String> {
+        let parsed =
+            Certificate::from_der(der).map_err(|e| format!("not a DER certificate: {e}"))?;
+        let outer = asn1::read_only(der, asn1::SEQUENCE).ok_or("not a DER certificate")?;
+        let mut r = asn1::Reader::new(outer.value);
+        let tbs = r.next(asn1::SEQUENCE).ok_or("no tbsCertificate")?;
+        let alg = r.next(asn1::SEQUENCE).ok_or("no signatureAlgorithm")?;
+        let sig = r.next(asn1::BIT_STRING).ok_or("no signatureValue")?;
+        let signature = match sig.value.split_first() {
+            Some((0, s)) => s.to_vec(),
+            _ => return Err("signature bit string has unused bits".into()),
+        };
+        // The TBS is the first element of the outer SEQUENCE's content.
+        let start = der.len() - outer.value.len();
+        let spki = parsed
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| format!("subject public key: {e}"))?;
+        let key = PublicKey::parse(Document::Bundle, "certificate", &spki)
+            .map_err(|e| format!("subject public key: {e}"))?;
+        let validity = parsed.tbs_certificate().validity();
+        Ok(Cert {
+            der: der.to_vec(),
+            not_before: crate::time::x509_time(&validity.not_before),
+            not_after: crate::time::x509_time(&validity.not_after),
+            key,
+            tbs: start..start + tbs.raw.len(),
+            scheme: Scheme::from_algorithm_identifier(alg.raw, None),
+            signature,
+            parsed,
+        })
+    }
+
+    /// The DER `tbsCertificate`, as signed.
+    pub(crate) fn tbs(&self) -> &[u8] {
+        self.der.get(self.tbs.clone()).unwrap_or_default()
+    }
+
+    /// Whether `issuer`'s subject is this certificate's issuer and its key signed this one.
+    pub(crate) fn issued_by(&self, issuer: &Cert) -> bool {
+        self.parsed.tbs_certificate().issuer() == issuer.parsed.tbs_certificate().subject()
+            && self
+                .scheme
+                .is_some_and(|s| issuer.key.verify_scheme(s, self.tbs(), &self.signature))
+    }
+
+    /// Subject equals issuer (a root).
+    pub(crate) fn is_self_issued(&self) -> bool {
+        self.parsed.tbs_certificate().issuer() == self.parsed.tbs_certificate().subject()
+    }
+
+    /// Whether the validity period contains `t` (both ends inclusive, as RFC 5280 says).
+    pub(crate) fn valid_at(&self, t: i64) -> bool {
+        self.not_before <= t && t <= self.not_after
+    }
+
+    pub(crate) fn extensions(&self) -> &[Extension] {
+        self.parsed
+            .tbs_certificate()
+            .extensions()
+            .map_or(&[][..], |e| e.as_slice())
+    }
+
+    pub(crate) fn extension(&self, oid: &ObjectIdentifier) -> Option<&Extension> {
+        self.extensions().iter().find(|e| e.extn_id == *oid)
+    }
+
+    /// Whether basicConstraints says this is a CA.
+    pub(crate) fn is_ca(&self) -> bool {
+        self.extension(&OID_BASIC_CONSTRAINTS)
+            .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+            .is_some_and(|bc| bc.ca)
+    }
+
+    /// The key usage extension, if present and decodable.
+    pub(crate) fn key_usage(&self) -> Option<KeyUsage> {
+        self.extension(&OID_KEY_USAGE)
+            .and_then(|e| KeyUsage::from_der(e.extn_value.as_bytes()).ok())
+    }
+
+    /// The extended key usages (empty when absent or undecodable).
+    pub(crate) fn extended_key_usages(&self) -> Vec<ObjectIdentifier> {
+        self.extension(&OID_EKU)
+            .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
+            .map(|eku| eku.0)
+            .unwrap_or_default()
+    }
+
+    /// Critical extensions this crate does not understand.
+    pub(crate) fn unknown_critical_extensions(&self) -> Vec<ObjectIdentifier> {
+        const KNOWN: [ObjectIdentifier; 4] =
+            [OID_KEY_USAGE, OID_EKU, OID_BASIC_CONSTRAINTS, OID_SAN];
+        self.extensions()
+            .iter()
+            .filter(|e| e.critical && !KNOWN.contains(&e.extn_id))
+            .map(|e| e.extn_id)
+            .collect()
+    }
+
+    /// The subject alternative names: email, URI, DNS and Fulcio username values.
+    pub(crate) fn sans(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for ext in self.extensions().iter().filter(|e| e.extn_id == OID_SAN) {
+            let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
+                .map_err(|e| format!("malformed subjectAltName: {e}"))?;
+            for name in san.0 {
+                match name {
+                    GeneralName::Rfc822Name(v) => out.push(v.to_string()),
+                    GeneralName::UniformResourceIdentifier(v) => out.push(v.to_string()),
+                    GeneralName::DnsName(v) => out.push(v.to_string()),
+                    GeneralName::OtherName(other) if other.type_id == OID_FULCIO_USERNAME => {
+                        if let Ok(s) = other.value.decode_as::<Utf8StringRef<'_>>() {
+                            out.push(s.as_str().to_owned());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The value of a Fulcio extension: a DER UTF8String (`.1.8` and later), or raw UTF-8
+    /// bytes for the legacy ones (`.1.1` to `.1.6`).
+    pub(crate) fn fulcio_value(
+        &self,
+        oid: &ObjectIdentifier,
+        raw: bool,
+    ) -> Option<Result<String, String>> {
+        let ext = self.extension(oid)?;
+        let bytes = ext.extn_value.as_bytes();
+        Some(if raw {
+            String::from_utf8(bytes.to_vec()).map_err(|_| format!("extension {oid} is not UTF-8"))
+        } else {
+            asn1::read_only(bytes, asn1::UTF8_STRING)
+                .and_then(|t| std::str::from_utf8(t.value).ok())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("extension {oid} is not a DER UTF8String"))
+        })
+    }
+}
