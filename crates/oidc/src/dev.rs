@@ -1,6 +1,7 @@
 //! A development OIDC issuer: an in-memory signing key, an axum [`Router`] serving OIDC discovery
 //! and the JWKS, and helpers that mint realistic ID tokens (email, GitHub Actions, GitLab CI,
-//! Kubernetes).
+//! Kubernetes), and an interactive login that completes without a person
+//! ([`DevIssuer::router_with_login`], for testing clients' authorization-code flow).
 //!
 //! **Development and tests only.** Anyone who can reach [`DevIssuer::router_with_token_endpoint`]
 //! can mint any identity this issuer is trusted for. A server should mount it only when the
@@ -39,6 +40,10 @@ use serde_json::{Map, Value, json};
 
 use crate::config::DEFAULT_AUDIENCE;
 use crate::jwt::UnixTime;
+
+mod login;
+
+pub use login::{AUTHORIZE_PATH, DevLogin, OAUTH_TOKEN_PATH};
 
 /// Lifetime of minted tokens, like the 10-minute tokens CI systems issue.
 pub const TOKEN_LIFETIME_SECS: u64 = 600;

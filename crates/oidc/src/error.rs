@@ -474,7 +474,7 @@ pub enum FetchError {
 }
 
 /// `reqwest` errors put the useful part ("connection refused") in their source chain.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

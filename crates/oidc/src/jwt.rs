@@ -111,26 +111,7 @@ pub(crate) fn parse_unverified(token: &str, max_bytes: usize) -> Result<Unverifi
             max: max_bytes,
         });
     }
-    if token.is_empty() {
-        return Err(MalformedToken::Empty.into());
-    }
-    if let Some((position, &byte)) = token
-        .as_bytes()
-        .iter()
-        .enumerate()
-        .find(|(_, b)| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
-    {
-        return Err(MalformedToken::InvalidCharacter { position, byte }.into());
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(MalformedToken::SegmentCount {
-            found: token.split('.').count(),
-        }
-        .into());
-    };
+    let [header, payload, signature] = split(token)?;
 
     let header: RawHeader = decode_json(header, TokenPart::Header)?;
     let alg_name = header.alg.ok_or(MalformedToken::MissingAlgorithm)?;
@@ -166,6 +147,49 @@ pub(crate) fn parse_unverified(token: &str, max_bytes: usize) -> Result<Unverifi
         kid: header.kid,
         issuer,
     })
+}
+
+/// The three segments of a JWS compact serialization, after checking that the token is not
+/// empty and holds only base64url characters and dots.
+fn split(token: &str) -> Result<[&str; 3], MalformedToken> {
+    if token.is_empty() {
+        return Err(MalformedToken::Empty);
+    }
+    if let Some((position, &byte)) = token
+        .as_bytes()
+        .iter()
+        .enumerate()
+        .find(|(_, b)| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    {
+        return Err(MalformedToken::InvalidCharacter { position, byte });
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(MalformedToken::SegmentCount {
+            found: token.split('.').count(),
+        });
+    };
+    Ok([header, payload, signature])
+}
+
+/// Decodes the payload of a JWS compact serialization without checking the signature (which
+/// must not be empty). For clients that want to show or pre-check what a token claims; nothing
+/// decoded here is trusted.
+#[cfg(feature = "client")]
+pub(crate) fn decode_payload_unverified<T: serde::de::DeserializeOwned>(
+    token: &str,
+) -> Result<T, MalformedToken> {
+    let [header, payload, signature] = split(token)?;
+    decode_json::<serde::de::IgnoredAny>(header, TokenPart::Header)?;
+    let claims = decode_json(payload, TokenPart::Payload)?;
+    if signature.is_empty() {
+        return Err(MalformedToken::EmptySegment {
+            part: TokenPart::Signature,
+        });
+    }
+    Ok(claims)
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(

@@ -13,7 +13,11 @@
 //! - Fulcio's mapping of claims to certificate identities for the `email`, `kubernetes`,
 //!   `github-workflow`, `gitlab-pipeline`, `uri`, `username` and `spiffe` issuer types, including
 //!   the CI extensions of [Fulcio's OID registry](https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md);
-//! - a development issuer for tests and local stacks ([`dev::DevIssuer`]).
+//! - a development issuer for tests and local stacks ([`dev::DevIssuer`]), with an interactive
+//!   login that completes without a person;
+//! - with the `client` feature, identity-token acquisition for clients ([`acquire`]): explicit
+//!   tokens, `SIGSTORE_ID_TOKEN`, GitHub Actions, GitLab CI, Kubernetes service-account tokens and
+//!   an interactive OIDC login (authorization code + PKCE).
 //!
 //! Errors carry the HTTP status Fulcio would answer ([`OidcError::status`]).
 //!
@@ -32,6 +36,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
+pub mod acquire;
 pub mod config;
 mod crypto;
 pub mod dev;

@@ -3,11 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod acquire;
 mod cache;
 mod common;
 mod config_files;
 mod dev_issuer;
+mod dev_login;
 mod identities;
+mod login;
 mod never_panics;
 mod rejections;
 mod tls;
