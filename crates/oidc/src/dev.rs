@@ -323,7 +323,7 @@ impl DevIssuer {
         self.inner.jwks_requests.load(Ordering::SeqCst)
     }
 
-    /// Requests served to `/token` so far.
+    /// Requests served to `/token`, and to `/oauth2/token` of [`Self::router_with_login`], so far.
     pub fn token_requests(&self) -> u64 {
         self.inner.token_requests.load(Ordering::SeqCst)
     }

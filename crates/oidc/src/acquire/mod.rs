@@ -265,3 +265,20 @@ async fn find(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI may run acquisition on a multi-threaded runtime or spawn it.
+    #[test]
+    fn acquisition_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let options = AcquireOptions::default();
+        let env = |_: &str| None;
+        let future = acquire_with_env(&options, &env);
+        assert_send(&future);
+        let future = acquire(&options);
+        assert_send(&future);
+    }
+}
