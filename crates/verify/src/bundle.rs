@@ -65,6 +65,7 @@ pub enum Material {
 
 /// A DSSE envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The payload bytes.
     pub payload: Vec<u8>,
@@ -103,6 +104,7 @@ impl Content {
 
 /// A Merkle inclusion proof with its checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InclusionProof {
     /// Index of the entry in the tree the proof is for.
     pub log_index: u64,
@@ -119,6 +121,7 @@ pub struct InclusionProof {
 
 /// One transparency log entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlogEntry {
     /// The entry's global log index.
     pub log_index: u64,
@@ -140,6 +143,7 @@ pub struct TlogEntry {
 
 /// A parsed Sigstore bundle whose structure follows its version's rules. Nothing is verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Bundle {
     /// The format version.
     pub version: BundleVersion,

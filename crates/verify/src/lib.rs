@@ -87,6 +87,7 @@ pub enum TimeSource {
 
 /// A verified time at which the signature existed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SigningTime {
     /// Unix seconds.
     pub unix: i64,
@@ -118,6 +119,7 @@ pub enum Signer {
 
 /// A verified transparency log entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct VerifiedEntry {
     /// The log's base URL (from the trusted root).
     pub log: String,
@@ -157,6 +159,7 @@ pub enum Signed {
 
 /// The result of a successful verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verified {
     /// Who signed.
     pub signer: Signer,
