@@ -43,12 +43,34 @@ pub(crate) struct TrustRootArgs {
     /// --trust-config) here. Printed on stdout when neither file is named.
     #[arg(long)]
     client_trust_config: Option<PathBuf>,
+    /// Key rotation: the trust root (or ClientTrustConfig) clients had before. CAs and keys it
+    /// lists that this configuration no longer uses are kept, their validity ending now, so
+    /// bundles signed before the rotation still verify.
+    #[arg(long)]
+    previous: Option<PathBuf>,
 }
 
 pub(crate) fn trust_root(args: TrustRootArgs) -> Result<()> {
     let settings = args.config.load()?;
     let url = args.url.unwrap_or_else(|| settings.public_url());
-    let (root, client) = hallmark_server::trust_root(&settings, &url)?;
+    let (mut root, mut client) = hallmark_server::trust_root(&settings, &url)?;
+    if let Some(path) = &args.previous {
+        let previous: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let retired_at = hallmark_sigstore::rfc3339(now);
+        let carried = hallmark_server::merge_previous(&mut root, &previous, &retired_at)
+            .with_context(|| format!("merging {}", path.display()))?;
+        client["trustedRoot"] = root.clone();
+        eprintln!(
+            "kept {carried} retired CA(s)/key(s) from {} (validity ending {retired_at})",
+            path.display()
+        );
+    }
     let write = |path: &PathBuf, v: &serde_json::Value| -> Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(v)?)
             .with_context(|| format!("writing {}", path.display()))

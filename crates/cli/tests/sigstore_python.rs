@@ -24,15 +24,8 @@ fn sigstore_python_signs_attests_and_verifies_against_hallmark() {
     let stack = Stack::start(&bin()).unwrap();
     let dir = stack.dir().to_path_buf();
     let tc = dir.join("trust-config.json");
-    run(stack
-        .command()
-        .args(["trust-root", "--config"])
-        .arg(stack.config())
-        .args(["--url", &stack.url, "--client-trust-config"])
-        .arg(&tc));
-    let token = stack
-        .mint(json!({"sub": EMAIL, "email": EMAIL, "email_verified": true}))
-        .unwrap();
+    write_trust_config(&stack, &tc, None);
+    let token = email_token(&stack, EMAIL);
 
     // sign + verify a file
     let artifact = dir.join("artifact.txt");
@@ -158,5 +151,69 @@ print("DSSE OK")
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+/// Key rotation: a second authority (new CA, new log keys) publishes a trust root made with
+/// `trust-root --previous <the first one's>`. Bundles the first authority made still verify
+/// against it with sigstore-python; against the second authority's own root alone they do not.
+#[test]
+fn bundles_from_before_a_rotation_verify_against_the_merged_trust_root() {
+    let old = Stack::start(&bin()).unwrap();
+    let new = Stack::start(&bin()).unwrap();
+    let dir = new.dir().to_path_buf();
+    let old_tc = dir.join("old-trust-config.json");
+    write_trust_config(&old, &old_tc, None);
+    let token = email_token(&old, EMAIL);
+    let artifact = dir.join("artifact.txt");
+    std::fs::write(&artifact, b"signed before the rotation\n").unwrap();
+    let bundle = dir.join("artifact.sigstore.json");
+    run(sigstore(&old, &old_tc)
+        .args(["sign", "--identity-token", &token, "--bundle"])
+        .arg(&bundle)
+        .arg(&artifact));
+
+    let trust_root = |out: &str, previous: Option<&std::path::Path>| {
+        write_trust_config(&new, &dir.join(out), previous);
+        dir.join(out)
+    };
+    let merged = trust_root("merged.json", Some(&old_tc));
+    let alone = trust_root("alone.json", None);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(
+        doc["trustedRoot"]["certificateAuthorities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(doc["trustedRoot"]["tlogs"].as_array().unwrap().len(), 2);
+    assert!(doc["trustedRoot"]["certificateAuthorities"][1]["validFor"]["end"].is_string());
+    assert_eq!(doc["signingConfig"]["caUrls"][0]["url"], new.url.as_str());
+
+    let verify = |tc: &std::path::Path| {
+        sigstore(&new, tc)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&bundle)
+            .args([
+                "--cert-identity",
+                EMAIL,
+                "--cert-oidc-issuer",
+                &old.issuer(),
+            ])
+            .arg(&artifact)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&merged);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let refused = verify(&alone);
+    assert!(
+        !refused.status.success(),
+        "a bundle from the retired CA verified against a root that no longer lists it"
     );
 }

@@ -36,7 +36,7 @@ use crate::error::ApiError;
 
 pub use config::{ConfigError, Settings};
 pub use state::{AppState, CaInitReport, ca_init};
-pub use trust::trust_root;
+pub use trust::{merge_previous, trust_root};
 
 /// Builds the router over a ready state.
 pub fn router(state: Arc<AppState>) -> Router {

@@ -1,9 +1,9 @@
 //! Start-up: open the HSM and the keys, the CA certificates, the CT log, the token verifier; and
 //! `hallmark ca init`, which creates what start-up needs.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -90,8 +90,8 @@ impl CaService {
         let (not_before, not_after) = match known {
             Some(window) => window,
             None => {
-                let cert = hallmark_ca::parse_certificate("signing certificate", der)
-                    .map_err(ca_error)?;
+                let cert =
+                    hallmark_ca::parse_certificate("signing certificate", der).map_err(ca_error)?;
                 hallmark_ca::verify_issued_by(
                     "signing certificate",
                     &cert,

@@ -159,3 +159,24 @@ pub fn request_certificate(
         .collect();
     (key, chain)
 }
+
+/// Writes `stack`'s ClientTrustConfig to `out` with `hallmark trust-root`, merging the retired
+/// keys of `previous` when given.
+pub fn write_trust_config(stack: &Stack, out: &Path, previous: Option<&Path>) {
+    let mut c = stack.command();
+    c.args(["trust-root", "--config"])
+        .arg(stack.config())
+        .args(["--url", &stack.url, "--client-trust-config"])
+        .arg(out);
+    if let Some(p) = previous {
+        c.arg("--previous").arg(p);
+    }
+    run(&mut c);
+}
+
+/// A development token with a verified `email` (and the same `sub`).
+pub fn email_token(stack: &Stack, email: &str) -> String {
+    stack
+        .mint(serde_json::json!({"sub": email, "email": email, "email_verified": true}))
+        .unwrap()
+}

@@ -1,0 +1,392 @@
+//! What `hallmark sign`, `attest` and `verify` share: where the servers are and which trust root
+//! to use (flags, environment, or the ClientTrustConfig `hallmark trust-root` writes), the
+//! identity token, and the HTTP calls to the CA (Fulcio v2 API) and the log (Rekor v1 API).
+//!
+//! A signing [`Session`] holds one ephemeral P-256 key, in memory only, and the certificate the
+//! CA issued for it; it is reused for every file of one invocation while the certificate has
+//! more than [`RENEW_BEFORE`] left, then replaced by a new key and certificate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::Args;
+use hallmark_oidc::acquire::{
+    AcquireOptions, AcquiredToken, IdentityToken, LoginOptions, ServiceAccountToken,
+};
+use p256::ecdsa::{DerSignature, SigningKey};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// A certificate is replaced when less than this is left of its validity: an entry must reach
+/// the log while its certificate is valid.
+pub(crate) const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+/// Where the trust config lives when no flag or variable names one.
+fn default_trust_config() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("hallmark").join("trust-config.json"))
+}
+
+/// The trust root and server locations.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TrustArgs {
+    /// ClientTrustConfig (trusted root + signing config) as written by `hallmark trust-root
+    /// --client-trust-config`. Default: $XDG_CONFIG_HOME/hallmark/trust-config.json.
+    #[arg(long, env = "HALLMARK_TRUST_CONFIG")]
+    pub(crate) trust_config: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust config file to read: the flag, the variable, else the default location.
+    pub(crate) fn path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.trust_config {
+            return Ok(p.clone());
+        }
+        let default = default_trust_config()
+            .context("no --trust-config given and no home directory to look in")?;
+        ensure!(
+            default.exists(),
+            "no trust config: pass --trust-config FILE or set HALLMARK_TRUST_CONFIG (write one with \
+             `hallmark trust-root --client-trust-config FILE` on the server, or copy it to {})",
+            default.display()
+        );
+        Ok(default)
+    }
+
+    pub(crate) fn load(&self) -> Result<TrustConfig> {
+        let path = self.path()?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("reading the trust config {}", path.display()))?;
+        TrustConfig::parse(&path, &bytes)
+    }
+}
+
+/// A parsed ClientTrustConfig.
+#[derive(Debug)]
+pub(crate) struct TrustConfig {
+    pub(crate) root: hallmark_verify::TrustedRoot,
+    pub(crate) ca_url: Option<String>,
+    pub(crate) rekor_url: Option<String>,
+    pub(crate) oidc_url: Option<String>,
+}
+
+impl TrustConfig {
+    pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<TrustConfig> {
+        let root = hallmark_verify::TrustedRoot::from_json(bytes)
+            .with_context(|| format!("{} is not a usable trust root", path.display()))?;
+        let doc: Value = serde_json::from_slice(bytes)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        // The first service of each kind whose window is open; signing configs list the
+        // current one first.
+        let url = |kind: &str| -> Option<String> {
+            doc.pointer(&format!("/signingConfig/{kind}"))?
+                .as_array()?
+                .iter()
+                .find(|s| s.pointer("/validFor/end").is_none())
+                .and_then(|s| s.get("url")?.as_str())
+                .map(|u| u.trim_end_matches('/').to_owned())
+        };
+        Ok(TrustConfig {
+            root,
+            ca_url: url("caUrls"),
+            rekor_url: url("rekorTlogUrls"),
+            oidc_url: url("oidcUrls"),
+        })
+    }
+}
+
+/// How to get an identity token, and where the servers are (beyond the trust config).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SignerArgs {
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
+    /// CA base URL (default: the trust config's signing config).
+    #[arg(long, env = "HALLMARK_CA_URL")]
+    pub(crate) ca_url: Option<String>,
+    /// Signature log base URL (default: the trust config's signing config).
+    #[arg(long, env = "HALLMARK_REKOR_URL")]
+    pub(crate) rekor_url: Option<String>,
+    /// The OIDC identity token itself. Prefer --identity-token-file or SIGSTORE_ID_TOKEN: a
+    /// token on the command line is visible to other users of the machine.
+    #[arg(long, env = "HALLMARK_IDENTITY_TOKEN", hide_env_values = true)]
+    pub(crate) identity_token: Option<String>,
+    /// A file holding the identity token.
+    #[arg(long)]
+    pub(crate) identity_token_file: Option<PathBuf>,
+    /// An environment variable holding the token, read before SIGSTORE_ID_TOKEN (e.g. the name
+    /// of a GitLab CI `id_tokens` entry).
+    #[arg(long)]
+    pub(crate) identity_token_env: Option<String>,
+    /// Kubernetes projected service-account token file (read if it exists).
+    #[arg(long, default_value = hallmark_oidc::acquire::DEFAULT_KUBERNETES_TOKEN_PATH)]
+    pub(crate) kubernetes_token_file: PathBuf,
+    /// The token audience the CA expects.
+    #[arg(long, default_value = "sigstore")]
+    pub(crate) audience: String,
+    /// OIDC issuer for an interactive login when no token is found (default: the trust
+    /// config's OIDC URL). Never used in CI.
+    #[arg(long, env = "HALLMARK_OIDC_ISSUER")]
+    pub(crate) oidc_issuer: Option<String>,
+    /// OIDC client ID for the interactive login.
+    #[arg(long, default_value = "sigstore")]
+    pub(crate) oidc_client_id: String,
+    /// No interactive login: fail when no token is found.
+    #[arg(long)]
+    pub(crate) no_login: bool,
+    /// Open the login URL in a browser (otherwise it is printed).
+    #[arg(long)]
+    pub(crate) open_browser: bool,
+    /// Requests to the log in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) parallel: usize,
+}
+
+/// The CA and log endpoints of one invocation.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    pub(crate) ca: String,
+    pub(crate) rekor: String,
+}
+
+impl SignerArgs {
+    pub(crate) fn endpoints(&self, trust: &TrustConfig) -> Result<Endpoints> {
+        let pick = |flag: &Option<String>, config: &Option<String>, what: &str, f: &str| {
+            flag.as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .or_else(|| config.clone())
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no {what} URL: the trust config's signing config lists none; pass --{f}"
+                    )
+                })
+        };
+        Ok(Endpoints {
+            ca: pick(&self.ca_url, &trust.ca_url, "CA", "ca-url")?,
+            rekor: pick(&self.rekor_url, &trust.rekor_url, "log", "rekor-url")?,
+        })
+    }
+
+    pub(crate) fn acquire_options(&self, trust: &TrustConfig) -> AcquireOptions {
+        let mut o = AcquireOptions::default();
+        o.audience = self.audience.clone();
+        o.token = self.identity_token.as_ref().map(IdentityToken::new);
+        o.token_file = self.identity_token_file.clone();
+        o.token_variable = self.identity_token_env.clone();
+        o.kubernetes = ServiceAccountToken::IfPresent(self.kubernetes_token_file.clone());
+        if !self.no_login
+            && let Some(issuer) = self.oidc_issuer.clone().or_else(|| trust.oidc_url.clone())
+        {
+            let mut login = LoginOptions::new(issuer);
+            login.client_id = self.oidc_client_id.clone();
+            login.open_browser = self.open_browser;
+            o.login = Some(login);
+        }
+        o
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// An ephemeral key and the certificate the CA issued for it.
+#[derive(Debug)]
+pub(crate) struct Credential {
+    pub(crate) key: SigningKey,
+    /// Leaf certificate, DER.
+    pub(crate) cert_der: Vec<u8>,
+    /// Leaf certificate, PEM (what log entries carry).
+    pub(crate) cert_pem: String,
+    pub(crate) not_after: SystemTime,
+}
+
+impl Credential {
+    fn fresh_enough(&self) -> bool {
+        self.not_after
+            .duration_since(SystemTime::now())
+            .is_ok_and(|left| left > RENEW_BEFORE)
+    }
+}
+
+/// One invocation's signing state: the token and the current credential.
+#[derive(Debug)]
+pub(crate) struct Session {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    options: AcquireOptions,
+    token: Mutex<Option<AcquiredToken>>,
+    credential: Mutex<Option<Arc<Credential>>>,
+    /// How many certificates this session obtained.
+    pub(crate) certificates: std::sync::atomic::AtomicUsize,
+}
+
+impl Session {
+    pub(crate) fn new(endpoints: Endpoints, options: AcquireOptions) -> Result<Session> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("hallmark/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Session {
+            http,
+            endpoints,
+            options,
+            token: Mutex::new(None),
+            credential: Mutex::new(None),
+            certificates: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// A valid identity token, acquired (again) when there is none or it expired.
+    async fn token(&self) -> Result<AcquiredToken> {
+        let mut slot = self.token.lock().await;
+        if let Some(t) = slot.as_ref()
+            && i64::try_from(t.claims.expires_at.0).unwrap_or(i64::MAX) > now_unix() + 5
+        {
+            return Ok(t.clone());
+        }
+        let t = hallmark_oidc::acquire::acquire(&self.options)
+            .await
+            .context("getting an identity token")?;
+        tracing::info!(source = %t.source, identity = t.claims.identity(), issuer = %t.claims.issuer, "using identity token");
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    /// The current credential, or a new key and certificate when it is about to expire.
+    pub(crate) async fn credential(&self) -> Result<Arc<Credential>> {
+        let mut slot = self.credential.lock().await;
+        if let Some(c) = slot.as_ref()
+            && c.fresh_enough()
+        {
+            return Ok(c.clone());
+        }
+        let token = self.token().await?;
+        let c = Arc::new(self.request_certificate(&token).await?);
+        self.certificates
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A fresh ephemeral key and a certificate for it (CSR with the token as bearer).
+    async fn request_certificate(&self, token: &AcquiredToken) -> Result<Credential> {
+        let key = hallmark_keys::generate_memory_p256().context("generating the ephemeral key")?;
+        let csr = csr_der(&key)?;
+        let url = format!("{}/api/v2/signingCert", self.endpoints.ca);
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(token.token.secret())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(
+                &json!({ "certificateSigningRequest": STANDARD.encode(csr) }),
+            )?)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the CA at {url}"))?;
+        let body = answer(resp, "the CA", &url).await?;
+        let pem = body
+            .pointer("/signedCertificateEmbeddedSct/chain/certificates/0")
+            .and_then(Value::as_str)
+            .context("the CA's answer has no signedCertificateEmbeddedSct certificate chain")?
+            .to_owned();
+        let der = pem_to_der(&pem).context("the CA's leaf certificate")?;
+        let cert = {
+            use der::Decode as _;
+            x509_cert::Certificate::from_der(&der).context("the CA's leaf certificate")?
+        };
+        let spki = {
+            use der::Encode as _;
+            cert.tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .context("the CA's leaf certificate's public key")?
+        };
+        ensure!(
+            spki == key_spki(&key)?,
+            "the CA issued a certificate for another public key"
+        );
+        Ok(Credential {
+            key,
+            cert_der: der,
+            cert_pem: pem,
+            not_after: cert.tbs_certificate().validity().not_after.to_system_time(),
+        })
+    }
+
+    /// `POST /api/v1/log/entries`: the created entry (Rekor's `{uuid: entry}` map's value).
+    pub(crate) async fn create_entry(&self, proposed: &Value) -> Result<Value> {
+        let url = format!("{}/api/v1/log/entries", self.endpoints.rekor);
+        let resp = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(proposed)?)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the log at {url}"))?;
+        let body = answer(resp, "the log", &url).await?;
+        let obj = body
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .context("the log's answer is not a single {uuid: entry} object")?;
+        obj.values()
+            .next()
+            .cloned()
+            .context("the log's answer holds no entry")
+    }
+}
+
+/// The JSON body of a 2xx answer, or an error quoting the server's message.
+async fn answer(resp: reqwest::Response, who: &str, url: &str) -> Result<Value> {
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .with_context(|| format!("reading the answer of {who} at {url}"))?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.chars().take(300).collect());
+        bail!("{who} at {url} answered {status}: {message}");
+    }
+    serde_json::from_str(&text).with_context(|| format!("{who} at {url} answered with non-JSON"))
+}
+
+fn key_spki(key: &SigningKey) -> Result<Vec<u8>> {
+    use spki::EncodePublicKey as _;
+    Ok(key
+        .verifying_key()
+        .to_public_key_der()
+        .context("encoding the public key")?
+        .into_vec())
+}
+
+/// A PKCS#10 request with an empty subject, signed by `key` (proof of possession).
+fn csr_der(key: &SigningKey) -> Result<Vec<u8>> {
+    use der::Encode as _;
+    use x509_cert::builder::{Builder as _, RequestBuilder};
+    let builder = RequestBuilder::new(x509_cert::name::Name::default())
+        .context("building the certificate request")?;
+    let req = builder
+        .build::<_, DerSignature>(key)
+        .context("signing the certificate request")?;
+    req.to_der().context("encoding the certificate request")
+}
+
+/// The DER of the first PEM block of `pem`.
+pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
+    let (_, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| anyhow!("bad PEM: {e}"))?;
+    Ok(der)
+}

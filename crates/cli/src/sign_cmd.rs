@@ -1,0 +1,458 @@
+//! `hallmark sign` and `hallmark attest`: keyless signing against Hallmark (or any Sigstore
+//! deployment speaking the Fulcio v2 and Rekor v1 APIs), writing Sigstore bundles v0.3.
+//!
+//! For each file: SHA-256 of the file, an ECDSA signature over it with the session's ephemeral
+//! key, a `hashedrekord` 0.0.1 entry in the log, and a bundle built from the log's answer (SET,
+//! inclusion proof, checkpoint). Each bundle is verified offline against the trust root before
+//! it is written, so a misbehaving server (bad proof, bad SET, foreign CA) is caught at signing
+//! time. `attest` wraps an in-toto Statement v1 in a DSSE envelope and logs a `dsse` 0.0.1 entry.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::Args;
+use hallmark_verify::{IdentityPolicy, Matcher, Policy};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use signature::hazmat::PrehashSigner as _;
+
+use crate::client::{Session, SignerArgs, TrustConfig, now_unix};
+
+/// The bundle media type written.
+pub(crate) const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The DSSE payload type of in-toto statements.
+pub(crate) const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The in-toto Statement v1 `_type`.
+pub(crate) const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// Write the bundle here (one file only). Default: FILE.sigstore.json beside each file.
+    #[arg(long)]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Replace existing bundles.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// The files to sign.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttestArgs {
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+    /// The predicate (a JSON file) to wrap in an in-toto Statement v1 about the subject files.
+    #[arg(long, requires = "predicate_type", conflicts_with = "statement")]
+    pub(crate) predicate: Option<PathBuf>,
+    /// The predicate type URI, e.g. https://slsa.dev/provenance/v1 or
+    /// https://in-toto.io/attestation/link/v0.3.
+    #[arg(long = "type", id = "predicate_type")]
+    pub(crate) predicate_type: Option<String>,
+    /// Sign this complete in-toto Statement v1 (a JSON file) as it is.
+    #[arg(long)]
+    pub(crate) statement: Option<PathBuf>,
+    /// Write the bundle here. Default: the first subject's FILE.sigstore.json, or
+    /// STATEMENT.sigstore.json with --statement.
+    #[arg(long)]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Replace an existing bundle.
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// The subjects (artifact files) of the statement built from --predicate.
+    pub(crate) subjects: Vec<PathBuf>,
+}
+
+/// What one signature covers.
+enum Content {
+    /// A SHA-256 digest (of a file).
+    Digest([u8; 32]),
+    /// A DSSE envelope's payload.
+    Dsse {
+        payload_type: String,
+        payload: Vec<u8>,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `hallmark sign`.
+pub(crate) fn sign(args: SignArgs) -> Result<()> {
+    ensure!(
+        args.bundle.is_none() || args.files.len() == 1,
+        "--bundle names one bundle, but {} files were given: drop --bundle to write FILE.sigstore.json beside each",
+        args.files.len()
+    );
+    let outputs: Vec<PathBuf> = match &args.bundle {
+        Some(b) => vec![b.clone()],
+        None => args.files.iter().map(|f| bundle_beside(f)).collect(),
+    };
+    for (file, out) in args.files.iter().zip(&outputs) {
+        ensure!(file.is_file(), "{} is not a readable file", file.display());
+        ensure!(
+            args.overwrite || !out.exists(),
+            "{} exists: pass --overwrite to replace it",
+            out.display()
+        );
+    }
+    let trust = args.signer.trust.load()?;
+    let session = Arc::new(Session::new(
+        args.signer.endpoints(&trust)?,
+        args.signer.acquire_options(&trust),
+    )?);
+    let trust = Arc::new(trust);
+    let start = Instant::now();
+    let files: Vec<(PathBuf, PathBuf)> = args.files.into_iter().zip(outputs).collect();
+    let n = files.len();
+    let parallel = args.signer.parallel.max(1);
+    runtime()?.block_on(async move {
+        let limit = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (file, out) in files {
+            let (session, trust, limit) = (session.clone(), trust.clone(), limit.clone());
+            tasks.spawn(async move {
+                let _permit = limit.acquire().await;
+                let result = sign_file(&session, &trust, &file, &out).await;
+                (file, out, result)
+            });
+        }
+        let mut failed = 0usize;
+        while let Some(joined) = tasks.join_next().await {
+            let (file, out, result) = joined.context("a signing task failed")?;
+            match result {
+                Ok(index) => println!(
+                    "signed {} -> {} (log index {index})",
+                    file.display(),
+                    out.display()
+                ),
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("error: signing {}: {e:#}", file.display());
+                }
+            }
+        }
+        let certs = session
+            .certificates
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{} of {n} file(s) signed in {secs:.2} s ({:.0}/s) with {certs} certificate(s)",
+            n - failed,
+            (n - failed) as f64 / secs.max(1e-9)
+        );
+        ensure!(failed == 0, "{failed} of {n} file(s) could not be signed");
+        Ok(())
+    })
+}
+
+/// `FILE.sigstore.json` beside `file`.
+fn bundle_beside(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".sigstore.json");
+    PathBuf::from(name)
+}
+
+/// SHA-256 of a file, streamed, off the async executor.
+async fn file_sha256(path: &Path) -> Result<[u8; 32]> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || sha256_file(&path))
+        .await
+        .context("hashing task failed")?
+}
+
+/// SHA-256 of a file, read in 64 KiB pieces.
+fn sha256_file(path: &Path) -> Result<[u8; 32]> {
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            return Ok(h.finalize().into());
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+async fn sign_file(session: &Session, trust: &TrustConfig, file: &Path, out: &Path) -> Result<u64> {
+    let digest = file_sha256(file).await?;
+    let (bundle, index) = sign_content(session, trust, &Content::Digest(digest)).await?;
+    write_bundle(out, &bundle)?;
+    Ok(index)
+}
+
+/// Signs, logs, builds the bundle and verifies it. Returns the bundle and its log index.
+async fn sign_content(
+    session: &Session,
+    trust: &TrustConfig,
+    content: &Content,
+) -> Result<(Value, u64)> {
+    let cred = session.credential().await?;
+    let cert_b64 = STANDARD.encode(cred.cert_pem.as_bytes());
+    let (proposed, bundle_content) = match content {
+        Content::Digest(digest) => {
+            let sig: p256::ecdsa::Signature = cred
+                .key
+                .sign_prehash(digest)
+                .context("signing the digest")?;
+            let sig = STANDARD.encode(sig.to_der().as_bytes());
+            (
+                json!({
+                    "apiVersion": "0.0.1",
+                    "kind": "hashedrekord",
+                    "spec": {
+                        "signature": { "content": sig, "publicKey": { "content": cert_b64 } },
+                        "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
+                    },
+                }),
+                (
+                    "messageSignature",
+                    json!({
+                        "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
+                        "signature": sig,
+                    }),
+                ),
+            )
+        }
+        Content::Dsse {
+            payload_type,
+            payload,
+        } => {
+            let pae = hallmark_sigstore::dsse_pae(payload_type, payload);
+            let sig: p256::ecdsa::DerSignature = signature::Signer::try_sign(&cred.key, &pae)
+                .context("signing the DSSE envelope")?;
+            let envelope = json!({
+                "payload": STANDARD.encode(payload),
+                "payloadType": payload_type,
+                "signatures": [{ "sig": STANDARD.encode(sig.as_bytes()) }],
+            });
+            (
+                json!({
+                    "apiVersion": "0.0.1",
+                    "kind": "dsse",
+                    "spec": { "proposedContent": {
+                        "envelope": serde_json::to_string(&envelope)?,
+                        "verifiers": [cert_b64],
+                    } },
+                }),
+                ("dsseEnvelope", envelope),
+            )
+        }
+    };
+    let entry = session.create_entry(&proposed).await?;
+    let (tlog_entry, index) = tlog_entry(&entry)?;
+    let mut bundle = json!({
+        "mediaType": BUNDLE_V03,
+        "verificationMaterial": {
+            "certificate": { "rawBytes": STANDARD.encode(&cred.cert_der) },
+            "tlogEntries": [tlog_entry],
+            "timestampVerificationData": {},
+        },
+    });
+    bundle[bundle_content.0] = bundle_content.1;
+    check_bundle(trust, &bundle, content)?;
+    Ok((bundle, index))
+}
+
+/// Verifies a freshly made bundle offline against the trust root (any identity: the point is
+/// the log's and the CA's answers).
+fn check_bundle(trust: &TrustConfig, bundle: &Value, content: &Content) -> Result<()> {
+    let parsed = hallmark_verify::Bundle::from_json(&serde_json::to_vec(bundle)?)
+        .context("the bundle just built does not parse")?;
+    let any = |what| Matcher::regex(".*").with_context(|| format!("{what} matcher"));
+    let policy = Policy::Identity(IdentityPolicy {
+        san: any("SAN")?,
+        issuer: any("issuer")?,
+        extensions: Vec::new(),
+    });
+    let artifact = match content {
+        Content::Digest(d) => Some(hallmark_verify::Artifact::Sha256(*d)),
+        Content::Dsse { .. } => None,
+    };
+    hallmark_verify::verify(&parsed, artifact.as_ref(), &trust.root, &policy, now_unix())
+        .context("the server's answer does not verify against the trust root")?;
+    Ok(())
+}
+
+/// The bundle `tlogEntries` item for a Rekor v1 entry, and its log index.
+pub(crate) fn tlog_entry(entry: &Value) -> Result<(Value, u64)> {
+    let str_field = |p: &str| -> Result<&str> {
+        entry
+            .pointer(p)
+            .and_then(Value::as_str)
+            .with_context(|| format!("the log's entry has no {p}"))
+    };
+    let u64_field = |p: &str| -> Result<u64> {
+        entry
+            .pointer(p)
+            .and_then(Value::as_u64)
+            .with_context(|| format!("the log's entry has no {p}"))
+    };
+    let body_b64 = str_field("/body")?;
+    let body: Value = serde_json::from_slice(
+        &STANDARD
+            .decode(body_b64)
+            .context("the log's entry body is not base64")?,
+    )
+    .context("the log's entry body is not JSON")?;
+    let index = u64_field("/logIndex")?;
+    let hex_to_b64 = |h: &str| -> Result<String> {
+        Ok(STANDARD.encode(hex::decode(h).with_context(|| format!("{h:?} is not hex"))?))
+    };
+    let hashes: Vec<String> = entry
+        .pointer("/verification/inclusionProof/hashes")
+        .and_then(Value::as_array)
+        .context("the log's entry has no inclusion proof")?
+        .iter()
+        .map(|h| hex_to_b64(h.as_str().unwrap_or_default()))
+        .collect::<Result<_>>()?;
+    let tlog = json!({
+        "logIndex": index.to_string(),
+        "logId": { "keyId": hex_to_b64(str_field("/logID")?)? },
+        "kindVersion": {
+            "kind": body.get("kind").and_then(Value::as_str).context("the entry body has no kind")?,
+            "version": body.get("apiVersion").and_then(Value::as_str).context("the entry body has no apiVersion")?,
+        },
+        "integratedTime": u64_field("/integratedTime")?.to_string(),
+        "inclusionPromise": { "signedEntryTimestamp": str_field("/verification/signedEntryTimestamp")? },
+        "inclusionProof": {
+            "logIndex": u64_field("/verification/inclusionProof/logIndex")?.to_string(),
+            "rootHash": hex_to_b64(str_field("/verification/inclusionProof/rootHash")?)?,
+            "treeSize": u64_field("/verification/inclusionProof/treeSize")?.to_string(),
+            "hashes": hashes,
+            "checkpoint": { "envelope": str_field("/verification/inclusionProof/checkpoint")? },
+        },
+        "canonicalizedBody": body_b64,
+    });
+    Ok((tlog, index))
+}
+
+/// Writes `bundle` to `out` atomically (a temporary file beside it, then a rename).
+fn write_bundle(out: &Path, bundle: &Value) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    serde_json::to_writer(&mut tmp, bundle)?;
+    tmp.persist(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+/// `hallmark attest`.
+pub(crate) fn attest(args: AttestArgs) -> Result<()> {
+    let (statement, default_out) = match (&args.statement, &args.predicate) {
+        (Some(path), None) => {
+            ensure!(
+                args.subjects.is_empty(),
+                "--statement signs a complete statement: its subjects are inside it, drop the file arguments"
+            );
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            check_statement(&bytes)
+                .with_context(|| format!("{} is not an in-toto Statement v1", path.display()))?;
+            (bytes, bundle_beside(path))
+        }
+        (None, Some(path)) => {
+            let first = args
+                .subjects
+                .first()
+                .context("name the artifact file(s) the predicate is about")?;
+            let predicate: Value = serde_json::from_slice(
+                &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )
+            .with_context(|| format!("the predicate {} is not JSON", path.display()))?;
+            let Some(predicate_type) = &args.predicate_type else {
+                bail!("--predicate needs --type (the predicate type URI)");
+            };
+            let statement = build_statement(&args.subjects, predicate_type, predicate)?;
+            (serde_json::to_vec(&statement)?, bundle_beside(first))
+        }
+        _ => bail!("give either --predicate FILE --type URI SUBJECT... or --statement FILE"),
+    };
+    let out = args.bundle.clone().unwrap_or(default_out);
+    ensure!(
+        args.overwrite || !out.exists(),
+        "{} exists: pass --overwrite to replace it",
+        out.display()
+    );
+    let trust = args.signer.trust.load()?;
+    let session = Session::new(
+        args.signer.endpoints(&trust)?,
+        args.signer.acquire_options(&trust),
+    )?;
+    let content = Content::Dsse {
+        payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
+        payload: statement,
+    };
+    let (bundle, index) = runtime()?.block_on(sign_content(&session, &trust, &content))?;
+    write_bundle(&out, &bundle)?;
+    println!("attested -> {} (log index {index})", out.display());
+    Ok(())
+}
+
+/// An in-toto Statement v1 with a SHA-256 subject per file (named by its file name).
+fn build_statement(subjects: &[PathBuf], predicate_type: &str, predicate: Value) -> Result<Value> {
+    let subjects: Vec<Value> = subjects
+        .iter()
+        .map(|p| -> Result<Value> {
+            let digest = sha256_file(p)?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string());
+            Ok(json!({ "name": name, "digest": { "sha256": hex::encode(digest) } }))
+        })
+        .collect::<Result<_>>()?;
+    Ok(json!({
+        "_type": STATEMENT_V1,
+        "subject": subjects,
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    }))
+}
+
+/// A statement must be JSON with the v1 `_type`, a non-empty subject list with digests, and a
+/// predicate type.
+fn check_statement(bytes: &[u8]) -> Result<()> {
+    let v: Value = serde_json::from_slice(bytes).context("not JSON")?;
+    ensure!(
+        v.get("_type").and_then(Value::as_str) == Some(STATEMENT_V1),
+        "_type must be {STATEMENT_V1}"
+    );
+    let subjects = v
+        .get("subject")
+        .and_then(Value::as_array)
+        .filter(|s| !s.is_empty())
+        .context("subject must be a non-empty list")?;
+    for s in subjects {
+        ensure!(
+            s.get("digest")
+                .and_then(Value::as_object)
+                .is_some_and(|d| !d.is_empty()),
+            "every subject needs a digest"
+        );
+    }
+    ensure!(
+        v.get("predicateType").and_then(Value::as_str).is_some(),
+        "predicateType is missing"
+    );
+    Ok(())
+}

@@ -1,0 +1,171 @@
+//! `hallmark verify`: offline verification of any Sigstore bundle (v0.1 to v0.3, Rekor v1 and
+//! v2 entries, message signatures and DSSE) against a trust root, with an identity policy or a
+//! public key. Exit 0 only when every check holds; otherwise the message names the failed check.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hallmark_verify::{
+    Artifact, Bundle, CiExtension, IdentityPolicy, Matcher, Policy, PublicKey, Signed, Signer,
+    TrustedRoot,
+};
+
+use crate::client::{TrustArgs, now_unix};
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The artifact: a file, or `sha256:<hex>` for its digest. Optional for DSSE bundles (then
+    /// the statement's subjects are not checked against anything).
+    pub(crate) artifact: Option<String>,
+    /// The bundle. Default: ARTIFACT.sigstore.json.
+    #[arg(long)]
+    pub(crate) bundle: Option<PathBuf>,
+    /// A trusted_root.json (or a ClientTrustConfig) to verify against, e.g. the public-good
+    /// Sigstore root. Default: the trust config (--trust-config).
+    #[arg(long)]
+    pub(crate) trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
+    /// The certificate's identity (SAN) must be exactly this (email, URI, ...).
+    #[arg(long, conflicts_with_all = ["cert_identity_regexp", "key"])]
+    pub(crate) cert_identity: Option<String>,
+    /// ... or match this regular expression (whole value).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) cert_identity_regexp: Option<String>,
+    /// The certificate's OIDC issuer must be exactly this.
+    #[arg(long, conflicts_with_all = ["cert_oidc_issuer_regexp", "key"])]
+    pub(crate) cert_oidc_issuer: Option<String>,
+    /// ... or match this regular expression (whole value).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) cert_oidc_issuer_regexp: Option<String>,
+    /// Required source repository URI (Fulcio extension 1.3.6.1.4.1.57264.1.12).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) source_repository: Option<String>,
+    /// Required source repository ref, e.g. refs/heads/main (1.3.6.1.4.1.57264.1.14).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) source_ref: Option<String>,
+    /// Required source repository commit digest (1.3.6.1.4.1.57264.1.13).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) source_digest: Option<String>,
+    /// Required build signer URI, e.g. the workflow (1.3.6.1.4.1.57264.1.9).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) build_signer_uri: Option<String>,
+    /// Required runner environment, e.g. github-hosted (1.3.6.1.4.1.57264.1.11).
+    #[arg(long, conflicts_with = "key")]
+    pub(crate) runner_environment: Option<String>,
+    /// Any other Fulcio extension, as OID=VALUE (e.g. 1.3.6.1.4.1.57264.1.20=push).
+    #[arg(
+        long = "cert-extension",
+        value_name = "OID=VALUE",
+        conflicts_with = "key"
+    )]
+    pub(crate) cert_extensions: Vec<String>,
+    /// Verify with this public key (PEM) instead of a certificate identity (managed keys).
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+}
+
+impl VerifyArgs {
+    fn policy(&self) -> Result<Policy> {
+        if let Some(path) = &self.key {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the public key {}", path.display()))?;
+            return Ok(Policy::Key(PublicKey::from_pem(&pem).with_context(
+                || format!("{} is not a PEM public key", path.display()),
+            )?));
+        }
+        let san = match (&self.cert_identity, &self.cert_identity_regexp) {
+            (Some(exact), None) => Matcher::exact(exact),
+            (None, Some(re)) => Matcher::regex(re).context("--cert-identity-regexp")?,
+            _ => bail!(
+                "say who must have signed: --cert-identity (or --cert-identity-regexp), or --key for a managed key"
+            ),
+        };
+        let issuer = match (&self.cert_oidc_issuer, &self.cert_oidc_issuer_regexp) {
+            (Some(exact), None) => Matcher::exact(exact),
+            (None, Some(re)) => Matcher::regex(re).context("--cert-oidc-issuer-regexp")?,
+            _ => bail!(
+                "say which OIDC issuer must have vouched for the signer: --cert-oidc-issuer (or --cert-oidc-issuer-regexp)"
+            ),
+        };
+        let mut extensions = Vec::new();
+        for (ext, value) in [
+            (CiExtension::SourceRepositoryUri, &self.source_repository),
+            (CiExtension::SourceRepositoryRef, &self.source_ref),
+            (CiExtension::SourceRepositoryDigest, &self.source_digest),
+            (CiExtension::BuildSignerUri, &self.build_signer_uri),
+            (CiExtension::RunnerEnvironment, &self.runner_environment),
+        ] {
+            if let Some(v) = value {
+                extensions.push((ext, v.clone()));
+            }
+        }
+        for spec in &self.cert_extensions {
+            let (oid, value) = spec
+                .split_once('=')
+                .with_context(|| format!("--cert-extension {spec:?}: expected OID=VALUE"))?;
+            let ext = CiExtension::from_oid_str(oid).with_context(|| {
+                format!("--cert-extension: {oid} is not a Fulcio extension (1.3.6.1.4.1.57264.1.N)")
+            })?;
+            extensions.push((ext, value.to_owned()));
+        }
+        Ok(Policy::Identity(IdentityPolicy {
+            san,
+            issuer,
+            extensions,
+        }))
+    }
+}
+
+/// `hallmark verify`.
+pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
+    let policy = args.policy()?;
+    let bundle_path = match (&args.bundle, &args.artifact) {
+        (Some(b), _) => b.clone(),
+        (None, Some(a)) if !a.starts_with("sha256:") => PathBuf::from(format!("{a}.sigstore.json")),
+        _ => bail!("name the bundle with --bundle"),
+    };
+    let bundle_bytes = std::fs::read(&bundle_path)
+        .with_context(|| format!("reading the bundle {}", bundle_path.display()))?;
+    let root_path = match &args.trusted_root {
+        Some(p) => p.clone(),
+        None => args.trust.path()?,
+    };
+    let root_bytes = std::fs::read(&root_path)
+        .with_context(|| format!("reading the trust root {}", root_path.display()))?;
+    let root = TrustedRoot::from_json(&root_bytes)
+        .with_context(|| format!("{} is not a usable trust root", root_path.display()))?;
+    let bundle = Bundle::from_json(&bundle_bytes)
+        .with_context(|| format!("{} is not a valid Sigstore bundle", bundle_path.display()))?;
+    let data;
+    let artifact = match &args.artifact {
+        None => None,
+        Some(a) if a.starts_with("sha256:") => Some(Artifact::parse_digest(a)?),
+        Some(a) => {
+            data = std::fs::read(a).with_context(|| format!("reading the artifact {a}"))?;
+            Some(Artifact::Bytes(&data))
+        }
+    };
+    let verified = hallmark_verify::verify(&bundle, artifact.as_ref(), &root, &policy, now_unix())
+        .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+    let what = args.artifact.as_deref().unwrap_or("the statement");
+    match &verified.signer {
+        Signer::Certificate { san, issuer, .. } => {
+            println!("OK: {what} signed by {san} (issuer {issuer})");
+        }
+        Signer::Key { .. } => println!("OK: {what} signed by the given key"),
+        _ => println!("OK: {what}"),
+    }
+    if let Signed::Dsse { payload_type, .. } = &verified.signed {
+        println!("  DSSE payload type {payload_type}");
+    }
+    for e in &verified.entries {
+        let time = e
+            .integrated_time
+            .map(|t| format!(", integrated {}", hallmark_sigstore::rfc3339(t)))
+            .unwrap_or_default();
+        println!("  log {} index {}{time}", e.log, e.log_index);
+    }
+    Ok(())
+}
