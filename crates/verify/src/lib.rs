@@ -15,8 +15,9 @@
 //! 2. **Signature**: a message signature over the artifact (or its SHA-256 digest), after
 //!    comparing the bundle's digest hint; or a DSSE signature over `PAE(type, payload)`, and,
 //!    when an artifact is given, an in-toto statement subject with the artifact's digest.
-//! 3. **RFC 3161 timestamps** ([`tsa`](crate) module docs): each must verify against a trusted
-//!    timestamp authority, over the hash of the signature.
+//! 3. **RFC 3161 timestamps**: each must verify against a trusted timestamp authority (CMS
+//!    signature, ESS certificate hash, the authority's chain and window at `genTime`), over the
+//!    hash of the signature.
 //! 4. **Log entries**: for each entry from a log of the trusted root, the body must record the
 //!    bundle's signature, key and artifact; the signed entry timestamp must verify (its
 //!    integrated time then counts as a signing time and must not be in the future); the

@@ -11,12 +11,17 @@ use hallmark_verify::{
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// The cases are verified at the current time, as the clients that run this suite do: after
-/// every certificate in them has expired.
+/// every certificate in them has expired. Never earlier than 2026-06-01, after the newest
+/// signing time in the suite (2026-05-13), so that a machine with a clock behind does not see
+/// valid entries "in the future".
 fn now() -> i64 {
+    const NEWEST_CASE_PLUS_MARGIN: i64 = 1_780_272_000;
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    i64::try_from(since_epoch.as_secs()).unwrap()
+    i64::try_from(since_epoch.as_secs())
+        .unwrap()
+        .max(NEWEST_CASE_PLUS_MARGIN)
 }
 
 /// Cases this verifier gets wrong on purpose, with the reason. Empty: all 70 pass.
