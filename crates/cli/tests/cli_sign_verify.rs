@@ -1,0 +1,671 @@
+//! `hallmark sign`, `attest` and `verify` against a running Hallmark, cross-checked with an
+//! unmodified sigstore-python 4.5.1 in both directions; `hallmark verify`'s failures on tampered
+//! bundles; the identity-token sources (stand-ins for GitHub Actions, GitLab CI, Kubernetes and
+//! SIGSTORE_ID_TOKEN, serving real tokens from the development issuer); one certificate for
+//! 1,000 files; and the sigstore-conformance bundle-verify suite through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::{Value, json};
+
+const EMAIL: &str = "builder@example.com";
+
+/// A `hallmark` command for the client side: no token source from the test's own environment,
+/// no interactive login, the stack's trust config.
+fn client(stack: &Stack, tc: &Path) -> Command {
+    let mut c = Command::new(bin());
+    for var in [
+        "SIGSTORE_ID_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "HALLMARK_IDENTITY_TOKEN",
+        "HALLMARK_TRUST_CONFIG",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("HALLMARK_TRUST_CONFIG", tc).current_dir(stack.dir());
+    c
+}
+
+/// `client(..)` plus the sign/attest flags that keep ambient token sources out.
+fn signer(stack: &Stack, tc: &Path, sub: &str) -> Command {
+    let mut c = client(stack, tc);
+    c.arg(sub)
+        .args(["--no-login", "--kubernetes-token-file"])
+        .arg(stack.dir().join("no-such-k8s-token"));
+    c
+}
+
+fn token_file(stack: &Stack, email: &str) -> PathBuf {
+    let path = stack.dir().join(format!("{email}.jwt"));
+    std::fs::write(&path, email_token(stack, email)).unwrap();
+    path
+}
+
+fn hallmark_verify(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    bundle: &Path,
+    email: &str,
+) -> Output {
+    client(stack, tc)
+        .arg("verify")
+        .arg(artifact)
+        .arg("--bundle")
+        .arg(bundle)
+        .args([
+            "--cert-identity",
+            email,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .output()
+        .unwrap()
+}
+
+fn python_verify(stack: &Stack, tc: &Path, artifact: &Path, bundle: &Path, email: &str) -> Output {
+    Command::new(venv_bin("sigstore"))
+        .arg("--trust-config")
+        .arg(tc)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(bundle)
+        .args([
+            "--cert-identity",
+            email,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .arg(artifact)
+        .current_dir(stack.dir())
+        .output()
+        .unwrap()
+}
+
+fn assert_ok(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The command failed and its message names `check`.
+fn assert_fails_naming(what: &str, out: &Output, check: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{what}: verification passed");
+    assert!(
+        stderr.contains(&format!("verification failed: {check}:")),
+        "{what}: expected the {check:?} check to fail, got: {stderr}"
+    );
+}
+
+/// `hallmark sign` of one file with a token file; the bundle written beside it.
+fn hallmark_sign(stack: &Stack, tc: &Path, tok: &Path, artifact: &Path) -> PathBuf {
+    run(signer(stack, tc, "sign")
+        .arg("--identity-token-file")
+        .arg(tok)
+        .arg(artifact));
+    PathBuf::from(format!("{}.sigstore.json", artifact.display()))
+}
+
+fn stack_and_trust() -> (Stack, PathBuf) {
+    let stack = Stack::start(&bin()).unwrap();
+    let tc = stack.dir().join("trust-config.json");
+    write_trust_config(&stack, &tc, None);
+    (stack, tc)
+}
+
+#[test]
+fn hallmark_and_sigstore_python_bundles_verify_with_each_other() {
+    let (stack, tc) = stack_and_trust();
+    let dir = stack.dir().to_path_buf();
+    let tok = token_file(&stack, EMAIL);
+    let artifact = dir.join("app.tar.gz");
+    std::fs::write(&artifact, b"the build output\n").unwrap();
+
+    // hallmark sign -> both verify
+    let bundle = hallmark_sign(&stack, &tc, &tok, &artifact);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        doc["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_ok(
+        "sigstore-python on hallmark's bundle",
+        &python_verify(&stack, &tc, &artifact, &bundle, EMAIL),
+    );
+    assert_ok(
+        "hallmark on its own bundle",
+        &hallmark_verify(&stack, &tc, &artifact, &bundle, EMAIL),
+    );
+    // by digest too
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            b"the build output\n"
+        ))
+    );
+    let out = client(&stack, &tc)
+        .args(["verify", &digest, "--bundle"])
+        .arg(&bundle)
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .output()
+        .unwrap();
+    assert_ok("hallmark verify by digest", &out);
+
+    // hallmark attest: SLSA provenance and an in-toto link -> both verify
+    for (name, predicate_type, predicate) in [
+        (
+            "provenance",
+            "https://slsa.dev/provenance/v1",
+            json!({"buildDefinition": {"buildType": "https://hallmark.local/ci/v1", "externalParameters": {}},
+                   "runDetails": {"builder": {"id": "https://hallmark.local/runner"}}}),
+        ),
+        (
+            "link",
+            "https://in-toto.io/attestation/link/v0.3",
+            json!({"name": "build", "command": ["make", "dist"], "materials": [], "byproducts": {}}),
+        ),
+    ] {
+        let pred = dir.join(format!("{name}.json"));
+        std::fs::write(&pred, predicate.to_string()).unwrap();
+        let out = dir.join(format!("{name}.sigstore.json"));
+        run(signer(&stack, &tc, "attest")
+            .arg("--identity-token-file")
+            .arg(&tok)
+            .arg("--predicate")
+            .arg(&pred)
+            .args(["--type", predicate_type, "--bundle"])
+            .arg(&out)
+            .arg(&artifact));
+        assert_ok(
+            &format!("sigstore-python on hallmark's {name} attestation"),
+            &python_verify(&stack, &tc, &artifact, &out, EMAIL),
+        );
+        assert_ok(
+            &format!("hallmark on its {name} attestation"),
+            &hallmark_verify(&stack, &tc, &artifact, &out, EMAIL),
+        );
+        // the statement names the artifact; another file is not its subject
+        let other = dir.join("other.bin");
+        std::fs::write(&other, b"not the subject").unwrap();
+        assert_fails_naming(
+            "attestation for another file",
+            &hallmark_verify(&stack, &tc, &other, &out, EMAIL),
+            "artifact digest",
+        );
+    }
+
+    // sigstore-python sign and attest -> hallmark verify
+    let token = std::fs::read_to_string(&tok).unwrap();
+    let py_artifact = dir.join("py.txt");
+    std::fs::write(&py_artifact, b"signed by sigstore-python\n").unwrap();
+    let py_bundle = dir.join("py.sigstore.json");
+    let sigstore = || {
+        let mut c = Command::new(venv_bin("sigstore"));
+        c.arg("--trust-config").arg(&tc).current_dir(&dir);
+        c
+    };
+    run(sigstore()
+        .args(["sign", "--identity-token", &token, "--bundle"])
+        .arg(&py_bundle)
+        .arg(&py_artifact));
+    assert_ok(
+        "hallmark on sigstore-python's bundle",
+        &hallmark_verify(&stack, &tc, &py_artifact, &py_bundle, EMAIL),
+    );
+    let pred = dir.join("provenance.json");
+    let py_att = dir.join("py-att.sigstore.json");
+    run(sigstore()
+        .args([
+            "attest",
+            "--identity-token",
+            &token,
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+            "--predicate",
+        ])
+        .arg(&pred)
+        .arg("--bundle")
+        .arg(&py_att)
+        .arg(&py_artifact));
+    assert_ok(
+        "hallmark on sigstore-python's attestation",
+        &hallmark_verify(&stack, &tc, &py_artifact, &py_att, EMAIL),
+    );
+}
+
+/// Rewrites a bundle's JSON with `edit` into a new file.
+fn tampered(bundle: &Path, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    edit(&mut doc);
+    let out = bundle.with_file_name(name);
+    std::fs::write(&out, serde_json::to_vec(&doc).unwrap()).unwrap();
+    out
+}
+
+/// Flips the last bit of a base64 value's decoded bytes.
+fn flip_b64(v: &mut Value) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut bytes = b64.decode(v.as_str().unwrap()).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    *v = Value::String(b64.encode(bytes));
+}
+
+#[test]
+fn hallmark_verify_names_the_check_that_fails() {
+    let (stack, tc) = stack_and_trust();
+    let dir = stack.dir().to_path_buf();
+    let tok = token_file(&stack, EMAIL);
+    let artifact = dir.join("release.bin");
+    std::fs::write(&artifact, b"release 1.0\n").unwrap();
+    let bundle = hallmark_sign(&stack, &tc, &tok, &artifact);
+    assert_ok(
+        "the untouched bundle",
+        &hallmark_verify(&stack, &tc, &artifact, &bundle, EMAIL),
+    );
+
+    let modified = dir.join("modified.bin");
+    std::fs::write(&modified, b"release 1.0 with a backdoor\n").unwrap();
+    assert_fails_naming(
+        "modified artifact",
+        &hallmark_verify(&stack, &tc, &modified, &bundle, EMAIL),
+        "artifact digest",
+    );
+
+    let wrong_identity = hallmark_verify(&stack, &tc, &artifact, &bundle, "mallory@example.com");
+    assert_fails_naming("wrong identity", &wrong_identity, "identity");
+    let out = client(&stack, &tc)
+        .arg("verify")
+        .arg(&artifact)
+        .arg("--bundle")
+        .arg(&bundle)
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            "https://accounts.google.com",
+        ])
+        .output()
+        .unwrap();
+    assert_fails_naming("wrong issuer", &out, "issuer");
+    let out = client(&stack, &tc)
+        .arg("verify")
+        .arg(&artifact)
+        .arg("--bundle")
+        .arg(&bundle)
+        .args([
+            "--cert-identity-regexp",
+            ".*@example\\.com",
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .args(["--source-repository", "https://git.example.com/app"])
+        .output()
+        .unwrap();
+    assert_fails_naming(
+        "required CI extension absent",
+        &out,
+        "certificate extension",
+    );
+
+    let proof = tampered(&bundle, "proof.json", |d| {
+        flip_b64(&mut d["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["rootHash"]);
+    });
+    assert_fails_naming(
+        "tampered inclusion proof",
+        &hallmark_verify(&stack, &tc, &artifact, &proof, EMAIL),
+        "inclusion proof",
+    );
+    let set = tampered(&bundle, "set.json", |d| {
+        flip_b64(
+            &mut d["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"],
+        );
+    });
+    assert_fails_naming(
+        "tampered SET",
+        &hallmark_verify(&stack, &tc, &artifact, &set, EMAIL),
+        "signed entry timestamp",
+    );
+    let time = tampered(&bundle, "time.json", |d| {
+        let entry = &mut d["verificationMaterial"]["tlogEntries"][0];
+        let t: i64 = entry["integratedTime"].as_str().unwrap().parse().unwrap();
+        entry["integratedTime"] = Value::String((t + 3600).to_string());
+    });
+    assert_fails_naming(
+        "integrated time moved past the certificate",
+        &hallmark_verify(&stack, &tc, &artifact, &time, EMAIL),
+        "signed entry timestamp",
+    );
+    let sig = tampered(&bundle, "sig.json", |d| {
+        flip_b64(&mut d["messageSignature"]["signature"])
+    });
+    let out = hallmark_verify(&stack, &tc, &artifact, &sig, EMAIL);
+    assert!(!out.status.success(), "a tampered signature verified");
+
+    // A bundle from another Hallmark (another CA and log) against this trust root.
+    let (other, other_tc) = stack_and_trust();
+    let other_tok = token_file(&other, EMAIL);
+    let foreign_artifact = other.dir().join("release.bin");
+    std::fs::write(&foreign_artifact, b"release 1.0\n").unwrap();
+    let foreign = hallmark_sign(&other, &other_tc, &other_tok, &foreign_artifact);
+    let out = client(&stack, &tc)
+        .arg("verify")
+        .arg(&artifact)
+        .arg("--bundle")
+        .arg(&foreign)
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            &other.issuer(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a bundle from another trust root verified"
+    );
+    assert!(
+        stderr.contains("verification failed: transparency log:")
+            || stderr.contains("verification failed: certificate chain:"),
+        "{stderr}"
+    );
+    // ... and it does verify against its own.
+    let out = client(&other, &other_tc)
+        .arg("verify")
+        .arg(&foreign_artifact)
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            &other.issuer(),
+        ])
+        .output()
+        .unwrap();
+    assert_ok("the other stack's bundle against its own root", &out);
+}
+
+/// A one-request HTTP server standing in for GitHub Actions' token endpoint: answers
+/// `{"value": token}` when the request carries the bearer request token and `audience=sigstore`.
+fn github_token_endpoint(token: String) -> (String, std::thread::JoinHandle<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/_apis/token?api-version=2.0",
+        listener.local_addr().unwrap()
+    );
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut request = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            request.push_str(&line);
+        }
+        let authorised = request
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: bearer runner-request-token"));
+        let (status, body) = if authorised
+            && request.starts_with("GET /_apis/token?api-version=2.0&audience=sigstore ")
+        {
+            ("200 OK", json!({ "value": token }).to_string())
+        } else {
+            (
+                "401 Unauthorized",
+                r#"{"message":"bad request token"}"#.to_owned(),
+            )
+        };
+        write!(
+            conn,
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        request
+    });
+    (url, handle)
+}
+
+#[test]
+fn identity_tokens_come_from_each_ci_system() {
+    let (stack, tc) = stack_and_trust();
+    let dir = stack.dir().to_path_buf();
+    let sign = |name: &str, setup: &dyn Fn(&mut Command)| -> PathBuf {
+        let artifact = dir.join(name);
+        std::fs::write(&artifact, name.as_bytes()).unwrap();
+        let mut c = signer(&stack, &tc, "sign");
+        setup(&mut c);
+        run(c.arg(&artifact));
+        artifact
+    };
+    let verified_as = |artifact: &Path, email: &str| {
+        let bundle = PathBuf::from(format!("{}.sigstore.json", artifact.display()));
+        assert_ok(
+            &format!("{} signed as {email}", artifact.display()),
+            &hallmark_verify(&stack, &tc, artifact, &bundle, email),
+        );
+    };
+
+    // GitHub Actions: the runner's token endpoint.
+    let (url, server) = github_token_endpoint(email_token(&stack, "gha@example.com"));
+    let a = sign("gha.txt", &|c| {
+        c.env("GITHUB_ACTIONS", "true")
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-request-token");
+    });
+    let request = server.join().unwrap();
+    assert!(request.contains("audience=sigstore"), "{request}");
+    verified_as(&a, "gha@example.com");
+
+    // GitHub Actions without `permissions: id-token: write`: a message saying so.
+    let artifact = dir.join("gha-denied.txt");
+    std::fs::write(&artifact, b"x").unwrap();
+    let out = signer(&stack, &tc, "sign")
+        .env("GITHUB_ACTIONS", "true")
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("id-token: write"), "{stderr}");
+
+    // GitLab CI: an `id_tokens:` variable named on the command line.
+    let a = sign("gitlab.txt", &|c| {
+        c.env("GITLAB_CI", "true")
+            .env(
+                "HALLMARK_GITLAB_TOKEN",
+                email_token(&stack, "gitlab@example.com"),
+            )
+            .args(["--identity-token-env", "HALLMARK_GITLAB_TOKEN"]);
+    });
+    verified_as(&a, "gitlab@example.com");
+
+    // The generic variable.
+    let a = sign("env.txt", &|c| {
+        c.env("SIGSTORE_ID_TOKEN", email_token(&stack, "env@example.com"));
+    });
+    verified_as(&a, "env@example.com");
+
+    // A Kubernetes projected service-account token file.
+    let k8s = dir.join("k8s-token");
+    std::fs::write(&k8s, email_token(&stack, "k8s@example.com")).unwrap();
+    let artifact = dir.join("k8s.txt");
+    std::fs::write(&artifact, b"k8s").unwrap();
+    let mut c = client(&stack, &tc);
+    run(c
+        .args(["sign", "--no-login", "--kubernetes-token-file"])
+        .arg(&k8s)
+        .arg(&artifact));
+    verified_as(&artifact, "k8s@example.com");
+
+    // No source at all: a clear error, no bundle.
+    let artifact = dir.join("none.txt");
+    std::fs::write(&artifact, b"none").unwrap();
+    let out = signer(&stack, &tc, "sign").arg(&artifact).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("identity token"));
+    assert!(!dir.join("none.txt.sigstore.json").exists());
+
+    // An expired token is refused before anything is sent.
+    let expired = stack
+        .mint(json!({"sub": EMAIL, "email": EMAIL, "email_verified": true, "exp": 1_000_000, "iat": 999_000}))
+        .unwrap();
+    let out = signer(&stack, &tc, "sign")
+        .env("SIGSTORE_ID_TOKEN", expired)
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
+}
+
+#[test]
+fn a_thousand_files_share_one_certificate() {
+    let (stack, tc) = stack_and_trust();
+    let files_dir = stack.dir().join("files");
+    std::fs::create_dir(&files_dir).unwrap();
+    let files: Vec<PathBuf> = (0..1000)
+        .map(|i| {
+            let p = files_dir.join(format!("f{i:04}.txt"));
+            std::fs::write(&p, format!("file {i}\n")).unwrap();
+            p
+        })
+        .collect();
+    let tok = token_file(&stack, EMAIL);
+    let out = signer(&stack, &tc, "sign")
+        .arg("--identity-token-file")
+        .arg(&tok)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_ok("signing 1,000 files", &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1000 of 1000 file(s) signed"), "{stderr}");
+    assert!(stderr.contains("with 1 certificate(s)"), "{stderr}");
+    let mut certs = std::collections::HashSet::new();
+    let mut indexes = std::collections::HashSet::new();
+    for f in &files {
+        let bundle = PathBuf::from(format!("{}.sigstore.json", f.display()));
+        let doc: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+        certs.insert(
+            doc["verificationMaterial"]["certificate"]["rawBytes"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        indexes.insert(
+            doc["verificationMaterial"]["tlogEntries"][0]["logIndex"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        certs.len(),
+        1,
+        "the bundles carry {} certificates",
+        certs.len()
+    );
+    assert_eq!(indexes.len(), 1000, "every file has its own log entry");
+    // Spot-check with sigstore-python.
+    assert_ok(
+        "sigstore-python on one of the 1,000",
+        &python_verify(
+            &stack,
+            &tc,
+            &files[999],
+            &PathBuf::from(format!("{}.sigstore.json", files[999].display())),
+            EMAIL,
+        ),
+    );
+    // The CT log holds exactly one certificate for this invocation.
+    let (status, sth) = stack.get("/ct/v1/get-sth").unwrap();
+    assert_eq!(status, 200);
+    let sth: Value = serde_json::from_str(&sth).unwrap();
+    assert_eq!(sth["tree_size"], 1, "certificates logged: {sth}");
+}
+
+/// The sigstore-conformance bundle-verify cases through the `hallmark verify` binary.
+#[test]
+fn hallmark_verify_passes_the_sigstore_conformance_suite() {
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/testdata/sigstore-conformance/bundle-verify");
+    assert!(
+        cases.is_dir(),
+        "{} is missing: the conformance cases live in ../shared beside the repository",
+        cases.display()
+    );
+    let read = |p: PathBuf| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    let mut wrong = Vec::new();
+    let mut total = 0;
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    names.sort();
+    for case in names {
+        total += 1;
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let mut c = Command::new(bin());
+        c.env_remove("HALLMARK_TRUST_CONFIG").arg("verify");
+        c.arg(if case.join("artifact").exists() {
+            case.join("artifact")
+        } else {
+            cases.join("a.txt")
+        });
+        c.arg("--bundle").arg(case.join("bundle.sigstore.json"));
+        c.arg("--trusted-root")
+            .arg(if case.join("trusted_root.json").exists() {
+                case.join("trusted_root.json")
+            } else {
+                cases.join("default_trusted_root.json")
+            });
+        if case.join("key.pub").exists() {
+            c.arg("--key").arg(case.join("key.pub"));
+        } else {
+            c.arg("--cert-identity").arg(read(case.join("identity")).unwrap_or_else(|| {
+                "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main".to_owned()
+            }));
+            c.arg("--cert-oidc-issuer").arg(
+                read(case.join("issuer"))
+                    .unwrap_or_else(|| "https://token.actions.githubusercontent.com".to_owned()),
+            );
+        }
+        let out = c.output().unwrap();
+        let should_pass = !name.ends_with("_fail");
+        if out.status.success() != should_pass {
+            wrong.push(format!(
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    assert_eq!(total, 70, "expected the 70 bundle-verify cases");
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} cases wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
