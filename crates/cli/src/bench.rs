@@ -1,6 +1,6 @@
 //! `hallmark bench ...`: measurements quoted in issue notes. Each prints one line per figure.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -82,6 +82,22 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 50_000)]
         entries: usize,
     },
+    /// `hallmark sign` on many small files in one invocation against a running server (with
+    /// its development OIDC issuer): signatures per second, and how many certificates it took.
+    Sign {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The server's ClientTrustConfig (`hallmark trust-root --client-trust-config`).
+        #[arg(long, env = "HALLMARK_TRUST_CONFIG")]
+        trust_config: PathBuf,
+        /// Files to sign.
+        #[arg(long, default_value_t = 1000)]
+        files: usize,
+        /// Log requests in flight (`hallmark sign --parallel`).
+        #[arg(long, default_value_t = 32)]
+        parallel: usize,
+    },
     /// HSM signing rate: the module's own rate (raw C_Sign) against the key handle.
     Hsm {
         /// The key to sign with (created if missing).
@@ -123,6 +139,12 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             bench_proofs(&dir, size, samples)
         }
         BenchCommand::Hsm { key, seconds, hsm } => bench_hsm(&hsm, &key, seconds),
+        BenchCommand::Sign {
+            url,
+            trust_config,
+            files,
+            parallel,
+        } => bench_sign(&url, &trust_config, files, parallel),
         BenchCommand::Ca {
             url,
             clients,
@@ -412,16 +434,24 @@ fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
     ca_request_body_for(url, n, &memory_key()?)
 }
 
-fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
-    use base64::Engine as _;
-    use spki::EncodePublicKey as _;
-    let email = format!("bench-{n}@hallmark.local");
+/// A token for `email` from the server's development issuer.
+fn dev_token(url: &str, email: &str) -> Result<String> {
     let resp: serde_json::Value = ureq::post(format!("{url}/dev-oidc/token"))
         .send_json(serde_json::json!({ "sub": email, "email": email, "email_verified": true }))
         .with_context(|| format!("minting a token at {url}/dev-oidc/token (is dev_oidc enabled?)"))?
         .body_mut()
         .read_json()?;
-    let token = resp["access_token"].as_str().context("no access_token")?;
+    Ok(resp["access_token"]
+        .as_str()
+        .context("no access_token")?
+        .to_owned())
+}
+
+fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    use spki::EncodePublicKey as _;
+    let email = format!("bench-{n}@hallmark.local");
+    let token = dev_token(url, &email)?;
     let pem = key
         .verifying_key()
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
@@ -607,6 +637,51 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
     );
     print_latency(&lat);
     ensure!(failures == 0, "{failures} requests failed");
+    Ok(())
+}
+
+fn bench_sign(url: &str, trust_config: &Path, files: usize, parallel: usize) -> Result<()> {
+    ensure!(files >= 1, "--files must be positive");
+    let url = url.trim_end_matches('/');
+    let dir = tempfile::Builder::new()
+        .prefix("hallmark-bench-sign-")
+        .tempdir()?;
+    let paths: Vec<PathBuf> = (0..files)
+        .map(|i| {
+            let p = dir.path().join(format!("artifact-{i:05}.txt"));
+            std::fs::write(&p, format!("artifact {i} of run {}\n", std::process::id()))?;
+            Ok(p)
+        })
+        .collect::<Result<_>>()?;
+    let token = dir.path().join("token");
+    std::fs::write(&token, dev_token(url, "bench-signer@hallmark.local")?)?;
+    // The real CLI, as a CI job runs it: process start, token, key, certificate, one log entry
+    // and one verified bundle per file.
+    let start = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("sign")
+        .arg("--trust-config")
+        .arg(trust_config)
+        .args(["--ca-url", url, "--rekor-url", url, "--no-login"])
+        .arg("--parallel")
+        .arg(parallel.to_string())
+        .arg("--identity-token-file")
+        .arg(&token)
+        .args(&paths)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .output()?;
+    let secs = start.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "hallmark sign failed:\n{stderr}");
+    let summary = stderr
+        .lines()
+        .find(|l| l.contains("file(s) signed"))
+        .unwrap_or_default();
+    println!("files              {files} (parallel {parallel})");
+    println!("wall time          {secs:.2} s, whole process");
+    println!("signatures/s       {:.0}", files as f64 / secs);
+    println!("hallmark sign      {}", summary.trim());
     Ok(())
 }
 

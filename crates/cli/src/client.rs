@@ -143,7 +143,7 @@ pub(crate) struct SignerArgs {
     #[arg(long)]
     pub(crate) open_browser: bool,
     /// Requests to the log in flight at once.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 32)]
     pub(crate) parallel: usize,
 }
 

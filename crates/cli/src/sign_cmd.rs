@@ -272,19 +272,24 @@ async fn sign_content(
 /// Verifies a freshly made bundle offline against the trust root (any identity: the point is
 /// the log's and the CA's answers).
 fn check_bundle(trust: &TrustConfig, bundle: &Value, content: &Content) -> Result<()> {
+    static ANY_SIGNER: std::sync::OnceLock<Option<Policy>> = std::sync::OnceLock::new();
     let parsed = hallmark_verify::Bundle::from_json(&serde_json::to_vec(bundle)?)
         .context("the bundle just built does not parse")?;
-    let any = |what| Matcher::regex(".*").with_context(|| format!("{what} matcher"));
-    let policy = Policy::Identity(IdentityPolicy {
-        san: any("SAN")?,
-        issuer: any("issuer")?,
-        extensions: Vec::new(),
-    });
+    let policy = ANY_SIGNER
+        .get_or_init(|| {
+            Some(Policy::Identity(IdentityPolicy {
+                san: Matcher::regex(".*").ok()?,
+                issuer: Matcher::regex(".*").ok()?,
+                extensions: Vec::new(),
+            }))
+        })
+        .as_ref()
+        .context("building the any-signer policy")?;
     let artifact = match content {
         Content::Digest(d) => Some(hallmark_verify::Artifact::Sha256(*d)),
         Content::Dsse { .. } => None,
     };
-    hallmark_verify::verify(&parsed, artifact.as_ref(), &trust.root, &policy, now_unix())
+    hallmark_verify::verify(&parsed, artifact.as_ref(), &trust.root, policy, now_unix())
         .context("the server's answer does not verify against the trust root")?;
     Ok(())
 }
@@ -350,7 +355,8 @@ fn write_bundle(out: &Path, bundle: &Value) -> Result<()> {
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
-    serde_json::to_writer(&mut tmp, bundle)?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(bundle)?)
+        .with_context(|| format!("writing a file in {}", dir.display()))?;
     tmp.persist(out)
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(())
