@@ -38,7 +38,14 @@ cat >&2 <<MSG
 Hallmark is starting on $url (CA: /api/v2/signingCert, CT log: /ct/v1/get-sth).
 The development OIDC issuer is on: it mints tokens for anyone who asks. Never use it in production.
 
-Sign and verify with an unmodified sigstore-python (pip install sigstore==4.5.1), from another shell:
+Sign and verify with hallmark itself, from another shell:
+  export HALLMARK_TRUST_CONFIG=$STATE/trust-config.json
+  $HALLMARK_BIN dev-oidc token --server $url --email you@example.com > token.jwt
+  echo hello > a.txt
+  $HALLMARK_BIN sign --identity-token-file token.jwt a.txt
+  $HALLMARK_BIN verify a.txt --cert-identity you@example.com --cert-oidc-issuer $url/dev-oidc
+
+Or with an unmodified sigstore-python (pip install sigstore==4.5.1):
   TOKEN=\$($HALLMARK_BIN dev-oidc token --server $url --email you@example.com)
   echo hello > a.txt
   sigstore --trust-config $STATE/trust-config.json sign --identity-token \$TOKEN --bundle a.sigstore.json a.txt
