@@ -434,24 +434,11 @@ fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
     ca_request_body_for(url, n, &memory_key()?)
 }
 
-/// A token for `email` from the server's development issuer.
-fn dev_token(url: &str, email: &str) -> Result<String> {
-    let resp: serde_json::Value = ureq::post(format!("{url}/dev-oidc/token"))
-        .send_json(serde_json::json!({ "sub": email, "email": email, "email_verified": true }))
-        .with_context(|| format!("minting a token at {url}/dev-oidc/token (is dev_oidc enabled?)"))?
-        .body_mut()
-        .read_json()?;
-    Ok(resp["access_token"]
-        .as_str()
-        .context("no access_token")?
-        .to_owned())
-}
-
 fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
     use base64::Engine as _;
     use spki::EncodePublicKey as _;
     let email = format!("bench-{n}@hallmark.local");
-    let token = dev_token(url, &email)?;
+    let token = crate::serve_cmd::dev_token(url, &email)?;
     let pem = key
         .verifying_key()
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
@@ -654,7 +641,10 @@ fn bench_sign(url: &str, trust_config: &Path, files: usize, parallel: usize) -> 
         })
         .collect::<Result<_>>()?;
     let token = dir.path().join("token");
-    std::fs::write(&token, dev_token(url, "bench-signer@hallmark.local")?)?;
+    std::fs::write(
+        &token,
+        crate::serve_cmd::dev_token(url, "bench-signer@hallmark.local")?,
+    )?;
     // The real CLI, as a CI job runs it: process start, token, key, certificate, one log entry
     // and one verified bundle per file.
     let start = Instant::now();

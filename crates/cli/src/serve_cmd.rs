@@ -120,23 +120,28 @@ pub(crate) fn ca(cmd: CaCommand) -> Result<()> {
     }
 }
 
+/// A token with a verified `email` (and the same `sub`) from a running server's development
+/// issuer.
+pub(crate) fn dev_token(server: &str, email: &str) -> Result<String> {
+    let url = format!("{}/dev-oidc/token", server.trim_end_matches('/'));
+    let body = serde_json::json!({ "email": email, "email_verified": true, "sub": email });
+    let resp: serde_json::Value = ureq::post(&url)
+        .send_json(&body)
+        .with_context(|| {
+            format!("asking {url} for a token (is the server running with dev_oidc enabled?)")
+        })?
+        .body_mut()
+        .read_json()?;
+    Ok(resp["access_token"]
+        .as_str()
+        .context("the development issuer answered without access_token")?
+        .to_owned())
+}
+
 pub(crate) fn dev_oidc(cmd: DevOidcCommand) -> Result<()> {
     match cmd {
         DevOidcCommand::Token { server, email } => {
-            let url = format!("{}/dev-oidc/token", server.trim_end_matches('/'));
-            let body = serde_json::json!({ "email": email, "email_verified": true, "sub": email });
-            let resp: serde_json::Value = ureq::post(&url)
-                .send_json(&body)
-                .with_context(|| {
-                    format!(
-                        "asking {url} for a token (is the server running with dev_oidc enabled?)"
-                    )
-                })?
-                .body_mut()
-                .read_json()?;
-            let token = resp["access_token"]
-                .as_str()
-                .context("the development issuer answered without access_token")?;
+            let token = dev_token(&server, &email)?;
             println!("{token}");
             Ok(())
         }

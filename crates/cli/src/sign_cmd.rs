@@ -196,12 +196,12 @@ async fn sign_file(session: &Session, trust: &TrustConfig, file: &Path, out: &Pa
     Ok(index)
 }
 
-/// Signs, logs, builds the bundle and verifies it. Returns the bundle and its log index.
+/// Signs, logs, builds the bundle and verifies it. Returns the bundle's JSON and its log index.
 async fn sign_content(
     session: &Session,
     trust: &TrustConfig,
     content: &Content,
-) -> Result<(Value, u64)> {
+) -> Result<(Vec<u8>, u64)> {
     let cred = session.credential().await?;
     let cert_b64 = STANDARD.encode(cred.cert_pem.as_bytes());
     let (proposed, bundle_content) = match content {
@@ -265,15 +265,16 @@ async fn sign_content(
         },
     });
     bundle[bundle_content.0] = bundle_content.1;
-    check_bundle(trust, &bundle, content)?;
-    Ok((bundle, index))
+    let json = serde_json::to_vec(&bundle)?;
+    check_bundle(trust, &json, content)?;
+    Ok((json, index))
 }
 
 /// Verifies a freshly made bundle offline against the trust root (any identity: the point is
 /// the log's and the CA's answers).
-fn check_bundle(trust: &TrustConfig, bundle: &Value, content: &Content) -> Result<()> {
+fn check_bundle(trust: &TrustConfig, bundle_json: &[u8], content: &Content) -> Result<()> {
     static ANY_SIGNER: std::sync::OnceLock<Option<Policy>> = std::sync::OnceLock::new();
-    let parsed = hallmark_verify::Bundle::from_json(&serde_json::to_vec(bundle)?)
+    let parsed = hallmark_verify::Bundle::from_json(bundle_json)
         .context("the bundle just built does not parse")?;
     let policy = ANY_SIGNER
         .get_or_init(|| {
@@ -347,15 +348,15 @@ pub(crate) fn tlog_entry(entry: &Value) -> Result<(Value, u64)> {
     Ok((tlog, index))
 }
 
-/// Writes `bundle` to `out` atomically (a temporary file beside it, then a rename).
-fn write_bundle(out: &Path, bundle: &Value) -> Result<()> {
+/// Writes the bundle JSON to `out` atomically (a temporary file beside it, then a rename).
+fn write_bundle(out: &Path, bundle_json: &[u8]) -> Result<()> {
     let dir = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a file in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(bundle)?)
+    std::io::Write::write_all(&mut tmp, bundle_json)
         .with_context(|| format!("writing a file in {}", dir.display()))?;
     tmp.persist(out)
         .with_context(|| format!("writing {}", out.display()))?;

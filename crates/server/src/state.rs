@@ -55,19 +55,11 @@ pub(crate) struct CaService {
     /// Signing certificates already checked against the issuing CA, by SHA-256 of their DER, with
     /// their validity window. A CI job logs many entries with one 10-minute certificate; this
     /// saves a chain signature check per entry. Bounded: cleared when full.
-    checked_certs: Mutex<HashMap<[u8; 32], (SystemTime, SystemTime)>>,
+    checked_certs: Mutex<HashMap<[u8; 32], x509_cert::time::Validity>>,
 }
 
 /// Most signing certificates [`CaService::check_signer_certificate`] remembers.
 const CHECKED_CERTS_MAX: usize = 16_384;
-
-/// Seconds since the epoch (negative before it).
-fn unix_secs(t: SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
-    }
-}
 
 fn ca_error(e: hallmark_ca::CaError) -> ApiError {
     ApiError::from_status(e.status(), e.to_string())
@@ -87,8 +79,8 @@ impl CaService {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&id)
             .copied();
-        let (not_before, not_after) = match known {
-            Some(window) => window,
+        let validity = match known {
+            Some(validity) => validity,
             None => {
                 let cert =
                     hallmark_ca::parse_certificate("signing certificate", der).map_err(ca_error)?;
@@ -103,11 +95,7 @@ impl CaService {
                         "the signing certificate was not issued by this authority's CA: {e}"
                     ))
                 })?;
-                let validity = cert.tbs_certificate().validity();
-                let window = (
-                    validity.not_before.to_system_time(),
-                    validity.not_after.to_system_time(),
-                );
+                let validity = *cert.tbs_certificate().validity();
                 let mut checked = self
                     .checked_certs
                     .lock()
@@ -115,16 +103,15 @@ impl CaService {
                 if checked.len() >= CHECKED_CERTS_MAX {
                     checked.clear();
                 }
-                checked.insert(id, window);
-                window
+                checked.insert(id, validity);
+                validity
             }
         };
         let now = SystemTime::now();
-        if now < not_before || now > not_after {
+        if now < validity.not_before.to_system_time() || now > validity.not_after.to_system_time() {
             return Err(ApiError::bad_request(format!(
                 "the signing certificate is not valid now (valid from {} to {})",
-                hallmark_sigstore::rfc3339(unix_secs(not_before)),
-                hallmark_sigstore::rfc3339(unix_secs(not_after)),
+                validity.not_before, validity.not_after
             )));
         }
         Ok(())
