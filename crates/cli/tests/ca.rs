@@ -252,7 +252,7 @@ fn bad_requests_get_clear_errors() {
         .as_secs();
     // (what, token, body, expected status, a word the message must contain)
     type Case = (&'static str, Option<String>, Vec<u8>, u16, &'static str);
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         ("no token", None, req.clone(), 401, "token"),
         (
             "expired token",
@@ -351,6 +351,22 @@ fn bad_requests_get_clear_errors() {
             "",
         ),
     ];
+    // An oversized body is read to its end before the 413, so the client sees the JSON error
+    // rather than a reset while it is still sending (this raced before: "broken pipe").
+    for size in [70_000, 200_000, 1 << 20, 3 << 20] {
+        for _ in 0..5 {
+            let mut v = br#"{"certificateSigningRequest":""#.to_vec();
+            v.extend(std::iter::repeat_n(b'A', size));
+            v.extend(br#""}"#);
+            cases.push((
+                "oversized body, drained",
+                Some(email_token(&stack)),
+                v,
+                413,
+                "larger than the limit",
+            ));
+        }
+    }
     for (what, token, body, want, needle) in cases {
         let (status, resp) = stack
             .post("/api/v2/signingCert", &body, token.as_deref())

@@ -184,14 +184,88 @@ async fn issue(
     Ok(chain)
 }
 
-/// Reads a request body up to `limit` bytes; larger is a JSON 413.
+/// How much of an oversized body the server still reads (and discards) before it answers 413.
+///
+/// Answering while the client is still sending makes the server close a socket with unread
+/// data, which the kernel turns into a reset: the client sees "broken pipe" or "connection
+/// reset" instead of the JSON error. Reading the rest of a moderately oversized body first
+/// (Apache's and nginx's "lingering close") lets the 413 arrive; bodies declared or found to be
+/// larger than this are cut off at once.
+const DRAIN_LIMIT: usize = 4 << 20;
+
+/// How long the server keeps draining an oversized body before giving up on it.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads a request body up to `limit` bytes; larger is a JSON 413, delivered after the rest of
+/// the body has been drained (up to [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`]).
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+    use axum::body::HttpBody as _;
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body is larger than the limit of {limit} bytes"),
         )
-    })
+    };
+    let declared = body.size_hint().exact();
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return Err(too_large());
+    }
+    if declared.is_some_and(|n| n <= limit as u64) {
+        // Within the limit by its own declaration: hyper enforces Content-Length.
+        return axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")));
+    }
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut over = false;
+    let mut seen = 0usize;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    loop {
+        let next = if over {
+            match tokio::time::timeout_at(deadline, next_chunk(&mut body)).await {
+                Ok(next) => next,
+                Err(_) => return Err(too_large()),
+            }
+        } else {
+            next_chunk(&mut body).await
+        };
+        let Some(chunk) = next else { break };
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        seen = seen.saturating_add(chunk.len());
+        if over {
+            if seen > DRAIN_LIMIT {
+                return Err(too_large());
+            }
+        } else if seen > limit {
+            over = true;
+            buf = Vec::new();
+        } else {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    if over {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// The next data chunk of a body (trailers are skipped), or `None` at its end.
+async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
+    use axum::body::HttpBody as _;
+    loop {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    }
 }
 
 pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
