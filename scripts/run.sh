@@ -40,10 +40,12 @@ The development OIDC issuer is on: it mints tokens for anyone who asks. Never us
 
 Sign and verify with hallmark itself, from another shell:
   export HALLMARK_TRUST_CONFIG=$STATE/trust-config.json
-  $HALLMARK_BIN dev-oidc token --server $url --email you@example.com > token.jwt
   echo hello > a.txt
-  $HALLMARK_BIN sign --identity-token-file token.jwt a.txt
+  $HALLMARK_BIN sign a.txt      # prints a login URL: open it, type any email address
   $HALLMARK_BIN verify a.txt --cert-identity you@example.com --cert-oidc-issuer $url/dev-oidc
+Without a browser (or in a script), mint the token yourself:
+  $HALLMARK_BIN dev-oidc token --server $url --email you@example.com > token.jwt
+  $HALLMARK_BIN sign --identity-token-file token.jwt a.txt
 
 Or with an unmodified sigstore-python (pip install sigstore==4.5.1):
   TOKEN=\$($HALLMARK_BIN dev-oidc token --server $url --email you@example.com)

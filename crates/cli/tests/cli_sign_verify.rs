@@ -539,6 +539,89 @@ fn identity_tokens_come_from_each_ci_system() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
 }
 
+/// A person without a token: `hallmark sign` prints the development issuer's login URL, the
+/// "browser" (an HTTP client) fills in the form, and the loopback redirect completes the login.
+#[test]
+fn a_person_logs_in_at_the_development_issuer_and_signs() {
+    let (stack, tc) = stack_and_trust();
+    let artifact = stack.dir().join("login.txt");
+    std::fs::write(&artifact, b"signed after an interactive login").unwrap();
+    let mut child = client(&stack, &tc)
+        .env_remove("CI")
+        .args(["sign", "--kubernetes-token-file"])
+        .arg(stack.dir().join("no-such-k8s-token"))
+        .arg(&artifact)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let authorize = format!("{}/authorize?", stack.issuer());
+    let url = loop {
+        let line = stderr
+            .next()
+            .expect("hallmark sign exited without showing a login URL")
+            .unwrap();
+        if let Some(at) = line.find(&authorize) {
+            break line[at..].trim().to_owned();
+        }
+    };
+    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+
+    let browser: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut page = browser.get(&url).call().unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.body_mut().read_to_string().unwrap();
+    assert!(page.contains("name=email"), "no login form: {page}");
+    // What the form posts: the authorization request it carries (the URL's query, already
+    // form-encoded), plus the address typed.
+    let query = url.split_once('?').unwrap().1;
+    let answer = browser
+        .post(format!("{}/authorize", stack.issuer()))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("{query}&email=person%40example.com"))
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with("http://localhost:"), "{callback}");
+    let mut done = browser.get(&callback).call().unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("Login complete")
+    );
+
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap().join("\n");
+    assert!(status.success(), "hallmark sign failed: {rest}");
+    let bundle = PathBuf::from(format!("{}.sigstore.json", artifact.display()));
+    assert_ok(
+        "signed after a login",
+        &hallmark_verify(&stack, &tc, &artifact, &bundle, "person@example.com"),
+    );
+
+    // In CI (`CI` set) no login is tried: a clear error at once, no bundle.
+    let other = stack.dir().join("ci.txt");
+    std::fs::write(&other, b"ci").unwrap();
+    let out = client(&stack, &tc)
+        .env("CI", "true")
+        .args(["sign", "--kubernetes-token-file"])
+        .arg(stack.dir().join("no-such-k8s-token"))
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("looks like a CI job"), "{stderr}");
+    assert!(!stack.dir().join("ci.txt.sigstore.json").exists());
+}
+
 #[test]
 fn a_thousand_files_share_one_certificate() {
     let (stack, tc) = stack_and_trust();

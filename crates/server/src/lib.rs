@@ -31,6 +31,7 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use hallmark_oidc::dev::DevLogin;
 
 use crate::error::ApiError;
 
@@ -64,7 +65,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(health::metrics));
     if let Some(dev) = &state.dev_issuer {
         // Development only (the operator enabled it; start-up logged a warning): discovery,
-        // JWKS, `POST /token` to mint, `POST /rotate` to replace the key (tests of JWKS refetch).
+        // JWKS, `POST /token` to mint, an interactive login (authorization code with PKCE and a
+        // form asking for an email) so `hallmark sign` can log in, `POST /rotate` to replace the
+        // key (tests of JWKS refetch).
         let d = dev.clone();
         let rotate = post(move || {
             let d = d.clone();
@@ -76,7 +79,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         });
         app = app.nest_service(
             "/dev-oidc",
-            dev.router_with_token_endpoint().route("/rotate", rotate),
+            dev.router_with_login_and_token_endpoint(DevLogin::ask())
+                .route("/rotate", rotate),
         );
     }
     app.fallback(ca_api::not_found)

@@ -170,6 +170,22 @@ pub enum AcquireError {
         kubernetes_path: Option<PathBuf>,
     },
 
+    /// No source had a token, and `CI` is set, so no interactive login is tried (nobody would
+    /// be there to finish it; it would wait for its timeout instead).
+    #[error(
+        "no identity token found, and this looks like a CI job (CI={ci}), where no interactive \
+         login is tried: pass one (--identity-token-file), set SIGSTORE_ID_TOKEN, or let the CI \
+         system issue one (GitHub Actions with `permissions: id-token: write`, GitLab CI \
+         `id_tokens`){}",
+        kubernetes_hint(.kubernetes_path)
+    )]
+    CiNoToken {
+        /// The value of `CI`.
+        ci: String,
+        /// The Kubernetes token file that was looked for, if any.
+        kubernetes_path: Option<PathBuf>,
+    },
+
     /// The interactive login's issuer URL is unusable.
     #[error("login issuer {issuer:?} is not a valid URL: {source}")]
     LoginIssuerUrl {

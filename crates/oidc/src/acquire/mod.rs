@@ -15,8 +15,8 @@
 //!    [`DEFAULT_KUBERNETES_TOKEN_PATH`], if it exists);
 //! 5. an interactive login ([`LoginOptions`]): the OIDC authorization-code flow with PKCE and a
 //!    loopback redirect ([RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)), with a timeout.
-//!    Never attempted inside GitHub Actions or GitLab CI: there a missing token is an error that
-//!    says how to grant one.
+//!    Never attempted inside GitHub Actions or GitLab CI, nor wherever `CI` is set (to anything
+//!    but `false` or `0`): there a missing token is an error that says how to get one.
 //!
 //! The token's claims are then decoded *without* verifying the signature (the CA does that) to
 //! catch the common mistakes early with a clear message: an expired token, a token for another
@@ -248,6 +248,12 @@ async fn find(
         return Err(AcquireError::GitLabNoToken {
             variable: gitlab_variable,
             audience: options.audience.clone(),
+        });
+    }
+    if let Some(ci) = var("CI").filter(|v| !matches!(v.as_str(), "false" | "0")) {
+        return Err(AcquireError::CiNoToken {
+            ci,
+            kubernetes_path: options.kubernetes.path().cloned(),
         });
     }
     match &options.login {

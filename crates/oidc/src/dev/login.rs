@@ -1,9 +1,12 @@
-//! An interactive login at the development issuer that needs no person: the authorization-code
-//! flow with PKCE ([RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1),
-//! [RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)) for one configured identity.
+//! An interactive login at the development issuer: the authorization-code flow with PKCE
+//! ([RFC 6749 §4.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1),
+//! [RFC 7636](https://www.rfc-editor.org/rfc/rfc7636)), either for one configured identity
+//! (no person needed, for tests) or for whatever email the person types ([`DevLogin::ask`], what
+//! `hallmark serve` mounts with its development issuer).
 //!
-//! `GET /authorize` does not show a login page: it checks the request and redirects straight back
-//! to the client's loopback `redirect_uri` with a single-use code. `POST /oauth2/token` exchanges
+//! `GET /authorize` checks the request and either redirects straight back to the client's
+//! loopback `redirect_uri` with a single-use code, or shows a form asking for an email that
+//! `POST /authorize` turns into that redirect. `POST /oauth2/token` exchanges
 //! that code, the same `redirect_uri` and `client_id`, and the PKCE `code_verifier` (checked
 //! against the S256 challenge) for an ID token whose `aud` is the client id and whose `nonce` is
 //! the one the client sent. Only S256 PKCE and loopback (`http://127.0.0.1`, `http://[::1]`,
@@ -20,7 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -46,6 +49,7 @@ const MAX_PENDING_CODES: usize = 1024;
 pub struct DevLogin {
     claims: Map<String, Value>,
     deny: bool,
+    ask: bool,
 }
 
 impl DevLogin {
@@ -56,6 +60,7 @@ impl DevLogin {
         Self {
             claims,
             deny: false,
+            ask: false,
         }
     }
 
@@ -73,6 +78,18 @@ impl DevLogin {
         Self {
             claims: Map::new(),
             deny: true,
+            ask: false,
+        }
+    }
+
+    /// A person who says who they are: `GET /authorize` shows a form asking for an email
+    /// address, and the ID token carries [`DevIssuer::email_claims`] for what they typed. Nothing
+    /// is checked about the address: this is a development issuer.
+    pub fn ask() -> Self {
+        Self {
+            claims: Map::new(),
+            deny: false,
+            ask: true,
         }
     }
 }
@@ -85,6 +102,8 @@ struct Pending {
     /// The S256 `code_challenge`: base64url(SHA-256(verifier)).
     challenge: String,
     nonce: Option<String>,
+    /// The identity claims the ID token will carry.
+    claims: Map<String, Value>,
     issued: Instant,
 }
 
@@ -121,7 +140,11 @@ impl DevIssuer {
     ///   `login`'s claims. Failures answer 400 with an OAuth error (`invalid_grant`, ...), and
     ///   use the code up.
     ///
-    /// **Development only:** anyone who can reach it logs in as `login`'s identity.
+    /// With [`DevLogin::ask`], `GET /authorize` answers a form asking for an email address
+    /// instead, and `POST /authorize` (the form) redirects with a code for that address.
+    ///
+    /// **Development only:** anyone who can reach it logs in as `login`'s identity, or as
+    /// anyone at all with [`DevLogin::ask`].
     pub fn router_with_login(&self, login: DevLogin) -> Router {
         let shared = Shared(Arc::new(LoginState {
             issuer: self.clone(),
@@ -134,9 +157,22 @@ impl DevIssuer {
                 get(serve_login_discovery),
             )
             .route("/jwks", get(serve_jwks))
-            .route(AUTHORIZE_PATH, get(serve_authorize))
+            .route(
+                AUTHORIZE_PATH,
+                get(serve_authorize).post(serve_authorize_form),
+            )
             .route(OAUTH_TOKEN_PATH, post(serve_code_exchange))
             .with_state(shared)
+    }
+
+    /// [`Self::router_with_login`] plus the JSON minting endpoint `POST /token` of
+    /// [`Self::router_with_token_endpoint`]: everything the development issuer offers.
+    pub fn router_with_login_and_token_endpoint(&self, login: DevLogin) -> Router {
+        self.router_with_login(login).merge(
+            Router::new()
+                .route("/token", post(super::serve_token))
+                .with_state(self.clone()),
+        )
     }
 
     /// [`Self::discovery_document`] plus the login endpoints of [`Self::router_with_login`].
@@ -231,89 +267,266 @@ fn pkce_shaped(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-async fn serve_authorize(
-    State(shared): State<Shared>,
-    Query(q): Query<AuthorizeQuery>,
-) -> Response {
-    let Some(redirect_uri) = q.redirect_uri.as_deref() else {
-        return oauth_error(
+/// An authorization request that passed every check.
+struct Authorization {
+    target: Url,
+    redirect_uri: String,
+    state: String,
+    client_id: String,
+    scope: String,
+    challenge: String,
+    nonce: Option<String>,
+}
+
+impl Authorization {
+    /// Redirects back to the client with `error`.
+    fn refuse(&self, error: &str, description: &str) -> Response {
+        refuse(&self.target, &self.state, error, description)
+    }
+}
+
+fn refuse(target: &Url, state: &str, error: &str, description: &str) -> Response {
+    let mut params = vec![("error", error), ("error_description", description)];
+    if !state.is_empty() {
+        params.push(("state", state));
+    }
+    redirect_with(target.clone(), &params)
+}
+
+/// Checks an authorization request; the `Err` is the answer (a 400, or a redirect with `error`).
+fn check_authorization(q: AuthorizeQuery) -> Result<Authorization, Box<Response>> {
+    let Some(redirect_uri) = q.redirect_uri else {
+        return Err(Box::new(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "redirect_uri is required",
-        );
+        )));
     };
-    let Some(target) = loopback_redirect(redirect_uri) else {
-        return oauth_error(
+    let Some(target) = loopback_redirect(&redirect_uri) else {
+        return Err(Box::new(oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the development issuer only redirects to http loopback addresses",
-        );
+        )));
     };
-    let state = q.state.as_deref().unwrap_or_default();
-    let refuse = |error: &str, description: &str| {
-        let mut params = vec![("error", error), ("error_description", description)];
-        if !state.is_empty() {
-            params.push(("state", state));
-        }
-        redirect_with(target.clone(), &params)
-    };
+    let state = q.state.unwrap_or_default();
     if q.response_type.as_deref() != Some("code") {
-        return refuse(
+        return Err(Box::new(refuse(
+            &target,
+            &state,
             "unsupported_response_type",
             "only response_type=code is supported",
-        );
+        )));
     }
     let Some(client_id) = q.client_id.filter(|c| !c.is_empty()) else {
-        return refuse("invalid_request", "client_id is required");
+        return Err(Box::new(refuse(
+            &target,
+            &state,
+            "invalid_request",
+            "client_id is required",
+        )));
     };
-    if !q
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split(' ')
-        .any(|s| s == "openid")
-    {
-        return refuse("invalid_scope", "scope must include openid");
+    let scope = q.scope.unwrap_or_default();
+    if !scope.split(' ').any(|s| s == "openid") {
+        return Err(Box::new(refuse(
+            &target,
+            &state,
+            "invalid_scope",
+            "scope must include openid",
+        )));
     }
     let challenge = match (q.code_challenge_method.as_deref(), q.code_challenge) {
         (Some("S256"), Some(c)) if pkce_shaped(&c) => c,
         _ => {
-            return refuse(
+            return Err(Box::new(refuse(
+                &target,
+                &state,
                 "invalid_request",
                 "PKCE is required: code_challenge_method=S256 and a 43-character code_challenge",
-            );
+            )));
         }
     };
-    let login = &shared.0;
-    if login.login.deny {
-        return refuse("access_denied", "the development login is set to refuse");
-    }
+    Ok(Authorization {
+        target,
+        redirect_uri,
+        state,
+        client_id,
+        scope,
+        challenge,
+        nonce: q.nonce,
+    })
+}
+
+/// Hands out a single-use code for `auth`, whose ID token will carry `claims`, and redirects.
+fn issue_code(shared: &Shared, auth: Authorization, claims: Map<String, Value>) -> Response {
     let Some(code) = random_token() else {
-        return refuse("server_error", "no randomness for a code");
+        return auth.refuse("server_error", "no randomness for a code");
     };
     {
-        let mut codes = login.codes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut codes = shared
+            .0
+            .codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         codes.retain(|_, p| p.issued.elapsed() < CODE_LIFETIME);
         if codes.len() >= MAX_PENDING_CODES {
             drop(codes);
-            return refuse("temporarily_unavailable", "too many outstanding codes");
+            return auth.refuse("temporarily_unavailable", "too many outstanding codes");
         }
         codes.insert(
             code.clone(),
             Pending {
-                client_id,
-                redirect_uri: redirect_uri.to_owned(),
-                challenge,
-                nonce: q.nonce,
+                client_id: auth.client_id,
+                redirect_uri: auth.redirect_uri,
+                challenge: auth.challenge,
+                nonce: auth.nonce,
+                claims,
                 issued: Instant::now(),
             },
         );
     }
     let mut params = vec![("code", code.as_str())];
-    if !state.is_empty() {
-        params.push(("state", state));
+    if !auth.state.is_empty() {
+        params.push(("state", auth.state.as_str()));
     }
-    redirect_with(target, &params)
+    // A 303, so the form's POST becomes a GET of the client's redirect URI.
+    redirect_with(auth.target, &params)
+}
+
+async fn serve_authorize(
+    State(shared): State<Shared>,
+    Query(q): Query<AuthorizeQuery>,
+) -> Response {
+    let auth = match check_authorization(q) {
+        Ok(auth) => auth,
+        Err(answer) => return *answer,
+    };
+    let login = &shared.0.login;
+    if login.deny {
+        return auth.refuse("access_denied", "the development login is set to refuse");
+    }
+    if login.ask {
+        return login_form(&auth, None);
+    }
+    issue_code(&shared, auth, login.claims.clone())
+}
+
+/// `POST /authorize`: the login form, carrying the authorization request and the email typed.
+async fn serve_authorize_form(State(shared): State<Shared>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).cloned();
+    let q = AuthorizeQuery {
+        response_type: field("response_type"),
+        client_id: field("client_id"),
+        redirect_uri: field("redirect_uri"),
+        scope: field("scope"),
+        state: field("state"),
+        nonce: field("nonce"),
+        code_challenge: field("code_challenge"),
+        code_challenge_method: field("code_challenge_method"),
+    };
+    let auth = match check_authorization(q) {
+        Ok(auth) => auth,
+        Err(answer) => return *answer,
+    };
+    if !shared.0.login.ask {
+        return oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this development login shows no form; use GET",
+        );
+    }
+    let email = field("email").unwrap_or_default();
+    let email = email.trim();
+    if !plausible_email(email) {
+        return login_form(
+            &auth,
+            Some("Type an email address such as you@example.com (at most 254 characters)."),
+        );
+    }
+    let claims = match DevIssuer::email_claims(email) {
+        Value::Object(claims) => claims,
+        _ => Map::new(),
+    };
+    issue_code(&shared, auth, claims)
+}
+
+/// `local@domain`, printable, no spaces, at most 254 characters. A development issuer asks no
+/// more of an address.
+fn plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && email.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// The page that asks who is logging in; the authorization request rides along in hidden fields.
+fn login_form(auth: &Authorization, problem: Option<&str>) -> Response {
+    let hidden = [
+        ("response_type", "code"),
+        ("client_id", auth.client_id.as_str()),
+        ("redirect_uri", auth.redirect_uri.as_str()),
+        ("scope", auth.scope.as_str()),
+        ("state", auth.state.as_str()),
+        ("nonce", auth.nonce.as_deref().unwrap_or_default()),
+        ("code_challenge", auth.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let mut page = String::from(
+        "<!doctype html><meta charset=utf-8><title>Hallmark development login</title>\
+         <h1>Hallmark development login</h1>\
+         <p><strong>Development issuer:</strong> it signs a token for any address typed here. \
+         Never enable it in production.</p>",
+    );
+    if let Some(problem) = problem {
+        page.push_str(&format!("<p role=alert>{}</p>", html_escape(problem)));
+    }
+    page.push_str(&format!(
+        "<form method=post action=\"{}\">",
+        html_escape(AUTHORIZE_PATH.trim_start_matches('/'))
+    ));
+    for (name, value) in hidden {
+        if !value.is_empty() {
+            page.push_str(&format!(
+                "<input type=hidden name=\"{name}\" value=\"{}\">",
+                html_escape(value)
+            ));
+        }
+    }
+    page.push_str(
+        "<label>Email <input type=email name=email required autofocus></label> \
+         <button type=submit>Log in</button></form>",
+    );
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; form-action 'self'",
+            ),
+        ],
+        Html(page),
+    )
+        .into_response()
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1: each
@@ -401,7 +614,7 @@ async fn serve_code_exchange(
 
     let mut claims = Map::new();
     claims.insert("aud".into(), pending.client_id.into());
-    claims.extend(login.login.claims.clone());
+    claims.extend(pending.claims);
     if let Some(nonce) = pending.nonce {
         claims.insert("nonce".into(), nonce.into());
     }

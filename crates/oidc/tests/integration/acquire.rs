@@ -287,6 +287,19 @@ async fn github_failures_name_the_fix_and_hide_the_request_token() {
     let e = acquire(&o, &env).await.unwrap_err();
     assert!(matches!(e, AcquireError::GitHubNoPermission), "{e}");
     assert_message(&e, &["permissions: id-token: write"]);
+
+    // Any other CI (`CI` set): no interactive login either (nobody would finish it); a login
+    // at an unreachable issuer would otherwise be the error.
+    for ci in ["true", "1", "yes"] {
+        let e = acquire(&o, &Env::new(&[("CI", ci)])).await.unwrap_err();
+        assert!(matches!(e, AcquireError::CiNoToken { .. }), "{e}");
+        assert_message(&e, &["looks like a CI job", "SIGSTORE_ID_TOKEN"]);
+    }
+    // `CI=false` is not CI: the login is tried (and fails to reach the issuer).
+    let e = acquire(&o, &Env::new(&[("CI", "false")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AcquireError::LoginDiscovery { .. }), "{e}");
 }
 
 #[tokio::test]

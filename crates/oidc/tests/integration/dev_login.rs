@@ -24,12 +24,13 @@ struct Login {
 
 impl Login {
     async fn new() -> Self {
+        Self::with(DevLogin::email("alice@example.com")).await
+    }
+
+    async fn with(login: DevLogin) -> Self {
         let (l, addr) = listener().await;
         let dev = DevIssuer::new(format!("http://{addr}"), DevAlgorithm::Rs256).unwrap();
-        serve(
-            l,
-            dev.router_with_login(DevLogin::email("alice@example.com")),
-        );
+        serve(l, dev.router_with_login_and_token_endpoint(login));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -277,4 +278,126 @@ async fn discovery_names_the_login_endpoints_only_on_the_login_router() {
         .unwrap()
         .status();
     assert_eq!(status, 404);
+}
+
+/// The `value` of each hidden `<input>` of a form page, HTML entities decoded.
+fn hidden_fields(page: &str) -> HashMap<String, String> {
+    let unescape = |v: &str| {
+        v.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    page.split("<input type=hidden ")
+        .skip(1)
+        .map(|tag| {
+            let name = tag
+                .split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let value = tag
+                .split("value=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            (name.to_owned(), unescape(value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ask_mode_shows_a_form_and_logs_in_whoever_types_an_address() {
+    let login = Login::with(DevLogin::ask()).await;
+    // A state with markup in it comes back escaped in the form, and intact in the redirect.
+    let state = "st\"><script>alert(1)</script>";
+    let mut url = url::Url::parse(&format!("{}/authorize", login.dev.issuer())).unwrap();
+    url.query_pairs_mut()
+        .extend_pairs(
+            with("state", "placeholder")
+                .iter()
+                .filter(|(k, _)| *k != "state"),
+        )
+        .append_pair("state", state);
+    let response = login.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let page = response.text().await.unwrap();
+    assert!(page.contains("name=email"), "{page}");
+    assert!(!page.contains("<script>"), "unescaped markup in {page}");
+    let mut fields = hidden_fields(&page);
+    assert_eq!(fields["state"], state);
+    assert_eq!(fields["code_challenge"], CHALLENGE);
+    assert_eq!(fields["redirect_uri"], REDIRECT);
+
+    let post = |fields: &HashMap<String, String>| {
+        login
+            .http
+            .post(format!("{}/authorize", login.dev.issuer()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(fields)
+                    .finish(),
+            )
+            .send()
+    };
+    // Not an address: the form again, saying why, and no code.
+    fields.insert("email".into(), "not an address".into());
+    let response = post(&fields).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Type an email address")
+    );
+
+    // Tampering with the carried request is checked as on GET.
+    let mut tampered = fields.clone();
+    tampered.insert("redirect_uri".into(), "https://evil.example/cb".into());
+    tampered.insert("email".into(), "bob@example.com".into());
+    let response = post(&tampered).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+
+    // An address: a redirect with a code, exchanged for a token for that address.
+    fields.insert("email".into(), "bob@example.com".into());
+    let response = post(&fields).await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let q: HashMap<String, String> = location.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], state);
+    let (status, answer) = login
+        .exchange(&exchange_form(&q["code"], VERIFIER), None)
+        .await;
+    assert_eq!(status, 200, "{answer:?}");
+    let id = verifier_for(login.dev.issuer(), "email", "")
+        .verify(&answer["id_token"])
+        .await
+        .unwrap();
+    assert_eq!(id.san, SubjectAltName::Email("bob@example.com".into()));
+    assert_eq!(claims(&answer["id_token"])["nonce"], "n-1");
+
+    // The JSON minting endpoint is mounted beside the login.
+    let minted = login
+        .http
+        .post(format!("{}/token", login.dev.issuer()))
+        .header("content-type", "application/json")
+        .body(r#"{"email": "carol@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 200);
 }
