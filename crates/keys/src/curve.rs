@@ -46,10 +46,18 @@ pub trait HsmCurve:
     /// The DER `SubjectPublicKeyInfo` of a verifying key.
     #[doc(hidden)]
     fn spki_der(key: &VerifyingKey<Self>) -> Option<Vec<u8>>;
+
+    /// aws-lc's fixed-size (`r || s`) ECDSA verification for this curve and its hash.
+    #[doc(hidden)]
+    fn aws_lc_verification() -> &'static aws_lc_rs::signature::EcdsaVerificationAlgorithm;
+
+    /// aws-lc's digest algorithm for this curve's hash.
+    #[doc(hidden)]
+    fn aws_lc_digest() -> &'static aws_lc_rs::digest::Algorithm;
 }
 
 macro_rules! hsm_curve {
-    ($curve:ty, $name:literal, $field:literal) => {
+    ($curve:ty, $name:literal, $field:literal, $verify:ident, $digest:ident) => {
         impl HsmCurve for $curve {
             const NAME: &'static str = $name;
             const FIELD_BYTES: usize = $field;
@@ -67,12 +75,20 @@ macro_rules! hsm_curve {
             fn spki_der(key: &VerifyingKey<Self>) -> Option<Vec<u8>> {
                 key.to_public_key_der().ok().map(|doc| doc.as_bytes().to_vec())
             }
+
+            fn aws_lc_verification() -> &'static aws_lc_rs::signature::EcdsaVerificationAlgorithm {
+                &aws_lc_rs::signature::$verify
+            }
+
+            fn aws_lc_digest() -> &'static aws_lc_rs::digest::Algorithm {
+                &aws_lc_rs::digest::$digest
+            }
         }
     };
 }
 
-hsm_curve!(p256::NistP256, "P-256", 32);
-hsm_curve!(p384::NistP384, "P-384", 48);
+hsm_curve!(p256::NistP256, "P-256", 32, ECDSA_P256_SHA256_FIXED, SHA256);
+hsm_curve!(p384::NistP384, "P-384", 48, ECDSA_P384_SHA384_FIXED, SHA384);
 
 /// Name a curve OID found in `CKA_EC_PARAMS`, for error messages.
 pub(crate) fn curve_name(oid: &ObjectIdentifier) -> String {

@@ -572,6 +572,24 @@ impl Hsm {
         loop {
             let guard = inner.module.call_guard();
             let mut state = lock(&inner.state);
+            // A connection from before a re-initialisation of the module (another `Hsm` on the
+            // same module recovered a lost token) is dead: its session numbers, and the object
+            // handles keys found through them, may now name other sessions and other objects.
+            // Drop it without closing anything (the numbers are no longer ours); keys look their
+            // handles up again in the new generation. The read guard held from here to the end
+            // of the lease keeps the module from being re-initialised under the caller.
+            if state
+                .conn
+                .as_ref()
+                .is_some_and(|conn| conn.epoch != inner.module.epoch())
+            {
+                state.generation += 1;
+                let stale = state.conn.take();
+                drop(state);
+                drop(guard);
+                drop(stale);
+                continue;
+            }
             let generation = state.generation;
             if let Some(conn) = state.conn.as_mut() {
                 let (slot, epoch) = (conn.slot, conn.epoch);

@@ -48,6 +48,8 @@ struct KeyInner<C: HsmCurve> {
     label: String,
     verifying_key: VerifyingKey<C>,
     spki_der: Vec<u8>,
+    /// The public key, parsed once, to check every signature the token returns.
+    check: aws_lc_rs::signature::ParsedPublicKey,
     /// The private key's handle and the pool generation it was found in.
     handle: Mutex<(u64, ObjectHandle)>,
 }
@@ -82,12 +84,21 @@ impl<C: HsmCurve> Pkcs11Key<C> {
             label: label.to_owned(),
             reason: "cannot be encoded as a SubjectPublicKeyInfo",
         })?;
+        let check = aws_lc_rs::signature::ParsedPublicKey::new(
+            C::aws_lc_verification(),
+            C::sec1_uncompressed(&verifying_key),
+        )
+        .map_err(|_| KeyError::BadPublicKey {
+            label: label.to_owned(),
+            reason: "not a valid point for aws-lc",
+        })?;
         Ok(Pkcs11Key {
             inner: Arc::new(KeyInner {
                 hsm,
                 label: label.to_owned(),
                 verifying_key,
                 spki_der,
+                check,
                 handle: Mutex::new((generation, handle)),
             }),
         })
@@ -142,17 +153,50 @@ impl<C: HsmCurve> Pkcs11Key<C> {
     /// # Errors
     /// [`KeyError::Unavailable`] when the HSM went away (the next call reconnects),
     /// [`KeyError::BadSignature`] if the token returns garbage, other PKCS#11 failures.
+    ///
+    /// Every signature is verified with the key's public key before it is returned: a signature
+    /// made with any other key (a stale object handle, a faulty token) is an
+    /// [`KeyError::Unavailable`] that resets the connection, never a result.
     pub fn sign_prehash_checked(&self, digest: &[u8]) -> Result<Signature<C>, KeyError> {
         let hsm = &self.inner.hsm;
-        let raw = hsm.with_session(|s| {
+        hsm.with_session(|s| {
             let handle = self.handle(s)?;
-            s.sign(&Mechanism::Ecdsa, handle, digest)
-                .map_err(|e| KeyError::from_ck(e, hsm.token_label()))
-        })?;
-        Signature::<C>::from_slice(&raw).map_err(|_| KeyError::BadSignature {
-            label: self.inner.label.clone(),
-            len: raw.len(),
+            let raw = s
+                .sign(&Mechanism::Ecdsa, handle, digest)
+                .map_err(|e| KeyError::from_ck(e, hsm.token_label()))?;
+            let sig = Signature::<C>::from_slice(&raw).map_err(|_| KeyError::BadSignature {
+                label: self.inner.label.clone(),
+                len: raw.len(),
+            })?;
+            if !self.verifies(digest, &sig) {
+                return Err(KeyError::Unavailable {
+                    token: hsm.token_label().to_owned(),
+                    function: "C_Sign".to_owned(),
+                    code: format!(
+                        "the signature does not verify with the public key of {:?} (stale \
+                         object handle or faulty token); reconnecting",
+                        self.inner.label
+                    ),
+                });
+            }
+            Ok(sig)
         })
+    }
+
+    /// Whether `sig` is this key's signature over the prehashed `digest`.
+    fn verifies(&self, digest: &[u8], sig: &Signature<C>) -> bool {
+        match aws_lc_rs::digest::Digest::import_less_safe(digest, C::aws_lc_digest()) {
+            Ok(d) => self
+                .inner
+                .check
+                .verify_digest_sig(&d, &sig.to_bytes())
+                .is_ok(),
+            // A digest of another length (ECDSA truncates or pads it): the general check.
+            Err(_) => {
+                use signature::hazmat::PrehashVerifier as _;
+                self.inner.verifying_key.verify_prehash(digest, sig).is_ok()
+            }
+        }
     }
 
     /// Hash `msg` with the curve's hash and sign it, keeping the [`KeyError`] (unlike
@@ -269,5 +313,37 @@ mod tests {
         check::<crate::PinSource>();
         fn error<E: std::error::Error + Send + Sync + 'static>() {}
         error::<KeyError>();
+    }
+
+    /// A key whose cached handle names another key on the token (what a stale handle after a
+    /// module re-initialisation looked like) signs nothing: the check against its own public
+    /// key turns the token's answer into `Unavailable`, and the connection is reset.
+    #[test]
+    fn a_signature_by_another_key_is_never_returned() {
+        let hsm = crate::testing::TestToken::shared().open();
+        let a = hsm
+            .generate_p256(&crate::testing::unique_label("check-a"))
+            .unwrap();
+        let b = hsm
+            .generate_p256(&crate::testing::unique_label("check-b"))
+            .unwrap();
+        let (generation, a_handle) = *a.inner.handle.lock().unwrap();
+        let confused = Pkcs11Key::new(
+            hsm.clone(),
+            b.label(),
+            b.verifying_key(),
+            a_handle,
+            generation,
+        )
+        .unwrap();
+        let before = hsm.generation();
+        let err = confused.try_sign_checked(b"message").unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        assert!(err.to_string().contains("does not verify"), "{err}");
+        assert_eq!(hsm.generation(), before + 1, "the connection was not reset");
+        // After the reset the key finds its own object again by label and public key.
+        let sig = confused.try_sign_checked(b"message").unwrap();
+        use signature::Verifier as _;
+        b.verifying_key().verify(b"message", &sig).unwrap();
     }
 }

@@ -204,3 +204,48 @@ fn concurrent_signers_ride_out_an_outage() {
     );
     assert!(ok.load(Ordering::Relaxed) > 100);
 }
+
+/// Two handles on one token (the server has one per key URI). Only `a` notices the outage, and
+/// its reconnect finalises and initialises the module again; `b`'s pooled sessions and cached
+/// object handles are from the old initialisation, where the same numbers now name other
+/// sessions and other objects. `b` must reconnect and find its key again, never sign with a
+/// key that is not its own.
+#[test]
+fn a_reinitialisation_by_another_handle_never_signs_with_another_key() {
+    let _serial = serial();
+    std::thread::sleep(REINIT_BACKOFF);
+    let token = TestToken::shared();
+    let a = token.open();
+    let b = token.open();
+    let ka = a.generate_p256(&unique_label("alias-a")).unwrap();
+    let kb = b.generate_p256(&unique_label("alias-b")).unwrap();
+    ka.try_sign_checked(b"before").unwrap();
+    kb.try_sign_checked(b"before").unwrap();
+    {
+        let _away = TokenRemoved::new();
+        assert_unavailable(ka.try_sign_checked(b"during"));
+    }
+    std::thread::sleep(REINIT_BACKOFF);
+    let sig = ka.try_sign_checked(b"after").unwrap();
+    ka.verifying_key().verify(b"after", &sig).unwrap();
+    // `a` opens several sessions in the new initialisation: their numbers are the ones `b`'s
+    // pool still holds.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    ka.try_sign_checked(b"busy").unwrap();
+                }
+            });
+        }
+    });
+    for i in 0..5 {
+        let msg = format!("b after the re-initialisation, {i}");
+        let sig = kb
+            .try_sign_checked(msg.as_bytes())
+            .expect("b reconnects by itself");
+        kb.verifying_key()
+            .verify(msg.as_bytes(), &sig)
+            .expect("b signed with a key that is not its own");
+    }
+}
