@@ -5,6 +5,12 @@
 //! A signing [`Session`] holds one ephemeral P-256 key, in memory only, and the certificate the
 //! CA issued for it; it is reused for every file of one invocation while the certificate has
 //! more than [`RENEW_BEFORE`] left, then replaced by a new key and certificate.
+//!
+//! Requests that fail in a way worth another try (the server cannot be reached, or answers 429,
+//! 502, 503 or 504: busy, or its HSM or storage briefly away) are retried after
+//! [`RETRY_PAUSES`], or the server's `Retry-After`. A log entry whose first attempt did land
+//! comes back as 409 with its location; the existing entry is fetched and used, which also
+//! covers two identical files in one invocation (RFC 6979 signatures make identical entries).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +30,19 @@ use tokio::sync::Mutex;
 /// A certificate is replaced when less than this is left of its validity: an entry must reach
 /// the log while its certificate is valid.
 pub(crate) const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+/// The pauses between attempts of a request that may succeed later (about 16 s in all).
+pub(crate) const RETRY_PAUSES: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
+
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Where the trust config lives when no flag or variable names one.
 fn default_trust_config() -> Option<PathBuf> {
@@ -283,17 +302,17 @@ impl Session {
         let key = hallmark_keys::generate_memory_p256().context("generating the ephemeral key")?;
         let csr = csr_der(&key)?;
         let url = format!("{}/api/v2/signingCert", self.endpoints.ca);
+        let request =
+            serde_json::to_vec(&json!({ "certificateSigningRequest": STANDARD.encode(csr) }))?;
         let resp = self
-            .http
-            .post(&url)
-            .bearer_auth(token.token.secret())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(
-                &json!({ "certificateSigningRequest": STANDARD.encode(csr) }),
-            )?)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the CA at {url}"))?;
+            .send("the CA", &url, || {
+                self.http
+                    .post(&url)
+                    .bearer_auth(token.token.secret())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(request.clone())
+            })
+            .await?;
         let body = answer(resp, "the CA", &url).await?;
         let pem = body
             .pointer("/signedCertificateEmbeddedSct/chain/certificates/0")
@@ -325,16 +344,27 @@ impl Session {
     }
 
     /// `POST /api/v1/log/entries`: the created entry (Rekor's `{uuid: entry}` map's value).
+    /// An equivalent entry already in the log (409: an earlier attempt of ours landed, or an
+    /// identical file was signed with the same key) is fetched and returned instead.
     pub(crate) async fn create_entry(&self, proposed: &Value) -> Result<Value> {
         let url = format!("{}/api/v1/log/entries", self.endpoints.rekor);
+        let request = serde_json::to_vec(proposed)?;
         let resp = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(proposed)?)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the log at {url}"))?;
+            .send("the log", &url, || {
+                self.http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(request.clone())
+            })
+            .await?;
+        let resp = match existing_entry_uuid(&resp) {
+            Some(uuid) => {
+                let url = format!("{}/api/v1/log/entries/{uuid}", self.endpoints.rekor);
+                tracing::debug!(%uuid, "the log holds this entry already; fetching it");
+                self.send("the log", &url, || self.http.get(&url)).await?
+            }
+            None => resp,
+        };
         let body = answer(resp, "the log", &url).await?;
         let obj = body
             .as_object()
@@ -345,6 +375,72 @@ impl Session {
             .cloned()
             .context("the log's answer holds no entry")
     }
+}
+
+impl Session {
+    /// Sends the request `build` makes, again after a pause while it fails in a way that may
+    /// pass: no connection, a timeout, or 429/502/503/504. The last outcome is returned.
+    async fn send(
+        &self,
+        who: &str,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let mut pauses = RETRY_PAUSES.iter();
+        loop {
+            let outcome = build().send().await;
+            let transient = match &outcome {
+                Ok(resp) if is_transient(resp.status()) => {
+                    Some((resp.status().to_string(), retry_after(resp)))
+                }
+                Ok(_) => None,
+                // No connection, a timeout, or the connection lost mid-request: a POST is safe
+                // to repeat (a log entry that did land comes back as 409, handled by the caller).
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
+                    Some((e.to_string(), None))
+                }
+                Err(_) => None,
+            };
+            let (why, pause) = match (transient, pauses.next()) {
+                (Some((why, after)), Some(pause)) => (why, after.unwrap_or(*pause)),
+                _ => return outcome.with_context(|| format!("cannot reach {who} at {url}")),
+            };
+            tracing::warn!(%url, %why, pause_ms = pause.as_millis(), "retrying {who}");
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Statuses that say "later": too many requests, or a gateway or the service briefly away.
+fn is_transient(status: reqwest::StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// A `Retry-After` in seconds, at most [`MAX_RETRY_AFTER`].
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+/// The UUID of the existing entry a 409 from the log points to (`Location: .../entries/UUID`).
+fn existing_entry_uuid(resp: &reqwest::Response) -> Option<String> {
+    if resp.status() != reqwest::StatusCode::CONFLICT {
+        return None;
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let uuid = location.rsplit('/').next()?;
+    (!uuid.is_empty() && uuid.bytes().all(|b| b.is_ascii_hexdigit())).then(|| uuid.to_owned())
 }
 
 /// The JSON body of a 2xx answer, or an error quoting the server's message.

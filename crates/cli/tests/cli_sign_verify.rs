@@ -622,6 +622,35 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     assert!(!stack.dir().join("ci.txt.sigstore.json").exists());
 }
 
+/// Two files with the same content, one key: RFC 6979 makes the two entries identical, the log
+/// answers the second with 409 and its location, and both bundles carry the one entry.
+#[test]
+fn identical_files_in_one_invocation_share_their_log_entry() {
+    let (stack, tc) = stack_and_trust();
+    let tok = token_file(&stack, EMAIL);
+    let a = stack.dir().join("a.bin");
+    let b = stack.dir().join("b.bin");
+    std::fs::write(&a, b"same bytes").unwrap();
+    std::fs::write(&b, b"same bytes").unwrap();
+    run(signer(&stack, &tc, "sign")
+        .arg("--identity-token-file")
+        .arg(&tok)
+        .args([&a, &b]));
+    let index = |f: &Path| {
+        let bundle = PathBuf::from(format!("{}.sigstore.json", f.display()));
+        assert_ok(
+            &format!("{}", f.display()),
+            &hallmark_verify(&stack, &tc, f, &bundle, EMAIL),
+        );
+        let doc: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+        doc["verificationMaterial"]["tlogEntries"][0]["logIndex"].clone()
+    };
+    assert_eq!(index(&a), index(&b));
+    let (_, log) = stack.get("/api/v1/log").unwrap();
+    let log: Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(log["treeSize"], 1, "{log}");
+}
+
 #[test]
 fn a_thousand_files_share_one_certificate() {
     let (stack, tc) = stack_and_trust();

@@ -1,6 +1,7 @@
 //! Losing the HSM mid-run: requests get 503 with a JSON message (never a 500, never a hang), the
-//! readiness probe says not ready, and both recover on their own once the token is back. Its own
-//! test binary, because it takes the process's SoftHSM token away.
+//! readiness probe says not ready, and both recover on their own once the token is back; a
+//! `hallmark sign` running through the outage retries and finishes. Its own test binary, because
+//! it takes the stacks' SoftHSM tokens away.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -69,4 +70,63 @@ fn hsm_outage_gives_503_then_recovers() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert_eq!(stack.get("/readyz").unwrap().0, 200);
+}
+
+#[test]
+fn hallmark_sign_rides_out_a_short_hsm_outage() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let tc = dir.join("trust-config.json");
+    write_trust_config(&stack, &tc, None);
+    let tok = dir.join("token.jwt");
+    std::fs::write(&tok, email_token(&stack, "outage@example.com")).unwrap();
+    let files: Vec<_> = (0..5)
+        .map(|i| {
+            let f = dir.join(format!("f{i}.txt"));
+            std::fs::write(&f, format!("file {i}")).unwrap();
+            f
+        })
+        .collect();
+
+    // The HSM is away when signing starts (the certificate request gets 503) and comes back
+    // two seconds later, well inside the client's retry budget.
+    let tokens = stack.token_info().dir.clone();
+    let away = tokens.with_extension("away");
+    std::fs::rename(&tokens, &away).unwrap();
+    let child = std::process::Command::new(bin())
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .args(["sign", "--no-login", "--trust-config"])
+        .arg(&tc)
+        .arg("--identity-token-file")
+        .arg(&tok)
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::rename(&away, &tokens).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "hallmark sign failed: {stderr}");
+    assert!(
+        stderr.contains("retrying the CA") && stderr.contains("503"),
+        "no retry was logged: {stderr}"
+    );
+    for f in &files {
+        let bundle = format!("{}.sigstore.json", f.display());
+        let out = std::process::Command::new(bin())
+            .args(["verify", "--trust-config"])
+            .arg(&tc)
+            .args(["--bundle", &bundle, "--cert-identity", "outage@example.com"])
+            .args(["--cert-oidc-issuer", &stack.issuer()])
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{bundle}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
