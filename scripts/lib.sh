@@ -45,3 +45,24 @@ ensure_venv() {
   export HALLMARK_PYTHON="$venv/bin/python"
   export PATH="$venv/bin:$PATH"
 }
+
+# The JavaScript reference client for the interop tests (crates/cli/tests/sigstore_js.rs): Node.js
+# (Debian's nodejs and npm when the machine has none) and the sigstore-js packages pinned in
+# crates/cli/tests/js/package-lock.json, installed with `npm ci` when node_modules is missing or
+# was installed from another lock file (a copy of the lock it came from is kept beside it).
+# sigstore-js 4 needs Node.js ^20.17 or >= 22.9: --engine-strict makes an older one fail here,
+# by name, rather than in the tests. Exports HALLMARK_NODE for the tests.
+ensure_node_clients() {
+  local js="$ROOT/crates/cli/tests/js"
+  local stamp="$js/node_modules/.hallmark-package-lock.json"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    ensure_packages nodejs npm
+  fi
+  if ! cmp -s "$js/package-lock.json" "$stamp"; then
+    log "installing sigstore-js ($(node --version)) into crates/cli/tests/js/node_modules"
+    (cd "$js" && npm ci --no-audit --no-fund --engine-strict)
+    cp "$js/package-lock.json" "$stamp"
+  fi
+  HALLMARK_NODE=$(command -v node)
+  export HALLMARK_NODE
+}

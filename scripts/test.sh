@@ -8,6 +8,7 @@ cd "$ROOT"
 ensure_rust
 ensure_packages softhsm2 openssl
 ensure_venv
+ensure_node_clients
 
 if [ ! -d "$ROOT/../shared/reference/testdata/rfc6962" ]; then
   echo "note: ../shared/reference/testdata is missing; the RFC 6962 vector tests will fail and say so" >&2

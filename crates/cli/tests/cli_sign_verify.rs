@@ -16,25 +16,6 @@ use serde_json::{Value, json};
 
 const EMAIL: &str = "builder@example.com";
 
-/// A `hallmark` command for the client side: no token source from the test's own environment,
-/// no interactive login, the stack's trust config.
-fn client(stack: &Stack, tc: &Path) -> Command {
-    let mut c = Command::new(bin());
-    for var in [
-        "SIGSTORE_ID_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITHUB_ACTIONS",
-        "GITLAB_CI",
-        "HALLMARK_IDENTITY_TOKEN",
-        "HALLMARK_TRUST_CONFIG",
-    ] {
-        c.env_remove(var);
-    }
-    c.env("HALLMARK_TRUST_CONFIG", tc).current_dir(stack.dir());
-    c
-}
-
 /// `client(..)` plus the sign/attest flags that keep ambient token sources out.
 fn signer(stack: &Stack, tc: &Path, sub: &str) -> Command {
     let mut c = client(stack, tc);
@@ -48,55 +29,6 @@ fn token_file(stack: &Stack, email: &str) -> PathBuf {
     let path = stack.dir().join(format!("{email}.jwt"));
     std::fs::write(&path, email_token(stack, email)).unwrap();
     path
-}
-
-fn hallmark_verify(
-    stack: &Stack,
-    tc: &Path,
-    artifact: &Path,
-    bundle: &Path,
-    email: &str,
-) -> Output {
-    client(stack, tc)
-        .arg("verify")
-        .arg(artifact)
-        .arg("--bundle")
-        .arg(bundle)
-        .args([
-            "--cert-identity",
-            email,
-            "--cert-oidc-issuer",
-            &stack.issuer(),
-        ])
-        .output()
-        .unwrap()
-}
-
-fn python_verify(stack: &Stack, tc: &Path, artifact: &Path, bundle: &Path, email: &str) -> Output {
-    Command::new(venv_bin("sigstore"))
-        .arg("--trust-config")
-        .arg(tc)
-        .args(["verify", "identity", "--offline", "--bundle"])
-        .arg(bundle)
-        .args([
-            "--cert-identity",
-            email,
-            "--cert-oidc-issuer",
-            &stack.issuer(),
-        ])
-        .arg(artifact)
-        .current_dir(stack.dir())
-        .output()
-        .unwrap()
-}
-
-fn assert_ok(what: &str, out: &Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The command failed and its message names `check`.

@@ -549,8 +549,13 @@ fn parse_envelope(env: RawEnvelope) -> Result<Envelope> {
 
 fn parse_entry(version: BundleVersion, i: usize, e: RawEntry) -> Result<TlogEntry> {
     let f = |name: &str| format!("verificationMaterial.tlogEntries[{i}].{name}");
-    let log_index =
-        required(e.log_index, &f("logIndex"))?.unsigned(Document::Bundle, &f("logIndex"))?;
+    // Proto3 JSON leaves out fields at their default: the first entry of a log has no
+    // `logIndex` in the bundles sigstore-js writes.
+    let log_index = e
+        .log_index
+        .map(|v| v.unsigned(Document::Bundle, &f("logIndex")))
+        .transpose()?
+        .unwrap_or(0);
     let log_id = bytes(required(e.log_id, &f("logId"))?.key_id, &f("logId.keyId"))?;
     let kv = required(e.kind_version, &f("kindVersion"))?;
     let kind = required(kv.kind, &f("kindVersion.kind"))?;
@@ -601,8 +606,12 @@ fn parse_entry(version: BundleVersion, i: usize, e: RawEntry) -> Result<TlogEntr
 
 fn parse_proof(version: BundleVersion, i: usize, p: RawProof) -> Result<InclusionProof> {
     let f = |name: &str| format!("verificationMaterial.tlogEntries[{i}].inclusionProof.{name}");
-    let log_index =
-        required(p.log_index, &f("logIndex"))?.unsigned(Document::Bundle, &f("logIndex"))?;
+    // Absent means 0 (proto3 JSON), as for the entry's own index.
+    let log_index = p
+        .log_index
+        .map(|v| v.unsigned(Document::Bundle, &f("logIndex")))
+        .transpose()?
+        .unwrap_or(0);
     let tree_size =
         required(p.tree_size, &f("treeSize"))?.unsigned(Document::Bundle, &f("treeSize"))?;
     let root_hash = bytes(p.root_hash, &f("rootHash"))?;

@@ -8,7 +8,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 pub use hallmark_tests::Stack;
 
@@ -179,4 +179,125 @@ pub fn email_token(stack: &Stack, email: &str) -> String {
     stack
         .mint(serde_json::json!({"sub": email, "email": email, "email_verified": true}))
         .unwrap()
+}
+
+/// A `hallmark` command for the client side: no token source from the test's own environment
+/// (CI variables, `SIGSTORE_ID_TOKEN`), the stack's trust config, run in the stack's directory.
+pub fn client(stack: &Stack, tc: &Path) -> Command {
+    let mut c = Command::new(bin());
+    for var in [
+        "SIGSTORE_ID_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "HALLMARK_IDENTITY_TOKEN",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("HALLMARK_TRUST_CONFIG", tc).current_dir(stack.dir());
+    c
+}
+
+/// `hallmark verify ARTIFACT --bundle BUNDLE` with an exact identity policy: `identity` as the
+/// SAN, the stack's development issuer.
+pub fn hallmark_verify(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    bundle: &Path,
+    identity: &str,
+) -> Output {
+    client(stack, tc)
+        .arg("verify")
+        .arg(artifact)
+        .arg("--bundle")
+        .arg(bundle)
+        .args([
+            "--cert-identity",
+            identity,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .output()
+        .unwrap()
+}
+
+/// `sigstore verify identity --offline` (sigstore-python) with the trust config `tc`, `email` as
+/// the identity and the stack's development issuer.
+pub fn python_verify(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    bundle: &Path,
+    email: &str,
+) -> Output {
+    Command::new(venv_bin("sigstore"))
+        .arg("--trust-config")
+        .arg(tc)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(bundle)
+        .args([
+            "--cert-identity",
+            email,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ])
+        .arg(artifact)
+        .current_dir(stack.dir())
+        .output()
+        .unwrap()
+}
+
+/// The command succeeded (else fail with its output); returns its stdout.
+pub fn assert_ok(what: &str, out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The sigstore-js side of the interop tests: `package.json`, `package-lock.json`, the `.mjs`
+/// scripts, and (installed, git-ignored) `node_modules`.
+pub fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// A `node` command running `script` from [`js_dir`] with the sigstore-js packages pinned in its
+/// `package-lock.json`. `scripts/test.sh` (`ensure_node_clients`) installs Node.js when the
+/// machine has none, runs `npm ci` there and sets `HALLMARK_NODE`. Fails loudly when Node.js is
+/// missing or the installed packages are absent or not the ones the lock file pins.
+pub fn node(script: &str) -> Command {
+    const HINT: &str = "run ./scripts/test.sh (its ensure_node_clients installs Node.js and \
+                        the pinned sigstore-js packages with npm ci, and sets HALLMARK_NODE)";
+    let node = std::env::var_os("HALLMARK_NODE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("node"));
+    let version = Command::new(&node).arg("--version").output();
+    assert!(
+        version.as_ref().is_ok_and(|o| o.status.success()),
+        "cannot run {} ({version:?}): {HINT}",
+        node.display()
+    );
+    let dir = js_dir();
+    // ensure_node_clients copies the lock file here after a successful `npm ci`.
+    let stamp = dir.join("node_modules/.hallmark-package-lock.json");
+    let lock = std::fs::read(dir.join("package-lock.json")).unwrap();
+    assert!(
+        dir.join("node_modules/sigstore/package.json").exists(),
+        "{} has no sigstore-js: {HINT}",
+        dir.join("node_modules").display()
+    );
+    assert!(
+        std::fs::read(&stamp).is_ok_and(|s| s == lock),
+        "{} was not installed from the current package-lock.json: {HINT}",
+        dir.join("node_modules").display()
+    );
+    let mut c = Command::new(node);
+    c.arg(dir.join(script)).current_dir(dir);
+    c
 }
