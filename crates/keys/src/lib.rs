@@ -52,7 +52,8 @@ pub use curve::HsmCurve;
 pub use error::KeyError;
 pub use hsm::{Hsm, Pkcs11Config, REINIT_BACKOFF, TokenInit, init_token};
 pub use key::{
-    MemoryKey, Pkcs11Key, generate_memory_key, generate_memory_p256, generate_memory_p384,
+    CHECK_EVERY, MemoryKey, Pkcs11Key, generate_memory_key, generate_memory_p256,
+    generate_memory_p384,
 };
 pub use pin::PinSource;
 pub use uri::KeyRef;
