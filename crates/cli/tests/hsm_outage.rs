@@ -52,6 +52,17 @@ fn hsm_outage_gives_503_then_recovers() {
         }
     }
     assert!(saw_503, "no 503 while the token was gone");
+    // The 503 says when to come back.
+    let resp = ureq::post(format!("{}/api/v2/signingCert", stack.url))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("authorization", format!("Bearer {}", token()))
+        .header("content-type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
     let (status, ready) = stack.get("/readyz").unwrap();
     assert_eq!(status, 503, "{ready}");
 

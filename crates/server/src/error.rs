@@ -73,6 +73,15 @@ impl IntoResponse for ApiError {
             "code": self.status.as_u16(),
             "message": self.message,
         });
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The HSM reconnects within about a second of coming back (REINIT_BACKOFF).
+            return (
+                self.status,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                Json(body),
+            )
+                .into_response();
+        }
         (self.status, Json(body)).into_response()
     }
 }
