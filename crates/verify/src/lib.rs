@@ -68,7 +68,7 @@ pub use trust::{TimeRange, TrustedRoot};
 use crate::cert::Cert;
 use crate::error::fail;
 use crate::policy::fulcio_oid;
-use crate::trust::Authority;
+use crate::trust::{Authority, Memo};
 
 /// Where a verified signing time came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -598,10 +598,10 @@ fn verify_certificate(leaf: &Cert, root: &TrustedRoot, times: &[SigningTime]) ->
         let Some(issuer) = ca.chain.first() else {
             continue;
         };
-        if !leaf.issued_by(issuer) {
+        if !root.memo.issued_by(leaf, issuer) {
             continue;
         }
-        match check_authority(ca, &unix) {
+        match check_authority(ca, &unix, &root.memo) {
             Ok(()) => {
                 found = Some((ca, issuer));
                 break;
@@ -622,7 +622,9 @@ fn verify_certificate(leaf: &Cert, root: &TrustedRoot, times: &[SigningTime]) ->
             },
         ));
     };
-    sct::verify_embedded(leaf, issuer, root)?;
+    let key = trust::memo_key(b"embedded-scts", &[&leaf.der, &issuer.der]);
+    root.memo
+        .get_or_check(key, || sct::verify_embedded(leaf, issuer, root))?;
     Ok(ca.uri.clone())
 }
 
@@ -634,7 +636,7 @@ fn source_name(s: &TimeSource) -> String {
 }
 
 /// Checks a CA chain (issuer first) at the given times.
-fn check_authority(ca: &Authority, times: &[i64]) -> std::result::Result<(), String> {
+fn check_authority(ca: &Authority, times: &[i64], memo: &Memo) -> std::result::Result<(), String> {
     for t in times {
         if !ca.valid_for.contains(*t) {
             return Err(format!(
@@ -657,7 +659,7 @@ fn check_authority(ca: &Authority, times: &[i64]) -> std::result::Result<(), Str
             ));
         }
         if let Some(parent) = ca.chain.get(i + 1)
-            && !cert.issued_by(parent)
+            && !memo.issued_by(cert, parent)
         {
             return Err(format!(
                 "chain certificate #{i} is not signed by #{}",

@@ -3,6 +3,9 @@
 //! transparency logs, certificate authorities, CT logs and timestamp authorities, each with the
 //! window it is trusted for. Several entries of a kind are allowed (key and CA rotation).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -68,12 +71,71 @@ pub(crate) struct Authority {
 }
 
 /// A parsed trusted root.
+///
+/// It remembers the certificate signatures and SCTs it has verified (successes only; they do
+/// not depend on the time of signing), so verifying many bundles made with one certificate, as
+/// `hallmark sign` does for every file it signs, checks the chain and SCTs once. Clones share
+/// what they remember.
 #[derive(Clone, Debug)]
 pub struct TrustedRoot {
     pub(crate) tlogs: Vec<LogInstance>,
     pub(crate) ctlogs: Vec<LogInstance>,
     pub(crate) cas: Vec<Authority>,
     pub(crate) tsas: Vec<Authority>,
+    pub(crate) memo: Memo,
+}
+
+/// Checks that held under this trusted root, by a SHA-256 over what was checked.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Memo(Arc<Mutex<HashMap<[u8; 32], usize>>>);
+
+/// Most results a [`Memo`] keeps; it starts over when full.
+const MEMO_CAPACITY: usize = 4096;
+
+impl Memo {
+    /// `check()`'s result for `key`: remembered if an earlier call succeeded, else computed
+    /// (and remembered when it succeeds).
+    pub(crate) fn get_or_check<E>(
+        &self,
+        key: [u8; 32],
+        check: impl FnOnce() -> std::result::Result<usize, E>,
+    ) -> std::result::Result<usize, E> {
+        let lock = || self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&n) = lock().get(&key) {
+            return Ok(n);
+        }
+        let n = check()?;
+        let mut memo = lock();
+        if memo.len() >= MEMO_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, n);
+        Ok(n)
+    }
+
+    /// Whether `child`'s signature verifies under `parent`'s key (and names it as issuer).
+    pub(crate) fn issued_by(&self, child: &Cert, parent: &Cert) -> bool {
+        let key = memo_key(b"issued-by", &[&child.der, &parent.der]);
+        self.get_or_check(key, || {
+            if child.issued_by(parent) {
+                Ok(1)
+            } else {
+                Err(())
+            }
+        })
+        .is_ok()
+    }
+}
+
+/// SHA-256 over a domain tag and length-prefixed parts.
+pub(crate) fn memo_key(tag: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut data = Vec::with_capacity(tag.len() + parts.iter().map(|p| p.len() + 8).sum::<usize>());
+    data.extend_from_slice(tag);
+    for part in parts {
+        data.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        data.extend_from_slice(part);
+    }
+    crate::crypto::sha256(&data)
 }
 
 #[derive(Deserialize)]
@@ -209,6 +271,7 @@ impl TrustedRoot {
             ctlogs: logs(raw.ctlogs, "ctlogs")?,
             cas: authorities(raw.certificate_authorities, "certificateAuthorities")?,
             tsas: authorities(raw.timestamp_authorities, "timestampAuthorities")?,
+            memo: Memo::default(),
         })
     }
 }

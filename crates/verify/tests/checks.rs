@@ -411,3 +411,47 @@ fn parse_errors_name_the_field() {
     assert!(Artifact::parse_digest("sha512:00").is_err());
     assert!(Matcher::regex("(").is_err());
 }
+
+/// One parsed trusted root verifying many bundles (as `hallmark sign` does) remembers the
+/// certificate chains and SCTs that verified, and nothing else: every other check still runs,
+/// and a certificate it has not seen is checked in full.
+#[test]
+fn a_reused_trusted_root_still_checks_everything_it_has_not_seen() {
+    let d = Deployment::new(1);
+    let root = TrustedRoot::from_json(d.trusted_root().to_string().as_bytes()).unwrap();
+    let check = |bundle: &Value| {
+        let bundle = Bundle::from_json(bundle.to_string().as_bytes())?;
+        verify(
+            &bundle,
+            Some(&Artifact::Bytes(ARTIFACT)),
+            &root,
+            &identity(),
+            NOW,
+        )
+    };
+    let good = d.bundle(&Options::default());
+    for _ in 0..3 {
+        check(&good).unwrap();
+    }
+    // Same certificate, other parts tampered: caught as before.
+    let mut b = good.clone();
+    b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"] =
+        Value::String(b64(&[1u8; 71]));
+    expect_check(check(&b), Check::SignedEntryTimestamp);
+    let mut b = good.clone();
+    b["messageSignature"]["signature"] = Value::String(b64(&[2u8; 70]));
+    expect_check(check(&b), Check::ArtifactSignature);
+    // Certificates from the same CA it has not seen: checked in full.
+    let no_sct = d.bundle(&Options {
+        sct: false,
+        ..Options::default()
+    });
+    expect_check(check(&no_sct), Check::Sct);
+    let expired = d.bundle(&Options {
+        leaf_not_before: T0 - 1200,
+        leaf_not_after: T0 - 600,
+        ..Options::default()
+    });
+    expect_check(check(&expired), Check::CertificateValidity);
+    check(&good).unwrap();
+}
