@@ -520,6 +520,9 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     assert_eq!(answer.status(), 303);
     let callback = answer.headers()["location"].to_str().unwrap().to_owned();
     assert!(callback.starts_with("http://localhost:"), "{callback}");
+    // The listener is always on 127.0.0.1 (and on ::1 only where the machine has it); a browser
+    // falls back from one to the other, this client need not.
+    let callback = callback.replacen("http://localhost:", "http://127.0.0.1:", 1);
     let mut done = browser.get(&callback).call().unwrap();
     assert_eq!(done.status(), 200);
     assert!(
