@@ -173,7 +173,7 @@ async fn file_sha256(path: &Path) -> Result<[u8; 32]> {
 }
 
 /// SHA-256 of a file, read in 64 KiB pieces.
-fn sha256_file(path: &Path) -> Result<[u8; 32]> {
+pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
     use std::io::Read as _;
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut h = sha2::Sha256::new();

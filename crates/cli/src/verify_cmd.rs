@@ -1,8 +1,14 @@
 //! `hallmark verify`: offline verification of any Sigstore bundle (v0.1 to v0.3, Rekor v1 and
 //! v2 entries, message signatures and DSSE) against a trust root, with an identity policy or a
 //! public key. Exit 0 only when every check holds; otherwise the message names the failed check.
+//!
+//! Several artifacts can be verified in one invocation (each against `FILE.sigstore.json`), as a
+//! deploy gate checks what `hallmark sign dist/*` signed; the exit status is 0 only if all of them
+//! verify. Files up to [`IN_MEMORY_LIMIT`] are read whole (any key type and digest algorithm);
+//! larger ones are hashed as they are read (SHA-256, what Sigstore's clients sign with), so memory
+//! stays bounded whatever the artifact's size.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -13,12 +19,15 @@ use hallmark_verify::{
 
 use crate::client::{TrustArgs, now_unix};
 
+/// Artifacts up to this size are read into memory; larger ones are hashed as they are read.
+pub(crate) const IN_MEMORY_LIMIT: u64 = 256 << 20;
+
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The artifact: a file, or `sha256:<hex>` for its digest. Optional for DSSE bundles (then
-    /// the statement's subjects are not checked against anything).
-    pub(crate) artifact: Option<String>,
-    /// The bundle. Default: ARTIFACT.sigstore.json.
+    /// The artifacts: files, or `sha256:<hex>` for a digest. Optional for DSSE bundles (then the
+    /// statement's subjects are not checked against anything).
+    pub(crate) artifacts: Vec<String>,
+    /// The bundle, for one artifact. Default: ARTIFACT.sigstore.json beside each file.
     #[arg(long)]
     pub(crate) bundle: Option<PathBuf>,
     /// A trusted_root.json (or a ClientTrustConfig) to verify against, e.g. the public-good
@@ -28,16 +37,16 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) trust: TrustArgs,
     /// The certificate's identity (SAN) must be exactly this (email, URI, ...).
-    #[arg(long, conflicts_with_all = ["cert_identity_regexp", "key"])]
+    #[arg(long, alias = "certificate-identity", conflicts_with_all = ["cert_identity_regexp", "key"])]
     pub(crate) cert_identity: Option<String>,
     /// ... or match this regular expression (whole value).
-    #[arg(long, conflicts_with = "key")]
+    #[arg(long, alias = "certificate-identity-regexp", conflicts_with = "key")]
     pub(crate) cert_identity_regexp: Option<String>,
     /// The certificate's OIDC issuer must be exactly this.
-    #[arg(long, conflicts_with_all = ["cert_oidc_issuer_regexp", "key"])]
+    #[arg(long, alias = "certificate-oidc-issuer", conflicts_with_all = ["cert_oidc_issuer_regexp", "key"])]
     pub(crate) cert_oidc_issuer: Option<String>,
     /// ... or match this regular expression (whole value).
-    #[arg(long, conflicts_with = "key")]
+    #[arg(long, alias = "certificate-oidc-issuer-regexp", conflicts_with = "key")]
     pub(crate) cert_oidc_issuer_regexp: Option<String>,
     /// Required source repository URI (Fulcio extension 1.3.6.1.4.1.57264.1.12).
     #[arg(long, conflicts_with = "key")]
@@ -64,6 +73,13 @@ pub(crate) struct VerifyArgs {
     /// Verify with this public key (PEM) instead of a certificate identity (managed keys).
     #[arg(long)]
     pub(crate) key: Option<PathBuf>,
+    /// Accepted and ignored, for sigstore-python's and cosign's habits: verification here is
+    /// always offline.
+    #[arg(long, hide = true)]
+    pub(crate) offline: bool,
+    /// Artifacts larger than this many bytes are hashed as they are read instead of read whole.
+    #[arg(long, hide = true, default_value_t = IN_MEMORY_LIMIT)]
+    pub(crate) in_memory_limit: u64,
 }
 
 impl VerifyArgs {
@@ -121,13 +137,12 @@ impl VerifyArgs {
 /// `hallmark verify`.
 pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
     let policy = args.policy()?;
-    let bundle_path = match (&args.bundle, &args.artifact) {
-        (Some(b), _) => b.clone(),
-        (None, Some(a)) if !a.starts_with("sha256:") => PathBuf::from(format!("{a}.sigstore.json")),
-        _ => bail!("name the bundle with --bundle"),
-    };
-    let bundle_bytes = std::fs::read(&bundle_path)
-        .with_context(|| format!("reading the bundle {}", bundle_path.display()))?;
+    if args.artifacts.len() > 1 && args.bundle.is_some() {
+        bail!(
+            "--bundle names one bundle: give one artifact, or leave --bundle out to use \
+             FILE.sigstore.json beside each file"
+        );
+    }
     let root_path = match &args.trusted_root {
         Some(p) => p.clone(),
         None => args.trust.path()?,
@@ -136,20 +151,67 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
         .with_context(|| format!("reading the trust root {}", root_path.display()))?;
     let root = TrustedRoot::from_json(&root_bytes)
         .with_context(|| format!("{} is not a usable trust root", root_path.display()))?;
+    if args.artifacts.len() <= 1 {
+        return verify_one(
+            &args,
+            args.artifacts.first().map(String::as_str),
+            &root,
+            &policy,
+        );
+    }
+    let mut failed = 0;
+    for artifact in &args.artifacts {
+        if let Err(e) = verify_one(&args, Some(artifact), &root, &policy) {
+            eprintln!("error: {artifact}: {e:#}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} artifacts did not verify",
+            args.artifacts.len()
+        );
+    }
+    Ok(())
+}
+
+/// Verifies one artifact (or a DSSE bundle alone) and prints what was verified.
+fn verify_one(
+    args: &VerifyArgs,
+    artifact: Option<&str>,
+    root: &TrustedRoot,
+    policy: &Policy,
+) -> Result<()> {
+    let bundle_path = match (&args.bundle, artifact) {
+        (Some(b), _) => b.clone(),
+        (None, Some(a)) if !a.starts_with("sha256:") => PathBuf::from(format!("{a}.sigstore.json")),
+        _ => bail!("name the bundle with --bundle"),
+    };
+    let bundle_bytes = std::fs::read(&bundle_path)
+        .with_context(|| format!("reading the bundle {}", bundle_path.display()))?;
     let bundle = Bundle::from_json(&bundle_bytes)
         .with_context(|| format!("{} is not a valid Sigstore bundle", bundle_path.display()))?;
     let data;
-    let artifact = match &args.artifact {
+    let artifact_input = match artifact {
         None => None,
         Some(a) if a.starts_with("sha256:") => Some(Artifact::parse_digest(a)?),
         Some(a) => {
-            data = std::fs::read(a).with_context(|| format!("reading the artifact {a}"))?;
-            Some(Artifact::Bytes(&data))
+            let path = Path::new(a);
+            let size = std::fs::metadata(path)
+                .with_context(|| format!("reading the artifact {a}"))?
+                .len();
+            if size > args.in_memory_limit {
+                Some(Artifact::Sha256(crate::sign_cmd::sha256_file(path)?))
+            } else {
+                data = std::fs::read(path).with_context(|| format!("reading the artifact {a}"))?;
+                Some(Artifact::Bytes(&data))
+            }
         }
     };
-    let verified = hallmark_verify::verify(&bundle, artifact.as_ref(), &root, &policy, now_unix())
-        .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
-    let what = args.artifact.as_deref().unwrap_or("the statement");
+    let verified =
+        hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
+            .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
+    let what = artifact.unwrap_or("the statement");
     match &verified.signer {
         Signer::Certificate { san, issuer, .. } => {
             println!("OK: {what} signed by {san} (issuer {issuer})");

@@ -586,6 +586,68 @@ fn identical_files_in_one_invocation_share_their_log_entry() {
     assert_eq!(log["treeSize"], 1, "{log}");
 }
 
+/// A deploy gate checks everything one `hallmark sign` signed in one command; one bad file fails
+/// the whole command and is named, the others are still reported.
+#[test]
+fn verify_checks_several_artifacts_at_once() {
+    let (stack, tc) = stack_and_trust();
+    let tok = token_file(&stack, EMAIL);
+    let files: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            let f = stack.dir().join(format!("dist-{i}.bin"));
+            std::fs::write(&f, vec![i as u8; 1000 + i]).unwrap();
+            f
+        })
+        .collect();
+    run(signer(&stack, &tc, "sign")
+        .arg("--identity-token-file")
+        .arg(&tok)
+        .args(&files));
+    let verify_all = |extra: &[&str]| {
+        client(&stack, &tc)
+            .arg("verify")
+            .args(&files)
+            .args(["--certificate-identity", EMAIL, "--offline"])
+            .args(["--cert-oidc-issuer", &stack.issuer()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let stdout = assert_ok("verify of three files", &verify_all(&[]));
+    assert_eq!(stdout.matches("OK: ").count(), 3, "{stdout}");
+    // Hashed as they are read instead of read whole: the same result.
+    let stdout = assert_ok(
+        "verify of three files, streamed",
+        &verify_all(&["--in-memory-limit", "100"]),
+    );
+    assert_eq!(stdout.matches("OK: ").count(), 3, "{stdout}");
+
+    std::fs::write(&files[1], b"replaced after signing").unwrap();
+    for extra in [&[][..], &["--in-memory-limit", "10"][..]] {
+        let out = verify_all(extra);
+        assert!(!out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stdout.matches("OK: ").count(), 2, "{stdout}");
+        assert!(
+            stderr.contains(&format!(
+                "{}: verification failed: artifact",
+                files[1].display()
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("1 of 3 artifacts did not verify"),
+            "{stderr}"
+        );
+    }
+
+    // One --bundle cannot serve several artifacts.
+    let out = verify_all(&["--bundle", "x.sigstore.json"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bundle names one bundle"));
+}
+
 #[test]
 fn a_thousand_files_share_one_certificate() {
     let (stack, tc) = stack_and_trust();
