@@ -159,8 +159,12 @@ pub(crate) struct SignerArgs {
     #[arg(long)]
     pub(crate) no_login: bool,
     /// Open the login URL in a browser (otherwise it is printed).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "device_login")]
     pub(crate) open_browser: bool,
+    /// Log in with a code entered on another device (OAuth device grant, RFC 8628) instead of
+    /// a browser redirect to this machine: for SSH sessions and machines without a browser.
+    #[arg(long)]
+    pub(crate) device_login: bool,
     /// Requests to the log in flight at once.
     #[arg(long, default_value_t = 32)]
     pub(crate) parallel: usize,
@@ -204,6 +208,7 @@ impl SignerArgs {
             let mut login = LoginOptions::new(issuer);
             login.client_id = self.oidc_client_id.clone();
             login.open_browser = self.open_browser;
+            login.device = self.device_login;
             o.login = Some(login);
         }
         o

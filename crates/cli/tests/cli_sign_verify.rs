@@ -471,6 +471,60 @@ fn identity_tokens_come_from_each_ci_system() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
 }
 
+/// `hallmark sign ARTIFACT EXTRA...` with no token anywhere (and `CI` unset, so it logs in),
+/// stderr read line by line until `until` picks something out of a line; then the rest of stderr
+/// is collected in the background. Returns the child, the pick, and the collector.
+fn sign_with_login<T>(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    extra: &[&str],
+    mut until: impl FnMut(&str) -> Option<T>,
+) -> (std::process::Child, T, std::thread::JoinHandle<Vec<String>>) {
+    let mut child = client(stack, tc)
+        .env_remove("CI")
+        .arg("sign")
+        .args(extra)
+        .arg("--kubernetes-token-file")
+        .arg(stack.dir().join("no-such-k8s-token"))
+        .arg(artifact)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let picked = loop {
+        let line = stderr
+            .next()
+            .expect("hallmark sign exited before showing how to log in")
+            .unwrap();
+        if let Some(picked) = until(line.trim()) {
+            break picked;
+        }
+    };
+    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+    (child, picked, rest)
+}
+
+/// Waits for a `sign_with_login` child and checks the bundle verifies as `email`.
+fn signed_as(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    email: &str,
+    mut child: std::process::Child,
+    rest: std::thread::JoinHandle<Vec<String>>,
+) {
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap().join("\n");
+    assert!(status.success(), "hallmark sign failed: {rest}");
+    let bundle = PathBuf::from(format!("{}.sigstore.json", artifact.display()));
+    assert_ok(
+        &format!("signed as {email} after a login"),
+        &hallmark_verify(stack, tc, artifact, &bundle, email),
+    );
+}
+
 /// A person without a token: `hallmark sign` prints the development issuer's login URL, the
 /// "browser" (an HTTP client) fills in the form, and the loopback redirect completes the login.
 #[test]
@@ -478,27 +532,10 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     let (stack, tc) = stack_and_trust();
     let artifact = stack.dir().join("login.txt");
     std::fs::write(&artifact, b"signed after an interactive login").unwrap();
-    let mut child = client(&stack, &tc)
-        .env_remove("CI")
-        .args(["sign", "--kubernetes-token-file"])
-        .arg(stack.dir().join("no-such-k8s-token"))
-        .arg(&artifact)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let authorize = format!("{}/authorize?", stack.issuer());
-    let url = loop {
-        let line = stderr
-            .next()
-            .expect("hallmark sign exited without showing a login URL")
-            .unwrap();
-        if let Some(at) = line.find(&authorize) {
-            break line[at..].trim().to_owned();
-        }
-    };
-    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+    let (child, url, rest) = sign_with_login(&stack, &tc, &artifact, &[], |line| {
+        line.find(&authorize).map(|at| line[at..].to_owned())
+    });
 
     let browser: ureq::Agent = ureq::Agent::config_builder()
         .max_redirects(0)
@@ -532,14 +569,7 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
             .contains("Login complete")
     );
 
-    let status = child.wait().unwrap();
-    let rest = rest.join().unwrap().join("\n");
-    assert!(status.success(), "hallmark sign failed: {rest}");
-    let bundle = PathBuf::from(format!("{}.sigstore.json", artifact.display()));
-    assert_ok(
-        "signed after a login",
-        &hallmark_verify(&stack, &tc, &artifact, &bundle, "person@example.com"),
-    );
+    signed_as(&stack, &tc, &artifact, "person@example.com", child, rest);
 
     // In CI (`CI` set) no login is tried: a clear error at once, no bundle.
     let other = stack.dir().join("ci.txt");
@@ -555,6 +585,40 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("looks like a CI job"), "{stderr}");
     assert!(!stack.dir().join("ci.txt.sigstore.json").exists());
+}
+
+/// A person on a machine without a browser: `hallmark sign --device-login` shows a code and a
+/// URL, the person enters the code and an address there (here: an HTTP client), and the signing
+/// goes on once the issuer approves.
+#[test]
+fn a_person_logs_in_with_a_device_code_and_signs() {
+    let (stack, tc) = stack_and_trust();
+    let artifact = stack.dir().join("device.txt");
+    std::fs::write(&artifact, b"signed after a device login").unwrap();
+    let page = format!("{}/device", stack.issuer());
+    let (child, code, rest) =
+        sign_with_login(&stack, &tc, &artifact, &["--device-login"], |line| {
+            if line.contains(&page) {
+                assert!(
+                    line.contains("enter the code") || line.starts_with("(or open"),
+                    "{line}"
+                );
+            }
+            (line.len() == 9 && line.as_bytes()[4] == b'-').then(|| line.to_owned())
+        });
+    let mut answer = ureq::post(&page)
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("user_code={code}&email=remote%40example.com"))
+        .unwrap();
+    assert!(
+        answer
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("Approved")
+    );
+
+    signed_as(&stack, &tc, &artifact, "remote@example.com", child, rest);
 }
 
 /// Two files with the same content, one key: RFC 6979 makes the two entries identical, the log

@@ -214,6 +214,26 @@ pub enum AcquireError {
         source: openidconnect::ConfigurationError,
     },
 
+    /// A device login was asked for, but the issuer advertises no device authorization endpoint.
+    #[error(
+        "{issuer} offers no device login (its discovery document has no \
+         device_authorization_endpoint): log in with the browser flow instead, or pass an \
+         identity token"
+    )]
+    NoDeviceLogin {
+        /// The issuer.
+        issuer: String,
+    },
+
+    /// The device authorization request (RFC 8628 §3.1) failed.
+    #[error("starting a device login at {issuer} failed: {failure}")]
+    DeviceAuthorization {
+        /// The issuer.
+        issuer: String,
+        /// What failed.
+        failure: HttpFailure,
+    },
+
     /// The loopback listener for the login redirect could not be opened.
     #[error("cannot listen on {address} for the login redirect: {source}")]
     CallbackListener {

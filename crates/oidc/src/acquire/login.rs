@@ -13,6 +13,13 @@
 //!    under the issuer's JWKS (asymmetric algorithms only) with our client id as audience and our
 //!    nonce.
 //!
+//! With [`LoginOptions::device`], the device authorization grant
+//! ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628)) instead, for a terminal without a browser
+//! on the same machine: the issuer's `device_authorization_endpoint` gives a user code and a URL
+//! to open anywhere ([`LoginOptions::device_prompt`]), and the token endpoint is polled at the
+//! interval it asks for until the person approves, refuses, or [`LoginOptions::timeout`] passes.
+//! The ID token is verified as above (there is no nonce in this flow).
+//!
 //! All HTTP goes through `reqwest` with redirects off (the `openidconnect` advice against SSRF).
 
 use std::fmt;
@@ -26,12 +33,17 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreDeviceAuthorizationResponse, CoreGrantType, CoreIdTokenVerifier,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreTokenResponse,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, DiscoveryError, HttpRequest,
-    HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse as _,
+    AdditionalProviderMetadata, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    DeviceAuthorizationUrl, DiscoveryError, EmptyAdditionalProviderMetadata, HttpRequest,
+    HttpResponse, IssuerUrl, Nonce, NonceVerifier, PkceCodeChallenge, ProviderMetadata,
+    RedirectUrl, RequestTokenError, Scope, TokenResponse as _,
 };
 use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
@@ -48,6 +60,21 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// Shows the authorization URL to the person logging in. The default writes it to stderr.
 pub type LoginPrompt = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// What a device login shows the person: where to go and the code to enter there.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DeviceCode {
+    /// The page to open (on any device).
+    pub verification_uri: String,
+    /// The code to type there.
+    pub user_code: String,
+    /// The page with the code filled in, if the issuer offers one.
+    pub verification_uri_complete: Option<String>,
+}
+
+/// Shows a device login's code and URL. The default writes them to stderr.
+pub type DevicePrompt = Arc<dyn Fn(&DeviceCode) + Send + Sync>;
 
 /// How to log in interactively. [`Self::new`] gives client id `sigstore`, scopes `openid email`,
 /// a 5-minute timeout, no browser launch, and a redirect to `http://localhost:<any port>/auth/callback`.
@@ -79,6 +106,11 @@ pub struct LoginOptions {
     pub ca_certs: Vec<CertificateDer<'static>>,
     /// Shows the authorization URL (default: printed to stderr).
     pub prompt: LoginPrompt,
+    /// Use the device authorization grant (RFC 8628) instead of a browser redirect (default
+    /// false): for a machine without a browser, such as one reached over SSH.
+    pub device: bool,
+    /// Shows a device login's code and URL (default: printed to stderr).
+    pub device_prompt: DevicePrompt,
 }
 
 impl LoginOptions {
@@ -96,7 +128,20 @@ impl LoginOptions {
             redirect_port: 0,
             ca_certs: Vec::new(),
             prompt: Arc::new(|url| {
-                eprintln!("Open this URL in a browser to log in:\n\n    {url}\n");
+                eprintln!(
+                    "Open this URL in a browser to log in (no browser on this machine? use \
+                     --device-login):\n\n    {url}\n"
+                );
+            }),
+            device: false,
+            device_prompt: Arc::new(|code| {
+                eprintln!(
+                    "To log in, open {} on any device and enter the code\n\n    {}\n",
+                    code.verification_uri, code.user_code
+                );
+                if let Some(complete) = &code.verification_uri_complete {
+                    eprintln!("(or open {complete})\n");
+                }
             }),
         }
     }
@@ -118,19 +163,18 @@ impl fmt::Debug for LoginOptions {
             .field("redirect_host", &self.redirect_host)
             .field("redirect_port", &self.redirect_port)
             .field("ca_certs", &self.ca_certs.len())
+            .field("device", &self.device)
             .finish_non_exhaustive()
     }
 }
 
 /// Logs in and returns the verified ID token.
 pub(super) async fn login(options: &LoginOptions) -> Result<IdentityToken, AcquireError> {
+    if options.device {
+        return device_login(options).await;
+    }
     let issuer = options.issuer.clone();
-    let issuer_url =
-        IssuerUrl::new(issuer.clone()).map_err(|source| AcquireError::LoginIssuerUrl {
-            issuer: issuer.clone(),
-            source,
-        })?;
-    let http = http_client(options)?;
+    let (metadata, http) = discover::<EmptyAdditionalProviderMetadata>(options).await?;
     let send = |request: HttpRequest| send(http.clone(), request);
 
     let listeners = bind(options).await?;
@@ -145,12 +189,6 @@ pub(super) async fn login(options: &LoginOptions) -> Result<IdentityToken, Acqui
             source,
         })?;
 
-    let metadata = CoreProviderMetadata::discover_async(issuer_url, &send)
-        .await
-        .map_err(|e| AcquireError::LoginDiscovery {
-            issuer: issuer.clone(),
-            failure: discovery_failure(e),
-        })?;
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(options.client_id.clone()),
@@ -207,16 +245,142 @@ pub(super) async fn login(options: &LoginOptions) -> Result<IdentityToken, Acqui
         .request_async(&send)
         .await
         .map_err(|e| exchange_failed(token_failure(e)))?;
-    let id_token = response.id_token().ok_or_else(|| AcquireError::NoIdToken {
-        issuer: issuer.clone(),
-    })?;
-    let id_verifier = client
-        .id_token_verifier()
-        .set_allowed_algs(ASYMMETRIC_ALGORITHMS);
-    id_token
-        .claims(&id_verifier, &nonce)
-        .map_err(|source| AcquireError::LoginTokenRejected {
+    checked_id_token(&issuer, &response, client.id_token_verifier(), &nonce)
+}
+
+/// The discovery document with the device authorization endpoint (RFC 8628 §4), which the core
+/// metadata does not carry.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+struct DeviceEndpoint {
+    device_authorization_endpoint: Option<DeviceAuthorizationUrl>,
+}
+
+impl AdditionalProviderMetadata for DeviceEndpoint {}
+
+/// Provider metadata with the extra fields `A`.
+type Metadata<A> = ProviderMetadata<
+    A,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// The device authorization grant: a code to enter elsewhere, then polling for the token.
+async fn device_login(options: &LoginOptions) -> Result<IdentityToken, AcquireError> {
+    let issuer = options.issuer.clone();
+    let (metadata, http) = discover::<DeviceEndpoint>(options).await?;
+    let send = |request: HttpRequest| send(http.clone(), request);
+    let endpoint = metadata
+        .additional_metadata()
+        .device_authorization_endpoint
+        .clone()
+        .ok_or_else(|| AcquireError::NoDeviceLogin {
             issuer: issuer.clone(),
+        })?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(options.client_id.clone()),
+        options.client_secret.clone().map(ClientSecret::new),
+    )
+    .set_device_authorization_url(endpoint)
+    .set_auth_type(AuthType::RequestBody);
+    let mut request = client.exchange_device_code();
+    for scope in &options.scopes {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let details: CoreDeviceAuthorizationResponse =
+        request
+            .request_async(&send)
+            .await
+            .map_err(|e| AcquireError::DeviceAuthorization {
+                issuer: issuer.clone(),
+                failure: token_failure(e),
+            })?;
+    (options.device_prompt)(&DeviceCode {
+        verification_uri: details.verification_uri().to_string(),
+        user_code: details.user_code().secret().clone(),
+        verification_uri_complete: details
+            .verification_uri_complete()
+            .map(|u| u.secret().clone()),
+    });
+    let response = client
+        .exchange_device_access_token(&details)
+        .map_err(|source| AcquireError::LoginMisconfigured {
+            issuer: issuer.clone(),
+            source,
+        })?
+        .request_async(&send, tokio::time::sleep, Some(options.timeout))
+        .await
+        .map_err(|e| match e {
+            RequestTokenError::ServerResponse(r) => AcquireError::LoginRefused {
+                issuer: issuer.clone(),
+                error: r.error().to_string(),
+                description: r.error_description().cloned(),
+            },
+            RequestTokenError::Other(_) => AcquireError::LoginTimedOut {
+                issuer: issuer.clone(),
+                timeout: options.timeout,
+            },
+            other => AcquireError::CodeExchange {
+                issuer: issuer.clone(),
+                failure: token_failure(other),
+            },
+        })?;
+    // No nonce in the device flow: the token comes straight from the token endpoint.
+    checked_id_token(
+        &issuer,
+        &response,
+        client.id_token_verifier(),
+        |_: Option<&Nonce>| Ok(()),
+    )
+}
+
+/// The issuer's discovery document (with the extra metadata `A`) and JWK set, fetched with the
+/// login's HTTP client, which is returned for the rest of the login.
+async fn discover<A: AdditionalProviderMetadata>(
+    options: &LoginOptions,
+) -> Result<(Metadata<A>, reqwest::Client), AcquireError> {
+    let issuer = &options.issuer;
+    let issuer_url =
+        IssuerUrl::new(issuer.clone()).map_err(|source| AcquireError::LoginIssuerUrl {
+            issuer: issuer.clone(),
+            source,
+        })?;
+    let http = http_client(options)?;
+    let metadata = Metadata::<A>::discover_async(issuer_url, &|request: HttpRequest| {
+        send(http.clone(), request)
+    })
+    .await
+    .map_err(|e| AcquireError::LoginDiscovery {
+        issuer: issuer.clone(),
+        failure: discovery_failure(e),
+    })?;
+    Ok((metadata, http))
+}
+
+/// The ID token of a token response, verified (signature under the issuer's JWKS with an
+/// asymmetric algorithm, issuer, audience, expiry, and `nonce`).
+fn checked_id_token(
+    issuer: &str,
+    response: &CoreTokenResponse,
+    verifier: CoreIdTokenVerifier<'_>,
+    nonce: impl NonceVerifier,
+) -> Result<IdentityToken, AcquireError> {
+    let id_token = response.id_token().ok_or_else(|| AcquireError::NoIdToken {
+        issuer: issuer.to_owned(),
+    })?;
+    id_token
+        .claims(&verifier.set_allowed_algs(ASYMMETRIC_ALGORITHMS), nonce)
+        .map_err(|source| AcquireError::LoginTokenRejected {
+            issuer: issuer.to_owned(),
             source,
         })?;
     Ok(IdentityToken::new(id_token.to_string()))
@@ -302,11 +466,8 @@ fn discovery_failure(error: DiscoveryError<HttpFailure>) -> HttpFailure {
     }
 }
 
-fn token_failure(
-    error: RequestTokenError<
-        HttpFailure,
-        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
-    >,
+fn token_failure<T: openidconnect::ErrorResponseType + std::fmt::Display>(
+    error: RequestTokenError<HttpFailure, openidconnect::StandardErrorResponse<T>>,
 ) -> HttpFailure {
     match error {
         RequestTokenError::ServerResponse(response) => HttpFailure::OAuth {

@@ -14,7 +14,9 @@
 //! 4. a Kubernetes projected service-account token file ([`ServiceAccountToken`]; by default
 //!    [`DEFAULT_KUBERNETES_TOKEN_PATH`], if it exists);
 //! 5. an interactive login ([`LoginOptions`]): the OIDC authorization-code flow with PKCE and a
-//!    loopback redirect ([RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)), with a timeout.
+//!    loopback redirect ([RFC 8252](https://www.rfc-editor.org/rfc/rfc8252)), or the device
+//!    authorization grant ([RFC 8628](https://www.rfc-editor.org/rfc/rfc8628),
+//!    [`LoginOptions::device`]), with a timeout.
 //!    Never attempted inside GitHub Actions or GitLab CI, nor wherever `CI` is set (to anything
 //!    but `false` or `0`): there a missing token is an error that says how to get one.
 //!
@@ -47,7 +49,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use error::{AcquireError, HttpFailure};
-pub use login::{LoginOptions, LoginPrompt};
+pub use login::{DeviceCode, DevicePrompt, LoginOptions, LoginPrompt};
 pub use token::{AcquiredToken, IdentityToken, TokenClaims, TokenSource};
 
 use crate::config::DEFAULT_AUDIENCE;

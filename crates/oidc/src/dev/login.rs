@@ -33,6 +33,8 @@ use url::Url;
 
 use super::{DevIssuer, TOKEN_LIFETIME_SECS, serve_jwks};
 
+mod device;
+
 /// Path of the authorization endpoint, below the issuer URL.
 pub const AUTHORIZE_PATH: &str = "/authorize";
 /// Path of the code-exchange token endpoint, below the issuer URL. (`/token` is the JSON minting
@@ -112,6 +114,7 @@ struct LoginState {
     issuer: DevIssuer,
     login: DevLogin,
     codes: Mutex<HashMap<String, Pending>>,
+    devices: Mutex<HashMap<String, device::Pending>>,
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +153,7 @@ impl DevIssuer {
             issuer: self.clone(),
             login,
             codes: Mutex::new(HashMap::new()),
+            devices: Mutex::new(HashMap::new()),
         }));
         Router::new()
             .route(
@@ -162,6 +166,14 @@ impl DevIssuer {
                 get(serve_authorize).post(serve_authorize_form),
             )
             .route(OAUTH_TOKEN_PATH, post(serve_code_exchange))
+            .route(
+                device::AUTHORIZATION_PATH,
+                post(device::serve_authorization),
+            )
+            .route(
+                device::VERIFICATION_PATH,
+                get(device::serve_form).post(device::serve_approval),
+            )
             .with_state(shared)
     }
 
@@ -191,7 +203,11 @@ impl DevIssuer {
             m.insert("response_types_supported".into(), json!(["code"]));
             m.insert(
                 "grant_types_supported".into(),
-                json!(["authorization_code"]),
+                json!(["authorization_code", device::GRANT_TYPE]),
+            );
+            m.insert(
+                "device_authorization_endpoint".into(),
+                format!("{base}{}", device::AUTHORIZATION_PATH).into(),
             );
             m.insert("code_challenge_methods_supported".into(), json!(["S256"]));
             m.insert("scopes_supported".into(), json!(["openid", "email"]));
@@ -561,10 +577,14 @@ async fn serve_code_exchange(
     let bad_request =
         |error: &str, description: &str| oauth_error(StatusCode::BAD_REQUEST, error, description);
 
+    if field("grant_type") == Some(device::GRANT_TYPE) {
+        let client_id = basic_client_id(&headers).or_else(|| field("client_id").map(str::to_owned));
+        return device::exchange(&shared, field("device_code"), client_id.as_deref());
+    }
     if field("grant_type") != Some("authorization_code") {
         return bad_request(
             "unsupported_grant_type",
-            "only grant_type=authorization_code is supported",
+            "grant_type must be authorization_code or urn:ietf:params:oauth:grant-type:device_code",
         );
     }
     let Some(code) = field("code") else {
@@ -612,13 +632,29 @@ async fn serve_code_exchange(
         );
     }
 
+    token_response(
+        &login.issuer,
+        &pending.client_id,
+        pending.claims,
+        pending.nonce,
+    )
+}
+
+/// `{"access_token", "token_type", "expires_in", "id_token"}` with an ID token for `client_id`
+/// carrying `claims` (and `nonce`).
+fn token_response(
+    issuer: &DevIssuer,
+    client_id: &str,
+    identity: Map<String, Value>,
+    nonce: Option<String>,
+) -> Response {
     let mut claims = Map::new();
-    claims.insert("aud".into(), pending.client_id.into());
-    claims.extend(pending.claims);
-    if let Some(nonce) = pending.nonce {
+    claims.insert("aud".into(), client_id.into());
+    claims.extend(identity);
+    if let Some(nonce) = nonce {
         claims.insert("nonce".into(), nonce.into());
     }
-    let id_token = login.issuer.mint(Value::Object(claims));
+    let id_token = issuer.mint(Value::Object(claims));
     let Some(access_token) = random_token() else {
         return oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -250,3 +250,130 @@ async fn issuers_that_cannot_log_in_are_named() {
         .unwrap_err();
     assert!(matches!(e, AcquireError::LoginIssuerUrl { .. }), "{e}");
 }
+
+/// A device login: the options for `issuer` with `device` on and `on_code` called with what the
+/// person is shown.
+fn device_options(
+    issuer: &str,
+    on_code: impl Fn(hallmark_oidc::acquire::DeviceCode) + Send + Sync + 'static,
+) -> AcquireOptions {
+    let mut options = login_options(issuer, Arc::new(|_: &str| panic!("not a browser login")));
+    let login = options.login.as_mut().unwrap();
+    login.device = true;
+    login.device_prompt = Arc::new(move |code| on_code(code.clone()));
+    options
+}
+
+#[tokio::test]
+async fn device_login_with_a_fixed_identity_needs_no_person() {
+    let dev = login_idp(DevAlgorithm::Es256, DevLogin::email("alice@example.com")).await;
+    let shown: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&shown);
+    let got = acquire(&device_options(dev.issuer(), move |code| {
+        record.lock().unwrap().push(code.user_code);
+    }))
+    .await
+    .unwrap();
+    assert_eq!(got.claims.identity(), "alice@example.com");
+    let code = shown.lock().unwrap()[0].clone();
+    assert_eq!(code.len(), 9, "{code}");
+    assert_eq!(&code[4..5], "-", "{code}");
+    let id = verifier_for(dev.issuer(), "email", "")
+        .verify(got.token.secret())
+        .await
+        .unwrap();
+    assert_eq!(id.san, SubjectAltName::Email("alice@example.com".into()));
+}
+
+#[tokio::test]
+async fn device_login_waits_for_the_person_to_enter_the_code() {
+    let dev = login_idp(DevAlgorithm::Rs256, DevLogin::ask()).await;
+    let issuer = dev.issuer().to_owned();
+    let pages: Pages = Arc::default();
+    let seen = Arc::clone(&pages);
+    let options = device_options(dev.issuer(), move |code| {
+        let (issuer, seen) = (issuer.clone(), Arc::clone(&seen));
+        tokio::spawn(async move {
+            // The person takes a moment: the client polls and hears authorization_pending.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let http = reqwest::Client::new();
+            let form = |email: &str| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("user_code", &code.user_code.to_lowercase())
+                    .append_pair("email", email)
+                    .finish()
+            };
+            for (url, body) in [
+                // The prefilled page, a wrong code, then the right one.
+                (code.verification_uri_complete.clone().unwrap(), None),
+                (
+                    format!("{issuer}/device"),
+                    Some("user_code=BBBB-BBBB&email=bob%40example.com".to_owned()),
+                ),
+                (format!("{issuer}/device"), Some(form("bob@example.com"))),
+            ] {
+                let response = match body {
+                    None => http.get(&url).send().await.unwrap(),
+                    Some(body) => http
+                        .post(&url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap(),
+                };
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap();
+                seen.lock().unwrap().push((status, text));
+            }
+        });
+    });
+    let got = acquire(&options).await.unwrap();
+    assert_eq!(got.claims.identity(), "bob@example.com");
+    let pages = pages.lock().unwrap();
+    assert!(
+        pages[0].1.contains("name=user_code value=\""),
+        "{}",
+        pages[0].1
+    );
+    assert!(pages[1].1.contains("No login is waiting"), "{}", pages[1].1);
+    assert!(pages[2].1.contains("Approved"), "{}", pages[2].1);
+}
+
+#[tokio::test]
+async fn device_login_refused_or_unsupported_says_so() {
+    let dev = login_idp(DevAlgorithm::Rs256, DevLogin::denied()).await;
+    let e = acquire(&device_options(dev.issuer(), |_| {}))
+        .await
+        .unwrap_err();
+    match &e {
+        AcquireError::LoginRefused { error, .. } => assert_eq!(error, "access_denied"),
+        other => panic!("{other:?}"),
+    }
+
+    // An issuer with a browser login but no device endpoint in its discovery document.
+    let (l, addr) = listener().await;
+    let plain = DevIssuer::new(format!("http://{addr}"), DevAlgorithm::Rs256).unwrap();
+    let mut doc = plain.login_discovery_document();
+    doc.as_object_mut()
+        .unwrap()
+        .remove("device_authorization_endpoint");
+    let jwks = plain.jwks();
+    serve(
+        l,
+        axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(move || async move { axum::Json(doc) }),
+            )
+            .route(
+                "/jwks",
+                axum::routing::get(move || async move { axum::Json(jwks) }),
+            ),
+    );
+    let e = acquire(&device_options(plain.issuer(), |_| {}))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AcquireError::NoDeviceLogin { .. }), "{e:?}");
+    assert!(e.to_string().contains("offers no device login"), "{e}");
+}
