@@ -8,9 +8,10 @@
 //!
 //! Requests that fail in a way worth another try (the server cannot be reached, or answers 429,
 //! 502, 503 or 504: busy, or its HSM or storage briefly away) are retried after
-//! [`RETRY_PAUSES`], or the server's `Retry-After`. A log entry whose first attempt did land
-//! comes back as 409 with its location; the existing entry is fetched and used, which also
-//! covers two identical files in one invocation (RFC 6979 signatures make identical entries).
+//! [`RETRY_PAUSES`], or the server's `Retry-After` when that is longer. A log entry whose first
+//! attempt did land comes back as 409 with its location; the existing entry is fetched and used,
+//! which also covers two identical files in one invocation (RFC 6979 signatures make identical
+//! entries).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -407,7 +408,7 @@ impl Session {
                 Err(_) => None,
             };
             let (why, pause) = match (transient, pauses.next()) {
-                (Some((why, after)), Some(pause)) => (why, after.unwrap_or(*pause)),
+                (Some((why, after)), Some(pause)) => (why, after.map_or(*pause, |a| a.max(*pause))),
                 _ => return outcome.with_context(|| format!("cannot reach {who} at {url}")),
             };
             tracing::warn!(%url, %why, pause_ms = pause.as_millis(), "retrying {who}");
