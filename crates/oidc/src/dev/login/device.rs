@@ -58,7 +58,8 @@ pub(super) struct Pending {
     issued: Instant,
 }
 
-/// `XXXX-XXXX` from 40 bits of randomness, and its normalised form.
+/// A new user code, normalised: 8 letters of [`USER_CODE_ALPHABET`] (about 34 bits; shown as
+/// `XXXX-XXXX`).
 fn user_code() -> Option<String> {
     let mut bytes = [0u8; 8];
     SystemRandom::new().fill(&mut bytes).ok()?;
