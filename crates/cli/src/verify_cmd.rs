@@ -11,11 +11,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use clap::Args;
+use hallmark_sigstore::rfc3339;
 use hallmark_verify::{
     Artifact, Bundle, CiExtension, IdentityPolicy, Matcher, Policy, PublicKey, Signed, Signer,
-    TrustedRoot,
+    TimeSource, TrustedRoot, Verified,
 };
+use serde_json::{Value, json};
 
 use crate::client::{TrustArgs, now_unix};
 
@@ -77,6 +81,10 @@ pub(crate) struct VerifyArgs {
     /// always offline.
     #[arg(long, hide = true)]
     pub(crate) offline: bool,
+    /// Print one JSON object per artifact on stdout (JSON Lines) instead of text: `verified`,
+    /// and the signer, digest, signing times and log entries, or the failed `check` and `error`.
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Artifacts larger than this many bytes are hashed as they are read instead of read whole.
     #[arg(long, hide = true, default_value_t = IN_MEMORY_LIMIT)]
     pub(crate) in_memory_limit: u64,
@@ -151,37 +159,56 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
         .with_context(|| format!("reading the trust root {}", root_path.display()))?;
     let root = TrustedRoot::from_json(&root_bytes)
         .with_context(|| format!("{} is not a usable trust root", root_path.display()))?;
-    if args.artifacts.len() <= 1 {
-        return verify_one(
-            &args,
-            args.artifacts.first().map(String::as_str),
-            &root,
-            &policy,
-        );
-    }
-    let mut failed = 0;
-    for artifact in &args.artifacts {
-        if let Err(e) = verify_one(&args, Some(artifact), &root, &policy) {
-            eprintln!("error: {artifact}: {e:#}");
-            failed += 1;
+    let targets: Vec<Option<&str>> = if args.artifacts.is_empty() {
+        vec![None]
+    } else {
+        args.artifacts.iter().map(|a| Some(a.as_str())).collect()
+    };
+    let mut failures = Vec::new();
+    for artifact in &targets {
+        let what = artifact.unwrap_or("the statement");
+        let result = check_one(&args, *artifact, &root, &policy);
+        if args.json {
+            println!("{}", json_report(what, &result));
+        } else if let Ok(verified) = &result {
+            print_report(what, verified);
+        }
+        if let Err(e) = result {
+            failures.push((what, e));
         }
     }
-    if failed > 0 {
-        bail!(
-            "{failed} of {} artifacts did not verify",
-            args.artifacts.len()
-        );
+    match failures.len() {
+        0 => Ok(()),
+        // One artifact: its error is the command's error.
+        1 if targets.len() == 1 => Err(failures.remove(0).1),
+        n => {
+            for (what, e) in &failures {
+                eprintln!("error: {what}: {e:#}");
+            }
+            bail!("{n} of {} artifacts did not verify", targets.len())
+        }
     }
-    Ok(())
 }
 
-/// Verifies one artifact (or a DSSE bundle alone) and prints what was verified.
-fn verify_one(
+/// A verification that ran and failed a check (as opposed to unreadable inputs).
+#[derive(Debug)]
+struct Failed(hallmark_verify::VerifyError);
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "verification failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// Verifies one artifact (or a DSSE bundle alone).
+fn check_one(
     args: &VerifyArgs,
     artifact: Option<&str>,
     root: &TrustedRoot,
     policy: &Policy,
-) -> Result<()> {
+) -> Result<Verified> {
     let bundle_path = match (&args.bundle, artifact) {
         (Some(b), _) => b.clone(),
         (None, Some(a)) if !a.starts_with("sha256:") => PathBuf::from(format!("{a}.sigstore.json")),
@@ -208,10 +235,12 @@ fn verify_one(
             }
         }
     };
-    let verified =
-        hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
-            .map_err(|e| anyhow::anyhow!("verification failed: {e}"))?;
-    let what = artifact.unwrap_or("the statement");
+    hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
+        .map_err(|e| Failed(e).into())
+}
+
+/// The text report of a verified artifact.
+fn print_report(what: &str, verified: &Verified) {
     match &verified.signer {
         Signer::Certificate { san, issuer, .. } => {
             println!("OK: {what} signed by {san} (issuer {issuer})");
@@ -225,9 +254,79 @@ fn verify_one(
     for e in &verified.entries {
         let time = e
             .integrated_time
-            .map(|t| format!(", integrated {}", hallmark_sigstore::rfc3339(t)))
+            .map(|t| format!(", integrated {}", rfc3339(t)))
             .unwrap_or_default();
         println!("  log {} index {}{time}", e.log, e.log_index);
     }
-    Ok(())
+}
+
+/// The JSON report of one artifact, verified or not.
+fn json_report(what: &str, result: &Result<Verified>) -> Value {
+    let verified = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let check = e
+                .downcast_ref::<Failed>()
+                .and_then(|f| f.0.check())
+                .map(|c| c.name());
+            return json!({
+                "artifact": what,
+                "verified": false,
+                "check": check,
+                "error": format!("{e:#}"),
+            });
+        }
+    };
+    let signer = match &verified.signer {
+        Signer::Certificate {
+            san,
+            issuer,
+            authority,
+            ..
+        } => json!({ "identity": san, "issuer": issuer, "authority": authority }),
+        Signer::Key { spki_der } => json!({ "key": STANDARD.encode(spki_der) }),
+        _ => Value::Null,
+    };
+    let signed = match &verified.signed {
+        Signed::Artifact { algorithm, digest } => {
+            json!({ "digest": format!("{}:{}", algorithm.name(), hex::encode(digest)) })
+        }
+        Signed::Dsse { payload_type, .. } => json!({ "payloadType": payload_type }),
+        _ => Value::Null,
+    };
+    let times: Vec<Value> = verified
+        .signing_times
+        .iter()
+        .map(|t| {
+            let source = match &t.source {
+                TimeSource::TransparencyLog { log } => json!({ "log": log }),
+                TimeSource::TimestampAuthority { authority } => {
+                    json!({ "timestampAuthority": authority })
+                }
+                _ => Value::Null,
+            };
+            json!({ "time": rfc3339(t.unix), "source": source })
+        })
+        .collect();
+    let entries: Vec<Value> = verified
+        .entries
+        .iter()
+        .map(|e| {
+            json!({
+                "log": e.log,
+                "logIndex": e.log_index,
+                "kind": e.kind,
+                "version": e.version,
+                "integratedTime": e.integrated_time.map(rfc3339),
+            })
+        })
+        .collect();
+    json!({
+        "artifact": what,
+        "verified": true,
+        "signer": signer,
+        "signed": signed,
+        "signingTimes": times,
+        "entries": entries,
+    })
 }

@@ -706,6 +706,41 @@ fn verify_checks_several_artifacts_at_once() {
         );
     }
 
+    // --json: one object per artifact on stdout, for a deploy gate to read.
+    let out = verify_all(&["--json"]);
+    assert!(!out.status.success());
+    let reports: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r["artifact"], files[i].display().to_string());
+        if i == 1 {
+            assert_eq!(r["verified"], false, "{r}");
+            assert_eq!(r["check"], "artifact digest", "{r}");
+            assert!(
+                r["error"].as_str().unwrap().contains("verification failed"),
+                "{r}"
+            );
+        } else {
+            assert_eq!(r["verified"], true, "{r}");
+            assert_eq!(r["signer"]["identity"], EMAIL, "{r}");
+            assert_eq!(r["signer"]["issuer"], stack.issuer(), "{r}");
+            let digest = format!("sha256:{}", sha256_hex(&std::fs::read(&files[i]).unwrap()));
+            assert_eq!(r["signed"]["digest"], digest, "{r}");
+            assert_eq!(r["entries"][0]["kind"], "hashedrekord", "{r}");
+            assert!(r["entries"][0]["logIndex"].is_u64(), "{r}");
+            assert!(
+                r["signingTimes"][0]["time"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with('Z'),
+                "{r}"
+            );
+        }
+    }
+
     // One --bundle cannot serve several artifacts.
     let out = verify_all(&["--bundle", "x.sigstore.json"]);
     assert!(!out.status.success());

@@ -198,10 +198,6 @@ fn tlog_entry(bundle: &Value) -> (String, String, Value) {
     )
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data))
-}
-
 /// The stack, its ClientTrustConfig (for `hallmark` and sigstore-python) and its
 /// trusted_root.json (for sigstore-js), both written by `hallmark trust-root`.
 fn stack_and_roots() -> (Stack, PathBuf, PathBuf) {

@@ -249,6 +249,11 @@ pub fn python_verify(
         .unwrap()
 }
 
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data))
+}
+
 /// The command succeeded (else fail with its output); returns its stdout.
 pub fn assert_ok(what: &str, out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
