@@ -132,6 +132,16 @@ pub(crate) struct SignerArgs {
     /// Signature log base URL (default: the trust config's signing config).
     #[arg(long, env = "HALLMARK_REKOR_URL")]
     pub(crate) rekor_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// Requests to the log in flight at once.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) parallel: usize,
+}
+
+/// Where the identity token comes from: flags, the CI system, Kubernetes, or a login.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct TokenArgs {
     /// The OIDC identity token itself. Prefer --identity-token-file or SIGSTORE_ID_TOKEN: a
     /// token on the command line is visible to other users of the machine.
     #[arg(long, env = "HALLMARK_IDENTITY_TOKEN", hide_env_values = true)]
@@ -166,9 +176,6 @@ pub(crate) struct SignerArgs {
     /// a browser redirect to this machine: for SSH sessions and machines without a browser.
     #[arg(long)]
     pub(crate) device_login: bool,
-    /// Requests to the log in flight at once.
-    #[arg(long, default_value_t = 32)]
-    pub(crate) parallel: usize,
 }
 
 /// The CA and log endpoints of one invocation.
@@ -195,8 +202,12 @@ impl SignerArgs {
             rekor: pick(&self.rekor_url, &trust.rekor_url, "log", "rekor-url")?,
         })
     }
+}
 
-    pub(crate) fn acquire_options(&self, trust: &TrustConfig) -> AcquireOptions {
+impl TokenArgs {
+    /// Where to look for a token; an interactive login goes to `--oidc-issuer`, else to the
+    /// trust config's OIDC URL (if any).
+    pub(crate) fn acquire_options(&self, trust: Option<&TrustConfig>) -> AcquireOptions {
         let mut o = AcquireOptions::default();
         o.audience = self.audience.clone();
         o.token = self.identity_token.as_ref().map(IdentityToken::new);
@@ -204,7 +215,10 @@ impl SignerArgs {
         o.token_variable = self.identity_token_env.clone();
         o.kubernetes = ServiceAccountToken::IfPresent(self.kubernetes_token_file.clone());
         if !self.no_login
-            && let Some(issuer) = self.oidc_issuer.clone().or_else(|| trust.oidc_url.clone())
+            && let Some(issuer) = self
+                .oidc_issuer
+                .clone()
+                .or_else(|| trust.and_then(|t| t.oidc_url.clone()))
         {
             let mut login = LoginOptions::new(issuer);
             login.client_id = self.oidc_client_id.clone();

@@ -17,6 +17,7 @@ mod demo;
 mod hsm_cmd;
 mod serve_cmd;
 mod sign_cmd;
+mod token_cmd;
 mod verify_cmd;
 
 /// Hallmark: a private keyless-signing authority (CA + transparency logs) with keys in an HSM.
@@ -45,6 +46,9 @@ enum Command {
     Attest(sign_cmd::AttestArgs),
     /// Verify a Sigstore bundle offline against a trust root and an identity policy or key.
     Verify(verify_cmd::VerifyArgs),
+    /// Get an identity token as `sign` would (CI system, Kubernetes, or a login) and print it
+    /// or write it to a file, to log in once for several commands.
+    Token(token_cmd::TokenCmdArgs),
     /// Run the server: CA, CT log, health and metrics.
     Serve(serve_cmd::ConfigArgs),
     /// Manage the certificate authority.
@@ -130,6 +134,7 @@ fn main() -> std::process::ExitCode {
         Command::Sign(a) => sign_cmd::sign(a),
         Command::Attest(a) => sign_cmd::attest(a),
         Command::Verify(a) => verify_cmd::verify(a),
+        Command::Token(a) => token_cmd::token(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

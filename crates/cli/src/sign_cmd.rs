@@ -80,7 +80,7 @@ enum Content {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -110,7 +110,7 @@ pub(crate) fn sign(args: SignArgs) -> Result<()> {
     let trust = args.signer.trust.load()?;
     let session = Arc::new(Session::new(
         args.signer.endpoints(&trust)?,
-        args.signer.acquire_options(&trust),
+        args.signer.token.acquire_options(Some(&trust)),
     )?);
     let trust = Arc::new(trust);
     let start = Instant::now();
@@ -403,7 +403,7 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
     let trust = args.signer.trust.load()?;
     let session = Session::new(
         args.signer.endpoints(&trust)?,
-        args.signer.acquire_options(&trust),
+        args.signer.token.acquire_options(Some(&trust)),
     )?;
     let content = Content::Dsse {
         payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),

@@ -471,23 +471,20 @@ fn identity_tokens_come_from_each_ci_system() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
 }
 
-/// `hallmark sign ARTIFACT EXTRA...` with no token anywhere (and `CI` unset, so it logs in),
-/// stderr read line by line until `until` picks something out of a line; then the rest of stderr
-/// is collected in the background. Returns the child, the pick, and the collector.
-fn sign_with_login<T>(
+/// `hallmark ARGS...` with no token anywhere (and `CI` unset, so it logs in), stderr read line
+/// by line until `until` picks something out of a line; then the rest of stderr is collected in
+/// the background. Returns the child, the pick, and the collector.
+fn run_with_login<T>(
     stack: &Stack,
     tc: &Path,
-    artifact: &Path,
-    extra: &[&str],
+    args: &[&std::ffi::OsStr],
     mut until: impl FnMut(&str) -> Option<T>,
 ) -> (std::process::Child, T, std::thread::JoinHandle<Vec<String>>) {
     let mut child = client(stack, tc)
         .env_remove("CI")
-        .arg("sign")
-        .args(extra)
+        .args(args)
         .arg("--kubernetes-token-file")
         .arg(stack.dir().join("no-such-k8s-token"))
-        .arg(artifact)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -496,7 +493,7 @@ fn sign_with_login<T>(
     let picked = loop {
         let line = stderr
             .next()
-            .expect("hallmark sign exited before showing how to log in")
+            .expect("hallmark exited before showing how to log in")
             .unwrap();
         if let Some(picked) = until(line.trim()) {
             break picked;
@@ -504,6 +501,51 @@ fn sign_with_login<T>(
     };
     let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
     (child, picked, rest)
+}
+
+/// `hallmark sign EXTRA... ARTIFACT` through [`run_with_login`].
+fn sign_with_login<T>(
+    stack: &Stack,
+    tc: &Path,
+    artifact: &Path,
+    extra: &[&str],
+    until: impl FnMut(&str) -> Option<T>,
+) -> (std::process::Child, T, std::thread::JoinHandle<Vec<String>>) {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["sign".as_ref()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.push(artifact.as_os_str());
+    run_with_login(stack, tc, &args, until)
+}
+
+/// The user code of a device login's prompt, checking the prompt's other lines on the way.
+fn device_code(page: &str) -> impl FnMut(&str) -> Option<String> + '_ {
+    move |line| {
+        if line.contains(page) {
+            assert!(
+                line.contains("enter the code") || line.starts_with("(or open"),
+                "{line}"
+            );
+        }
+        (line.len() == 9 && line.as_bytes()[4] == b'-').then(|| line.to_owned())
+    }
+}
+
+/// Approves a device login at the development issuer for `email`.
+fn approve_device(page: &str, code: &str, email: &str) {
+    let mut answer = ureq::post(page)
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!(
+            "user_code={code}&email={}",
+            email.replace('@', "%40")
+        ))
+        .unwrap();
+    assert!(
+        answer
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("Approved")
+    );
 }
 
 /// Waits for a `sign_with_login` child and checks the bundle verifies as `email`.
@@ -596,29 +638,58 @@ fn a_person_logs_in_with_a_device_code_and_signs() {
     let artifact = stack.dir().join("device.txt");
     std::fs::write(&artifact, b"signed after a device login").unwrap();
     let page = format!("{}/device", stack.issuer());
-    let (child, code, rest) =
-        sign_with_login(&stack, &tc, &artifact, &["--device-login"], |line| {
-            if line.contains(&page) {
-                assert!(
-                    line.contains("enter the code") || line.starts_with("(or open"),
-                    "{line}"
-                );
-            }
-            (line.len() == 9 && line.as_bytes()[4] == b'-').then(|| line.to_owned())
-        });
-    let mut answer = ureq::post(&page)
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!("user_code={code}&email=remote%40example.com"))
-        .unwrap();
-    assert!(
-        answer
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("Approved")
+    let (child, code, rest) = sign_with_login(
+        &stack,
+        &tc,
+        &artifact,
+        &["--device-login"],
+        device_code(&page),
     );
+    approve_device(&page, &code, "remote@example.com");
 
     signed_as(&stack, &tc, &artifact, "remote@example.com", child, rest);
+}
+
+/// `hallmark token`: log in once (here with a device code), keep the token in a private file,
+/// sign several times with it.
+#[test]
+fn a_person_logs_in_once_with_hallmark_token_and_signs_twice() {
+    let (stack, tc) = stack_and_trust();
+    let tok = stack.dir().join("me.jwt");
+    let page = format!("{}/device", stack.issuer());
+    let args: Vec<&std::ffi::OsStr> = vec![
+        "token".as_ref(),
+        "--device-login".as_ref(),
+        "--output".as_ref(),
+        tok.as_os_str(),
+    ];
+    let (mut child, code, rest) = run_with_login(&stack, &tc, &args, device_code(&page));
+    approve_device(&page, &code, "once@example.com");
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap().join("\n");
+    assert!(status.success(), "hallmark token failed: {rest}");
+    assert!(
+        rest.contains("identity token for once@example.com"),
+        "{rest}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&tok).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for name in ["first.txt", "second.txt"] {
+        let artifact = stack.dir().join(name);
+        std::fs::write(&artifact, name).unwrap();
+        let bundle = hallmark_sign(&stack, &tc, &tok, &artifact);
+        assert_ok(
+            name,
+            &hallmark_verify(&stack, &tc, &artifact, &bundle, "once@example.com"),
+        );
+    }
+    // The token is not printed anywhere else: stdout stayed empty with --output.
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(stdout.is_empty(), "{stdout}");
 }
 
 /// Two files with the same content, one key: RFC 6979 makes the two entries identical, the log

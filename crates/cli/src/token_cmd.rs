@@ -1,0 +1,73 @@
+//! `hallmark token`: get an identity token the way `sign` and `attest` do (flags, the CI system,
+//! Kubernetes, or an interactive login) and write it to a file (created `0600`) or stdout, so a
+//! person logs in once for several commands (`--identity-token-file`) and a CI author can see
+//! which identity a job would sign as.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::client::{TokenArgs, TrustArgs};
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenCmdArgs {
+    #[command(flatten)]
+    pub(crate) trust: TrustArgs,
+    #[command(flatten)]
+    pub(crate) token: TokenArgs,
+    /// Write the token to this file (created with mode 0600, replaced if it exists) instead of
+    /// stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `hallmark token`.
+pub(crate) fn token(args: TokenCmdArgs) -> Result<()> {
+    // The trust config only supplies the login's issuer: without one, --oidc-issuer or a
+    // non-interactive source will do.
+    let trust = match args.trust.path() {
+        Ok(_) => Some(args.trust.load()?),
+        Err(_) if args.trust.trust_config.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    let options = args.token.acquire_options(trust.as_ref());
+    let got = crate::sign_cmd::runtime()?
+        .block_on(hallmark_oidc::acquire::acquire(&options))
+        .context("getting an identity token")?;
+    let secret = got.token.secret();
+    match &args.output {
+        Some(path) => write_private(path, secret.as_bytes())
+            .with_context(|| format!("writing the token to {}", path.display()))?,
+        None => println!("{secret}"),
+    }
+    eprintln!(
+        "identity token for {} (issuer {}) from {}, valid until {}",
+        got.claims.identity(),
+        got.claims.issuer,
+        got.source,
+        got.claims.expires_at
+    );
+    Ok(())
+}
+
+/// Writes `data` to `path`, readable by its owner only.
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // An existing file keeps its mode on open: tighten it.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(data)?;
+    file.write_all(b"\n")
+}
