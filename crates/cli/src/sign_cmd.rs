@@ -147,11 +147,14 @@ pub(crate) fn sign(args: SignArgs) -> Result<()> {
             .certificates
             .load(std::sync::atomic::Ordering::Relaxed);
         let secs = start.elapsed().as_secs_f64();
-        eprintln!(
-            "{} of {n} file(s) signed in {secs:.2} s ({:.0}/s) with {certs} certificate(s)",
-            n - failed,
-            (n - failed) as f64 / secs.max(1e-9)
-        );
+        let done = n - failed;
+        // A rate means something over many files, not over one that waited for a login.
+        let rate = if done >= 10 {
+            format!(" ({:.0}/s)", done as f64 / secs.max(1e-9))
+        } else {
+            String::new()
+        };
+        eprintln!("{done} of {n} file(s) signed in {secs:.2} s{rate} with {certs} certificate(s)");
         ensure!(failed == 0, "{failed} of {n} file(s) could not be signed");
         Ok(())
     })
