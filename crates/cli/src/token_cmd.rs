@@ -27,11 +27,13 @@ pub(crate) struct TokenCmdArgs {
 pub(crate) fn token(args: TokenCmdArgs) -> Result<()> {
     // The trust config only supplies the login's issuer: without one, --oidc-issuer or a
     // non-interactive source will do.
-    let trust = match args.trust.path() {
-        Ok(_) => Some(args.trust.load()?),
-        Err(_) if args.trust.trust_config.is_none() => None,
-        Err(e) => return Err(e),
-    };
+    // (`path` fails only when no config is named and none is at the default place.)
+    let trust = args
+        .trust
+        .path()
+        .ok()
+        .map(|_| args.trust.load())
+        .transpose()?;
     let options = args.token.acquire_options(trust.as_ref());
     let got = crate::sign_cmd::runtime()?
         .block_on(hallmark_oidc::acquire::acquire(&options))

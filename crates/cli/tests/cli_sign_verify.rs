@@ -148,12 +148,7 @@ fn hallmark_and_sigstore_python_bundles_verify_with_each_other() {
     let py_artifact = dir.join("py.txt");
     std::fs::write(&py_artifact, b"signed by sigstore-python\n").unwrap();
     let py_bundle = dir.join("py.sigstore.json");
-    let sigstore = || {
-        let mut c = Command::new(venv_bin("sigstore"));
-        c.arg("--trust-config").arg(&tc).current_dir(&dir);
-        c
-    };
-    run(sigstore()
+    run(python_sigstore(&stack, &tc)
         .args(["sign", "--identity-token", &token, "--bundle"])
         .arg(&py_bundle)
         .arg(&py_artifact));
@@ -163,19 +158,7 @@ fn hallmark_and_sigstore_python_bundles_verify_with_each_other() {
     );
     let pred = dir.join("provenance.json");
     let py_att = dir.join("py-att.sigstore.json");
-    run(sigstore()
-        .args([
-            "attest",
-            "--identity-token",
-            &token,
-            "--predicate-type",
-            "https://slsa.dev/provenance/v1",
-            "--predicate",
-        ])
-        .arg(&pred)
-        .arg("--bundle")
-        .arg(&py_att)
-        .arg(&py_artifact));
+    python_attest_slsa(&stack, &tc, &token, &pred, &py_att, &py_artifact);
     assert_ok(
         "hallmark on sigstore-python's attestation",
         &hallmark_verify(&stack, &tc, &py_artifact, &py_att, EMAIL),

@@ -6,18 +6,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 use serde_json::json;
 
 const EMAIL: &str = "signer@example.com";
-
-fn sigstore(stack: &Stack, tc: &std::path::Path) -> Command {
-    let mut c = Command::new(venv_bin("sigstore"));
-    c.arg("--trust-config").arg(tc).current_dir(stack.dir());
-    c
-}
 
 #[test]
 fn sigstore_python_signs_attests_and_verifies_against_hallmark() {
@@ -30,12 +22,12 @@ fn sigstore_python_signs_attests_and_verifies_against_hallmark() {
     // sign + verify a file
     let artifact = dir.join("artifact.txt");
     std::fs::write(&artifact, b"hello from hallmark\n").unwrap();
-    run(sigstore(&stack, &tc)
+    run(python_sigstore(&stack, &tc)
         .args(["sign", "--identity-token", &token, "--bundle"])
         .arg(dir.join("artifact.sigstore.json"))
         .arg(&artifact));
     let verify = |bundle: &str, file: &std::path::Path, identity: &str, issuer: &str| {
-        sigstore(&stack, &tc)
+        python_sigstore(&stack, &tc)
             .args(["verify", "identity", "--offline", "--bundle"])
             .arg(dir.join(bundle))
             .args(["--cert-identity", identity, "--cert-oidc-issuer", issuer])
@@ -101,19 +93,14 @@ fn sigstore_python_signs_attests_and_verifies_against_hallmark() {
         .unwrap(),
     )
     .unwrap();
-    run(sigstore(&stack, &tc)
-        .args([
-            "attest",
-            "--identity-token",
-            &token,
-            "--predicate-type",
-            "https://slsa.dev/provenance/v1",
-            "--predicate",
-        ])
-        .arg(&predicate)
-        .arg("--bundle")
-        .arg(dir.join("attest.sigstore.json"))
-        .arg(&artifact));
+    python_attest_slsa(
+        &stack,
+        &tc,
+        &token,
+        &predicate,
+        &dir.join("attest.sigstore.json"),
+        &artifact,
+    );
     let ok = verify("attest.sigstore.json", &artifact, EMAIL, &stack.issuer());
     assert!(
         ok.status.success(),
@@ -168,7 +155,7 @@ fn bundles_from_before_a_rotation_verify_against_the_merged_trust_root() {
     let artifact = dir.join("artifact.txt");
     std::fs::write(&artifact, b"signed before the rotation\n").unwrap();
     let bundle = dir.join("artifact.sigstore.json");
-    run(sigstore(&old, &old_tc)
+    run(python_sigstore(&old, &old_tc)
         .args(["sign", "--identity-token", &token, "--bundle"])
         .arg(&bundle)
         .arg(&artifact));
@@ -192,7 +179,7 @@ fn bundles_from_before_a_rotation_verify_against_the_merged_trust_root() {
     assert_eq!(doc["signingConfig"]["caUrls"][0]["url"], new.url.as_str());
 
     let verify = |tc: &std::path::Path| {
-        sigstore(&new, tc)
+        python_sigstore(&new, tc)
             .args(["verify", "identity", "--offline", "--bundle"])
             .arg(&bundle)
             .args([

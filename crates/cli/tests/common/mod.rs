@@ -223,6 +223,13 @@ pub fn hallmark_verify(
         .unwrap()
 }
 
+/// sigstore-python's `sigstore` with the trust config `tc`, run in the stack's directory.
+pub fn python_sigstore(stack: &Stack, tc: &Path) -> Command {
+    let mut c = Command::new(venv_bin("sigstore"));
+    c.arg("--trust-config").arg(tc).current_dir(stack.dir());
+    c
+}
+
 /// `sigstore verify identity --offline` (sigstore-python) with the trust config `tc`, `email` as
 /// the identity and the stack's development issuer.
 pub fn python_verify(
@@ -232,9 +239,7 @@ pub fn python_verify(
     bundle: &Path,
     email: &str,
 ) -> Output {
-    Command::new(venv_bin("sigstore"))
-        .arg("--trust-config")
-        .arg(tc)
+    python_sigstore(stack, tc)
         .args(["verify", "identity", "--offline", "--bundle"])
         .arg(bundle)
         .args([
@@ -244,9 +249,33 @@ pub fn python_verify(
             &stack.issuer(),
         ])
         .arg(artifact)
-        .current_dir(stack.dir())
         .output()
         .unwrap()
+}
+
+/// `sigstore attest` (sigstore-python): a SLSA provenance `predicate` about `artifact`, signed
+/// with `token`, bundle written to `bundle`. Fails the test if it fails.
+pub fn python_attest_slsa(
+    stack: &Stack,
+    tc: &Path,
+    token: &str,
+    predicate: &Path,
+    bundle: &Path,
+    artifact: &Path,
+) {
+    run(python_sigstore(stack, tc)
+        .args([
+            "attest",
+            "--identity-token",
+            token,
+            "--predicate-type",
+            "https://slsa.dev/provenance/v1",
+            "--predicate",
+        ])
+        .arg(predicate)
+        .arg("--bundle")
+        .arg(bundle)
+        .arg(artifact));
 }
 
 /// Lower-case hex SHA-256 of `data`.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{Form, FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -241,6 +241,14 @@ struct AuthorizeQuery {
     code_challenge_method: Option<String>,
 }
 
+/// `POST /authorize`: the login form, the authorization request it carries and the address typed.
+#[derive(Debug, Deserialize)]
+struct AuthorizeForm {
+    #[serde(flatten)]
+    request: AuthorizeQuery,
+    email: Option<String>,
+}
+
 /// An OAuth error answered directly (not redirected): `{"error": ..., "error_description": ...}`.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
@@ -428,19 +436,11 @@ async fn serve_authorize(
 }
 
 /// `POST /authorize`: the login form, carrying the authorization request and the email typed.
-async fn serve_authorize_form(State(shared): State<Shared>, body: Bytes) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |name: &str| form.get(name).cloned();
-    let q = AuthorizeQuery {
-        response_type: field("response_type"),
-        client_id: field("client_id"),
-        redirect_uri: field("redirect_uri"),
-        scope: field("scope"),
-        state: field("state"),
-        nonce: field("nonce"),
-        code_challenge: field("code_challenge"),
-        code_challenge_method: field("code_challenge_method"),
-    };
+async fn serve_authorize_form(
+    State(shared): State<Shared>,
+    Form(form): Form<AuthorizeForm>,
+) -> Response {
+    let q = form.request;
     let auth = match check_authorization(q) {
         Ok(auth) => auth,
         Err(answer) => return *answer,
@@ -452,7 +452,7 @@ async fn serve_authorize_form(State(shared): State<Shared>, body: Bytes) -> Resp
             "this development login shows no form; use GET",
         );
     }
-    let email = field("email").unwrap_or_default();
+    let email = form.email.unwrap_or_default();
     let email = email.trim();
     if !plausible_email(email) {
         return login_form(

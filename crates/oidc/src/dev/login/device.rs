@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -218,8 +218,18 @@ pub(super) async fn serve_form(
     form_page(q.user_code.as_deref().unwrap_or_default(), None)
 }
 
+/// The `POST /device` form.
+#[derive(Debug, Deserialize)]
+pub(super) struct Approval {
+    user_code: Option<String>,
+    email: Option<String>,
+}
+
 /// `POST /device`: a user code and an email address approve the matching device code.
-pub(super) async fn serve_approval(State(shared): State<Shared>, body: Bytes) -> Response {
+pub(super) async fn serve_approval(
+    State(shared): State<Shared>,
+    Form(form): Form<Approval>,
+) -> Response {
     if !shared.0.login.ask {
         return oauth_error(
             StatusCode::NOT_FOUND,
@@ -227,9 +237,8 @@ pub(super) async fn serve_approval(State(shared): State<Shared>, body: Bytes) ->
             "this development login approves device codes by itself",
         );
     }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let typed = form.get("user_code").cloned().unwrap_or_default();
-    let email = form.get("email").map(|e| e.trim()).unwrap_or_default();
+    let typed = form.user_code.unwrap_or_default();
+    let email = form.email.as_deref().map(str::trim).unwrap_or_default();
     if !plausible_email(email) {
         return form_page(
             &typed,
