@@ -155,26 +155,32 @@ impl DevIssuer {
             codes: Mutex::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
         }));
-        Router::new()
+        // The forms exist only where a person answers them (DevLogin::ask).
+        let ask = shared.0.login.ask;
+        let authorize = if ask {
+            get(serve_authorize).post(serve_authorize_form)
+        } else {
+            get(serve_authorize)
+        };
+        let mut router = Router::new()
             .route(
                 "/.well-known/openid-configuration",
                 get(serve_login_discovery),
             )
             .route("/jwks", get(serve_jwks))
-            .route(
-                AUTHORIZE_PATH,
-                get(serve_authorize).post(serve_authorize_form),
-            )
+            .route(AUTHORIZE_PATH, authorize)
             .route(OAUTH_TOKEN_PATH, post(serve_code_exchange))
             .route(
                 device::AUTHORIZATION_PATH,
                 post(device::serve_authorization),
-            )
-            .route(
+            );
+        if ask {
+            router = router.route(
                 device::VERIFICATION_PATH,
                 get(device::serve_form).post(device::serve_approval),
-            )
-            .with_state(shared)
+            );
+        }
+        router.with_state(shared)
     }
 
     /// [`Self::router_with_login`] plus the JSON minting endpoint `POST /token` of
@@ -445,13 +451,6 @@ async fn serve_authorize_form(
         Ok(auth) => auth,
         Err(answer) => return *answer,
     };
-    if !shared.0.login.ask {
-        return oauth_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request",
-            "this development login shows no form; use GET",
-        );
-    }
     let email = form.email.unwrap_or_default();
     let email = email.trim();
     if !plausible_email(email) {
