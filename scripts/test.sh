@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-ensure_packages softhsm2 openssl
+# chromium + chromium-driver: the browser tests of the login pages (crates/cli/tests/browser_login.rs).
+ensure_packages softhsm2 openssl chromium chromium-driver
 ensure_venv
 ensure_node_clients
 

@@ -11,6 +11,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::login::*;
 use common::*;
 use serde_json::{Value, json};
 
@@ -48,13 +49,6 @@ fn hallmark_sign(stack: &Stack, tc: &Path, tok: &Path, artifact: &Path) -> PathB
         .arg(tok)
         .arg(artifact));
     PathBuf::from(format!("{}.sigstore.json", artifact.display()))
-}
-
-fn stack_and_trust() -> (Stack, PathBuf) {
-    let stack = Stack::start(&bin()).unwrap();
-    let tc = stack.dir().join("trust-config.json");
-    write_trust_config(&stack, &tc, None);
-    (stack, tc)
 }
 
 #[test]
@@ -454,102 +448,6 @@ fn identity_tokens_come_from_each_ci_system() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
 }
 
-/// `hallmark ARGS...` with no token anywhere (and `CI` unset, so it logs in), stderr read line
-/// by line until `until` picks something out of a line; then the rest of stderr is collected in
-/// the background. Returns the child, the pick, and the collector.
-fn run_with_login<T>(
-    stack: &Stack,
-    tc: &Path,
-    args: &[&std::ffi::OsStr],
-    mut until: impl FnMut(&str) -> Option<T>,
-) -> (std::process::Child, T, std::thread::JoinHandle<Vec<String>>) {
-    let mut child = client(stack, tc)
-        .env_remove("CI")
-        .args(args)
-        .arg("--kubernetes-token-file")
-        .arg(stack.dir().join("no-such-k8s-token"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let picked = loop {
-        let line = stderr
-            .next()
-            .expect("hallmark exited before showing how to log in")
-            .unwrap();
-        if let Some(picked) = until(line.trim()) {
-            break picked;
-        }
-    };
-    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
-    (child, picked, rest)
-}
-
-/// `hallmark sign EXTRA... ARTIFACT` through [`run_with_login`].
-fn sign_with_login<T>(
-    stack: &Stack,
-    tc: &Path,
-    artifact: &Path,
-    extra: &[&str],
-    until: impl FnMut(&str) -> Option<T>,
-) -> (std::process::Child, T, std::thread::JoinHandle<Vec<String>>) {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["sign".as_ref()];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    args.push(artifact.as_os_str());
-    run_with_login(stack, tc, &args, until)
-}
-
-/// The user code of a device login's prompt, checking the prompt's other lines on the way.
-fn device_code(page: &str) -> impl FnMut(&str) -> Option<String> + '_ {
-    move |line| {
-        if line.contains(page) {
-            assert!(
-                line.contains("enter the code") || line.starts_with("(or open"),
-                "{line}"
-            );
-        }
-        (line.len() == 9 && line.as_bytes()[4] == b'-').then(|| line.to_owned())
-    }
-}
-
-/// Approves a device login at the development issuer for `email`.
-fn approve_device(page: &str, code: &str, email: &str) {
-    let mut answer = ureq::post(page)
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!(
-            "user_code={code}&email={}",
-            email.replace('@', "%40")
-        ))
-        .unwrap();
-    assert!(
-        answer
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("Approved")
-    );
-}
-
-/// Waits for a `sign_with_login` child and checks the bundle verifies as `email`.
-fn signed_as(
-    stack: &Stack,
-    tc: &Path,
-    artifact: &Path,
-    email: &str,
-    mut child: std::process::Child,
-    rest: std::thread::JoinHandle<Vec<String>>,
-) {
-    let status = child.wait().unwrap();
-    let rest = rest.join().unwrap().join("\n");
-    assert!(status.success(), "hallmark sign failed: {rest}");
-    let bundle = PathBuf::from(format!("{}.sigstore.json", artifact.display()));
-    assert_ok(
-        &format!("signed as {email} after a login"),
-        &hallmark_verify(stack, tc, artifact, &bundle, email),
-    );
-}
-
 /// A person without a token: `hallmark sign` prints the development issuer's login URL, the
 /// "browser" (an HTTP client) fills in the form, and the loopback redirect completes the login.
 #[test]
@@ -557,10 +455,7 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     let (stack, tc) = stack_and_trust();
     let artifact = stack.dir().join("login.txt");
     std::fs::write(&artifact, b"signed after an interactive login").unwrap();
-    let authorize = format!("{}/authorize?", stack.issuer());
-    let (child, url, rest) = sign_with_login(&stack, &tc, &artifact, &[], |line| {
-        line.find(&authorize).map(|at| line[at..].to_owned())
-    });
+    let (child, url, rest) = sign_with_browser_login(&stack, &tc, &artifact);
 
     let browser: ureq::Agent = ureq::Agent::config_builder()
         .max_redirects(0)
@@ -571,16 +466,27 @@ fn a_person_logs_in_at_the_development_issuer_and_signs() {
     assert_eq!(page.status(), 200);
     let page = page.body_mut().read_to_string().unwrap();
     assert!(page.contains("name=email"), "no login form: {page}");
-    // What the form posts: the authorization request it carries (the URL's query, already
-    // form-encoded), plus the address typed.
-    let query = url.split_once('?').unwrap().1;
-    let answer = browser
+    // What the form posts: the id of the request the issuer keeps, plus the address typed.
+    let request = page
+        .split("name=\"request\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let mut answer = browser
         .post(format!("{}/authorize", stack.issuer()))
         .content_type("application/x-www-form-urlencoded")
-        .send(format!("{query}&email=person%40example.com"))
+        .send(format!("request={request}&email=person%40example.com"))
         .unwrap();
-    assert_eq!(answer.status(), 303);
-    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    // A page that moves on to the loopback redirect (no cross-origin redirect of a form POST,
+    // which browsers check against the page's form-action policy).
+    assert_eq!(answer.status(), 200);
+    let page = answer.body_mut().read_to_string().unwrap();
+    let callback = page
+        .split("content=\"0;url=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
     assert!(callback.starts_with("http://localhost:"), "{callback}");
     // The listener is always on 127.0.0.1 (and on ::1 only where the machine has it); a browser
     // falls back from one to the other, this client need not.

@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 
 pub use hallmark_tests::Stack;
 
+pub mod browser;
+pub mod login;
+
 /// The `hallmark` binary Cargo built for these tests.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hallmark"))

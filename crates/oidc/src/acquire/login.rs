@@ -213,15 +213,16 @@ pub(super) async fn login(options: &LoginOptions) -> Result<IdentityToken, Acqui
         open_browser(url.as_str());
     }
     let outcome = tokio::time::timeout(options.timeout, callback.wait()).await;
-    callback.shutdown().await;
     let code = match outcome {
         Err(_) | Ok(None) => {
+            callback.finish(PageOutcome::Failed).await;
             return Err(AcquireError::LoginTimedOut {
                 issuer,
                 timeout: options.timeout,
             });
         }
         Ok(Some(CallbackResult::Error { error, description })) => {
+            callback.finish(PageOutcome::Failed).await;
             return Err(AcquireError::LoginRefused {
                 issuer,
                 error,
@@ -231,21 +232,31 @@ pub(super) async fn login(options: &LoginOptions) -> Result<IdentityToken, Acqui
         Ok(Some(CallbackResult::Code(code))) => code,
     };
 
-    let exchange_failed = |failure| AcquireError::CodeExchange {
-        issuer: issuer.clone(),
-        failure,
-    };
-    let response = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|source| AcquireError::LoginMisconfigured {
-            issuer: issuer.clone(),
-            source,
-        })?
-        .set_pkce_verifier(verifier)
-        .request_async(&send)
-        .await
-        .map_err(|e| exchange_failed(token_failure(e)))?;
-    checked_id_token(&issuer, &response, client.id_token_verifier(), &nonce)
+    // The browser's page waits for this: it says who logged in, or that the login failed.
+    let token = async {
+        let response = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|source| AcquireError::LoginMisconfigured {
+                issuer: issuer.clone(),
+                source,
+            })?
+            .set_pkce_verifier(verifier)
+            .request_async(&send)
+            .await
+            .map_err(|e| AcquireError::CodeExchange {
+                issuer: issuer.clone(),
+                failure: token_failure(e),
+            })?;
+        checked_id_token(&issuer, &response, client.id_token_verifier(), &nonce)
+    }
+    .await;
+    callback
+        .finish(match &token {
+            Ok((_, identity)) => PageOutcome::LoggedIn(identity.clone()),
+            Err(_) => PageOutcome::Failed,
+        })
+        .await;
+    token.map(|(token, _)| token)
 }
 
 /// The discovery document with the device authorization endpoint (RFC 8628 §4), which the core
@@ -341,6 +352,7 @@ async fn device_login(options: &LoginOptions) -> Result<IdentityToken, AcquireEr
         client.id_token_verifier(),
         |_: Option<&Nonce>| Ok(()),
     )
+    .map(|(token, _)| token)
 }
 
 /// The issuer's discovery document (with the extra metadata `A`) and JWK set, fetched with the
@@ -373,17 +385,21 @@ fn checked_id_token(
     response: &CoreTokenResponse,
     verifier: CoreIdTokenVerifier<'_>,
     nonce: impl NonceVerifier,
-) -> Result<IdentityToken, AcquireError> {
+) -> Result<(IdentityToken, String), AcquireError> {
     let id_token = response.id_token().ok_or_else(|| AcquireError::NoIdToken {
         issuer: issuer.to_owned(),
     })?;
-    id_token
+    let claims = id_token
         .claims(&verifier.set_allowed_algs(ASYMMETRIC_ALGORITHMS), nonce)
         .map_err(|source| AcquireError::LoginTokenRejected {
             issuer: issuer.to_owned(),
             source,
         })?;
-    Ok(IdentityToken::new(id_token.to_string()))
+    // Who logged in, as a person would recognise it: the email address, else the subject.
+    let identity = claims
+        .email()
+        .map_or_else(|| claims.subject().to_string(), |e| e.to_string());
+    Ok((IdentityToken::new(id_token.to_string()), identity))
 }
 
 /// The ID-token algorithms accepted: asymmetric only, like the CA's verifier (an HMAC "signature"
@@ -526,6 +542,15 @@ enum CallbackResult {
     },
 }
 
+/// How the login ended, for the page the browser is waiting on.
+#[derive(Clone, Debug)]
+enum PageOutcome {
+    /// Logged in as this identity (email, else subject).
+    LoggedIn(String),
+    /// Refused, timed out, or the code exchange or the ID token failed; the terminal says why.
+    Failed,
+}
+
 #[derive(Debug, Deserialize)]
 struct CallbackQuery {
     state: Option<String>,
@@ -538,11 +563,13 @@ struct CallbackQuery {
 struct CallbackState {
     expected_state: Arc<str>,
     result: mpsc::Sender<CallbackResult>,
+    outcome: watch::Receiver<Option<PageOutcome>>,
 }
 
-/// The loopback redirect server, running until [`Callback::shutdown`].
+/// The loopback redirect server, running until [`Callback::finish`].
 struct Callback {
     results: mpsc::Receiver<CallbackResult>,
+    outcome: watch::Sender<Option<PageOutcome>>,
     stop: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -551,11 +578,13 @@ impl Callback {
     fn serve(listeners: Vec<TcpListener>, expected_state: String) -> Self {
         let (tx, rx) = mpsc::channel(1);
         let (stop, stopped) = watch::channel(false);
+        let (outcome, outcome_rx) = watch::channel(None);
         let app = Router::new()
             .route(CALLBACK_PATH, get(serve_callback))
             .with_state(CallbackState {
                 expected_state: Arc::from(expected_state),
                 result: tx,
+                outcome: outcome_rx,
             });
         let servers = listeners
             .into_iter()
@@ -577,6 +606,7 @@ impl Callback {
             .collect();
         Self {
             results: rx,
+            outcome,
             stop,
             servers,
         }
@@ -587,8 +617,10 @@ impl Callback {
         self.results.recv().await
     }
 
-    /// Stops the listeners, letting the browser's page finish loading (at most 2 s).
-    async fn shutdown(self) {
+    /// Tells the waiting page how the login ended, then stops the listeners, letting the page
+    /// finish loading (at most 2 s).
+    async fn finish(self, outcome: PageOutcome) {
+        let _ = self.outcome.send(Some(outcome));
         let _ = self.stop.send(true);
         for mut server in self.servers {
             if tokio::time::timeout(Duration::from_secs(2), &mut server)
@@ -601,10 +633,39 @@ impl Callback {
     }
 }
 
-const DONE_PAGE: &str = "<!doctype html><title>Hallmark login</title>\
-<h1>Login complete</h1><p>You can close this tab and return to the terminal.</p>";
-const FAILED_PAGE: &str = "<!doctype html><title>Hallmark login</title>\
-<h1>Login failed</h1><p>The identity provider refused the login; see the terminal.</p>";
+/// How long the callback page waits for the code exchange before answering anyway.
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+/// The loopback pages: no script, no style but their own, no referrer, not cached.
+fn callback_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let page = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><title>{title} · Hallmark</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;\
+         padding:0 1rem}}</style><h1>{title}</h1>{body}"
+    );
+    (
+        status,
+        [
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+                 form-action 'none'; frame-ancestors 'none'",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(page),
+    )
+        .into_response()
+}
+
+/// Escapes text for HTML content.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 async fn serve_callback(
     State(state): State<CallbackState>,
@@ -612,32 +673,54 @@ async fn serve_callback(
 ) -> Response {
     if query.state.as_deref() != Some(&*state.expected_state) {
         tracing::warn!("ignoring a login redirect with an unexpected state parameter");
-        return (
+        return callback_page(
             StatusCode::BAD_REQUEST,
-            "This login redirect is not for the running login (state mismatch).",
-        )
-            .into_response();
+            "Not this login",
+            "<p>This page belongs to another login than the one hallmark is waiting for (state \
+             mismatch). Use the link that the running hallmark command printed.</p>",
+        );
     }
-    let (result, page) = match (query.code, query.error) {
-        (_, Some(error)) => (
-            CallbackResult::Error {
-                error,
-                description: query.error_description,
-            },
-            FAILED_PAGE,
-        ),
-        (Some(code), None) => (CallbackResult::Code(code), DONE_PAGE),
-        (None, None) => (
-            CallbackResult::Error {
-                error: "invalid_request".to_owned(),
-                description: Some("the redirect carried neither a code nor an error".to_owned()),
-            },
-            FAILED_PAGE,
-        ),
+    let result = match (query.code, query.error) {
+        (_, Some(error)) => CallbackResult::Error {
+            error,
+            description: query.error_description,
+        },
+        (Some(code), None) => CallbackResult::Code(code),
+        (None, None) => CallbackResult::Error {
+            error: "invalid_request".to_owned(),
+            description: Some("the redirect carried neither a code nor an error".to_owned()),
+        },
     };
     // A full channel means a result is in already; later redirects change nothing.
     let _ = state.result.try_send(result);
-    Html(page).into_response()
+    let mut outcome = state.outcome.clone();
+    let ended = tokio::time::timeout(PAGE_WAIT, outcome.wait_for(Option::is_some)).await;
+    let ended = match ended {
+        Ok(Ok(ended)) => ended.clone(),
+        _ => None,
+    };
+    match ended {
+        Some(PageOutcome::LoggedIn(identity)) => callback_page(
+            StatusCode::OK,
+            "Login complete",
+            &format!(
+                "<p>hallmark is logged in as <strong>{}</strong> and goes on in the terminal.</p>\
+                 <p>You can close this tab.</p>",
+                escape(&identity)
+            ),
+        ),
+        Some(PageOutcome::Failed) => callback_page(
+            StatusCode::OK,
+            "Login failed",
+            "<p>The login did not complete; the terminal says why.</p><p>You can close this \
+             tab and run the hallmark command again.</p>",
+        ),
+        None => callback_page(
+            StatusCode::OK,
+            "Login received",
+            "<p>hallmark received the login and is finishing it; see the terminal.</p>",
+        ),
+    }
 }
 
 /// Best effort: asks the desktop to open `url`; failures are logged, the URL was shown anyway.

@@ -23,7 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Form, FromRef, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -34,6 +34,7 @@ use url::Url;
 use super::{DevIssuer, TOKEN_LIFETIME_SECS, serve_jwks};
 
 mod device;
+mod page;
 
 /// Path of the authorization endpoint, below the issuer URL.
 pub const AUTHORIZE_PATH: &str = "/authorize";
@@ -45,6 +46,10 @@ pub const OAUTH_TOKEN_PATH: &str = "/oauth2/token";
 const CODE_LIFETIME: Duration = Duration::from_secs(60);
 /// Outstanding codes kept at most; more requests are refused until some expire or are used.
 const MAX_PENDING_CODES: usize = 1024;
+/// How long a login form ([`DevLogin::ask`]) can be submitted.
+const REQUEST_LIFETIME: Duration = Duration::from_secs(600);
+/// Login forms waiting to be submitted, at most.
+const MAX_PENDING_REQUESTS: usize = 1024;
 
 /// Who "logs in" at [`DevIssuer::router_with_login`], and whether the login succeeds.
 #[derive(Clone, Debug)]
@@ -109,11 +114,21 @@ struct Pending {
     issued: Instant,
 }
 
+/// An authorization request shown as a login form ([`DevLogin::ask`]), waiting for the person.
+/// The form carries only its random id: the request itself never round-trips through the
+/// browser, and a submitted (or expired) form cannot be submitted again.
+#[derive(Debug)]
+struct PendingRequest {
+    auth: Authorization,
+    issued: Instant,
+}
+
 #[derive(Debug)]
 struct LoginState {
     issuer: DevIssuer,
     login: DevLogin,
     codes: Mutex<HashMap<String, Pending>>,
+    requests: Mutex<HashMap<String, PendingRequest>>,
     devices: Mutex<HashMap<String, device::Pending>>,
 }
 
@@ -153,6 +168,7 @@ impl DevIssuer {
             issuer: self.clone(),
             login,
             codes: Mutex::new(HashMap::new()),
+            requests: Mutex::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
         }));
         // The forms exist only where a person answers them (DevLogin::ask).
@@ -247,11 +263,10 @@ struct AuthorizeQuery {
     code_challenge_method: Option<String>,
 }
 
-/// `POST /authorize`: the login form, the authorization request it carries and the address typed.
+/// `POST /authorize`: the login form's request id and the address typed.
 #[derive(Debug, Deserialize)]
 struct AuthorizeForm {
-    #[serde(flatten)]
-    request: AuthorizeQuery,
+    request: Option<String>,
     email: Option<String>,
 }
 
@@ -273,14 +288,14 @@ fn loopback_redirect(uri: &str) -> Option<Url> {
 }
 
 /// `redirect_uri` with the given parameters added to its query.
-fn redirect_with(mut target: Url, params: &[(&str, &str)]) -> Response {
-    {
-        let mut query = target.query_pairs_mut();
-        for (k, v) in params {
-            query.append_pair(k, v);
-        }
-    }
-    Redirect::to(target.as_str()).into_response()
+fn with_params(mut target: Url, params: &[(&str, &str)]) -> Url {
+    target.query_pairs_mut().extend_pairs(params);
+    target
+}
+
+/// A redirect to `redirect_uri` with the given parameters added to its query.
+fn redirect_with(target: Url, params: &[(&str, &str)]) -> Response {
+    Redirect::to(with_params(target, params).as_str()).into_response()
 }
 
 fn random_token() -> Option<String> {
@@ -298,12 +313,12 @@ fn pkce_shaped(value: &str) -> bool {
 }
 
 /// An authorization request that passed every check.
+#[derive(Clone, Debug)]
 struct Authorization {
     target: Url,
     redirect_uri: String,
     state: String,
     client_id: String,
-    scope: String,
     challenge: String,
     nonce: Option<String>,
 }
@@ -323,21 +338,40 @@ fn refuse(target: &Url, state: &str, error: &str, description: &str) -> Response
     redirect_with(target.clone(), &params)
 }
 
-/// Checks an authorization request; the `Err` is the answer (a 400, or a redirect with `error`).
-fn check_authorization(q: AuthorizeQuery) -> Result<Authorization, Box<Response>> {
-    let Some(redirect_uri) = q.redirect_uri else {
-        return Err(Box::new(oauth_error(
+/// Whether the caller is a browser (it asks for HTML), so an error that cannot be redirected to
+/// the client is shown as a page rather than as JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// An error that cannot go back to the client (there is no valid redirect URI): a page for a
+/// person, OAuth JSON for a program.
+fn direct_error(html: bool, description: &str) -> Box<Response> {
+    Box::new(if html {
+        page::error(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "redirect_uri is required",
-        )));
+            "This login link is not valid",
+            description,
+            "Go back to the terminal and run the hallmark command again; it prints a new link.",
+        )
+    } else {
+        oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+    })
+}
+
+/// Checks an authorization request; the `Err` is the answer (a 400, or a redirect with `error`).
+fn check_authorization(q: AuthorizeQuery, html: bool) -> Result<Authorization, Box<Response>> {
+    let Some(redirect_uri) = q.redirect_uri else {
+        return Err(direct_error(html, "redirect_uri is required"));
     };
     let Some(target) = loopback_redirect(&redirect_uri) else {
-        return Err(Box::new(oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        return Err(direct_error(
+            html,
             "the development issuer only redirects to http loopback addresses",
-        )));
+        ));
     };
     let state = q.state.unwrap_or_default();
     if q.response_type.as_deref() != Some("code") {
@@ -381,16 +415,23 @@ fn check_authorization(q: AuthorizeQuery) -> Result<Authorization, Box<Response>
         redirect_uri,
         state,
         client_id,
-        scope,
         challenge,
         nonce: q.nonce,
     })
 }
 
-/// Hands out a single-use code for `auth`, whose ID token will carry `claims`, and redirects.
-fn issue_code(shared: &Shared, auth: Authorization, claims: Map<String, Value>) -> Response {
+/// Hands out a single-use code for `auth`, whose ID token will carry `claims`. The `Ok` is the
+/// client's redirect URI with the code and state; the `Err` is the answer (a redirect with an
+/// error).
+fn issue_code(
+    shared: &Shared,
+    auth: Authorization,
+    claims: Map<String, Value>,
+) -> Result<Url, Box<Response>> {
     let Some(code) = random_token() else {
-        return auth.refuse("server_error", "no randomness for a code");
+        return Err(Box::new(
+            auth.refuse("server_error", "no randomness for a code"),
+        ));
     };
     {
         let mut codes = shared
@@ -401,7 +442,9 @@ fn issue_code(shared: &Shared, auth: Authorization, claims: Map<String, Value>) 
         codes.retain(|_, p| p.issued.elapsed() < CODE_LIFETIME);
         if codes.len() >= MAX_PENDING_CODES {
             drop(codes);
-            return auth.refuse("temporarily_unavailable", "too many outstanding codes");
+            return Err(Box::new(
+                auth.refuse("temporarily_unavailable", "too many outstanding codes"),
+            ));
         }
         codes.insert(
             code.clone(),
@@ -419,15 +462,15 @@ fn issue_code(shared: &Shared, auth: Authorization, claims: Map<String, Value>) 
     if !auth.state.is_empty() {
         params.push(("state", auth.state.as_str()));
     }
-    // A 303, so the form's POST becomes a GET of the client's redirect URI.
-    redirect_with(auth.target, &params)
+    Ok(with_params(auth.target, &params))
 }
 
 async fn serve_authorize(
     State(shared): State<Shared>,
+    headers: HeaderMap,
     Query(q): Query<AuthorizeQuery>,
 ) -> Response {
-    let auth = match check_authorization(q) {
+    let auth = match check_authorization(q, wants_html(&headers)) {
         Ok(auth) => auth,
         Err(answer) => return *answer,
     };
@@ -436,34 +479,80 @@ async fn serve_authorize(
         return auth.refuse("access_denied", "the development login is set to refuse");
     }
     if login.ask {
-        return login_form(&auth, None);
+        let Some(id) = random_token() else {
+            return auth.refuse("server_error", "no randomness for a login form");
+        };
+        let mut requests = shared
+            .0
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        requests.retain(|_, p| p.issued.elapsed() < REQUEST_LIFETIME);
+        if requests.len() >= MAX_PENDING_REQUESTS {
+            drop(requests);
+            return auth.refuse("temporarily_unavailable", "too many login forms open");
+        }
+        let form = login_form(&id, &auth, None);
+        requests.insert(
+            id,
+            PendingRequest {
+                auth,
+                issued: Instant::now(),
+            },
+        );
+        return form;
     }
-    issue_code(&shared, auth, login.claims.clone())
+    match issue_code(&shared, auth, login.claims.clone()) {
+        Ok(target) => Redirect::to(target.as_str()).into_response(),
+        Err(answer) => *answer,
+    }
 }
 
-/// `POST /authorize`: the login form, carrying the authorization request and the email typed.
+/// `POST /authorize`: the login form, naming its pending request and the email typed.
 async fn serve_authorize_form(
     State(shared): State<Shared>,
     Form(form): Form<AuthorizeForm>,
 ) -> Response {
-    let q = form.request;
-    let auth = match check_authorization(q) {
-        Ok(auth) => auth,
-        Err(answer) => return *answer,
-    };
+    let id = form.request.unwrap_or_default();
     let email = form.email.unwrap_or_default();
     let email = email.trim();
-    if !plausible_email(email) {
-        return login_form(
-            &auth,
-            Some("Type an email address such as you@example.com (at most 254 characters)."),
-        );
-    }
+    let auth = {
+        let mut requests = shared
+            .0
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        requests.retain(|_, p| p.issued.elapsed() < REQUEST_LIFETIME);
+        // Taken out before anything else happens: a form is good for one login.
+        let Some(pending) = requests.remove(&id) else {
+            drop(requests);
+            return page::error(
+                StatusCode::BAD_REQUEST,
+                "This login page has expired or was already used",
+                "A login page can be submitted once, within 10 minutes of opening it.",
+                "Go back to the terminal: if hallmark is still waiting, open the link it printed \
+                 again; otherwise run the hallmark command again for a new link.",
+            );
+        };
+        if !plausible_email(email) {
+            let answer = login_form(
+                &id,
+                &pending.auth,
+                Some("Type an email address such as you@example.com (at most 254 characters)."),
+            );
+            requests.insert(id, pending);
+            return answer;
+        }
+        pending.auth
+    };
     let claims = match DevIssuer::email_claims(email) {
         Value::Object(claims) => claims,
         _ => Map::new(),
     };
-    issue_code(&shared, auth, claims)
+    match issue_code(&shared, auth, claims) {
+        Ok(target) => page::continue_page(email, target.as_str()),
+        Err(answer) => *answer,
+    }
 }
 
 /// `local@domain`, printable, no spaces, at most 254 characters. A development issuer asks no
@@ -479,69 +568,28 @@ fn plausible_email(email: &str) -> bool {
         && email.chars().all(|c| c.is_ascii_graphic())
 }
 
-/// The page that asks who is logging in; the authorization request rides along in hidden fields.
-fn login_form(auth: &Authorization, problem: Option<&str>) -> Response {
-    let hidden = [
-        ("response_type", "code"),
-        ("client_id", auth.client_id.as_str()),
-        ("redirect_uri", auth.redirect_uri.as_str()),
-        ("scope", auth.scope.as_str()),
-        ("state", auth.state.as_str()),
-        ("nonce", auth.nonce.as_deref().unwrap_or_default()),
-        ("code_challenge", auth.challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let mut page = String::from(
-        "<!doctype html><meta charset=utf-8><title>Hallmark development login</title>\
-         <h1>Hallmark development login</h1>\
-         <p><strong>Development issuer:</strong> it signs a token for any address typed here. \
-         Never enable it in production.</p>",
+/// The page that asks who is logging in; the form names its pending request by id.
+fn login_form(id: &str, auth: &Authorization, problem: Option<&str>) -> Response {
+    let client = auth.target.origin().ascii_serialization();
+    let mut body = format!(
+        "<p>A program on your computer (<code>hallmark</code>, waiting at {}) asks for an \
+         identity token, to get a short-lived signing certificate in your name.</p>",
+        page::escape(&client)
     );
     if let Some(problem) = problem {
-        page.push_str(&format!("<p role=alert>{}</p>", html_escape(problem)));
+        body.push_str(&page::alert(problem));
     }
-    page.push_str(&format!(
-        "<form method=post action=\"{}\">",
-        html_escape(AUTHORIZE_PATH.trim_start_matches('/'))
+    body.push_str(&format!(
+        "<form method=post action=\"{}\">\
+         <input type=hidden name=\"request\" value=\"{}\">\
+         <label>Your email address <input type=email name=email required autofocus \
+         autocomplete=email placeholder=you@example.com></label>\
+         <button type=submit>Log in</button></form>\
+         <p>After you log in, this page hands you back to hallmark, which goes on by itself.</p>",
+        page::escape(AUTHORIZE_PATH.trim_start_matches('/')),
+        page::escape(id)
     ));
-    for (name, value) in hidden {
-        if !value.is_empty() {
-            page.push_str(&format!(
-                "<input type=hidden name=\"{name}\" value=\"{}\">",
-                html_escape(value)
-            ));
-        }
-    }
-    page.push_str(
-        "<label>Email <input type=email name=email required autofocus></label> \
-         <button type=submit>Log in</button></form>",
-    );
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; form-action 'self'",
-            ),
-        ],
-        Html(page),
-    )
-        .into_response()
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    page::render(StatusCode::OK, "Log in to sign with Hallmark", &body)
 }
 
 /// The client id and secret of an `Authorization: Basic` header (RFC 6749 §2.3.1: each

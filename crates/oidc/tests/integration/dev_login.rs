@@ -335,10 +335,10 @@ async fn ask_mode_shows_a_form_and_logs_in_whoever_types_an_address() {
     let page = response.text().await.unwrap();
     assert!(page.contains("name=email"), "{page}");
     assert!(!page.contains("<script>"), "unescaped markup in {page}");
+    // The form carries only the id of the request kept at the issuer: nothing of the request
+    // round-trips through the browser, so nothing of it can be tampered with.
     let mut fields = hidden_fields(&page);
-    assert_eq!(fields["state"], state);
-    assert_eq!(fields["code_challenge"], CHALLENGE);
-    assert_eq!(fields["redirect_uri"], REDIRECT);
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["request"], "{page}");
 
     let post = |fields: &HashMap<String, String>| {
         login
@@ -364,21 +364,57 @@ async fn ask_mode_shows_a_form_and_logs_in_whoever_types_an_address() {
             .contains("Type an email address")
     );
 
-    // Tampering with the carried request is checked as on GET.
-    let mut tampered = fields.clone();
-    tampered.insert("redirect_uri".into(), "https://evil.example/cb".into());
-    tampered.insert("email".into(), "bob@example.com".into());
-    let response = post(&tampered).await.unwrap();
+    // A request id the issuer does not hold: an error page saying what to do, no code.
+    let mut forged = fields.clone();
+    forged.insert("request".into(), "forged".into());
+    forged.insert("email".into(), "bob@example.com".into());
+    let response = post(&forged).await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
+    let text = response.text().await.unwrap();
+    assert!(text.contains("expired or was already used"), "{text}");
+    assert!(text.contains("run the hallmark command again"), "{text}");
 
-    // An address: a redirect with a code, exchanged for a token for that address.
+    // An address: a page that says who logged in and moves on (meta refresh) to the validated
+    // redirect URI with a code; no cross-origin redirect of the form's POST.
     fields.insert("email".into(), "bob@example.com".into());
     let response = post(&fields).await.unwrap();
-    assert_eq!(response.status(), 303);
-    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("location").is_none());
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("Logged in as <strong>bob@example.com</strong>"),
+        "{text}"
+    );
+    let target = text
+        .split("content=\"0;url=")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"");
+    let location = url::Url::parse(&target).unwrap();
+    assert_eq!(
+        location.as_str().split('?').next(),
+        Some(REDIRECT),
+        "{location}"
+    );
     let q: HashMap<String, String> = location.query_pairs().into_owned().collect();
     assert_eq!(q["state"], state);
+
+    // The same form again (a replay, or the back button): the error page, no second code.
+    let response = post(&fields).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("expired or was already used")
+    );
+
     let (status, answer) = login
         .exchange(&exchange_form(&q["code"], VERIFIER), None)
         .await;
@@ -389,6 +425,29 @@ async fn ask_mode_shows_a_form_and_logs_in_whoever_types_an_address() {
         .unwrap();
     assert_eq!(id.san, SubjectAltName::Email("bob@example.com".into()));
     assert_eq!(claims(&answer["id_token"])["nonce"], "n-1");
+
+    // A person whose link is broken (no loopback redirect URI) gets a page saying what to do;
+    // a program gets the OAuth JSON error (above).
+    let response = login
+        .http
+        .get(format!(
+            "{}/authorize?response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2Fcb",
+            login.dev.issuer()
+        ))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.contains("This login link is not valid"), "{text}");
+    assert!(text.contains("only redirects to http loopback"), "{text}");
 
     // The JSON minting endpoint is mounted beside the login.
     let minted = login

@@ -48,6 +48,18 @@ fn browser() -> (LoginPrompt, Pages) {
     browser_with(None)
 }
 
+/// The pages the "browser" has loaded once there are `n` of them (the last page of a login
+/// answers only once the login ended, so it may arrive just after `acquire` returns).
+async fn pages_seen(pages: &Pages, n: usize) -> Vec<(u16, String)> {
+    for _ in 0..100 {
+        if pages.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pages.lock().unwrap().clone()
+}
+
 /// A development issuer with the login endpoints, served on loopback.
 async fn login_idp(alg: DevAlgorithm, login: DevLogin) -> DevIssuer {
     let (l, addr) = listener().await;
@@ -96,10 +108,16 @@ async fn interactive_login_yields_a_token_the_ca_accepts() {
             .unwrap();
         assert_eq!(id.san, SubjectAltName::Email("alice@example.com".into()));
 
-        let pages = pages.lock().unwrap();
+        let pages = pages_seen(&pages, 1).await;
         assert_eq!(pages.len(), 1);
         assert_eq!(pages[0].0, 200);
         assert!(pages[0].1.contains("Login complete"), "{}", pages[0].1);
+        // The page waited for the code exchange, so it says who is logged in.
+        assert!(
+            pages[0].1.contains("<strong>alice@example.com</strong>"),
+            "{}",
+            pages[0].1
+        );
     }
 }
 
@@ -118,7 +136,7 @@ async fn refused_login_is_reported_with_the_issuers_reason() {
         e.to_string()
             .contains("the development login is set to refuse")
     );
-    assert!(pages.lock().unwrap()[0].1.contains("Login failed"));
+    assert!(pages_seen(&pages, 1).await[0].1.contains("Login failed"));
 }
 
 #[tokio::test]
@@ -173,7 +191,7 @@ async fn redirects_for_another_login_are_ignored() {
     let (prompt, pages) = browser_with(Some(forged_callback));
     let got = acquire(&login_options(dev.issuer(), prompt)).await.unwrap();
     assert_eq!(got.claims.identity(), "alice@example.com");
-    let pages = pages.lock().unwrap();
+    let pages = pages_seen(&pages, 2).await;
     assert_eq!(pages[0].0, 400);
     assert!(pages[0].1.contains("state mismatch"));
     assert_eq!(pages[1].0, 200);

@@ -21,13 +21,12 @@ use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use axum::body::Bytes;
 use axum::extract::{Form, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    DevIssuer, DevLogin, Shared, html_escape, oauth_error, plausible_email, random_token,
-    token_response,
+    DevIssuer, DevLogin, Shared, oauth_error, page, plausible_email, random_token, token_response,
 };
 
 /// The device authorization endpoint, below the issuer URL.
@@ -249,43 +248,41 @@ pub(super) async fn serve_approval(
     if !approved {
         return form_page(
             &typed,
-            Some("No login is waiting for that code (mistyped, expired or already used)."),
+            Some(
+                "No login is waiting for that code (mistyped, expired or already used). Check \
+                 the code in the terminal, or run the command again for a new one.",
+            ),
         );
     }
-    page("<p>Approved. You can close this page and return to the terminal.</p>")
+    page::render(
+        StatusCode::OK,
+        "Login approved",
+        &format!(
+            "<p>Approved: the program that showed you the code <code>{}</code> is now logged in \
+             as <strong>{}</strong>.</p><p>Return to the terminal; it goes on by itself. You can \
+             close this page.</p>",
+            page::escape(&dashed(&code)),
+            page::escape(email)
+        ),
+    )
 }
 
 fn form_page(user_code: &str, problem: Option<&str>) -> Response {
-    let mut body = String::new();
+    let mut body = String::from(
+        "<p>A program in a terminal (<code>hallmark --device-login</code>) is waiting for you \
+         to log in. Type the code it shows, and your email address.</p>",
+    );
     if let Some(problem) = problem {
-        body.push_str(&format!("<p role=alert>{}</p>", html_escape(problem)));
+        body.push_str(&page::alert(problem));
     }
     body.push_str(&format!(
         "<form method=post action=device>\
-         <label>Code <input name=user_code value=\"{}\" required></label> \
-         <label>Email <input type=email name=email required autofocus></label> \
+         <label>Code from the terminal <input name=user_code value=\"{}\" required \
+         autocomplete=off placeholder=XXXX-XXXX></label>\
+         <label>Your email address <input type=email name=email required autofocus \
+         autocomplete=email placeholder=you@example.com></label>\
          <button type=submit>Log in</button></form>",
-        html_escape(user_code)
+        page::escape(user_code)
     ));
-    page(&body)
-}
-
-fn page(body: &str) -> Response {
-    let page = format!(
-        "<!doctype html><meta charset=utf-8><title>Hallmark development login</title>\
-         <h1>Hallmark development login</h1>\
-         <p><strong>Development issuer:</strong> it signs a token for any address typed here. \
-         Never enable it in production.</p>{body}"
-    );
-    (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; form-action 'self'",
-            ),
-        ],
-        Html(page),
-    )
-        .into_response()
+    page::render(StatusCode::OK, "Log in a terminal to Hallmark", &body)
 }
