@@ -15,15 +15,21 @@ cd "$ROOT"
 ensure_rust
 ensure_packages softhsm2 openssl
 
-log "building hallmark (release)"
-cargo build --release --locked -p hallmark-cli
+# The development issuer is a cargo feature: this local stack has it; a production build
+# (`cargo build --release -p hallmark-cli`) does not.
+log "building hallmark (release, with the development issuer)"
+cargo build --release --locked -p hallmark-cli --features dev-oidc
 export HALLMARK_BIN="$CARGO_TARGET_DIR/release/hallmark"
 
 STATE="${HALLMARK_STATE_DIR:-$ROOT/.hallmark}"
 # shellcheck source=/dev/null
 source "$ROOT/hsm/init-token.sh" "$STATE/hsm"
 export HALLMARK_DATA_DIR="$STATE/data"
-export HALLMARK_DEV_OIDC="${HALLMARK_DEV_OIDC:-1}"
+# The development issuer, unless the caller brings a config file of their own (which then says
+# whether it wants one; a variable contradicting the file is a start-up error).
+if [ -z "${HALLMARK_CONFIG:-}" ]; then
+  export HALLMARK_DEV_OIDC="${HALLMARK_DEV_OIDC:-1}"
+fi
 
 if [ ! -f "$HALLMARK_DATA_DIR/ca/root.pem" ]; then
   log "creating the CA (keys inside the HSM)"

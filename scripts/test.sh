@@ -19,5 +19,11 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# A production build has no development issuer (crates/cli/tests/attacks.rs checks the binary);
+# `cargo test` then builds target/debug/hallmark again with it, for the test stacks.
+log "production build (no development issuer)"
+cargo build --locked -p hallmark-cli --bin hallmark
+cp "$CARGO_TARGET_DIR/debug/hallmark" "$CARGO_TARGET_DIR/debug/hallmark-production"
+export HALLMARK_PRODUCTION_BIN="$CARGO_TARGET_DIR/debug/hallmark-production"
 log "cargo test"
 cargo test --workspace --locked

@@ -103,6 +103,8 @@ pub struct Stack {
     bin: PathBuf,
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// What the server printed on stdout before `listening on` (banners).
+    pub startup_stdout: String,
     dir: tempfile::TempDir,
     config: PathBuf,
     token: Token,
@@ -146,11 +148,12 @@ impl Stack {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let (child, url) = spawn_serve(bin, &config, &token)?;
+        let (child, url, startup_stdout) = spawn_serve(bin, &config, &token)?;
         Ok(Self {
             child,
             bin: bin.to_path_buf(),
             url,
+            startup_stdout,
             dir,
             config,
             token,
@@ -188,9 +191,10 @@ impl Stack {
     pub fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, url) = spawn_serve(&self.bin, &self.config, &self.token)?;
+        let (child, url, startup_stdout) = spawn_serve(&self.bin, &self.config, &self.token)?;
         self.child = child;
         self.url = url;
+        self.startup_stdout = startup_stdout;
         Ok(())
     }
 
@@ -265,8 +269,9 @@ impl Drop for Stack {
     }
 }
 
-/// Starts `hallmark serve` and waits for its `listening on <url>` line.
-fn spawn_serve(bin: &Path, config: &Path, token: &Token) -> Result<(Child, String)> {
+/// Starts `hallmark serve` and waits for its `listening on <url>` line. The `String` returned is
+/// the URL; the server's stdout before that line is kept in [`Stack::startup_stdout`].
+fn spawn_serve(bin: &Path, config: &Path, token: &Token) -> Result<(Child, String, String)> {
     let mut c = Command::new(bin);
     token.apply_env(&mut c);
     let mut child = c
@@ -279,15 +284,19 @@ fn spawn_serve(bin: &Path, config: &Path, token: &Token) -> Result<(Child, Strin
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        let mut before = String::new();
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             if let Some(url) = line.strip_prefix("listening on ") {
-                let _ = tx.send(url.trim().to_owned());
+                let _ = tx.send((url.trim().to_owned(), std::mem::take(&mut before)));
+            } else {
+                before.push_str(&line);
+                before.push('\n');
             }
         }
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(url) => Ok((child, url)),
+        Ok((url, before)) => Ok((child, url, before)),
         Err(_) => {
             let _ = child.kill();
             bail!("hallmark serve did not report its address within 60 s")

@@ -13,8 +13,8 @@
 //! - Fulcio's mapping of claims to certificate identities for the `email`, `kubernetes`,
 //!   `github-workflow`, `gitlab-pipeline`, `uri`, `username` and `spiffe` issuer types, including
 //!   the CI extensions of [Fulcio's OID registry](https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md);
-//! - a development issuer for tests and local stacks ([`dev::DevIssuer`]), with an interactive
-//!   login that completes without a person;
+//! - with the `dev-issuer` feature, a development issuer for tests and local stacks
+//!   (`dev::DevIssuer`), with interactive logins; a production server is built without it;
 //! - with the `client` feature, identity-token acquisition for clients ([`acquire`]): explicit
 //!   tokens, `SIGSTORE_ID_TOKEN`, GitHub Actions, GitLab CI, Kubernetes service-account tokens and
 //!   an interactive OIDC login (authorization code + PKCE).
@@ -40,6 +40,7 @@
 pub mod acquire;
 pub mod config;
 mod crypto;
+#[cfg(feature = "dev-issuer")]
 pub mod dev;
 pub mod error;
 pub mod identity;

@@ -23,17 +23,34 @@
 //! oidc:
 //!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
 //! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
+//! dev_oidc_unsafe_allow_anywhere: false # let it run off loopback or beside an issuers file
 //! max_body_bytes: 65536
+//! http:                                 # limits for untrusted clients (defaults shown)
+//!   header_read_timeout_secs: 10        # a request head (also idle keep-alive) within this
+//!   body_timeout_secs: 30               # a request body that stalls this long: 408
+//!   request_timeout_secs: 60            # a whole request: 503 after this
+//!   max_connections: 4096               # open connections; more wait to be accepted
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
-//! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`.
+//! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`,
+//! `HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE`. A variable that contradicts the file is an error,
+//! not an override, for the development issuer's two switches.
+//!
+//! The development issuer mints tokens for anyone. It exists only in builds with the `dev-oidc`
+//! cargo feature; it is refused on a non-loopback listen address or public URL and beside an
+//! issuers file unless `dev_oidc_unsafe_allow_anywhere` is set.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use hallmark_keys::{KeyRef, PinSource};
 use serde::Deserialize;
+
+use crate::http::HttpLimits;
+
+/// Whether this build has the development OIDC issuer (the `dev-oidc` cargo feature).
+pub const DEV_OIDC_BUILT: bool = cfg!(feature = "dev-oidc");
 
 /// A configuration problem, found at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +106,20 @@ struct File {
     #[serde(default)]
     oidc: OidcFile,
     dev_oidc: Option<bool>,
+    dev_oidc_unsafe_allow_anywhere: Option<bool>,
     max_body_bytes: Option<usize>,
+    #[serde(default)]
+    http: HttpFile,
+}
+
+/// `http:`: connection and request limits ([`HttpLimits`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    header_read_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +209,8 @@ pub struct Settings {
     pub dev_oidc: bool,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// Connection and request limits.
+    pub http: HttpLimits,
 }
 
 impl Settings {
@@ -222,6 +254,88 @@ impl Settings {
                 })
             })
             .unwrap_or_else(|| "hallmark.local".to_owned())
+    }
+}
+
+/// A yes/no setting from the file and the environment; the two must not disagree.
+fn switch(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    field: &'static str,
+    from_file: Option<bool>,
+) -> Result<bool, ConfigError> {
+    let from_env = match env(var).as_deref().map(str::trim) {
+        None => None,
+        Some("1" | "true" | "yes") => Some(true),
+        Some("0" | "false" | "no" | "") => Some(false),
+        Some(other) => {
+            return Err(invalid(
+                var,
+                format!("{other:?} is not 1/true/yes or 0/false/no"),
+            ));
+        }
+    };
+    match (from_env, from_file) {
+        (Some(e), Some(f)) if e != f => Err(invalid(
+            field,
+            format!(
+                "the config file says {f} and {var} says {e}: remove one of them (neither \
+                 overrides the other)"
+            ),
+        )),
+        (e, f) => Ok(e.or(f).unwrap_or(false)),
+    }
+}
+
+/// Whether a URL's host is on this machine only.
+fn loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The development issuer is built in, and (unless explicitly allowed anywhere) reachable from
+/// this machine only and not mixed with real issuers.
+fn check_dev_oidc(
+    listen: &SocketAddr,
+    public_url: Option<&str>,
+    has_issuers_file: bool,
+    anywhere: bool,
+) -> Result<(), ConfigError> {
+    let field = "dev_oidc (HALLMARK_DEV_OIDC)";
+    if !DEV_OIDC_BUILT {
+        return Err(invalid(
+            field,
+            "this hallmark is a production build without the development issuer (cargo feature \
+             dev-oidc); name real issuers in oidc.issuers_file",
+        ));
+    }
+    if anywhere {
+        return Ok(());
+    }
+    let why = "the development issuer gives anyone who reaches it a certificate for any email \
+               address; set dev_oidc_unsafe_allow_anywhere: true only if that is really meant";
+    if has_issuers_file {
+        return Err(invalid(
+            field,
+            format!("refused beside an issuers file (oidc.issuers_file): {why}"),
+        ));
+    }
+    if !listen.ip().is_loopback() {
+        return Err(invalid(
+            field,
+            format!("refused on the non-loopback listen address {listen}: {why}"),
+        ));
+    }
+    match public_url {
+        Some(u) if !url::Url::parse(u).is_ok_and(|u| loopback_url(&u)) => Err(invalid(
+            field,
+            format!("refused with the non-loopback public_url {u}: {why}"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -315,13 +429,24 @@ pub fn load(
             "must be between 1 KiB and 64 MiB",
         ));
     }
-    let dev_oidc = match env("HALLMARK_DEV_OIDC") {
-        Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
-        None => file.dev_oidc.unwrap_or(false),
-    };
+    let dev_oidc = switch(&env, "HALLMARK_DEV_OIDC", "dev_oidc", file.dev_oidc)?;
+    let dev_anywhere = switch(
+        &env,
+        "HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE",
+        "dev_oidc_unsafe_allow_anywhere",
+        file.dev_oidc_unsafe_allow_anywhere,
+    )?;
     let issuers_file = env("HALLMARK_OIDC_ISSUERS")
         .map(PathBuf::from)
         .or(file.oidc.issuers_file);
+    if dev_oidc {
+        check_dev_oidc(
+            &listen,
+            public_url.as_deref(),
+            issuers_file.is_some(),
+            dev_anywhere,
+        )?;
+    }
     if issuers_file.is_none() && !dev_oidc {
         return Err(invalid(
             "oidc.issuers_file (HALLMARK_OIDC_ISSUERS)",
@@ -336,6 +461,7 @@ pub fn load(
             "must be between 1 KiB and 16 MiB",
         ));
     }
+    let http = http_limits(&file.http)?;
     Ok(Settings {
         listen,
         public_url,
@@ -354,6 +480,42 @@ pub fn load(
         issuers_file,
         dev_oidc,
         max_body_bytes,
+        http,
+    })
+}
+
+/// The `http:` block, each value within sane bounds.
+fn http_limits(file: &HttpFile) -> Result<HttpLimits, ConfigError> {
+    let defaults = HttpLimits::default();
+    let secs = |field: &'static str, v: Option<u64>, default: std::time::Duration| match v {
+        None => Ok(default),
+        Some(s) if (1..=3600).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        Some(_) => Err(invalid(field, "must be between 1 and 3600 seconds")),
+    };
+    let max_connections = file.max_connections.unwrap_or(defaults.max_connections);
+    if !(1..=1_000_000).contains(&max_connections) {
+        return Err(invalid(
+            "http.max_connections",
+            "must be between 1 and 1000000",
+        ));
+    }
+    Ok(HttpLimits {
+        header_read_timeout: secs(
+            "http.header_read_timeout_secs",
+            file.header_read_timeout_secs,
+            defaults.header_read_timeout,
+        )?,
+        body_timeout: secs(
+            "http.body_timeout_secs",
+            file.body_timeout_secs,
+            defaults.body_timeout,
+        )?,
+        request_timeout: secs(
+            "http.request_timeout_secs",
+            file.request_timeout_secs,
+            defaults.request_timeout,
+        )?,
+        max_connections,
     })
 }
 
@@ -394,6 +556,63 @@ mod tests {
         assert_eq!(s.public_host(), "sign.example.com");
         assert_eq!(s.ct_key.token(), "t");
         std::fs::remove_file(dir).ok();
+    }
+
+    #[test]
+    fn the_development_issuer_stays_on_loopback_and_alone() {
+        // File and environment disagree: an error, whichever way round.
+        let p = tempfile_path("dev-conflict");
+        std::fs::write(&p, "dev_oidc: false\n").unwrap();
+        let e = load(Some(&p), env_of(&[("HALLMARK_DEV_OIDC", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither overrides the other"), "{e}");
+        std::fs::write(&p, "dev_oidc: true\n").unwrap();
+        let e = load(Some(&p), env_of(&[("HALLMARK_DEV_OIDC", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("neither overrides the other"), "{e}");
+        let e = load(None, env_of(&[("HALLMARK_DEV_OIDC", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HALLMARK_DEV_OIDC"), "{e}");
+
+        // Off loopback, or beside real issuers: refused unless explicitly allowed.
+        for env in [
+            &[
+                ("HALLMARK_DEV_OIDC", "1"),
+                ("HALLMARK_LISTEN", "0.0.0.0:3000"),
+            ][..],
+            &[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_LISTEN", "[::]:3000")][..],
+            &[
+                ("HALLMARK_DEV_OIDC", "1"),
+                ("HALLMARK_PUBLIC_URL", "https://sign.example.com"),
+            ][..],
+            &[
+                ("HALLMARK_DEV_OIDC", "1"),
+                ("HALLMARK_OIDC_ISSUERS", "i.yaml"),
+            ][..],
+        ] {
+            let leaked: &'static [(&'static str, &'static str)] = Box::leak(env.to_vec().into());
+            let e = load(None, env_of(leaked)).unwrap_err().to_string();
+            assert!(e.contains("refused"), "{env:?}: {e}");
+            assert!(e.contains("dev_oidc_unsafe_allow_anywhere"), "{e}");
+            let mut allowed = env.to_vec();
+            allowed.push(("HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE", "1"));
+            let allowed: &'static [(&'static str, &'static str)] = Box::leak(allowed.into());
+            assert!(load(None, env_of(allowed)).unwrap().dev_oidc, "{env:?}");
+        }
+        // Loopback in every spelling is fine.
+        for url in [
+            "http://localhost:3000",
+            "http://[::1]:3000",
+            "http://127.0.0.2",
+        ] {
+            let env: &'static [(&'static str, &'static str)] =
+                Box::leak(vec![("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_PUBLIC_URL", url)].into());
+            assert!(load(None, env_of(env)).unwrap().dev_oidc, "{url}");
+        }
+        std::fs::remove_file(p).ok();
     }
 
     #[test]

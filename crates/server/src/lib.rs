@@ -18,9 +18,15 @@
 mod ca_api;
 pub mod config;
 mod ct;
+#[cfg(feature = "dev-oidc")]
+mod dev;
+#[cfg(not(feature = "dev-oidc"))]
+#[path = "dev_off.rs"]
+mod dev;
 mod error;
 mod extract;
 mod health;
+mod http;
 mod rekor;
 mod state;
 mod trust;
@@ -31,11 +37,9 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use hallmark_oidc::dev::DevLogin;
-
-use crate::error::ApiError;
 
 pub use config::{ConfigError, Settings};
+pub use http::HttpLimits;
 pub use state::{AppState, CaInitReport, ca_init};
 pub use trust::{merge_previous, trust_root};
 
@@ -64,24 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
     if let Some(dev) = &state.dev_issuer {
-        // Development only (the operator enabled it; start-up logged a warning): discovery,
-        // JWKS, `POST /token` to mint, an interactive login (authorization code with PKCE and a
-        // form asking for an email) so `hallmark sign` can log in, `POST /rotate` to replace the
-        // key (tests of JWKS refetch).
-        let d = dev.clone();
-        let rotate = post(move || {
-            let d = d.clone();
-            async move {
-                d.rotate()
-                    .map(|kid| axum::Json(serde_json::json!({ "kid": kid })))
-                    .map_err(|e| ApiError::internal("rotating the development key", &e))
-            }
-        });
-        app = app.nest_service(
-            "/dev-oidc",
-            dev.router_with_login_and_token_endpoint(DevLogin::ask())
-                .route("/rotate", rotate),
-        );
+        app = dev::mount(app, dev);
     }
     app.fallback(ca_api::not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -101,13 +88,20 @@ pub async fn serve(mut settings: Settings) -> Result<()> {
     let public = settings.resolve_public_url(bound);
     let state = Arc::new(AppState::open(settings).await?);
     let app = router(state.clone());
+    if let Some(banner) = dev::banner(&state.settings) {
+        println!("{banner}");
+    }
     println!("listening on {public}");
     tracing::info!(%bound, %public, "hallmark serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
-    Ok(())
+    let limits = state.settings.http;
+    http::serve(
+        listener,
+        http::with_request_limits(app, &limits),
+        limits,
+        shutdown_signal(),
+    )
+    .await
+    .context("serving")
 }
 
 async fn shutdown_signal() {

@@ -11,8 +11,7 @@ use anyhow::{Context, Result, bail};
 use hallmark_ca::{Issuance, IssuingKey, Prepared};
 use hallmark_keys::{Hsm, KeyError, KeyRef, Pkcs11Key};
 use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
-use hallmark_oidc::config::{IssuerEntry, IssuerType, IssuersFile};
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_oidc::config::{IssuerType, IssuersFile};
 use hallmark_oidc::{IssuerConfig, TokenVerifier};
 use metrics_exporter_prometheus::PrometheusHandle;
 use x509_cert::Certificate;
@@ -20,6 +19,7 @@ use x509_cert::Certificate;
 use crate::Settings;
 use crate::config::CaCurve;
 use crate::ct::CtLog;
+use crate::dev::{self, DevIssuer};
 use crate::error::ApiError;
 use crate::rekor::RekorLog;
 use sha2::Digest as _;
@@ -207,19 +207,7 @@ fn open_rekor(s: &Settings) -> Result<RekorLog> {
 }
 
 fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<DevIssuer>)> {
-    let dev = if settings.dev_oidc {
-        tracing::warn!(
-            issuer = %settings.dev_issuer_url(),
-            "THE DEVELOPMENT OIDC ISSUER IS ENABLED: anyone who can reach this server can mint \
-             tokens for any email address. Never enable it in production."
-        );
-        Some(
-            DevIssuer::new(settings.dev_issuer_url(), DevAlgorithm::Rs256)
-                .context("making the development issuer's key")?,
-        )
-    } else {
-        None
-    };
+    let dev = dev::issuer(settings)?;
     let config = match (&settings.issuers_file, &dev) {
         (Some(path), None) => {
             IssuerConfig::load(path).with_context(|| format!("OIDC issuers {}", path.display()))?
@@ -239,18 +227,7 @@ fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<DevIssuer>)> {
                 }
                 None => IssuersFile::default(),
             };
-            issuers.issuers.push(IssuerEntry {
-                url: dev.issuer().to_owned(),
-                audience: "sigstore".into(),
-                issuer_type: IssuerType::Email,
-                ca_cert: None,
-                subject_domain: None,
-                spiffe_trust_domain: None,
-                client_id: None,
-                issuer_claim: None,
-                skip_email_verification: false,
-                server_url: None,
-            });
+            dev::add_to(&mut issuers, dev);
             let base = file.as_deref().and_then(Path::parent);
             IssuerConfig::from_file(issuers, base)?
         }
