@@ -56,6 +56,11 @@ impl ApiError {
         self.status
     }
 
+    /// The message the client gets.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// From a status code number that a library chose (`status()` methods).
     pub(crate) fn from_status(code: u16, message: impl Into<String>) -> Self {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

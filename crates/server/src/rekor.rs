@@ -137,9 +137,9 @@ pub(crate) async fn create_entry(
     let verified = blocking(move || {
         let entry = hallmark_sigstore::ProposedEntry::parse(&body).map_err(entry_error)?;
         let verified = entry.verify().map_err(entry_error)?;
-        if let Some(cert) = &verified.certificate_der {
-            st.ca.check_signer_certificate(cert)?;
-        }
+        // Every verifier, not only the first: a second signature by a bare key or another CA's
+        // certificate would otherwise put its identities in the index.
+        st.ca.check_entry_signers(&verified.signers)?;
         Ok(verified)
     })
     .await?;

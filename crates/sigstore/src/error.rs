@@ -88,6 +88,17 @@ pub enum EntryError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The entry would add more search-index keys than one entry may.
+    #[error(
+        "the entry would add {count} search-index keys (its digest, and per verifier its key and \
+         identities); the limit is {limit}"
+    )]
+    TooManyIndexKeys {
+        /// Distinct keys the entry would add.
+        count: usize,
+        /// The limit ([`crate::MAX_INDEX_KEYS`]).
+        limit: usize,
+    },
     /// A signature does not verify.
     #[error("signature verification failed: {what}")]
     BadSignature {

@@ -40,8 +40,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
 pub use entry::{
-    EntryKind, MAX_ENTRY_BYTES, MAX_SIGNATURE_B64, MAX_SIGNATURES, ProposedEntry, VerifiedEntry,
-    dsse_pae,
+    EntryKind, EntrySigner, MAX_ENTRY_BYTES, MAX_INDEX_KEYS, MAX_SIGNATURE_B64, MAX_SIGNATURES,
+    ProposedEntry, VerifiedEntry, dsse_pae,
 };
 pub use error::{EntryError, Result};
 pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
