@@ -260,17 +260,10 @@ pub(crate) async fn entry_by_index(
 
 /// The log index of a UUID (`<16 hex tree id><64 hex leaf hash>`, or the bare leaf hash).
 fn index_of_uuid(rekor: &RekorLog, uuid: &str) -> Result<u64, ApiError> {
-    let hash_hex = match uuid.len() {
-        80 => &uuid[16..],
-        64 => uuid,
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "{uuid:?} is not an entry UUID (80 hex digits, or the 64-digit leaf hash)"
-            )));
-        }
-    };
-    let leaf = Hash::from_hex(hash_hex)
-        .map_err(|_| ApiError::bad_request(format!("{uuid:?} is not hex")))?;
+    // Parsed by the spec layer, which checks for ASCII hex before it splits anything.
+    let leaf = hallmark_sigstore::parse_entry_uuid(uuid)
+        .map_err(entry_error)?
+        .leaf_hash;
     let found = rekor
         .seq
         .store()

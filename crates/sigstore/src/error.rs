@@ -99,6 +99,12 @@ pub enum EntryError {
         /// The limit ([`crate::MAX_INDEX_KEYS`]).
         limit: usize,
     },
+    /// An entry UUID is not 80 hex digits (tree id and leaf hash) or the 64-digit leaf hash.
+    #[error("{uuid:?} is not an entry UUID (80 hex digits, or the 64-digit leaf hash)")]
+    BadUuid {
+        /// The text as sent (its first 100 characters).
+        uuid: String,
+    },
     /// A signature does not verify.
     #[error("signature verification failed: {what}")]
     BadSignature {

@@ -45,7 +45,10 @@ pub use entry::{
 };
 pub use error::{EntryError, Result};
 pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
-pub use log::{InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, set_payload};
+pub use log::{
+    EntryUuid, InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, parse_entry_uuid,
+    set_payload,
+};
 pub use trust::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertificateAuthority, SIGNING_CONFIG_MEDIA_TYPE, Service,
     TRUSTED_ROOT_MEDIA_TYPE, TransparencyLog, Validity, client_trust_config_json, rfc3339,
