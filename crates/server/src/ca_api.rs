@@ -49,7 +49,7 @@ struct PublicKey {
 }
 
 /// The key the certificate is for, and how it was proven.
-enum KeyProof {
+pub(crate) enum KeyProof {
     /// A CSR: its self-signature is the proof.
     Csr(Vec<u8>),
     /// A public key and a signature over the identity's challenge.
@@ -67,7 +67,10 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, KeyProof), ApiError> {
+pub(crate) fn parse_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, KeyProof), ApiError> {
     let req: SigningCertRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "request body is not valid JSON of the expected shape: {e}"

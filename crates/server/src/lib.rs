@@ -20,6 +20,8 @@ pub mod config;
 mod ct;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod health;
 mod rekor;
 mod state;

@@ -293,7 +293,7 @@ pub(crate) async fn entry_by_uuid(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RetrieveRequest {
+pub(crate) struct RetrieveRequest {
     #[serde(default)]
     entry_uuids: Vec<String>,
     #[serde(default)]
@@ -332,7 +332,7 @@ pub(crate) async fn retrieve(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct IndexRequest {
+pub(crate) struct IndexRequest {
     hash: Option<String>,
     email: Option<String>,
     public_key: Option<IndexPublicKey>,
@@ -401,7 +401,7 @@ pub(crate) async fn index_retrieve(
 
 /// The search key of a public key given as PEM (public key or certificate) or DER SPKI:
 /// `key:<hex SHA-256 of the DER SPKI>`, as entries are indexed.
-fn public_key_index_key(raw: &[u8]) -> Result<String, ApiError> {
+pub(crate) fn public_key_index_key(raw: &[u8]) -> Result<String, ApiError> {
     use der::{Decode as _, DecodePem as _, Encode as _};
     use sha2::Digest as _;
     let bad = || {
