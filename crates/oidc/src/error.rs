@@ -319,6 +319,9 @@ pub enum ClaimProblem {
     NotAnEmail,
     /// Not a URI.
     NotAUri,
+    /// A URI that parsers may read differently: it contains `\` or userinfo, or differs from
+    /// its normalised (WHATWG) form. Another parser could see a different host in it.
+    NotNormalisedUri,
     /// Not a value from the allowed set.
     Unexpected {
         /// The value found.
@@ -338,6 +341,10 @@ impl fmt::Display for ClaimProblem {
             }
             Self::NotAnEmail => f.write_str("not an email address"),
             Self::NotAUri => f.write_str("not an absolute URI"),
+            Self::NotNormalisedUri => f.write_str(
+                "not a normalised URI (it must equal its normalised form, with no '\\' and no \
+                 userinfo)",
+            ),
             Self::Unexpected { value, allowed } => write!(f, "{value:?} is not {allowed}"),
         }
     }
