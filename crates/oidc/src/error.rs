@@ -466,10 +466,21 @@ pub enum FetchError {
         /// The parser's complaint.
         source: serde_json::Error,
     },
-    /// `jwks_uri` is not an http(s) URL, or is plain http for an https issuer.
-    #[error("jwks_uri {uri:?} is not an acceptable URL (https, or http only for an http issuer)")]
+    /// `jwks_uri` is not an http(s) URL, or is plain http for an https issuer, or on a host that
+    /// is not loopback for an issuer without `allow_insecure_http`.
+    #[error(
+        "jwks_uri {uri:?} is not an acceptable URL (https, or http only for an http issuer and \
+         only on a loopback host unless the issuer allows insecure http)"
+    )]
     BadJwksUri {
         /// The discovery document's `jwks_uri`.
+        uri: String,
+    },
+    /// A plain `http://` URL on a host that is not loopback, for an issuer without
+    /// `allow_insecure_http` (a meta issuer's concrete host).
+    #[error("{uri:?} is plain http on a host that is not loopback")]
+    InsecureUrl {
+        /// The URL.
         uri: String,
     },
     /// The JWKS holds no key this verifier can use.
@@ -635,6 +646,8 @@ pub enum UrlProblem {
     NoWildcard,
     /// A `*` in the scheme or port of a meta issuer.
     WildcardPlacement,
+    /// Plain `http://` on a host that is not loopback, without `allow_insecure_http`.
+    InsecureHttp,
 }
 
 impl fmt::Display for UrlProblem {
@@ -649,6 +662,11 @@ impl fmt::Display for UrlProblem {
             }
             Self::NoWildcard => f.write_str("a meta issuer needs at least one '*'"),
             Self::WildcardPlacement => f.write_str("'*' may not appear in the scheme or port"),
+            Self::InsecureHttp => f.write_str(
+                "plain http:// is accepted only on a loopback host (its keys would travel \
+                 unauthenticated); use https://, or set allow_insecure_http: true \
+                 (AllowInsecureHTTP in Fulcio's format) if you must",
+            ),
         }
     }
 }

@@ -284,6 +284,7 @@ fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<DevIssuer>)> {
                 issuer_claim: None,
                 skip_email_verification: false,
                 server_url: None,
+                allow_insecure_http: false,
             });
             let base = file.as_deref().and_then(Path::parent);
             IssuerConfig::from_file(issuers, base)?
