@@ -224,7 +224,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
         )
     };
     let declared = body.size_hint().exact();
-    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+    if declared.is_some_and(|n| n > limit as u64 && n > DRAIN_LIMIT as u64) {
         return Err(too_large());
     }
     if declared.is_some_and(|n| n <= limit as u64) {
@@ -359,6 +359,25 @@ mod tests {
         ] {
             assert!(!body.to_lowercase().contains(leak), "{leak}: {body}");
         }
+    }
+
+    /// A limit above the drain limit (a large `log.max_entry_bytes`) is the limit: a body
+    /// under it is read whole (it used to be a 413 once its declared length passed 4 MiB).
+    #[tokio::test]
+    async fn limits_above_the_drain_limit_are_honoured() {
+        let limit = DRAIN_LIMIT + (2 << 20);
+        let data = vec![b'x'; DRAIN_LIMIT + (1 << 20)];
+        let got = read_body(Body::from(data.clone()), limit).await.unwrap();
+        assert_eq!(got.len(), data.len());
+        let e = read_body(Body::from(vec![b'x'; limit + 1]), limit)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // Under the drain limit, over a small limit: still a 413.
+        let e = read_body(Body::from(vec![b'x'; 2048]), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     /// A library's 5xx (an HSM failure, say) is logged, not echoed; a 4xx keeps its message.

@@ -200,6 +200,15 @@ fn load_issuing_key(hsm: &Hsm, key: &KeyRef) -> Result<Arc<dyn IssuingKey + Send
     }
 }
 
+/// The signature log's sequencer settings: its entry limit is the configured one (the
+/// sequencer's default of 1 MiB would silently cap a larger `log.max_entry_bytes`).
+fn rekor_sequencer_config(s: &Settings, tree_id: u64) -> SequencerConfig {
+    let host = s.public_host();
+    let mut config = SequencerConfig::new(format!("{host} - {tree_id}"), host);
+    config.max_entry_bytes = s.max_entry_bytes;
+    config
+}
+
 /// Opens the signature log (`data_dir/log.redb`) with its HSM key.
 fn open_rekor(s: &Settings) -> Result<RekorLog> {
     use spki::EncodePublicKey as _;
@@ -221,12 +230,7 @@ fn open_rekor(s: &Settings) -> Result<RekorLog> {
     let db = s.data_dir.join("log.redb");
     let store =
         Arc::new(RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
-    let host = s.public_host();
-    let seq = Sequencer::start(
-        store,
-        key.clone(),
-        SequencerConfig::new(format!("{host} - {tree_id}"), host),
-    )?;
+    let seq = Sequencer::start(store, key.clone(), rekor_sequencer_config(s, tree_id))?;
     Ok(RekorLog {
         seq,
         key,
@@ -651,6 +655,17 @@ mod tests {
     fn bare_signer() -> EntrySigner {
         let key = hallmark_keys::generate_memory_p256().unwrap();
         EntrySigner::new(None, key.public_key_der().unwrap())
+    }
+
+    #[test]
+    fn the_sequencer_takes_the_configured_entry_limit() {
+        let dir = std::env::temp_dir().join(format!("hallmark-seq-{}.yaml", std::process::id()));
+        std::fs::write(&dir, "dev_oidc: true\nlog:\n  max_entry_bytes: 6291456\n").unwrap();
+        let s = crate::config::load(Some(&dir), |_| None).unwrap();
+        std::fs::remove_file(&dir).ok();
+        let c = rekor_sequencer_config(&s, 7);
+        assert_eq!(c.max_entry_bytes, 6 << 20);
+        assert!(c.origin.ends_with(" - 7"), "{}", c.origin);
     }
 
     #[test]
