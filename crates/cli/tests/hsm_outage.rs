@@ -65,6 +65,8 @@ fn hsm_outage_gives_503_then_recovers() {
     assert_eq!(resp.headers()["retry-after"], "1");
     let (status, ready) = stack.get("/readyz").unwrap();
     assert_eq!(status, 503, "{ready}");
+    // The HSM's error text (token, PKCS#11 function, CKR code) is logged, not answered.
+    assert_eq!(ready, "not ready: HSM unavailable\n");
 
     // Bring it back: the same server recovers without a restart.
     std::fs::rename(&away, &tokens).unwrap();

@@ -260,3 +260,173 @@ print("SET OK")
     }
     assert_eq!(log_state(&stack), before, "bad input changed the log");
 }
+
+const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+fn pae(payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {PAYLOAD_TYPE} {} ",
+        PAYLOAD_TYPE.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A dsse entry: one envelope signature per (key, verifier PEM), all over `payload`.
+fn dsse_entry(signers: &[(&Path, &str)], payload: &[u8], dir: &Path) -> Vec<u8> {
+    let sigs: Vec<Value> = signers
+        .iter()
+        .map(|(key, _)| json!({"keyid": "", "sig": STANDARD.encode(openssl_sign(key, &pae(payload), dir))}))
+        .collect();
+    let envelope = json!({"payload": STANDARD.encode(payload), "payloadType": PAYLOAD_TYPE, "signatures": sigs});
+    let verifiers: Vec<String> = signers
+        .iter()
+        .map(|(_, pem)| STANDARD.encode(pem))
+        .collect();
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1", "kind": "dsse",
+        "spec": {"proposedContent": {"envelope": envelope.to_string(), "verifiers": verifiers}}
+    }))
+    .unwrap()
+}
+
+/// An intoto v0.0.2 entry (single base64 encoding): each signature with its own publicKey.
+fn intoto_entry(signers: &[(&Path, &str)], payload: &[u8], dir: &Path) -> Vec<u8> {
+    let sigs: Vec<Value> = signers
+        .iter()
+        .map(|(key, pem)| {
+            json!({
+                "sig": STANDARD.encode(openssl_sign(key, &pae(payload), dir)),
+                "publicKey": STANDARD.encode(pem),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.2", "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {"payload": STANDARD.encode(payload), "payloadType": PAYLOAD_TYPE, "signatures": sigs},
+            "hash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))}
+        }}
+    }))
+    .unwrap()
+}
+
+/// A self-signed certificate for a fresh key, from no CA of ours: (key, PEM).
+fn foreign_certificate(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let (key, csr) = openssl_key_and_csr(dir, name);
+    let cert = run(std::process::Command::new("openssl")
+        .args(["x509", "-req", "-days", "1", "-in"])
+        .arg(&csr)
+        .arg("-signkey")
+        .arg(&key));
+    (key, cert)
+}
+
+/// With `log.accept_any_signer: false` (the default) every verifier of every entry kind must be
+/// a certificate from this CA: a bare key or a foreign certificate anywhere in an entry is a
+/// 400 naming the verifier, and the log does not change.
+#[test]
+fn foreign_signers_are_refused_in_every_entry_kind() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, leaf) = certificate(&stack, &dir, "signer");
+    let (bare_key, _) = openssl_key_and_csr(&dir, "bare");
+    let bare_pem = openssl_pubkey(&bare_key);
+    let (foreign_key, foreign_pem) = foreign_certificate(&dir, "foreign");
+    let statement = |n: u32| format!(r#"{{"_type":"https://in-toto.io/Statement/v1","n":{n}}}"#);
+
+    // Well-formed entries by our own certificate are logged (so the refusals below are about
+    // the signers, not the shape).
+    let ours: &[(&Path, &str)] = &[(&key, &leaf)];
+    for (what, body) in [
+        ("dsse", dsse_entry(ours, statement(0).as_bytes(), &dir)),
+        ("intoto", intoto_entry(ours, statement(1).as_bytes(), &dir)),
+    ] {
+        let (status, v) = stack.post("/api/v1/log/entries", &body, None).unwrap();
+        assert_eq!(status, 201, "{what}: {v}");
+    }
+
+    let before = log_state(&stack);
+    let art = b"an artifact".to_vec();
+    let bare: (&Path, &str) = (&bare_key, &bare_pem);
+    let foreign: (&Path, &str) = (&foreign_key, &foreign_pem);
+    let mine: (&Path, &str) = (&key, &leaf);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "hashedrekord by a bare key",
+            signed_entry(&bare_key, &bare_pem, &art, &dir),
+            "verifier 1 of 1 is a bare public key; this log accepts only certificates issued by its CA",
+        ),
+        (
+            "dsse, second signature by a bare key",
+            dsse_entry(&[mine, bare], statement(2).as_bytes(), &dir),
+            "verifier 2 of 2 is a bare public key",
+        ),
+        (
+            "dsse, second signature by a foreign certificate",
+            dsse_entry(&[mine, foreign], statement(3).as_bytes(), &dir),
+            "verifier 2 of 2: the signing certificate was not issued by this authority's CA",
+        ),
+        (
+            "dsse, first signature by a bare key",
+            dsse_entry(&[bare, mine], statement(4).as_bytes(), &dir),
+            "verifier 1 of 2 is a bare public key",
+        ),
+        (
+            "intoto, second signature by a bare key",
+            intoto_entry(&[mine, bare], statement(5).as_bytes(), &dir),
+            "verifier 2 of 2 is a bare public key",
+        ),
+        (
+            "intoto, second signature by a foreign certificate",
+            intoto_entry(&[mine, foreign], statement(6).as_bytes(), &dir),
+            "verifier 2 of 2: the signing certificate was not issued by this authority's CA",
+        ),
+        (
+            "intoto, three signatures, the last a bare key",
+            intoto_entry(&[mine, mine, bare], statement(7).as_bytes(), &dir),
+            "verifier 3 of 3 is a bare public key",
+        ),
+    ];
+    for (what, body, want) in cases {
+        let (status, v) = stack.post("/api/v1/log/entries", &body, None).unwrap();
+        assert_eq!(status, 400, "{what}: {v}");
+        let message = v["message"].as_str().unwrap_or_default();
+        assert!(message.contains(want), "{what}: {v}");
+    }
+    assert_eq!(
+        log_state(&stack),
+        before,
+        "a foreign signer changed the log"
+    );
+}
+
+/// `log.accept_any_signer: true` logs entries signed by bare keys, alone or next to a
+/// certificate of this CA.
+#[test]
+fn accept_any_signer_logs_bare_keys() {
+    let stack = Stack::start_with(&bin(), "log:\n  accept_any_signer: true\n").unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, leaf) = certificate(&stack, &dir, "signer");
+    let (bare_key, _) = openssl_key_and_csr(&dir, "bare");
+    let bare_pem = openssl_pubkey(&bare_key);
+    let (status, v) = stack
+        .post(
+            "/api/v1/log/entries",
+            &signed_entry(&bare_key, &bare_pem, b"an artifact", &dir),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = stack
+        .post(
+            "/api/v1/log/entries",
+            &dsse_entry(&[(&key, &leaf), (&bare_key, &bare_pem)], b"{}", &dir),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(log_state(&stack).0, 2);
+}

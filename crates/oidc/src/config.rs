@@ -17,6 +17,12 @@
 //!       type: kubernetes
 //!   ```
 //!
+//! An `http://` issuer is accepted only on a loopback host (`localhost`, `127.0.0.0/8`, `::1`):
+//! its keys would otherwise travel in plaintext, and whoever can tamper with them can mint any
+//! identity. An issuer on another host may opt in with `allow_insecure_http: true`
+//! (`AllowInsecureHTTP` in Fulcio's format, a Hallmark extension); its `jwks_uri` follows the
+//! same rule.
+//!
 //! - Fulcio's config file ([`FulcioConfigFile`], JSON or YAML, as `fulcio serve --config-path`
 //!   reads it), so an existing Fulcio deployment can migrate unchanged.
 //!
@@ -156,6 +162,10 @@ pub struct IssuerEntry {
     /// Server issuer `https://<host>/_services/token`); for GitLab, the issuer URL itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_url: Option<String>,
+    /// Accept a plain `http://` issuer (and JWKS) on a host other than loopback. Off by default:
+    /// the token signing keys would travel unauthenticated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
 }
 
 /// Fulcio's configuration file (`pkg/config.FulcioConfig`), JSON key spelling or YAML
@@ -226,6 +236,9 @@ pub struct FulcioIssuer {
         default
     )]
     pub skip_email_verification: bool,
+    /// Hallmark's extension: accept a plain `http://` issuer on a host other than loopback.
+    #[serde(rename = "AllowInsecureHTTP", alias = "allow-insecure-http", default)]
+    pub allow_insecure_http: bool,
 }
 
 /// A validated issuer policy: every issuer the CA accepts tokens from.
@@ -257,6 +270,7 @@ pub struct IssuerPolicy {
     client_id: String,
     kind: IssuerKind,
     ca_certs: Vec<CertificateDer<'static>>,
+    allow_insecure_http: bool,
 }
 
 /// How an issuer entry matches a token's `iss`.
@@ -439,6 +453,21 @@ impl IssuerPolicy {
     pub fn ca_certs(&self) -> &[CertificateDer<'static>] {
         &self.ca_certs
     }
+
+    /// Whether plain `http://` URLs (issuer, JWKS) on hosts other than loopback are accepted.
+    pub fn allow_insecure_http(&self) -> bool {
+        self.allow_insecure_http
+    }
+
+    /// Whether this issuer's documents may be fetched from `url`: https, or http on a loopback
+    /// host (on any host for an issuer that opted in with `allow_insecure_http`).
+    pub fn may_fetch_from(&self, url: &Url) -> bool {
+        match url.scheme() {
+            "https" => true,
+            "http" => self.allow_insecure_http || is_loopback(url),
+            _ => false,
+        }
+    }
 }
 
 impl IssuerConfig {
@@ -505,6 +534,7 @@ impl IssuerConfig {
                     issuer_claim: e.issuer_claim,
                     skip_email_verification: e.skip_email_verification,
                     server_url: e.server_url,
+                    allow_insecure_http: e.allow_insecure_http,
                 });
             }
         }
@@ -633,6 +663,7 @@ fn fulcio_draft(key: String, f: FulcioIssuer, meta: bool) -> Result<Draft, Confi
         issuer_claim: non_empty(f.issuer_claim),
         skip_email_verification: f.skip_email_verification,
         server_url: None,
+        allow_insecure_http: f.allow_insecure_http,
     })
 }
 
@@ -649,6 +680,7 @@ struct Draft {
     issuer_claim: Option<String>,
     skip_email_verification: bool,
     server_url: Option<String>,
+    allow_insecure_http: bool,
 }
 
 impl Draft {
@@ -687,6 +719,15 @@ impl Draft {
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(bad_url(UrlProblem::Credentials));
+        }
+        // A meta issuer's host is checked with each `*` as a digit: `http://127.0.0.*` and
+        // `http://*.localhost` stay loopback, `http://*.example.com` does not. The concrete
+        // issuer is checked again before anything is fetched from it.
+        if parsed.scheme() == "http" && !self.allow_insecure_http {
+            let loopback = Url::parse(&url.replace('*', "1")).is_ok_and(|u| is_loopback(&u));
+            if !loopback {
+                return Err(bad_url(UrlProblem::InsecureHttp));
+            }
         }
         let pattern = if self.meta {
             if !url.contains('*') {
@@ -887,6 +928,7 @@ impl Draft {
             client_id: self.client_id,
             kind,
             ca_certs,
+            allow_insecure_http: self.allow_insecure_http,
         })
     }
 }
@@ -906,6 +948,19 @@ fn github_server_for(issuer: &Url) -> String {
         return origin;
     }
     "https://github.com".to_owned()
+}
+
+/// Whether a URL's host is loopback: `localhost` (and names under it), `127.0.0.0/8`, `::1`.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Fulcio's `validateAllowedDomain`: equal, or the same last two labels.

@@ -319,6 +319,9 @@ pub enum ClaimProblem {
     NotAnEmail,
     /// Not a URI.
     NotAUri,
+    /// A URI that parsers may read differently: it contains `\` or userinfo, or differs from
+    /// its normalised (WHATWG) form. Another parser could see a different host in it.
+    NotNormalisedUri,
     /// Not a value from the allowed set.
     Unexpected {
         /// The value found.
@@ -338,6 +341,10 @@ impl fmt::Display for ClaimProblem {
             }
             Self::NotAnEmail => f.write_str("not an email address"),
             Self::NotAUri => f.write_str("not an absolute URI"),
+            Self::NotNormalisedUri => f.write_str(
+                "not a normalised URI (it must equal its normalised form, with no '\\' and no \
+                 userinfo)",
+            ),
             Self::Unexpected { value, allowed } => write!(f, "{value:?} is not {allowed}"),
         }
     }
@@ -459,10 +466,21 @@ pub enum FetchError {
         /// The parser's complaint.
         source: serde_json::Error,
     },
-    /// `jwks_uri` is not an http(s) URL, or is plain http for an https issuer.
-    #[error("jwks_uri {uri:?} is not an acceptable URL (https, or http only for an http issuer)")]
+    /// `jwks_uri` is not an http(s) URL, or is plain http for an https issuer, or on a host that
+    /// is not loopback for an issuer without `allow_insecure_http`.
+    #[error(
+        "jwks_uri {uri:?} is not an acceptable URL (https, or http only for an http issuer and \
+         only on a loopback host unless the issuer allows insecure http)"
+    )]
     BadJwksUri {
         /// The discovery document's `jwks_uri`.
+        uri: String,
+    },
+    /// A plain `http://` URL on a host that is not loopback, for an issuer without
+    /// `allow_insecure_http` (a meta issuer's concrete host).
+    #[error("{uri:?} is plain http on a host that is not loopback")]
+    InsecureUrl {
+        /// The URL.
         uri: String,
     },
     /// The JWKS holds no key this verifier can use.
@@ -628,6 +646,8 @@ pub enum UrlProblem {
     NoWildcard,
     /// A `*` in the scheme or port of a meta issuer.
     WildcardPlacement,
+    /// Plain `http://` on a host that is not loopback, without `allow_insecure_http`.
+    InsecureHttp,
 }
 
 impl fmt::Display for UrlProblem {
@@ -642,6 +662,11 @@ impl fmt::Display for UrlProblem {
             }
             Self::NoWildcard => f.write_str("a meta issuer needs at least one '*'"),
             Self::WildcardPlacement => f.write_str("'*' may not appear in the scheme or port"),
+            Self::InsecureHttp => f.write_str(
+                "plain http:// is accepted only on a loopback host (its keys would travel \
+                 unauthenticated); use https://, or set allow_insecure_http: true \
+                 (AllowInsecureHTTP in Fulcio's format) if you must",
+            ),
         }
     }
 }

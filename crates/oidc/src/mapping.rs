@@ -115,6 +115,16 @@ pub(crate) fn identity(
             }
             let parsed =
                 Url::parse(sub).map_err(|_| OidcError::invalid("sub", ClaimProblem::NotAUri))?;
+            // The SAN is `sub` as written, so it must be exactly what the WHATWG parser read:
+            // `https://idp.example.com\@evil.com/x` has host idp.example.com here (a `\` is a
+            // `/` in special schemes) but evil.com for an RFC 3986 parser.
+            if sub.contains('\\')
+                || !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.as_str() != sub
+            {
+                return Err(OidcError::invalid("sub", ClaimProblem::NotNormalisedUri));
+            }
             if parsed.scheme() != scheme || parsed.host_str() != Some(host.as_str()) {
                 return Err(reject(
                     sub,

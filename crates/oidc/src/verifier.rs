@@ -574,6 +574,16 @@ impl Inner {
             cause: Arc::new(cause),
         };
 
+        // The configuration admits plain http only on loopback (or by opt-in); a meta issuer's
+        // concrete host is only known now.
+        if !url::Url::parse(&discovery_url).is_ok_and(|u| state.policy.may_fetch_from(&u)) {
+            return Err(unavailable(
+                &discovery_url,
+                FetchError::InsecureUrl {
+                    uri: discovery_url.clone(),
+                },
+            ));
+        }
         let (body, _) = get(&state.client, &discovery_url, Document::Discovery, limit)
             .await
             .map_err(|c| unavailable(&discovery_url, c))?;
@@ -592,7 +602,8 @@ impl Inner {
             });
         }
         let jwks_ok = url::Url::parse(&doc.jwks_uri).is_ok_and(|u| {
-            u.scheme() == "https" || (u.scheme() == "http" && state.issuer.starts_with("http://"))
+            state.policy.may_fetch_from(&u)
+                && (u.scheme() == "https" || state.issuer.starts_with("http://"))
         });
         if !jwks_ok {
             return Err(unavailable(

@@ -49,7 +49,7 @@ struct PublicKey {
 }
 
 /// The key the certificate is for, and how it was proven.
-enum KeyProof {
+pub(crate) enum KeyProof {
     /// A CSR: its self-signature is the proof.
     Csr(Vec<u8>),
     /// A public key and a signature over the identity's challenge.
@@ -67,7 +67,10 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, KeyProof), ApiError> {
+pub(crate) fn parse_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, KeyProof), ApiError> {
     let req: SigningCertRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "request body is not valid JSON of the expected shape: {e}"
@@ -151,7 +154,7 @@ async fn issue(
         .verifier
         .verify(&token)
         .await
-        .map_err(|e| ApiError::from_status(e.status(), e.to_string()))?;
+        .map_err(|e| token_error(&e))?;
     let ca_error = |e: hallmark_ca::CaError| ApiError::from_status(e.status(), e.to_string());
     let proven = match key {
         KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
@@ -184,6 +187,20 @@ async fn issue(
     Ok(chain)
 }
 
+/// A token that does not verify: the reason for the client's mistakes (4xx); for an identity
+/// provider that cannot be reached (5xx) a generic answer, the detail (transport errors naming
+/// internal hosts, the JWKS URL) only in the log.
+fn token_error(e: &hallmark_oidc::OidcError) -> ApiError {
+    if e.status() >= 500 {
+        tracing::warn!(error = %e, "token verification: identity provider unavailable");
+        return ApiError::new(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            "the identity provider that issued this token is unavailable; retry later",
+        );
+    }
+    ApiError::from_status(e.status(), e.to_string())
+}
+
 /// How much of an oversized body the server still reads (and discards) before it answers 413.
 ///
 /// Answering while the client is still sending makes the server close a socket with unread
@@ -207,7 +224,7 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiErro
         )
     };
     let declared = body.size_hint().exact();
-    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+    if declared.is_some_and(|n| n > limit as u64 && n > DRAIN_LIMIT as u64) {
         return Err(too_large());
     }
     if declared.is_some_and(|n| n <= limit as u64) {
@@ -285,4 +302,99 @@ pub(crate) async fn not_found() -> ApiError {
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    async fn body_text(e: ApiError) -> (StatusCode, String) {
+        let resp = e.into_response();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// An identity provider on an internal host that cannot be reached: the client gets a 503
+    /// that names neither the host nor the transport error; the detail stays in the log.
+    #[tokio::test]
+    async fn an_unreachable_idp_answers_without_internal_detail() {
+        let issuer = "https://idp.corp-internal.invalid";
+        let config = hallmark_oidc::IssuerConfig::from_yaml(&format!(
+            "issuers:\n  - url: {issuer}\n    type: email\n"
+        ))
+        .unwrap();
+        let verifier = hallmark_oidc::TokenVerifier::new(config).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = format!(
+            "{}.{}.{}",
+            part(serde_json::json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+            part(serde_json::json!({
+                "iss": issuer, "aud": "sigstore", "sub": "a", "email": "a@example.com",
+                "email_verified": true, "iat": now, "exp": now + 600
+            })),
+            URL_SAFE_NO_PAD.encode([1u8; 256])
+        );
+        let e = verifier.verify(&token).await.unwrap_err();
+        assert_eq!(e.status(), 503, "{e}");
+        assert!(e.to_string().contains("corp-internal"), "{e}");
+        let (status, body) = body_text(token_error(&e)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("identity provider"), "{body}");
+        for leak in [
+            "corp-internal",
+            "request failed",
+            "openid-configuration",
+            "dns",
+        ] {
+            assert!(!body.to_lowercase().contains(leak), "{leak}: {body}");
+        }
+    }
+
+    /// A limit above the drain limit (a large `log.max_entry_bytes`) is the limit: a body
+    /// under it is read whole (it used to be a 413 once its declared length passed 4 MiB).
+    #[tokio::test]
+    async fn limits_above_the_drain_limit_are_honoured() {
+        let limit = DRAIN_LIMIT + (2 << 20);
+        let data = vec![b'x'; DRAIN_LIMIT + (1 << 20)];
+        let got = read_body(Body::from(data.clone()), limit).await.unwrap();
+        assert_eq!(got.len(), data.len());
+        let e = read_body(Body::from(vec![b'x'; limit + 1]), limit)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // Under the drain limit, over a small limit: still a 413.
+        let e = read_body(Body::from(vec![b'x'; 2048]), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// A library's 5xx (an HSM failure, say) is logged, not echoed; a 4xx keeps its message.
+    #[tokio::test]
+    async fn server_errors_from_libraries_answer_generic_messages() {
+        let secret = "PKCS#11 C_Sign failed on token \"ca-token\": CKR_DEVICE_ERROR";
+        let (status, body) = body_text(ApiError::from_status(503, secret)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            !body.contains("CKR_") && !body.contains("ca-token"),
+            "{body}"
+        );
+        let (status, body) = body_text(ApiError::from_status(500, secret)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.contains("CKR_"), "{body}");
+        let (status, body) = body_text(ApiError::from_status(400, "bad CSR")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("bad CSR"), "{body}");
+    }
 }

@@ -199,7 +199,8 @@ pub struct Settings {
     pub ct_key: KeyRef,
     /// Signature log key.
     pub log_key: KeyRef,
-    /// Largest accepted log entry request.
+    /// Largest accepted log entry request, and largest canonical entry the log's sequencer
+    /// takes (at most [`hallmark_sigstore::MAX_ENTRY_BYTES`]).
     pub max_entry_bytes: usize,
     /// Log entries signed by keys or certificates from any CA, not only this one.
     pub accept_any_signer: bool,
@@ -423,10 +424,16 @@ pub fn load(
         "pkcs11:token=hallmark;object=log-key",
     )?;
     let max_entry_bytes = file.log.max_entry_bytes.unwrap_or(128 * 1024);
-    if !(1024..=64 << 20).contains(&max_entry_bytes) {
+    // The request body, the entry parser and the sequencer all take this one limit; the parser
+    // refuses bodies above MAX_ENTRY_BYTES whatever the configuration says.
+    if !(1024..=hallmark_sigstore::MAX_ENTRY_BYTES).contains(&max_entry_bytes) {
         return Err(invalid(
             "log.max_entry_bytes",
-            "must be between 1 KiB and 64 MiB",
+            format!(
+                "{max_entry_bytes} is not between 1024 and {} (the largest entry the log can \
+                 parse)",
+                hallmark_sigstore::MAX_ENTRY_BYTES
+            ),
         ));
     }
     let dev_oidc = switch(&env, "HALLMARK_DEV_OIDC", "dev_oidc", file.dev_oidc)?;
@@ -637,6 +644,30 @@ mod tests {
         .unwrap();
         let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
         assert!(e.contains("ca.root_key"), "{e}");
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn max_entry_bytes_is_bounded_by_what_the_log_can_take() {
+        let p = tempfile_path("entry");
+        let with = |n: usize| {
+            std::fs::write(
+                &p,
+                format!("dev_oidc: true\nlog:\n  max_entry_bytes: {n}\n"),
+            )
+            .unwrap();
+            load(Some(&p), env_of(&[]))
+        };
+        let max = hallmark_sigstore::MAX_ENTRY_BYTES;
+        assert_eq!(with(max).unwrap().max_entry_bytes, max);
+        assert_eq!(with(3 << 20).unwrap().max_entry_bytes, 3 << 20);
+        for bad in [max + 1, 16 << 20, 64 << 20, 1023] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(
+                e.contains("log.max_entry_bytes") && e.contains(&max.to_string()),
+                "{bad}: {e}"
+            );
+        }
         std::fs::remove_file(p).ok();
     }
 

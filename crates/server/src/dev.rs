@@ -46,6 +46,9 @@ pub(crate) fn add_to(issuers: &mut IssuersFile, dev: &DevIssuer) {
         issuer_claim: None,
         skip_email_verification: false,
         server_url: None,
+        // This server's own issuer, at its public URL (loopback unless the operator set
+        // dev_oidc_unsafe_allow_anywhere, which start-up has already checked).
+        allow_insecure_http: true,
     });
 }
 

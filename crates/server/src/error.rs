@@ -56,14 +56,28 @@ impl ApiError {
         self.status
     }
 
-    /// From a status code number that a library chose (`status()` methods).
+    /// The message the client gets.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// From a status code number that a library chose (`status()` methods). A 4xx keeps the
+    /// library's message (it names the client's mistake); a 5xx is logged with it and answers a
+    /// generic message, since library errors for our own faults name internal hosts, tokens and
+    /// HSM details.
     pub(crate) fn from_status(code: u16, message: impl Into<String>) -> Self {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = message.into();
-        if status.is_server_error() {
-            tracing::warn!(status = code, %message, "request failed");
+        if !status.is_server_error() {
+            return Self::new(status, message);
         }
-        Self::new(status, message)
+        tracing::warn!(status = code, %message, "request failed");
+        let generic = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "a service this request needs is unavailable; retry later"
+        } else {
+            "internal error"
+        };
+        Self::new(status, generic)
     }
 }
 

@@ -21,10 +21,7 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoRespo
     let check = tokio::task::spawn_blocking(move || hsm.health());
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(Ok(()))) => (StatusCode::OK, "ready\n".to_owned()),
-        Ok(Ok(Err(e))) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: HSM: {e}\n"),
-        ),
+        Ok(Ok(Err(e))) => hsm_not_ready(&e),
         Ok(Err(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: HSM check failed\n".to_owned(),
@@ -36,6 +33,16 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoRespo
     }
 }
 
+/// The HSM's error goes to the log, not to whoever can reach the probe (it names tokens,
+/// PKCS#11 functions and return codes).
+fn hsm_not_ready(e: &hallmark_keys::KeyError) -> (StatusCode, String) {
+    tracing::warn!(error = %e, "readiness: HSM check failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready: HSM unavailable\n".to_owned(),
+    )
+}
+
 /// Prometheus text exposition.
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let size = state.ct.latest().size;
@@ -44,4 +51,21 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsm_errors_are_not_echoed() {
+        let e = hallmark_keys::KeyError::Pkcs11 {
+            token: "ca-secret-token".into(),
+            function: "C_GetSessionInfo".into(),
+            code: "CKR_DEVICE_REMOVED".into(),
+        };
+        let (status, body) = hsm_not_ready(&e);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body, "not ready: HSM unavailable\n");
+    }
 }

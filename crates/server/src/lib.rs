@@ -25,6 +25,8 @@ mod dev;
 mod dev;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod health;
 mod http;
 mod rekor;

@@ -137,9 +137,9 @@ pub(crate) async fn create_entry(
     let verified = blocking(move || {
         let entry = hallmark_sigstore::ProposedEntry::parse(&body).map_err(entry_error)?;
         let verified = entry.verify().map_err(entry_error)?;
-        if let Some(cert) = &verified.certificate_der {
-            st.ca.check_signer_certificate(cert)?;
-        }
+        // Every verifier, not only the first: a second signature by a bare key or another CA's
+        // certificate would otherwise put its identities in the index.
+        st.ca.check_entry_signers(&verified.signers)?;
         Ok(verified)
     })
     .await?;
@@ -260,17 +260,10 @@ pub(crate) async fn entry_by_index(
 
 /// The log index of a UUID (`<16 hex tree id><64 hex leaf hash>`, or the bare leaf hash).
 fn index_of_uuid(rekor: &RekorLog, uuid: &str) -> Result<u64, ApiError> {
-    let hash_hex = match uuid.len() {
-        80 => &uuid[16..],
-        64 => uuid,
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "{uuid:?} is not an entry UUID (80 hex digits, or the 64-digit leaf hash)"
-            )));
-        }
-    };
-    let leaf = Hash::from_hex(hash_hex)
-        .map_err(|_| ApiError::bad_request(format!("{uuid:?} is not hex")))?;
+    // Parsed by the spec layer, which checks for ASCII hex before it splits anything.
+    let leaf = hallmark_sigstore::parse_entry_uuid(uuid)
+        .map_err(entry_error)?
+        .leaf_hash;
     let found = rekor
         .seq
         .store()
@@ -300,7 +293,7 @@ pub(crate) async fn entry_by_uuid(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RetrieveRequest {
+pub(crate) struct RetrieveRequest {
     #[serde(default)]
     entry_uuids: Vec<String>,
     #[serde(default)]
@@ -339,7 +332,7 @@ pub(crate) async fn retrieve(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct IndexRequest {
+pub(crate) struct IndexRequest {
     hash: Option<String>,
     email: Option<String>,
     public_key: Option<IndexPublicKey>,
@@ -408,7 +401,7 @@ pub(crate) async fn index_retrieve(
 
 /// The search key of a public key given as PEM (public key or certificate) or DER SPKI:
 /// `key:<hex SHA-256 of the DER SPKI>`, as entries are indexed.
-fn public_key_index_key(raw: &[u8]) -> Result<String, ApiError> {
+pub(crate) fn public_key_index_key(raw: &[u8]) -> Result<String, ApiError> {
     use der::{Decode as _, DecodePem as _, Encode as _};
     use sha2::Digest as _;
     let bad = || {

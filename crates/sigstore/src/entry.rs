@@ -17,6 +17,9 @@ pub const MAX_ENTRY_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_SIGNATURE_B64: usize = 8 * 1024;
 /// Most signatures (DSSE envelope) or verifiers (DSSE proposed content) accepted.
 pub const MAX_SIGNATURES: usize = 16;
+/// Most search-index keys one entry may add (its digest, and per verifier its key and SANs).
+/// More is refused: an entry must not flood the index under many identities.
+pub const MAX_INDEX_KEYS: usize = 16;
 
 /// The Rekor entry types Hallmark accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,6 +112,35 @@ struct Dsse {
     verifiers: Vec<Verifier>,
 }
 
+/// One verifier of an entry: the key, and the certificate when the verifier is one, that
+/// signatures of the entry were checked against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntrySigner {
+    /// The certificate (DER, the leaf of a chain), or `None` for a bare public key.
+    pub certificate_der: Option<Vec<u8>>,
+    /// The key (DER `SubjectPublicKeyInfo`).
+    pub public_key_der: Vec<u8>,
+}
+
+impl EntrySigner {
+    /// A signer from its parts (for callers that check signers, and their tests).
+    #[must_use]
+    pub fn new(certificate_der: Option<Vec<u8>>, public_key_der: Vec<u8>) -> Self {
+        Self {
+            certificate_der,
+            public_key_der,
+        }
+    }
+
+    fn of(v: &Verifier) -> Self {
+        Self {
+            certificate_der: v.certificate_der.clone(),
+            public_key_der: v.spki_der.clone(),
+        }
+    }
+}
+
 /// An entry whose signatures verified, with everything the log stores and indexes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -117,8 +149,14 @@ pub struct VerifiedEntry {
     pub kind: EntryKind,
     /// The canonical body (RFC 8785 JSON) that becomes the log leaf.
     pub canonical_body: Vec<u8>,
+    /// Every verifier of the entry, in the order the proposed entry lists them: hashedrekord's
+    /// one key; dsse's `proposedContent.verifiers` (each verified at least one signature of the
+    /// envelope); intoto's `publicKey` of each envelope signature (each verified its own
+    /// signature). A log that accepts only its CA's signers checks every one of them.
+    pub signers: Vec<EntrySigner>,
     /// The signing certificate (DER), when the verifier was a certificate. For DSSE: the
-    /// verifier of the first signature in canonical order.
+    /// verifier of the first signature in canonical order. Only the first of
+    /// [`VerifiedEntry::signers`]: never enough on its own for a policy check.
     pub certificate_der: Option<Vec<u8>>,
     /// The signing key (DER `SubjectPublicKeyInfo`), chosen like `certificate_der`.
     pub public_key_der: Vec<u8>,
@@ -191,8 +229,10 @@ impl ProposedEntry {
     ///
     /// # Errors
     ///
-    /// [`EntryError::BadSignature`] when a signature does not verify,
-    /// [`EntryError::UnsupportedKey`] for key types that cannot be used (Ed25519 over a digest).
+    /// [`EntryError::BadSignature`] when a signature does not verify (every signature must
+    /// verify, and every dsse verifier must verify one of them),
+    /// [`EntryError::UnsupportedKey`] for key types that cannot be used (Ed25519 over a digest),
+    /// [`EntryError::TooManyIndexKeys`] beyond [`MAX_INDEX_KEYS`].
     pub fn verify(&self) -> Result<VerifiedEntry> {
         match &self.inner {
             Proposed::HashedRekord(h) => verify_hashedrekord(h),
@@ -538,13 +578,14 @@ fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
         .ok_or(EntryError::MissingField {
             field: "spec.content.envelope.signatures",
         })?;
-    Ok(finish(
+    finish(
         EntryKind::Intoto,
         to_json(&body)?,
         first,
+        i.signatures.iter().map(|s| &s.verifier),
         Some((HashAlgorithm::Sha256, payload_hash)),
         index_keys,
-    ))
+    )
 }
 
 /// DSSE pre-authentication encoding:
@@ -650,13 +691,14 @@ fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
     let digest_hex = h.digest_hex.to_ascii_lowercase();
     let mut index_keys = vec![format!("{}:{digest_hex}", h.hash.name())];
     h.verifier.index_keys(&mut index_keys);
-    Ok(finish(
+    finish(
         EntryKind::HashedRekord,
         to_json(&body)?,
         &h.verifier,
+        std::iter::once(&h.verifier),
         Some((h.hash, digest_hex)),
         index_keys,
-    ))
+    )
 }
 
 fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
@@ -664,17 +706,38 @@ fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
     // Every signature must verify under some verifier; the first verifier that accepts it is
     // recorded with it (Rekor keeps one verifier per distinct signature string).
     let mut pairs: Vec<(&str, &Verifier)> = Vec::with_capacity(d.signatures.len());
+    let mut used = vec![false; d.verifiers.len()];
     for (i, (sig_b64, sig)) in d.signatures.iter().enumerate() {
-        let verifier = d
+        let (n, verifier) = d
             .verifiers
             .iter()
-            .find(|v| v.verifies_message(&pae, sig))
+            .enumerate()
+            .find(|(_, v)| v.verifies_message(&pae, sig))
             .ok_or_else(|| EntryError::BadSignature {
                 what: format!(
                     "spec.proposedContent.envelope.signatures[{i}] does not verify under any verifier"
                 ),
             })?;
+        if let Some(u) = used.get_mut(n) {
+            *u = true;
+        }
         pairs.push((sig_b64, verifier));
+    }
+    // As Rekor (a DSSE verifier whose threshold is the number of verifiers): every verifier
+    // must verify a signature. A verifier that signed nothing would not be in the canonical
+    // body, but a policy on who may log would otherwise have to guess which ones count.
+    for (i, v) in d.verifiers.iter().enumerate() {
+        let verifies_one = used.get(i).copied().unwrap_or(false)
+            || d.signatures
+                .iter()
+                .any(|(_, sig)| v.verifies_message(&pae, sig));
+        if !verifies_one {
+            return Err(EntryError::BadSignature {
+                what: format!(
+                    "spec.proposedContent.verifiers[{i}] verifies no signature of the envelope"
+                ),
+            });
+        }
     }
     pairs.sort_by(|a, b| a.0.cmp(b.0));
     pairs.dedup_by(|a, b| a.0 == b.0);
@@ -711,33 +774,42 @@ fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
     let first = pairs.first().map(|p| p.1).ok_or(EntryError::MissingField {
         field: "spec.proposedContent.envelope.signatures",
     })?;
-    Ok(finish(
+    finish(
         EntryKind::Dsse,
         to_json(&body)?,
         first,
+        d.verifiers.iter(),
         Some((HashAlgorithm::Sha256, payload_hash)),
         index_keys,
-    ))
+    )
 }
 
-fn finish(
+fn finish<'a>(
     kind: EntryKind,
     canonical_body: Vec<u8>,
     signer: &Verifier,
+    verifiers: impl Iterator<Item = &'a Verifier>,
     artifact_digest: Option<(HashAlgorithm, String)>,
     mut index_keys: Vec<String>,
-) -> VerifiedEntry {
+) -> Result<VerifiedEntry> {
     index_keys.sort();
     index_keys.dedup();
-    VerifiedEntry {
+    if index_keys.len() > MAX_INDEX_KEYS {
+        return Err(EntryError::TooManyIndexKeys {
+            count: index_keys.len(),
+            limit: MAX_INDEX_KEYS,
+        });
+    }
+    Ok(VerifiedEntry {
         kind,
         canonical_body,
+        signers: verifiers.map(EntrySigner::of).collect(),
         certificate_der: signer.certificate_der.clone(),
         public_key_der: signer.spki_der.clone(),
         artifact_digest,
         san: signer.sans.first().map(|s: &San| s.value().to_owned()),
         index_keys,
-    }
+    })
 }
 
 // JSON access helpers: each names the field in its error.

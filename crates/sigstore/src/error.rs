@@ -88,6 +88,23 @@ pub enum EntryError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The entry would add more search-index keys than one entry may.
+    #[error(
+        "the entry would add {count} search-index keys (its digest, and per verifier its key and \
+         identities); the limit is {limit}"
+    )]
+    TooManyIndexKeys {
+        /// Distinct keys the entry would add.
+        count: usize,
+        /// The limit ([`crate::MAX_INDEX_KEYS`]).
+        limit: usize,
+    },
+    /// An entry UUID is not 80 hex digits (tree id and leaf hash) or the 64-digit leaf hash.
+    #[error("{uuid:?} is not an entry UUID (80 hex digits, or the 64-digit leaf hash)")]
+    BadUuid {
+        /// The text as sent (its first 100 characters).
+        uuid: String,
+    },
     /// A signature does not verify.
     #[error("signature verification failed: {what}")]
     BadSignature {

@@ -40,12 +40,15 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
 pub use entry::{
-    EntryKind, MAX_ENTRY_BYTES, MAX_SIGNATURE_B64, MAX_SIGNATURES, ProposedEntry, VerifiedEntry,
-    dsse_pae,
+    EntryKind, EntrySigner, MAX_ENTRY_BYTES, MAX_INDEX_KEYS, MAX_SIGNATURE_B64, MAX_SIGNATURES,
+    ProposedEntry, VerifiedEntry, dsse_pae,
 };
 pub use error::{EntryError, Result};
 pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
-pub use log::{InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, set_payload};
+pub use log::{
+    EntryUuid, InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, parse_entry_uuid,
+    set_payload,
+};
 pub use trust::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertificateAuthority, SIGNING_CONFIG_MEDIA_TYPE, Service,
     TRUSTED_ROOT_MEDIA_TYPE, TransparencyLog, Validity, client_trust_config_json, rfc3339,

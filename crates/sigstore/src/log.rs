@@ -3,6 +3,8 @@
 
 use hallmark_tlog::Hash;
 use serde::Serialize;
+
+use crate::error::EntryError;
 use serde_json::{Value, json};
 
 /// The bytes a signed entry timestamp (SET) signs: RFC 8785 canonical JSON of
@@ -43,6 +45,53 @@ pub fn set_payload(
 #[must_use]
 pub fn entry_uuid(tree_id: u64, leaf_hash: &Hash) -> String {
     format!("{tree_id:016x}{}", hex::encode(leaf_hash.0))
+}
+
+/// A parsed entry UUID: the tree id, when the 80-digit form was given, and the leaf hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntryUuid {
+    /// The tree id (the first 16 hex digits), absent for the bare 64-digit leaf hash.
+    pub tree_id: Option<u64>,
+    /// The leaf hash.
+    pub leaf_hash: Hash,
+}
+
+/// Parses an entry UUID as clients send it in paths and `entries/retrieve`: 80 hex digits
+/// ([`entry_uuid`]), or the 64-digit leaf hash alone. Upper-case hex is accepted.
+///
+/// Checks that every byte is an ASCII hex digit before it splits the text, so no input (a
+/// multi-byte character at the split point, say) can make it slice inside a character.
+///
+/// # Errors
+///
+/// [`EntryError::BadUuid`] for any other text.
+pub fn parse_entry_uuid(uuid: &str) -> Result<EntryUuid, EntryError> {
+    let bad = || EntryError::BadUuid {
+        uuid: uuid.chars().take(100).collect(),
+    };
+    let bytes = uuid.as_bytes();
+    if !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return Err(bad());
+    }
+    let (tree_hex, leaf_hex) = match bytes.len() {
+        80 => bytes.split_at(16),
+        64 => (&[][..], bytes),
+        _ => return Err(bad()),
+    };
+    let mut leaf = [0u8; 32];
+    hex::decode_to_slice(leaf_hex, &mut leaf).map_err(|_| bad())?;
+    let tree_id = if tree_hex.is_empty() {
+        None
+    } else {
+        let mut id = [0u8; 8];
+        hex::decode_to_slice(tree_hex, &mut id).map_err(|_| bad())?;
+        Some(u64::from_be_bytes(id))
+    };
+    Ok(EntryUuid {
+        tree_id,
+        leaf_hash: Hash(leaf),
+    })
 }
 
 /// Everything a Rekor v1 `LogEntry` response holds, as plain values.

@@ -209,3 +209,58 @@ fn malformed_dsse_bodies() {
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
+
+#[test]
+fn every_verifier_is_reported_and_must_sign() {
+    let pae = dsse_pae(PAYLOAD_TYPE, PAYLOAD);
+    let s1 = b64(&P256::load("leaf.pk8").sign(&pae));
+    let s2 = b64(&P256::load("other.pk8").sign(&pae));
+    let cert = b64(&fixture("leaf_email.pem"));
+    let other = b64(&fixture("other.pub"));
+    // A certificate and a bare key, each signing: both are signers, in the order listed.
+    let body = proposed(&envelope(&[&s1, &s2]), &[cert.clone(), other.clone()], "");
+    let v = ProposedEntry::parse(body.as_bytes())
+        .unwrap()
+        .verify()
+        .unwrap();
+    assert_eq!(v.signers.len(), 2);
+    assert!(v.signers[0].certificate_der.is_some());
+    assert_eq!(v.signers[0].public_key_der, spki_der("leaf.pub"));
+    assert_eq!(v.signers[1].certificate_der, None);
+    assert_eq!(v.signers[1].public_key_der, spki_der("other.pub"));
+
+    // A verifier that signed nothing is refused (Rekor: threshold = number of verifiers).
+    let body = proposed(&envelope(&[&s1]), &[cert, other], "");
+    let err = ProposedEntry::parse(body.as_bytes())
+        .unwrap()
+        .verify()
+        .unwrap_err();
+    assert!(matches!(err, EntryError::BadSignature { .. }), "{err}");
+    assert!(err.to_string().contains("verifiers[1]"), "{err}");
+}
+
+#[test]
+fn index_keys_are_capped() {
+    let pae = dsse_pae(PAYLOAD_TYPE, PAYLOAD);
+    let keys: Vec<(P256, String)> = (0..hallmark_sigstore::MAX_SIGNATURES)
+        .map(|_| fresh_p256())
+        .collect();
+    let entry = |n: usize| {
+        let sigs: Vec<String> = keys[..n].iter().map(|(k, _)| b64(&k.sign(&pae))).collect();
+        let sig_refs: Vec<&str> = sigs.iter().map(String::as_str).collect();
+        let verifiers: Vec<String> = keys[..n].iter().map(|(_, v)| v.clone()).collect();
+        ProposedEntry::parse(proposed(&envelope(&sig_refs), &verifiers, "").as_bytes())
+            .unwrap()
+            .verify()
+    };
+    // The payload digest plus one key per verifier.
+    let max = hallmark_sigstore::MAX_INDEX_KEYS;
+    let v = entry(max - 1).unwrap();
+    assert_eq!(v.index_keys.len(), max);
+    let err = entry(max).unwrap_err();
+    assert!(
+        matches!(err, EntryError::TooManyIndexKeys { count, limit } if count == max + 1 && limit == max),
+        "{err}"
+    );
+    assert_eq!(err.status(), 400);
+}

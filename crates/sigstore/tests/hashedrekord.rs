@@ -28,6 +28,8 @@ fn certificate_verifier_verifies_and_canonicalises() {
         hashedrekord_canonical(&sig, &pk, "sha256", &hex)
     );
     assert!(v.certificate_der.is_some());
+    assert_eq!(v.signers.len(), 1);
+    assert_eq!(v.signers[0].certificate_der, v.certificate_der);
     assert_eq!(v.public_key_der, spki_der("leaf.pub"));
     assert_eq!(
         v.artifact_digest,
@@ -87,6 +89,8 @@ fn public_key_verifier() {
         .verify()
         .unwrap();
     assert_eq!(v.certificate_der, None);
+    assert_eq!(v.signers.len(), 1);
+    assert_eq!(v.signers[0].certificate_der, None);
     assert_eq!(v.san, None);
     assert_eq!(v.public_key_der, spki_der("leaf.pub"));
     assert_eq!(v.index_keys.len(), 2);

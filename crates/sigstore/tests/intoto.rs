@@ -87,3 +87,35 @@ fn wrong_key_and_malformed_fields_fail() {
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
+
+#[test]
+fn every_signature_is_checked_against_its_own_key_and_reported() {
+    let pae = dsse_pae(PAYLOAD_TYPE, PAYLOAD);
+    let leaf = P256::load("leaf.pk8");
+    let other = P256::load("other.pk8");
+    let cert = b64(&fixture("leaf_email.pem"));
+    let other_pk = b64(&fixture("other.pub"));
+    let two = |sig2: &str, pk2: &str| {
+        format!(
+            r#"{{"apiVersion":"0.0.2","kind":"intoto","spec":{{"content":{{"envelope":{{"payload":"{}","payloadType":"{PAYLOAD_TYPE}","signatures":[{{"sig":"{}","publicKey":"{cert}"}},{{"sig":"{sig2}","publicKey":"{pk2}"}}]}},"hash":{{"algorithm":"sha256","value":"{}"}}}}}}}}"#,
+            b64(PAYLOAD),
+            b64(&leaf.sign(&pae)),
+            "ab".repeat(32)
+        )
+    };
+    let v = ProposedEntry::parse(two(&b64(&other.sign(&pae)), &other_pk).as_bytes())
+        .unwrap()
+        .verify()
+        .unwrap();
+    assert_eq!(v.signers.len(), 2);
+    assert!(v.signers[0].certificate_der.is_some());
+    assert_eq!(v.signers[1].certificate_der, None);
+    assert_eq!(v.signers[1].public_key_der, spki_der("other.pub"));
+
+    // The second signature made by the first key does not verify under its own publicKey.
+    let err = ProposedEntry::parse(two(&b64(&leaf.sign(&pae)), &other_pk).as_bytes())
+        .unwrap()
+        .verify()
+        .unwrap_err();
+    assert!(err.to_string().contains("signatures[1]"), "{err}");
+}

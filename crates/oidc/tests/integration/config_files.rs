@@ -442,3 +442,73 @@ fn bad_fulcio_files() {
     let e = IssuerConfig::from_fulcio("oidc-issuers: [").unwrap_err();
     assert!(matches!(e, ConfigError::Yaml(_)), "{e:?}");
 }
+
+#[test]
+fn plain_http_issuers_only_on_loopback_unless_they_opt_in() {
+    // Loopback hosts: development IdPs, test stand-ins.
+    for url in [
+        "http://127.0.0.1:8080",
+        "http://127.1.2.3",
+        "http://localhost:1234/realms/dev",
+        "http://[::1]:9000",
+    ] {
+        let c = IssuerConfig::from_yaml(&format!("issuers:\n  - url: {url}\n    type: email\n"))
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(!c.find(url).unwrap().allow_insecure_http());
+    }
+    // Anywhere else: refused, naming the way out.
+    for url in ["http://idp.example.com", "http://10.0.0.7:5556/dex"] {
+        refused(
+            &format!("issuers:\n  - url: {url}\n    type: email\n"),
+            "only on a loopback host",
+        );
+    }
+    refused(
+        "meta_issuers:\n  - url: http://*.example.com\n    type: kubernetes\n",
+        "allow_insecure_http",
+    );
+    refused_fulcio(
+        serde_json::json!({"OIDCIssuers": {"http://idp.example.com": {"ClientID": "sigstore", "Type": "email"}}}),
+        "only on a loopback host",
+    );
+
+    // An explicit opt-in, in either format.
+    let c = IssuerConfig::from_yaml(
+        "issuers:\n  - url: http://idp.example.com\n    type: email\n    allow_insecure_http: true\n",
+    )
+    .unwrap();
+    let p = c.find("http://idp.example.com").unwrap();
+    assert!(p.allow_insecure_http());
+    assert!(p.may_fetch_from(&url::Url::parse("http://keys.example.com/jwks").unwrap()));
+    let c = IssuerConfig::from_fulcio(
+        &serde_json::json!({"OIDCIssuers": {"http://idp.example.com": {
+            "ClientID": "sigstore", "Type": "email", "AllowInsecureHTTP": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    assert!(
+        c.find("http://idp.example.com")
+            .unwrap()
+            .allow_insecure_http()
+    );
+    let c = IssuerConfig::from_fulcio(
+        "oidc-issuers:\n  http://idp.example.com:\n    client-id: sigstore\n    type: email\n    allow-insecure-http: true\n",
+    )
+    .unwrap();
+    assert!(
+        c.find("http://idp.example.com")
+            .unwrap()
+            .allow_insecure_http()
+    );
+
+    // Keys are fetched under the same rule: a loopback issuer's jwks_uri may not send us to a
+    // plaintext host elsewhere.
+    let c = IssuerConfig::from_yaml("issuers:\n  - url: http://127.0.0.1:5556\n    type: email\n")
+        .unwrap();
+    let p = c.find("http://127.0.0.1:5556").unwrap();
+    let u = |s: &str| url::Url::parse(s).unwrap();
+    assert!(p.may_fetch_from(&u("http://127.0.0.1:5556/keys")));
+    assert!(p.may_fetch_from(&u("https://keys.example.com/jwks")));
+    assert!(!p.may_fetch_from(&u("http://keys.example.com/jwks")));
+    assert!(!p.may_fetch_from(&u("ftp://127.0.0.1/keys")));
+}

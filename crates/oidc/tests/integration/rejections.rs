@@ -1,7 +1,7 @@
 //! Negative paths: each asserts the variant, the HTTP status and a message naming the problem.
 
 use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
-use hallmark_oidc::error::{EmailVerified, MalformedToken, SubjectRejection};
+use hallmark_oidc::error::{ClaimProblem, EmailVerified, MalformedToken, SubjectRejection};
 use hallmark_oidc::{OidcError, UnixTime};
 use serde_json::json;
 
@@ -321,6 +321,30 @@ async fn subject_rules() {
         401,
         "not an absolute URI",
     );
+    // Subjects another URI parser could read with another host, or that are not in normal
+    // form, are refused even when the WHATWG parser sees the subject domain's host.
+    for bad in [
+        "http://127.0.0.1\\@evil.example/x",
+        "http://127.0.0.1\\users\\alice",
+        "http://alice@127.0.0.1/x",
+        "http://alice:pw@127.0.0.1/x",
+        "http://127.0.0.1/a/../users/alice",
+        "HTTP://127.0.0.1/users/alice",
+        "http://127.0.0.1:80/users/alice",
+        "http://127.0.0.1",
+    ] {
+        let e = expect_error(uri.verify(&sub(bad)).await, 401, "not a normalised URI");
+        assert!(
+            matches!(
+                e,
+                OidcError::InvalidClaim {
+                    problem: ClaimProblem::NotNormalisedUri,
+                    ..
+                }
+            ),
+            "{bad}: {e}"
+        );
+    }
 
     let spiffe = verifier_for(&idp.url(), "spiffe", "spiffe_trust_domain: example.org");
     expect_error(

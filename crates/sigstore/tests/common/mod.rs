@@ -70,3 +70,27 @@ pub fn spki_der(pem_name: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(body).unwrap()
 }
+
+/// A fresh P-256 key and its public key as base64 of PEM (a verifier string).
+pub fn fresh_p256() -> (P256, String) {
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&lc::ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+            .unwrap();
+    let key = P256(
+        EcdsaKeyPair::from_pkcs8(&lc::ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap(),
+    );
+    // SubjectPublicKeyInfo of an uncompressed P-256 point: a fixed prefix, then the point.
+    let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").unwrap();
+    spki.extend_from_slice(&key.public_point());
+    let body = STANDARD.encode(&spki);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    );
+    (key, b64(pem.as_bytes()))
+}
