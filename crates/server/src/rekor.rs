@@ -395,7 +395,7 @@ pub(crate) async fn index_retrieve(
         let indexes = rekor
             .seq
             .store()
-            .search(&key, 10_000)
+            .search(&key, None, 10_000)
             .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
         indexes
             .into_iter()
