@@ -8,6 +8,7 @@
 //! hsm:
 //!   module: /usr/lib/softhsm/libsofthsm2.so
 //!   pin_file: .hallmark/hsm/user-pin    # or the HALLMARK_PKCS11_PIN variable
+//!   max_sessions: 8                     # PKCS#11 sessions on loan at once, per key's token handle
 //! ca:
 //!   root_key: pkcs11:token=hallmark;object=ca-root
 //!   issuing_key: pkcs11:token=hallmark;object=ca-issuing
@@ -24,6 +25,7 @@
 //!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
 //! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
 //! max_body_bytes: 65536
+//! max_concurrent_reads: 16              # log reads (entries, proofs, search) running at once
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
@@ -90,6 +92,7 @@ struct File {
     oidc: OidcFile,
     dev_oidc: Option<bool>,
     max_body_bytes: Option<usize>,
+    max_concurrent_reads: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +100,7 @@ struct File {
 struct HsmFile {
     module: Option<PathBuf>,
     pin_file: Option<PathBuf>,
+    max_sessions: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +183,11 @@ pub struct Settings {
     pub dev_oidc: bool,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// PKCS#11 sessions each opened token handle lends out at once (the server opens one handle
+    /// per key: the issuing key, the CT log key, the signature log key).
+    pub hsm_max_sessions: usize,
+    /// Log reads (entries, proofs, search) running on blocking threads at once.
+    pub max_concurrent_reads: usize,
 }
 
 impl Settings {
@@ -336,6 +345,22 @@ pub fn load(
             "must be between 1 KiB and 16 MiB",
         ));
     }
+    let hsm_max_sessions = file
+        .hsm
+        .max_sessions
+        .unwrap_or(hallmark_keys::DEFAULT_MAX_SESSIONS);
+    if !(1..=1024).contains(&hsm_max_sessions) {
+        return Err(invalid("hsm.max_sessions", "must be between 1 and 1024"));
+    }
+    let max_concurrent_reads = file
+        .max_concurrent_reads
+        .unwrap_or(DEFAULT_CONCURRENT_READS);
+    if !(1..=4096).contains(&max_concurrent_reads) {
+        return Err(invalid(
+            "max_concurrent_reads",
+            "must be between 1 and 4096",
+        ));
+    }
     Ok(Settings {
         listen,
         public_url,
@@ -354,8 +379,14 @@ pub fn load(
         issuers_file,
         dev_oidc,
         max_body_bytes,
+        hsm_max_sessions,
+        max_concurrent_reads,
     })
 }
+
+/// Log reads running at once unless configured: enough to keep two cores and the storage busy,
+/// far below tokio's 512 blocking threads.
+const DEFAULT_CONCURRENT_READS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -394,6 +425,40 @@ mod tests {
         assert_eq!(s.public_host(), "sign.example.com");
         assert_eq!(s.ct_key.token(), "t");
         std::fs::remove_file(dir).ok();
+    }
+
+    #[test]
+    fn session_and_read_limits() {
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert_eq!(s.hsm_max_sessions, hallmark_keys::DEFAULT_MAX_SESSIONS);
+        assert_eq!(s.max_concurrent_reads, DEFAULT_CONCURRENT_READS);
+        let p = tempfile_path("limits");
+        std::fs::write(
+            &p,
+            "dev_oidc: true\nhsm:\n  max_sessions: 3\nmax_concurrent_reads: 5\n",
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!((s.hsm_max_sessions, s.max_concurrent_reads), (3, 5));
+        for (yaml, field) in [
+            (
+                "dev_oidc: true\nhsm:\n  max_sessions: 0\n",
+                "hsm.max_sessions",
+            ),
+            (
+                "dev_oidc: true\nmax_concurrent_reads: 0\n",
+                "max_concurrent_reads",
+            ),
+            (
+                "dev_oidc: true\nmax_concurrent_readers: 3\n",
+                "max_concurrent_readers",
+            ),
+        ] {
+            std::fs::write(&p, yaml).unwrap();
+            let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+            assert!(e.contains(field), "{yaml}: {e}");
+        }
+        std::fs::remove_file(p).ok();
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod ct;
 mod error;
 mod extract;
 mod health;
+mod reads;
 mod rekor;
 mod state;
 mod trust;
