@@ -240,6 +240,34 @@ impl Stack {
         ))
     }
 
+    /// POSTs JSON without credentials; returns the status, the value of the response header
+    /// `header` (if present) and the body parsed as JSON (or a JSON string of the text).
+    pub fn post_header(
+        &self,
+        path: &str,
+        body: &[u8],
+        header: &str,
+    ) -> Result<(u16, Option<String>, serde_json::Value)> {
+        let mut resp = ureq::post(format!("{}{path}", self.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json")
+            .send(body)?;
+        let status = resp.status().as_u16();
+        let value = resp
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = resp.body_mut().read_to_string()?;
+        Ok((
+            status,
+            value,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        ))
+    }
+
     /// GETs a path; returns the status and the body text.
     pub fn get(&self, path: &str) -> Result<(u16, String)> {
         let mut resp = ureq::get(format!("{}{path}", self.url))
