@@ -19,6 +19,18 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use hallmark_keys::testing::softhsm_module;
 
+/// Shared by the crash test and its child process.
+pub mod crash {
+    /// What the crash child's entry signer signs: index and time (big-endian), then the data.
+    pub fn entry_message(index: u64, integrated_ms: u64, data: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(16 + data.len());
+        m.extend_from_slice(&index.to_be_bytes());
+        m.extend_from_slice(&integrated_ms.to_be_bytes());
+        m.extend_from_slice(data);
+        m
+    }
+}
+
 /// The SoftHSM configuration template shipped in `hsm/`.
 const CONF_TEMPLATE: &str = include_str!("../../hsm/softhsm2.conf.template");
 
