@@ -99,10 +99,10 @@ pub(crate) struct RekorLog {
     /// Rekor's tree ID (the first eight bytes of the log ID, as a positive number).
     pub(crate) tree_id: u64,
     pub(crate) public_key_pem: String,
-    /// Bounds the create path's CPU and HSM work (verification, SET signing) to a few threads at
-    /// a time. Without it every waiting request gets its own blocking thread, and a hundred
-    /// threads contending for two cores and the HSM library's locks spend more time in futex
-    /// wake-ups than in signing.
+    /// Bounds the create path's CPU work (parsing, signature checks, the answer's inclusion
+    /// proof; the SET is signed by the sequencer) to a few threads at a time. Without it every
+    /// waiting request gets its own blocking thread, and a hundred threads contending for two
+    /// cores spend more time in futex wake-ups than in work.
     pub(crate) workers: tokio::sync::Semaphore,
 }
 
