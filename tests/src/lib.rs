@@ -19,6 +19,18 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use hallmark_keys::testing::softhsm_module;
 
+/// Shared by the crash test and its child process.
+pub mod crash {
+    /// What the crash child's entry signer signs: index and time (big-endian), then the data.
+    pub fn entry_message(index: u64, integrated_ms: u64, data: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(16 + data.len());
+        m.extend_from_slice(&index.to_be_bytes());
+        m.extend_from_slice(&integrated_ms.to_be_bytes());
+        m.extend_from_slice(data);
+        m
+    }
+}
+
 /// The SoftHSM configuration template shipped in `hsm/`.
 const CONF_TEMPLATE: &str = include_str!("../../hsm/softhsm2.conf.template");
 
@@ -240,6 +252,34 @@ impl Stack {
             .read_to_string()?;
         Ok((
             status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        ))
+    }
+
+    /// POSTs JSON without credentials; returns the status, the value of the response header
+    /// `header` (if present) and the body parsed as JSON (or a JSON string of the text).
+    pub fn post_header(
+        &self,
+        path: &str,
+        body: &[u8],
+        header: &str,
+    ) -> Result<(u16, Option<String>, serde_json::Value)> {
+        let mut resp = ureq::post(format!("{}{path}", self.url))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("content-type", "application/json")
+            .send(body)?;
+        let status = resp.status().as_u16();
+        let value = resp
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = resp.body_mut().read_to_string()?;
+        Ok((
+            status,
+            value,
             serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
         ))
     }

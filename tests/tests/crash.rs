@@ -51,7 +51,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
     eprintln!("crash test seed {seed:#x}");
     let mut rng = XorShift(seed);
 
-    let mut acked: Vec<(u64, Hash)> = Vec::new();
+    let mut acked: Vec<(u64, Hash, Vec<u8>)> = Vec::new();
     let mut checkpoints: Vec<String> = Vec::new();
     for run in 0..KILLS {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-child"))
@@ -103,8 +103,17 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         for line in lines {
             match line.split_once(' ') {
                 Some(("A", rest)) => {
-                    let (i, h) = rest.split_once(' ').unwrap();
-                    acked.push((i.parse().unwrap(), Hash::from_hex(h).unwrap()));
+                    let mut parts = rest.split(' ');
+                    let (i, h, sig) = (
+                        parts.next().unwrap(),
+                        parts.next().unwrap(),
+                        parts.next().unwrap(),
+                    );
+                    acked.push((
+                        i.parse().unwrap(),
+                        Hash::from_hex(h).unwrap(),
+                        hex::decode(sig).unwrap(),
+                    ));
                 }
                 Some(("C", b64)) => checkpoints.push(
                     String::from_utf8(
@@ -145,7 +154,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         );
         let cp = verifier.verify_checkpoint(&latest.checkpoint).unwrap();
         assert_eq!((cp.size, cp.root), (latest.size, latest.root));
-        for (index, hash) in &acked {
+        for (n, (index, hash, sig)) in acked.iter().enumerate() {
             let e = entries
                 .get(*index as usize)
                 .unwrap_or_else(|| panic!("run {run}: acknowledged entry {index} is missing"));
@@ -154,7 +163,30 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
                 *hash,
                 "run {run}: entry {index} changed"
             );
+            // The entry signature acknowledged with it is the one stored, and it verifies
+            // (checked once, in the run that acknowledged it: verifying is slow in debug builds).
+            assert_eq!(
+                store.entry_signature(*index).unwrap().as_ref(),
+                Some(sig),
+                "run {run}: entry {index} lost or changed its signature"
+            );
+            if n < before {
+                continue;
+            }
+            let der = p256::ecdsa::DerSignature::from_bytes(sig).unwrap();
+            signature::Verifier::verify(
+                &key.verifying_key(),
+                &hallmark_tests::crash::entry_message(*index, e.integrated_ms, &e.data),
+                &der,
+            )
+            .unwrap_or_else(|e| panic!("run {run}: entry {index}'s signature: {e}"));
         }
+        // No entry was ever stored without its signature, acknowledged or not.
+        assert_eq!(
+            store.unsigned_entries(0, 10).unwrap(),
+            Vec::<u64>::new(),
+            "run {run}: entries stored without their signature"
+        );
         for note in &checkpoints {
             let cp = verifier.verify_checkpoint(note).unwrap();
             assert!(
@@ -177,7 +209,7 @@ fn sigkill_under_load_loses_nothing_acknowledged() {
         );
     }
     // Indexes are unique: no acknowledged index was handed out twice.
-    let mut idx: Vec<u64> = acked.iter().map(|(i, _)| *i).collect();
+    let mut idx: Vec<u64> = acked.iter().map(|(i, _, _)| *i).collect();
     idx.sort_unstable();
     idx.dedup();
     assert_eq!(idx.len(), acked.len());

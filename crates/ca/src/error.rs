@@ -279,14 +279,15 @@ impl CaError {
         }
     }
 
-    /// True when a signing key reported that its HSM is unavailable ([`KeyError::Unavailable`]):
-    /// the key reconnects by itself, so the request can be retried later.
+    /// True when a signing key reported that its HSM is unavailable ([`KeyError::Unavailable`]:
+    /// the key reconnects by itself) or busy ([`KeyError::SessionsBusy`]), so the request can be
+    /// retried later.
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         match self {
             CaError::Signer { source, .. } => std::error::Error::source(source)
                 .and_then(|e| e.downcast_ref::<KeyError>())
-                .is_some_and(KeyError::is_unavailable),
+                .is_some_and(|k| k.is_unavailable() || k.is_busy()),
             _ => false,
         }
     }

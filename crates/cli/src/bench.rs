@@ -297,6 +297,7 @@ fn bench_proofs(dir: &std::path::Path, size: u64, samples: u64) -> Result<()> {
             first_index: first,
             integrated_ms: 0,
             entries: &entries,
+            entry_signatures: &[],
             leaf_hashes: &leaves,
             tree_hashes: &hashes,
             checkpoint: "bench\n",

@@ -430,3 +430,205 @@ fn accept_any_signer_logs_bare_keys() {
     assert_eq!(status, 201, "{v}");
     assert_eq!(log_state(&stack).0, 2);
 }
+
+/// The value of `hallmark_hsm_signatures_total{key="<key>"}` in `/metrics`.
+fn hsm_signatures(stack: &Stack, key: &str) -> u64 {
+    let (status, text) = stack.get("/metrics").unwrap();
+    assert_eq!(status, 200, "{text}");
+    let prefix = format!("hallmark_hsm_signatures_total{{key=\"{key}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn post_json(stack: &Stack, path: &str, body: Value) -> (u16, Value) {
+    stack.post(path, body.to_string().as_bytes(), None).unwrap()
+}
+
+/// Anonymous reads make the HSM sign nothing: each entry's SET was signed once, as it was
+/// appended, and every read serves that stored SET (ECDSA is randomised, so a SET signed per read
+/// would differ each time); CT tree heads are signed once per tree size, even for many readers
+/// at once. `retrieve` refuses to fetch an entry twice.
+#[test]
+fn reads_never_make_the_hsm_sign() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, leaf) = certificate(&stack, &dir, "reader-test");
+    let mut created = Vec::new();
+    for i in 0..4u8 {
+        let artifact = format!("read me {i}\n").into_bytes();
+        let (status, resp) = stack
+            .post(
+                "/api/v1/log/entries",
+                &signed_entry(&key, &leaf, &artifact, &dir),
+                None,
+            )
+            .unwrap();
+        assert_eq!(status, 201, "{resp}");
+        let (uuid, e) = the_entry(&resp);
+        created.push((
+            uuid.clone(),
+            e["verification"]["signedEntryTimestamp"].clone(),
+        ));
+    }
+    let (status, _) = stack.get("/ct/v1/get-sth").unwrap();
+    assert_eq!(status, 200);
+    let log_before = hsm_signatures(&stack, "log");
+    let ct_before = hsm_signatures(&stack, "ct_log");
+    // One signature per entry (its SET) and one checkpoint per batch: at least five in all.
+    assert!(log_before >= 5, "{log_before}");
+
+    for round in 0..10 {
+        for (i, (uuid, set)) in created.iter().enumerate() {
+            for path in [
+                format!("/api/v1/log/entries?logIndex={i}"),
+                format!("/api/v1/log/entries/{uuid}"),
+            ] {
+                let (status, text) = stack.get(&path).unwrap();
+                assert_eq!(status, 200, "{path}: {text}");
+                let v: Value = serde_json::from_str(&text).unwrap();
+                let (_, e) = the_entry(&v);
+                assert_eq!(
+                    &e["verification"]["signedEntryTimestamp"], set,
+                    "round {round}: {path} served another SET than the one made at append"
+                );
+            }
+        }
+        let (status, v) = post_json(
+            &stack,
+            "/api/v1/log/entries/retrieve",
+            json!({"logIndexes": [0, 1, 2, 3]}),
+        );
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v.as_array().unwrap().len(), 4);
+        for path in ["/ct/v1/get-sth", "/api/v1/log"] {
+            assert_eq!(stack.get(path).unwrap().0, 200, "{path}");
+        }
+    }
+    assert_eq!(
+        hsm_signatures(&stack, "log"),
+        log_before,
+        "reads made the log key sign"
+    );
+    assert_eq!(
+        hsm_signatures(&stack, "ct_log"),
+        ct_before,
+        "reads made the CT key sign"
+    );
+
+    // The same entry twice in one retrieve, by index or by UUID: refused.
+    for body in [
+        json!({"logIndexes": [1, 1]}),
+        json!({"logIndexes": [0], "entryUUIDs": [created[0].0]}),
+    ] {
+        let (status, v) = post_json(&stack, "/api/v1/log/entries/retrieve", body.clone());
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("more than once"),
+            "{v}"
+        );
+    }
+
+    // A new certificate grows the CT tree; then many readers at once get one new STH between
+    // them.
+    certificate(&stack, &dir, "grows-the-ct-log");
+    let ct_grown = hsm_signatures(&stack, "ct_log");
+    let url = stack.url.clone();
+    let readers: Vec<_> = (0..16)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("curl")
+                    .args(["-sS", "--fail", &format!("{url}/ct/v1/get-sth")])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+                let sth: Value = serde_json::from_slice(&out.stdout).unwrap();
+                sth["tree_size"].as_u64().unwrap()
+            })
+        })
+        .collect();
+    let sizes: Vec<u64> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
+    assert_eq!(
+        hsm_signatures(&stack, "ct_log"),
+        ct_grown + 1,
+        "16 concurrent get-sth of one new tree size made other than one signature"
+    );
+}
+
+/// Search answers newest first and pages with a cursor (`x-next-cursor`), so nothing under an
+/// identity can be hidden; a request without paging fields still gets Rekor's plain array.
+#[test]
+fn search_pages_newest_first() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, leaf) = certificate(&stack, &dir, "pager");
+    let mut uuids = Vec::new();
+    for i in 0..5u8 {
+        let artifact = format!("page me {i}\n").into_bytes();
+        let (status, resp) = stack
+            .post(
+                "/api/v1/log/entries",
+                &signed_entry(&key, &leaf, &artifact, &dir),
+                None,
+            )
+            .unwrap();
+        assert_eq!(status, 201, "{resp}");
+        uuids.push(the_entry(&resp).0.clone());
+    }
+    let newest_first: Vec<Value> = uuids.iter().rev().map(|u| json!(u)).collect();
+
+    let (status, next, v) = stack
+        .post_header(
+            "/api/v1/index/retrieve",
+            json!({"email": EMAIL}).to_string().as_bytes(),
+            "x-next-cursor",
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v, Value::Array(newest_first.clone()));
+    assert_eq!(next, None, "one page holds everything");
+
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut req = json!({"email": EMAIL, "limit": 2});
+        if let Some(c) = &cursor {
+            req["cursor"] = json!(c);
+        }
+        let (status, next, v) = stack
+            .post_header(
+                "/api/v1/index/retrieve",
+                req.to_string().as_bytes(),
+                "x-next-cursor",
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{v}");
+        pages.push(v.as_array().unwrap().clone());
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages.len() < 10, "paging does not end");
+    }
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![2, 2, 1]
+    );
+    assert_eq!(pages.concat(), newest_first);
+
+    for (req, what) in [
+        (json!({"email": EMAIL, "limit": 0}), "limit"),
+        (json!({"email": EMAIL, "limit": 10_001}), "limit"),
+        (json!({"email": EMAIL, "cursor": "not a cursor"}), "cursor"),
+        (json!({"email": EMAIL, "page": 2}), "page"),
+    ] {
+        let (status, v) = post_json(&stack, "/api/v1/index/retrieve", req.clone());
+        assert_eq!(status, 400, "{req}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(what), "{req}: {v}");
+    }
+}

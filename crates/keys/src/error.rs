@@ -218,6 +218,19 @@ pub enum KeyError {
         code: String,
     },
 
+    /// Every session this handle may have was on loan for the whole wait (see
+    /// [`crate::Hsm::set_max_sessions`]): the HSM is saturated, or a call hangs. Nothing was reset.
+    /// Map to HTTP 503 and retry later.
+    #[error("HSM token {token:?} is busy: all {max} sessions stayed in use for {waited_ms} ms")]
+    SessionsBusy {
+        /// The token's label.
+        token: String,
+        /// The cap on sessions.
+        max: usize,
+        /// How long the caller waited.
+        waited_ms: u64,
+    },
+
     /// Any other PKCS#11 failure (not a sign of the HSM going away).
     #[error("PKCS#11 {function} failed on token {token:?}: {code}")]
     Pkcs11 {
@@ -243,6 +256,13 @@ impl KeyError {
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
         matches!(self, KeyError::Unavailable { .. })
+    }
+
+    /// True when every session was busy for the whole wait ([`KeyError::SessionsBusy`]): retry
+    /// later, as for [`KeyError::is_unavailable`] (which resets the connection; this does not).
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        matches!(self, KeyError::SessionsBusy { .. })
     }
 
     /// Map a cryptoki error for an operation on `token`.

@@ -21,13 +21,19 @@
 //! # Sessions
 //!
 //! A cryptoki `Session` is `Send` but not `Sync`: the pool hands each one to a single caller at a
-//! time. Sessions are opened without close-on-drop and closed explicitly, and only while the module
+//! time. At most [`Hsm::max_sessions`] sessions are on loan at once (default
+//! [`DEFAULT_MAX_SESSIONS`], per [`Hsm`] handle); a session is opened only when none is idle, so
+//! that is also the most a handle ever has open. A caller beyond the cap waits for a session to
+//! come back, for at most [`SESSION_WAIT`], then gets [`KeyError::SessionsBusy`]. Without the
+//! cap, every blocked thread of a busy server opened a session of its own, and a token that also
+//! holds the CA's issuing key ran out of sessions (or of time to serve them). Sessions are opened without close-on-drop and closed explicitly, and only while the module
 //! is still in the initialisation they were opened in: after a `C_Finalize`/`C_Initialize` cycle an
 //! old handle number may belong to somebody else's new session.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -56,6 +62,15 @@ pub const REINIT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Idle sessions kept open per [`Hsm`]; more are opened under load and closed when returned.
 const MAX_IDLE_SESSIONS: usize = 64;
+
+/// Sessions one [`Hsm`] lends out at once unless [`Hsm::set_max_sessions`] says otherwise.
+/// SoftHSM signs fastest with one or two sessions per core; real HSMs limit sessions per
+/// partition, often to a few dozen or hundred for all clients together.
+pub const DEFAULT_MAX_SESSIONS: usize = 8;
+
+/// How long a caller waits for a session when all [`Hsm::max_sessions`] are on loan, before
+/// [`KeyError::SessionsBusy`].
+pub const SESSION_WAIT: Duration = Duration::from_secs(10);
 
 /// Length of the `CKA_ID` set on generated keys: the first 20 bytes of SHA-256 over the SEC1
 /// public point (the size of an X.509 subject key identifier).
@@ -268,6 +283,52 @@ struct Inner {
     /// SHA-256 of a PIN the token rejected. The same PIN is not presented again: real HSMs lock
     /// the PIN after a few failures, and reconnect attempts must not burn them.
     rejected_pin: Mutex<Option<[u8; 32]>>,
+    /// Sessions on loan (leases alive, of any generation) and the cap on them.
+    on_loan: Mutex<usize>,
+    returned: Condvar,
+    max_sessions: AtomicUsize,
+}
+
+/// One of the [`Hsm::max_sessions`] loans; given back on drop, after the session was pooled or
+/// closed.
+struct LoanSlot<'a>(&'a Inner);
+
+impl Drop for LoanSlot<'_> {
+    fn drop(&mut self) {
+        let mut n = lock(&self.0.on_loan);
+        *n = n.saturating_sub(1);
+        drop(n);
+        self.0.returned.notify_one();
+    }
+}
+
+impl Inner {
+    /// Waits (at most [`SESSION_WAIT`]) until fewer than `max_sessions` sessions are on loan and
+    /// takes one loan.
+    fn take_loan(&self) -> Result<LoanSlot<'_>, KeyError> {
+        let deadline = Instant::now() + SESSION_WAIT;
+        let mut n = lock(&self.on_loan);
+        loop {
+            let max = self.max_sessions.load(Ordering::Relaxed);
+            if *n < max {
+                *n += 1;
+                return Ok(LoanSlot(self));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(KeyError::SessionsBusy {
+                    token: self.config.token_label.clone(),
+                    max,
+                    waited_ms: SESSION_WAIT.as_millis() as u64,
+                });
+            }
+            n = self
+                .returned
+                .wait_timeout(n, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 /// A handle on one PKCS#11 token: cheap to clone, `Send + Sync`, shared by every key on the
@@ -298,6 +359,8 @@ pub(crate) struct Lease<'a> {
     session: Option<Session>,
     generation: u64,
     epoch: u64,
+    /// Dropped after [`Lease`]'s own `drop` pooled or closed the session.
+    _loan: LoanSlot<'a>,
 }
 
 impl Lease<'_> {
@@ -472,6 +535,9 @@ impl Hsm {
                 }),
                 reconnect: Mutex::new(()),
                 rejected_pin: Mutex::new(None),
+                on_loan: Mutex::new(0),
+                returned: Condvar::new(),
+                max_sessions: AtomicUsize::new(DEFAULT_MAX_SESSIONS),
             }),
         };
         let conn = hsm.connect(true)?;
@@ -566,9 +632,30 @@ impl Hsm {
         })
     }
 
+    /// Sessions this handle lends out at once (see the module documentation).
+    #[must_use]
+    pub fn max_sessions(&self) -> usize {
+        self.inner.max_sessions.load(Ordering::Relaxed)
+    }
+
+    /// Sets how many sessions this handle (and every clone of it) lends out at once; at least
+    /// one. Callers beyond it wait for a session to come back.
+    pub fn set_max_sessions(&self, max: usize) {
+        self.inner.max_sessions.store(max.max(1), Ordering::Relaxed);
+        self.inner.returned.notify_all();
+    }
+
+    /// Sessions on loan right now. For tests and metrics.
+    #[must_use]
+    pub fn sessions_in_use(&self) -> usize {
+        *lock(&self.inner.on_loan)
+    }
+
     /// Borrow a session, reconnecting first if the pool was dropped.
     pub(crate) fn lease(&self) -> Result<Lease<'_>, KeyError> {
         let inner = &*self.inner;
+        // Taken before any lock of the pool, so a waiter holds nothing another caller needs.
+        let loan = inner.take_loan()?;
         loop {
             let guard = inner.module.call_guard();
             let mut state = lock(&inner.state);
@@ -617,6 +704,7 @@ impl Hsm {
                     session: Some(session),
                     generation,
                     epoch,
+                    _loan: loan,
                 });
             }
             drop(state);

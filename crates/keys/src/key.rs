@@ -128,6 +128,13 @@ impl<C: HsmCurve> Pkcs11Key<C> {
         &self.inner.hsm
     }
 
+    /// Signatures the token has made with this key (and every clone of it) since it was loaded.
+    /// For metrics, and for tests that check what causes HSM work.
+    #[must_use]
+    pub fn signature_count(&self) -> u64 {
+        self.inner.signatures.load(Ordering::Relaxed)
+    }
+
     /// The DER `SubjectPublicKeyInfo` of the public key.
     #[must_use]
     pub fn public_key_der(&self) -> Vec<u8> {

@@ -50,7 +50,9 @@ pub mod testing;
 
 pub use curve::HsmCurve;
 pub use error::KeyError;
-pub use hsm::{Hsm, Pkcs11Config, REINIT_BACKOFF, TokenInit, init_token};
+pub use hsm::{
+    DEFAULT_MAX_SESSIONS, Hsm, Pkcs11Config, REINIT_BACKOFF, SESSION_WAIT, TokenInit, init_token,
+};
 pub use key::{
     CHECK_EVERY, MemoryKey, Pkcs11Key, generate_memory_key, generate_memory_p256,
     generate_memory_p384,

@@ -351,3 +351,73 @@ fn errors_reach_signature_callers_as_key_errors() {
     let err = key.try_sign_checked(b"x").unwrap_err();
     assert!(matches!(err, KeyError::KeyNotFound { .. }), "{err:?}");
 }
+
+/// At most `max_sessions` sessions are on loan at once: with a cap of one, a signature waits
+/// while another caller holds the only session; many signing threads never hold more than the
+/// cap. (Every waiting thread used to open a session of its own.)
+#[test]
+fn sessions_on_loan_are_capped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+    let _serial = hallmark_keys::testing::serial();
+    let hsm = TestToken::shared().open();
+    assert_eq!(hsm.max_sessions(), hallmark_keys::DEFAULT_MAX_SESSIONS);
+    let key = hsm.generate_p256(&unique_label("cap")).unwrap();
+
+    hsm.set_max_sessions(1);
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let h = hsm.clone();
+    let holder = std::thread::spawn(move || {
+        h.with_raw_session(|_| {
+            held_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+        })
+        .unwrap();
+    });
+    held_rx.recv().unwrap();
+    assert_eq!(hsm.sessions_in_use(), 1);
+    let t = Instant::now();
+    let sig: p256::ecdsa::Signature = key.try_sign(b"waits for the session").unwrap();
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "signed after {waited:?} while the only session was on loan"
+    );
+    key.verifying_key()
+        .verify(b"waits for the session", &sig)
+        .unwrap();
+    holder.join().unwrap();
+
+    hsm.set_max_sessions(3);
+    let peak = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (hsm, peak, stop) = (hsm.clone(), peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                peak.fetch_max(hsm.sessions_in_use(), Ordering::SeqCst);
+                std::thread::yield_now();
+            }
+        })
+    };
+    let signers: Vec<_> = (0..8)
+        .map(|i| {
+            let key = key.clone();
+            std::thread::spawn(move || {
+                for j in 0..100 {
+                    let msg = format!("{i}-{j}");
+                    let _: p256::ecdsa::Signature = key.try_sign(msg.as_bytes()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for s in signers {
+        s.join().unwrap();
+    }
+    stop.store(true, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&peak), "{peak} sessions on loan at once");
+    assert_eq!(hsm.sessions_in_use(), 0);
+}

@@ -37,6 +37,12 @@ pub enum StoreError {
         /// The stored size.
         stored_size: u64,
     },
+    /// An entry signature was to be added for an entry that already has one.
+    #[error("entry {index} already has a stored signature; it is never replaced")]
+    AlreadySigned {
+        /// The entry's index.
+        index: u64,
+    },
     /// Merkle math rejected a request.
     #[error(transparent)]
     Tree(#[from] hallmark_tlog::Error),
@@ -63,6 +69,16 @@ pub enum LogError {
     Signing {
         /// The tree size that was to be signed.
         size: u64,
+        /// The signer's error.
+        #[source]
+        source: signature::Error,
+    },
+    /// An entry's signed entry timestamp could not be signed (for an HSM: unreachable); the batch
+    /// holding it was not committed.
+    #[error("could not sign the entry at log index {index}")]
+    EntrySigning {
+        /// The entry's log index.
+        index: u64,
         /// The signer's error.
         #[source]
         source: signature::Error,

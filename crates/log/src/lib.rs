@@ -15,11 +15,17 @@
 //! 1. [`Sequencer::append`] sends the entry to the sequencer thread and waits on a one-shot reply.
 //! 2. The thread takes every request waiting (up to `max_batch`), hashes each entry (RFC 6962 leaf
 //!    hash), and drops duplicates (already logged, or twice in the batch) after one batched lookup.
-//! 3. It appends the new leaves to a copy of the in-memory [`hallmark_tlog::tree::Frontier`], which
-//!    yields the node hashes to store and the new root, then signs a checkpoint for the new size.
-//! 4. One write transaction stores entries, hashes, index keys, tree size and checkpoint, and commits
-//!    with fsync. Only then does the in-memory state advance and every waiter get its [`Appended`].
-//! 5. If signing or the commit fails, nothing advances and every waiter in the batch gets the error.
+//! 3. For a log with an [`EntrySigner`] (Rekor's SETs), it signs each new entry once, with its
+//!    index and the batch's time. It appends the new leaves to a copy of the in-memory
+//!    [`hallmark_tlog::tree::Frontier`], which yields the node hashes to store and the new root,
+//!    then signs a checkpoint for the new size.
+//! 4. One write transaction stores entries, their signatures, hashes, index keys, tree size and
+//!    checkpoint, and commits with fsync. Only then does the in-memory state advance and every
+//!    waiter get its [`Appended`].
+//! 5. If any signing or the commit fails, nothing advances and every waiter in the batch gets the
+//!    error.
+//!
+//! Reads (entries, their stored signatures, proofs, the latest signed checkpoint) never sign.
 
 mod error;
 mod redb_store;
@@ -28,5 +34,7 @@ pub mod store;
 
 pub use error::{LogError, StoreError};
 pub use redb_store::RedbStore;
-pub use sequencer::{Appended, CheckpointSigner, Committed, Sequencer, SequencerConfig};
+pub use sequencer::{
+    Appended, CheckpointSigner, Committed, EntrySigner, Sequencer, SequencerConfig,
+};
 pub use store::{Batch, LogStore, MemoryStore, NewEntry, StoredEntry};

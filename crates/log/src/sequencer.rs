@@ -1,4 +1,14 @@
 //! The group-commit sequencer. See the crate documentation for the life of an append.
+//!
+//! # Entry signatures
+//!
+//! A log started with [`Sequencer::start_with_entry_signer`] signs every new entry once, in the
+//! batch that sequences it and before that batch is written: the signature (Rekor's signed entry
+//! timestamp) is stored in the same transaction as the entry, so no entry is ever acknowledged or
+//! stored without it, and readers get the stored signature without touching the key. If any
+//! signature of a batch fails (an HSM outage), the whole batch fails and nothing is stored.
+//! Entries written before the log signed entries (an older log file) are signed once when the
+//! sequencer starts, before it accepts appends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,6 +30,24 @@ use crate::{LogError, StoreError};
 pub trait CheckpointSigner: Signer<DerSignature> + Send + Sync + 'static {}
 impl<T: Signer<DerSignature> + Send + Sync + 'static> CheckpointSigner for T {}
 
+/// Signs each new entry once, as its batch is sequenced: for Rekor, the signed entry timestamp over
+/// the entry's body, integration time, log ID and index. Called from the sequencer thread (and
+/// from up to [`SequencerConfig::entry_signing_threads`] helpers at once); blocking is fine.
+pub trait EntrySigner: Send + Sync + 'static {
+    /// The signature over the entry `data` at `index`, sequenced at `integrated_ms`.
+    fn sign_entry(
+        &self,
+        index: u64,
+        integrated_ms: u64,
+        data: &[u8],
+    ) -> Result<Vec<u8>, signature::Error>;
+}
+
+/// Entries signed per thread before a batch's entry signatures are spread over several threads.
+const ENTRIES_PER_SIGNING_THREAD: usize = 16;
+/// Entries signed per store transaction when signing the entries of an older log at start-up.
+const BACKFILL_CHUNK: usize = 1024;
+
 /// Sequencer settings.
 #[derive(Clone, Debug)]
 pub struct SequencerConfig {
@@ -35,6 +63,9 @@ pub struct SequencerConfig {
     pub queue_depth: usize,
     /// Keep a checkpoint in the auditable history at most this often (0: after every batch).
     pub history_interval_ms: u64,
+    /// Threads that sign a large batch's entries at once (each holds one HSM session while it
+    /// signs). Only used with an [`EntrySigner`].
+    pub entry_signing_threads: usize,
 }
 
 impl SequencerConfig {
@@ -47,6 +78,7 @@ impl SequencerConfig {
             max_entry_bytes: 1 << 20,
             queue_depth: 1 << 16,
             history_interval_ms: 1000,
+            entry_signing_threads: 2,
         }
     }
 }
@@ -73,6 +105,8 @@ pub struct Appended {
     pub integrated_ms: u64,
     /// True if the entry was already in the log; `index` is then the existing entry's.
     pub duplicate: bool,
+    /// The entry's stored signature, for a log with an [`EntrySigner`].
+    pub entry_signature: Option<Vec<u8>>,
     /// The committed tree that contains it.
     pub tree: Arc<Committed>,
 }
@@ -134,6 +168,44 @@ impl<S: LogStore> Sequencer<S> {
     where
         K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
     {
+        Self::start_inner(store, signer, None, config)
+    }
+
+    /// Like [`Sequencer::start`], for a log that signs each entry once as it is appended (see the
+    /// module documentation). Entries of the store that have no signature yet (a log written
+    /// before) are signed first, once; a failure there fails the start.
+    pub fn start_with_entry_signer<K>(
+        store: Arc<S>,
+        signer: K,
+        entry_signer: Arc<dyn EntrySigner>,
+        config: SequencerConfig,
+    ) -> Result<Self, LogError>
+    where
+        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+    {
+        let signed = sign_unsigned_entries(
+            store.as_ref(),
+            entry_signer.as_ref(),
+            config.entry_signing_threads,
+        )?;
+        if signed > 0 {
+            tracing::info!(
+                entries = signed,
+                "signed the entries that had no stored entry signature"
+            );
+        }
+        Self::start_inner(store, signer, Some(entry_signer), config)
+    }
+
+    fn start_inner<K>(
+        store: Arc<S>,
+        signer: K,
+        entry_signer: Option<Arc<dyn EntrySigner>>,
+        config: SequencerConfig,
+    ) -> Result<Self, LogError>
+    where
+        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+    {
         let note_key = NoteKeyId::ecdsa(&config.key_name, &signer.verifying_key())?;
         let state = store.state()?;
         let frontier = Frontier::load(state.size, &TreeReader(store.as_ref()))?;
@@ -168,6 +240,7 @@ impl<S: LogStore> Sequencer<S> {
         let worker = Worker {
             shared: shared.clone(),
             signer: Box::new(signer),
+            entry_signer,
             note_key,
             frontier,
             last_ms: 0,
@@ -295,6 +368,78 @@ fn signing_error(size: u64, e: hallmark_tlog::Error) -> LogError {
     }
 }
 
+/// Signs `entries` (index, integration time, data), in order, on up to `threads` threads.
+fn sign_entries(
+    signer: &dyn EntrySigner,
+    entries: &[(u64, u64, &[u8])],
+    threads: usize,
+) -> Result<Vec<Vec<u8>>, LogError> {
+    let sign_run = |run: &[(u64, u64, &[u8])]| -> Result<Vec<Vec<u8>>, LogError> {
+        run.iter()
+            .map(|&(index, ms, data)| {
+                signer
+                    .sign_entry(index, ms, data)
+                    .map_err(|source| LogError::EntrySigning { index, source })
+            })
+            .collect()
+    };
+    let threads = threads
+        .max(1)
+        .min(entries.len().div_ceil(ENTRIES_PER_SIGNING_THREAD));
+    if threads <= 1 {
+        return sign_run(entries);
+    }
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(per)
+            .map(|run| scope.spawn(move || sign_run(run)))
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for h in handles {
+            // A panicking signer fails the batch like a failing one.
+            let part = h.join().map_err(|_| LogError::EntrySigning {
+                index: entries.first().map_or(0, |e| e.0),
+                source: signature::Error::new(),
+            })??;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+/// Signs, once, every committed entry without a stored signature; returns how many.
+fn sign_unsigned_entries<S: LogStore + ?Sized>(
+    store: &S,
+    signer: &dyn EntrySigner,
+    threads: usize,
+) -> Result<u64, LogError> {
+    let mut from = 0;
+    let mut total = 0u64;
+    loop {
+        let missing = store.unsigned_entries(from, BACKFILL_CHUNK)?;
+        let Some(&last) = missing.last() else {
+            return Ok(total);
+        };
+        let mut stored = Vec::with_capacity(missing.len());
+        for &index in &missing {
+            let entry = store.entry(index)?.ok_or(StoreError::Corrupt {
+                what: "an unsigned entry is missing",
+            })?;
+            stored.push((index, entry));
+        }
+        let todo: Vec<(u64, u64, &[u8])> = stored
+            .iter()
+            .map(|(i, e)| (*i, e.integrated_ms, e.data.as_slice()))
+            .collect();
+        let sigs = sign_entries(signer, &todo, threads)?;
+        let pairs: Vec<(u64, Vec<u8>)> = missing.iter().copied().zip(sigs).collect();
+        store.add_entry_signatures(&pairs)?;
+        total += pairs.len() as u64;
+        from = last + 1;
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -313,6 +458,7 @@ enum Slot {
 struct Worker<S> {
     shared: Arc<Shared<S>>,
     signer: Box<dyn CheckpointSigner>,
+    entry_signer: Option<Arc<dyn EntrySigner>>,
     note_key: NoteKeyId,
     frontier: Frontier,
     last_ms: u64,
@@ -392,9 +538,22 @@ impl<S: LogStore> Worker<S> {
 
         let before = self.shared_latest();
         let ms = now_ms().max(self.last_ms);
+        let mut entry_signatures = Vec::new();
         let tree = if new_entries.is_empty() {
             before.clone()
         } else {
+            // Entry signatures first: a batch is written with all of them or not at all.
+            let t_entries = std::time::Instant::now();
+            if let Some(es) = &self.entry_signer {
+                let todo: Vec<(u64, u64, &[u8])> = new_entries
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, e)| (before.size + pos as u64, ms, e.data.as_slice()))
+                    .collect();
+                entry_signatures =
+                    sign_entries(es.as_ref(), &todo, self.shared.config.entry_signing_threads)?;
+            }
+            let t_entry_sign = t_entries.elapsed();
             let mut frontier = self.frontier.clone();
             let mut tree_hashes = Vec::with_capacity(new_entries.len() * 2 + 64);
             for h in &new_hashes {
@@ -414,6 +573,7 @@ impl<S: LogStore> Worker<S> {
                 first_index: before.size,
                 integrated_ms: ms,
                 entries: &new_entries,
+                entry_signatures: &entry_signatures,
                 leaf_hashes: &new_hashes,
                 tree_hashes: &tree_hashes,
                 checkpoint: &note,
@@ -422,6 +582,7 @@ impl<S: LogStore> Worker<S> {
             tracing::debug!(
                 entries = new_entries.len(),
                 lookup_us = t_lookup.as_micros() as u64,
+                entry_sign_us = t_entry_sign.as_micros() as u64,
                 sign_us = t_sign.as_micros() as u64,
                 commit_us = t2.elapsed().as_micros() as u64,
                 "batch committed"
@@ -451,24 +612,40 @@ impl<S: LogStore> Worker<S> {
                     leaf_hash: *h,
                     integrated_ms: ms,
                     duplicate: false,
+                    entry_signature: entry_signatures.get(pos).cloned(),
                     tree: tree.clone(),
                 }),
-                Slot::Logged(index) => match store.entry(index) {
-                    Ok(Some(e)) => Ok(Appended {
-                        index,
-                        leaf_hash: *h,
-                        integrated_ms: e.integrated_ms,
-                        duplicate: true,
-                        tree: tree.clone(),
-                    }),
-                    Ok(None) => Err(Arc::new(LogError::Store(StoreError::Corrupt {
-                        what: "leaf index points at a missing entry",
-                    }))),
-                    Err(e) => Err(Arc::new(e.into())),
-                },
+                Slot::Logged(index) => self
+                    .logged(index, *h, &tree)
+                    .map_err(|e| Arc::new(e.into())),
             });
         }
         Ok(out)
+    }
+
+    /// The acknowledgement for an entry that was already in the log at `index`.
+    fn logged(
+        &self,
+        index: u64,
+        leaf_hash: Hash,
+        tree: &Arc<Committed>,
+    ) -> Result<Appended, StoreError> {
+        let store = &self.shared.store;
+        let e = store.entry(index)?.ok_or(StoreError::Corrupt {
+            what: "leaf index points at a missing entry",
+        })?;
+        let entry_signature = match self.entry_signer {
+            Some(_) => store.entry_signature(index)?,
+            None => None,
+        };
+        Ok(Appended {
+            index,
+            leaf_hash,
+            integrated_ms: e.integrated_ms,
+            duplicate: true,
+            entry_signature,
+            tree: tree.clone(),
+        })
     }
 
     fn shared_latest(&self) -> Arc<Committed> {

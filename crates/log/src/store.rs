@@ -71,6 +71,10 @@ pub struct Batch<'a> {
     pub integrated_ms: u64,
     /// The new entries in log order.
     pub entries: &'a [NewEntry],
+    /// Each entry's signature by the log (Rekor's signed entry timestamp), made before the batch
+    /// is written so that it is stored with the entry in the same transaction: empty for a log
+    /// that signs no entries, else one per entry.
+    pub entry_signatures: &'a [Vec<u8>],
     /// Their leaf hashes.
     pub leaf_hashes: &'a [Hash],
     /// Tree hashes to store, starting at position `stored_count(first_index)`.
@@ -85,6 +89,21 @@ impl Batch<'_> {
     /// Tree size after the batch.
     pub fn new_size(&self) -> u64 {
         self.first_index + self.entries.len() as u64
+    }
+
+    /// Checks the batch's slices agree in length (a bug otherwise, never a client's doing).
+    pub fn check_shape(&self) -> Result<(), StoreError> {
+        if self.leaf_hashes.len() != self.entries.len() {
+            return Err(StoreError::Corrupt {
+                what: "batch has a different number of leaf hashes and entries",
+            });
+        }
+        if !self.entry_signatures.is_empty() && self.entry_signatures.len() != self.entries.len() {
+            return Err(StoreError::Corrupt {
+                what: "batch has entry signatures for some entries but not all",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -115,14 +134,35 @@ pub trait LogStore: Send + Sync + 'static {
     /// For each leaf hash, the index of the entry with that hash, if logged.
     fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError>;
 
-    /// Indexes of entries filed under a search key, ascending, at most `limit`.
-    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StoreError>;
+    /// The log's signature over the entry at `index` (its signed entry timestamp), if the entry
+    /// is committed and was signed.
+    fn entry_signature(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Up to `limit` indexes, at or after `from`, of committed entries that have no entry
+    /// signature, ascending (entries written before the log signed entries as it appended them).
+    fn unsigned_entries(&self, from: u64, limit: usize) -> Result<Vec<u64>, StoreError>;
+
+    /// Stores signatures for committed entries that have none, durably, in one transaction.
+    /// An index beyond the log, or one that already has a signature, is an error and nothing is
+    /// written: a signature once stored (and possibly served) is never replaced.
+    fn add_entry_signatures(&self, signatures: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
+
+    /// Indexes of entries filed under a search key, newest first (descending), only those below
+    /// `before` when it is given, at most `limit`. Paging with `before` set to the last index of
+    /// the previous page walks every entry under the key exactly once, however many there are.
+    fn search(&self, key: &str, before: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError>;
 
     /// Stored tree hashes by position (see [`hallmark_tlog::tree`]).
     fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError>;
 
     /// Checkpoints kept in the history, with tree sizes in `[from, to]`, ascending.
     fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError>;
+}
+
+/// From `ascending` (indexes in log order), those below `before`, newest first, at most `limit`.
+pub(crate) fn newest_below(ascending: &[u64], before: Option<u64>, limit: usize) -> Vec<u64> {
+    let end = before.map_or(ascending.len(), |b| ascending.partition_point(|&i| i < b));
+    ascending[..end].iter().rev().take(limit).copied().collect()
 }
 
 /// Adapts a [`LogStore`] to the Merkle code's reader trait.
@@ -146,6 +186,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct MemoryInner {
     entries: Vec<StoredEntry>,
+    signatures: Vec<Option<Vec<u8>>>,
     hashes: Vec<Hash>,
     leaves: HashMap<Hash, u64>,
     index: HashMap<String, Vec<u64>>,
@@ -176,6 +217,7 @@ impl LogStore for MemoryStore {
     }
 
     fn append(&self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        batch.check_shape()?;
         let mut g = self.lock();
         let size = g.entries.len() as u64;
         if batch.first_index != size || g.hashes.len() as u64 != stored_count(size) {
@@ -190,9 +232,14 @@ impl LogStore for MemoryStore {
                 integrated_ms: batch.integrated_ms,
                 data: e.data.clone(),
             });
+            g.signatures.push(batch.entry_signatures.get(i).cloned());
             g.leaves.insert(*lh, index);
             for k in &e.index_keys {
-                g.index.entry(k.clone()).or_default().push(index);
+                let list = g.index.entry(k.clone()).or_default();
+                // An entry listing a key twice is filed once.
+                if list.last() != Some(&index) {
+                    list.push(index);
+                }
             }
         }
         g.hashes.extend_from_slice(batch.tree_hashes);
@@ -226,12 +273,61 @@ impl LogStore for MemoryStore {
             .collect())
     }
 
-    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StoreError> {
+    fn entry_signature(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(usize::try_from(index)
+            .ok()
+            .and_then(|i| self.lock().signatures.get(i).cloned().flatten()))
+    }
+
+    fn unsigned_entries(&self, from: u64, limit: usize) -> Result<Vec<u64>, StoreError> {
         let g = self.lock();
-        Ok(g.index
-            .get(key)
-            .map(|v| v.iter().take(limit).copied().collect())
-            .unwrap_or_default())
+        let from = usize::try_from(from).unwrap_or(usize::MAX);
+        Ok(g.signatures
+            .iter()
+            .enumerate()
+            .skip(from)
+            .filter(|(_, s)| s.is_none())
+            .map(|(i, _)| i as u64)
+            .take(limit)
+            .collect())
+    }
+
+    fn add_entry_signatures(&self, signatures: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let size = g.entries.len() as u64;
+        for (index, _) in signatures {
+            match usize::try_from(*index)
+                .ok()
+                .and_then(|i| g.signatures.get(i))
+            {
+                None => {
+                    return Err(StoreError::OutOfRange {
+                        what: "entry to sign",
+                        index: *index,
+                        size,
+                    });
+                }
+                Some(Some(_)) => return Err(StoreError::AlreadySigned { index: *index }),
+                Some(None) => {}
+            }
+        }
+        for (index, sig) in signatures {
+            if let Some(slot) = usize::try_from(*index)
+                .ok()
+                .and_then(|i| g.signatures.get_mut(i))
+            {
+                *slot = Some(sig.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn search(&self, key: &str, before: Option<u64>, limit: usize) -> Result<Vec<u64>, StoreError> {
+        let g = self.lock();
+        let Some(all) = g.index.get(key) else {
+            return Ok(Vec::new());
+        };
+        Ok(newest_below(all, before, limit))
     }
 
     fn read_hashes(&self, positions: &[u64]) -> Result<Vec<Hash>, StoreError> {

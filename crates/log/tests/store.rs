@@ -34,6 +34,7 @@ fn append(store: &dyn LogStore, frontier: &mut Frontier, datas: &[&str], ms: u64
             first_index: first,
             integrated_ms: ms,
             entries: &entries,
+            entry_signatures: &[],
             leaf_hashes: &leaves,
             tree_hashes: &hashes,
             checkpoint: &note,
@@ -71,9 +72,14 @@ fn suite(store: &dyn LogStore) {
         .unwrap();
     assert_eq!(found, vec![Some(2), None, Some(5)]);
 
-    assert_eq!(store.search("key:a", 10).unwrap(), vec![0, 2, 4]);
-    assert_eq!(store.search("key:a", 2).unwrap(), vec![0, 2]);
-    assert!(store.search("key:z", 10).unwrap().is_empty());
+    assert_eq!(store.search("key:a", None, 10).unwrap(), vec![4, 2, 0]);
+    assert_eq!(store.search("key:a", None, 2).unwrap(), vec![4, 2]);
+    assert_eq!(store.search("key:a", Some(2), 10).unwrap(), vec![0]);
+    assert_eq!(
+        store.search("key:a", Some(0), 10).unwrap(),
+        Vec::<u64>::new()
+    );
+    assert!(store.search("key:z", None, 10).unwrap().is_empty());
 
     let history = store.checkpoints(0, 100).unwrap();
     assert_eq!(
@@ -96,6 +102,7 @@ fn suite(store: &dyn LogStore) {
             first_index: 2,
             integrated_ms: 1,
             entries: &[NewEntry::new("x")],
+            entry_signatures: &[],
             leaf_hashes: &[leaf_hash(b"x")],
             tree_hashes: &[leaf_hash(b"x")],
             checkpoint: "bad\n",
@@ -154,13 +161,13 @@ fn redb_index_merges_and_rebuilds() {
         assert_eq!(s.unmerged(), 3);
         // Before any merge, lookups are served from memory.
         assert_eq!(s.find_leaves(&[leaf_hash(b"a2")]).unwrap(), vec![Some(2)]);
-        assert_eq!(s.search("key:a", 10).unwrap(), vec![0, 2]);
+        assert_eq!(s.search("key:a", None, 10).unwrap(), vec![2, 0]);
         s.merge_index().unwrap();
         assert_eq!(s.unmerged(), 0);
         append(&s, &mut f, &["a3"], 2, false);
         // Half merged, half not: both are found, in order, without duplicates.
-        assert_eq!(s.search("key:a", 10).unwrap(), vec![0, 2, 3]);
-        assert_eq!(s.search("key:a", 2).unwrap(), vec![0, 2]);
+        assert_eq!(s.search("key:a", None, 10).unwrap(), vec![3, 2, 0]);
+        assert_eq!(s.search("key:a", None, 2).unwrap(), vec![3, 2]);
         assert_eq!(
             s.find_leaves(&[leaf_hash(b"a1"), leaf_hash(b"a3"), leaf_hash(b"zz")])
                 .unwrap(),
@@ -171,7 +178,7 @@ fn redb_index_merges_and_rebuilds() {
     {
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.unmerged(), 1);
-        assert_eq!(s.search("key:a", 10).unwrap(), vec![0, 2, 3]);
+        assert_eq!(s.search("key:a", None, 10).unwrap(), vec![3, 2, 0]);
         assert_eq!(s.find_leaves(&[leaf_hash(b"a3")]).unwrap(), vec![Some(3)]);
         // The background merger catches up by itself once enough entries wait.
         s.set_index_merge_entries(2);
@@ -181,7 +188,7 @@ fn redb_index_merges_and_rebuilds() {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         assert_eq!(s.unmerged(), 0, "the merger did not run");
-        assert_eq!(s.search("key:b", 10).unwrap(), vec![1, 5]);
+        assert_eq!(s.search("key:b", None, 10).unwrap(), vec![5, 1]);
     }
     // Lose the index file: it is rebuilt from the log.
     let index = dir.path().join("log.redb.index");
@@ -189,7 +196,7 @@ fn redb_index_merges_and_rebuilds() {
     {
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.unmerged(), 6);
-        assert_eq!(s.search("key:a", 10).unwrap(), vec![0, 2, 3]);
+        assert_eq!(s.search("key:a", None, 10).unwrap(), vec![3, 2, 0]);
         s.merge_index().unwrap();
     }
     // Garbage in the index file: rebuilt too.
@@ -197,4 +204,229 @@ fn redb_index_merges_and_rebuilds() {
     let s = RedbStore::open(&path).unwrap();
     assert_eq!(s.find_leaves(&[leaf_hash(b"b3")]).unwrap(), vec![Some(5)]);
     assert_eq!(s.state().unwrap().size, 6);
+}
+
+/// Search keys round-trip exactly, whatever bytes they hold: a key with NUL in it is found as
+/// itself — not as the pieces around the NUL — after a restart rebuilds the index from the log
+/// file, and after the index file itself is rebuilt. (Keys were stored NUL-joined; a restart
+/// split them.)
+#[test]
+fn redb_search_keys_round_trip_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.redb");
+    let keys = [
+        "email:a\0b@example.com".to_owned(),
+        "\0".to_owned(),
+        "sha256:\u{1F512}\u{0}\u{7f}\u{ff}end".to_owned(),
+        "email:a".to_owned(),
+    ];
+    let entry = NewEntry {
+        data: b"entry with odd keys".to_vec(),
+        index_keys: keys.to_vec(),
+    };
+    let other = NewEntry {
+        data: b"a plain entry".to_vec(),
+        index_keys: vec!["email:a".into(), "b@example.com".into()],
+    };
+    let mut f = Frontier::new();
+    {
+        let s = RedbStore::open(&path).unwrap();
+        for e in [&entry, &other] {
+            let leaves = [leaf_hash(&e.data)];
+            let mut hashes = Vec::new();
+            f.append_into(leaves[0], &mut hashes);
+            s.append(&Batch {
+                first_index: f.size() - 1,
+                integrated_ms: 1,
+                entries: std::slice::from_ref(e),
+                entry_signatures: &[],
+                leaf_hashes: &leaves,
+                tree_hashes: &hashes,
+                checkpoint: "c\n",
+                keep_checkpoint: false,
+            })
+            .unwrap();
+        }
+    }
+    let check = |s: &RedbStore, when: &str| {
+        for k in &keys[..3] {
+            assert_eq!(s.search(k, None, 10).unwrap(), vec![0], "{when}: {k:?}");
+        }
+        assert_eq!(s.search("email:a", None, 10).unwrap(), vec![1, 0], "{when}");
+        // The pieces around a NUL are not keys of their own.
+        for piece in ["b@example.com", "email:a", "", "sha256:\u{1F512}", "end"] {
+            let found = s.search(piece, None, 10).unwrap();
+            let want: &[u64] = match piece {
+                "b@example.com" => &[1],
+                "email:a" => &[1, 0],
+                _ => &[],
+            };
+            assert_eq!(found, want, "{when}: {piece:?}");
+        }
+    };
+    // Reopened with nothing merged: the in-memory index is rebuilt from the log file's records.
+    {
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.unmerged(), 2);
+        check(&s, "unmerged after reopen");
+        s.merge_index().unwrap();
+        check(&s, "merged");
+    }
+    {
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.unmerged(), 0);
+        check(&s, "merged, reopened");
+    }
+    std::fs::remove_file(dir.path().join("log.redb.index")).unwrap();
+    let s = RedbStore::open(&path).unwrap();
+    check(&s, "index file rebuilt");
+}
+
+/// Appends `n` entries filed under `key` (and nothing else) to a store whose tree is `f`.
+fn append_under(store: &dyn LogStore, f: &mut Frontier, key: &str, tag: &str, n: u64) {
+    let first = f.size();
+    let entries: Vec<NewEntry> = (first..first + n)
+        .map(|i| NewEntry {
+            data: format!("{tag} {i}").into_bytes(),
+            index_keys: vec![key.to_owned()],
+        })
+        .collect();
+    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(&e.data)).collect();
+    let mut hashes = Vec::new();
+    for l in &leaves {
+        f.append_into(*l, &mut hashes);
+    }
+    store
+        .append(&Batch {
+            first_index: first,
+            integrated_ms: 1,
+            entries: &entries,
+            entry_signatures: &[],
+            leaf_hashes: &leaves,
+            tree_hashes: &hashes,
+            checkpoint: "c\n",
+            keep_checkpoint: false,
+        })
+        .unwrap();
+}
+
+/// 10,000+ junk entries under an identity do not hide a later real one: search answers newest
+/// first, and paging with `before` walks every entry exactly once. (Search answered the lowest
+/// 10,000 indexes, with no way to ask for more.)
+fn flood_suite(store: &dyn LogStore, merge: &dyn Fn()) {
+    const KEY: &str = "email:victim@example.com";
+    let mut f = Frontier::new();
+    for _ in 0..10 {
+        append_under(store, &mut f, KEY, "junk", 1_005);
+        // Part of it merged into the index file, part not (for the redb store).
+        merge();
+    }
+    append_under(store, &mut f, "email:other@example.com", "noise", 10);
+    append_under(store, &mut f, KEY, "real", 1);
+    let real = f.size() - 1;
+    assert_eq!(store.search(KEY, None, 10_000).unwrap()[0], real);
+    assert_eq!(store.search(KEY, None, 1).unwrap(), vec![real]);
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.search(KEY, before, 999).unwrap();
+        assert!(page.len() <= 999);
+        assert!(page.windows(2).all(|w| w[0] > w[1]), "not newest first");
+        match page.last() {
+            Some(&last) => before = Some(last),
+            None => break,
+        }
+        seen.extend(page);
+    }
+    let mut want: Vec<u64> = (0..10_050).collect();
+    want.push(real);
+    want.reverse();
+    assert_eq!(seen.len(), want.len());
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn memory_store_search_cannot_be_flooded() {
+    flood_suite(&MemoryStore::new(), &|| {});
+}
+
+#[test]
+fn redb_search_cannot_be_flooded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RedbStore::open(dir.path().join("log.redb")).unwrap();
+    let merges = std::cell::Cell::new(0);
+    flood_suite(&s, &|| {
+        // Merge after every other batch, so both the index file and the in-memory tail answer.
+        merges.set(merges.get() + 1);
+        if merges.get() % 2 == 0 {
+            s.merge_index().unwrap();
+        }
+    });
+}
+
+/// Entry signatures are stored with their batch, read back exactly, added once for entries that
+/// have none, and never replaced.
+fn entry_signature_suite(store: &dyn LogStore) {
+    let entries = [NewEntry::new("s0"), NewEntry::new("s1")];
+    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(&e.data)).collect();
+    let mut f = Frontier::new();
+    let mut hashes = Vec::new();
+    for l in &leaves {
+        f.append_into(*l, &mut hashes);
+    }
+    let batch = |sigs: &[Vec<u8>]| {
+        store.append(&Batch {
+            first_index: 0,
+            integrated_ms: 1,
+            entries: &entries,
+            entry_signatures: sigs,
+            leaf_hashes: &leaves,
+            tree_hashes: &hashes,
+            checkpoint: "c\n",
+            keep_checkpoint: false,
+        })
+    };
+    // Signatures for some entries but not all: refused, nothing written.
+    assert!(batch(&[b"only one".to_vec()]).is_err());
+    assert_eq!(store.state().unwrap().size, 0);
+    batch(&[b"sig 0".to_vec(), b"sig 1".to_vec()]).unwrap();
+    assert_eq!(store.entry_signature(0).unwrap().unwrap(), b"sig 0");
+    assert_eq!(store.entry_signature(1).unwrap().unwrap(), b"sig 1");
+    assert_eq!(store.entry_signature(2).unwrap(), None);
+    assert!(store.unsigned_entries(0, 10).unwrap().is_empty());
+    append_under(store, &mut f, "k", "unsigned", 3);
+    assert_eq!(store.unsigned_entries(0, 10).unwrap(), vec![2, 3, 4]);
+    assert_eq!(store.unsigned_entries(3, 1).unwrap(), vec![3]);
+    // A stored signature is never replaced, and a failed add writes nothing.
+    let err = store
+        .add_entry_signatures(&[(2, b"new 2".to_vec()), (1, b"other".to_vec())])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadySigned { index: 1 }),
+        "{err}"
+    );
+    assert_eq!(store.entry_signature(2).unwrap(), None);
+    assert!(store.add_entry_signatures(&[(5, b"x".to_vec())]).is_err());
+    store
+        .add_entry_signatures(&[(2, b"new 2".to_vec()), (4, b"new 4".to_vec())])
+        .unwrap();
+    assert_eq!(store.unsigned_entries(0, 10).unwrap(), vec![3]);
+    assert_eq!(store.entry_signature(1).unwrap().unwrap(), b"sig 1");
+    assert_eq!(store.entry_signature(4).unwrap().unwrap(), b"new 4");
+}
+
+#[test]
+fn memory_store_entry_signatures() {
+    entry_signature_suite(&MemoryStore::new());
+}
+
+#[test]
+fn redb_entry_signatures_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.redb");
+    entry_signature_suite(&RedbStore::open(&path).unwrap());
+    let s = RedbStore::open(&path).unwrap();
+    assert_eq!(s.entry_signature(0).unwrap().unwrap(), b"sig 0");
+    assert_eq!(s.entry_signature(4).unwrap().unwrap(), b"new 4");
+    assert_eq!(s.unsigned_entries(0, 10).unwrap(), vec![3]);
 }

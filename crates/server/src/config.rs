@@ -8,6 +8,7 @@
 //! hsm:
 //!   module: /usr/lib/softhsm/libsofthsm2.so
 //!   pin_file: .hallmark/hsm/user-pin    # or the HALLMARK_PKCS11_PIN variable
+//!   max_sessions: 8                     # PKCS#11 sessions on loan at once, per key's token handle
 //! ca:
 //!   root_key: pkcs11:token=hallmark;object=ca-root
 //!   issuing_key: pkcs11:token=hallmark;object=ca-issuing
@@ -30,6 +31,7 @@
 //!   body_timeout_secs: 30               # a request body that stalls this long: 408
 //!   request_timeout_secs: 60            # a whole request: 503 after this
 //!   max_connections: 4096               # open connections; more wait to be accepted
+//! max_concurrent_reads: 16              # log reads (entries, proofs, search) running at once
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
@@ -108,6 +110,7 @@ struct File {
     dev_oidc: Option<bool>,
     dev_oidc_unsafe_allow_anywhere: Option<bool>,
     max_body_bytes: Option<usize>,
+    max_concurrent_reads: Option<usize>,
     #[serde(default)]
     http: HttpFile,
 }
@@ -127,6 +130,7 @@ struct HttpFile {
 struct HsmFile {
     module: Option<PathBuf>,
     pin_file: Option<PathBuf>,
+    max_sessions: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,6 +216,11 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Connection and request limits.
     pub http: HttpLimits,
+    /// PKCS#11 sessions each opened token handle lends out at once (the server opens one handle
+    /// per key: the issuing key, the CT log key, the signature log key).
+    pub hsm_max_sessions: usize,
+    /// Log reads (entries, proofs, search) running on blocking threads at once.
+    pub max_concurrent_reads: usize,
 }
 
 impl Settings {
@@ -469,6 +478,22 @@ pub fn load(
         ));
     }
     let http = http_limits(&file.http)?;
+    let hsm_max_sessions = file
+        .hsm
+        .max_sessions
+        .unwrap_or(hallmark_keys::DEFAULT_MAX_SESSIONS);
+    if !(1..=1024).contains(&hsm_max_sessions) {
+        return Err(invalid("hsm.max_sessions", "must be between 1 and 1024"));
+    }
+    let max_concurrent_reads = file
+        .max_concurrent_reads
+        .unwrap_or(DEFAULT_CONCURRENT_READS);
+    if !(1..=4096).contains(&max_concurrent_reads) {
+        return Err(invalid(
+            "max_concurrent_reads",
+            "must be between 1 and 4096",
+        ));
+    }
     Ok(Settings {
         listen,
         public_url,
@@ -487,6 +512,8 @@ pub fn load(
         issuers_file,
         dev_oidc,
         max_body_bytes,
+        hsm_max_sessions,
+        max_concurrent_reads,
         http,
     })
 }
@@ -525,6 +552,10 @@ fn http_limits(file: &HttpFile) -> Result<HttpLimits, ConfigError> {
         max_connections,
     })
 }
+
+/// Log reads running at once unless configured: enough to keep two cores and the storage busy,
+/// far below tokio's 512 blocking threads.
+const DEFAULT_CONCURRENT_READS: usize = 16;
 
 #[cfg(test)]
 mod tests {
@@ -618,6 +649,40 @@ mod tests {
             let env: &'static [(&'static str, &'static str)] =
                 Box::leak(vec![("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_PUBLIC_URL", url)].into());
             assert!(load(None, env_of(env)).unwrap().dev_oidc, "{url}");
+        }
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn session_and_read_limits() {
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert_eq!(s.hsm_max_sessions, hallmark_keys::DEFAULT_MAX_SESSIONS);
+        assert_eq!(s.max_concurrent_reads, DEFAULT_CONCURRENT_READS);
+        let p = tempfile_path("limits");
+        std::fs::write(
+            &p,
+            "dev_oidc: true\nhsm:\n  max_sessions: 3\nmax_concurrent_reads: 5\n",
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!((s.hsm_max_sessions, s.max_concurrent_reads), (3, 5));
+        for (yaml, field) in [
+            (
+                "dev_oidc: true\nhsm:\n  max_sessions: 0\n",
+                "hsm.max_sessions",
+            ),
+            (
+                "dev_oidc: true\nmax_concurrent_reads: 0\n",
+                "max_concurrent_reads",
+            ),
+            (
+                "dev_oidc: true\nmax_concurrent_readers: 3\n",
+                "max_concurrent_readers",
+            ),
+        ] {
+            std::fs::write(&p, yaml).unwrap();
+            let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+            assert!(e.contains(field), "{yaml}: {e}");
         }
         std::fs::remove_file(p).ok();
     }

@@ -11,6 +11,11 @@
 //! certificate — so `extra_data` does not start with a signed precertificate as RFC 6962's
 //! `PrecertChainEntry` does; the leaf's TBS and the SCT's signature over it are what a monitor
 //! checks.
+//!
+//! `get-sth` signs an STH at most once per tree size: the first reader after the tree grew signs
+//! it (single-flight: concurrent readers wait for that one signature) and everyone else gets the
+//! cached one. The other reads never sign, and run on the bounded blocking read path
+//! (`crate::reads`).
 
 use std::sync::{Arc, Mutex};
 
@@ -50,7 +55,10 @@ pub(crate) struct CtLog {
     pub(crate) log_id: [u8; 32],
     /// DER of the issuing chain, for `extra_data` and `get-roots`.
     pub(crate) chain_der: Vec<Vec<u8>>,
+    /// The latest STH signed.
     sth: Mutex<Option<Sth>>,
+    /// Held while an STH is signed, so concurrent readers of a grown tree make one signature.
+    signing_sth: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for CtLog {
@@ -74,6 +82,7 @@ impl CtLog {
             log_id,
             chain_der,
             sth: Mutex::new(None),
+            signing_sth: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -89,12 +98,25 @@ impl CtLog {
             .map_err(|e| ApiError::from(e.as_ref()))
     }
 
-    /// The STH for the latest tree, signing one (on a blocking thread) when the tree grew.
+    /// The STH signed for `size`, if that is the latest one signed.
+    fn cached_sth(&self, size: u64) -> Option<Sth> {
+        self.sth
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .filter(|s| s.tree_size == size)
+    }
+
+    /// The STH for the latest tree, signing one (on a blocking thread) when the tree grew: once
+    /// per tree size, however many readers ask at once.
     async fn sth(self: &Arc<Self>) -> Result<Sth, ApiError> {
+        if let Some(s) = self.cached_sth(self.latest().size) {
+            return Ok(s);
+        }
+        // Single flight: one reader signs, the others wait and take its STH.
+        let _signing = self.signing_sth.lock().await;
         let latest = self.latest();
-        if let Some(s) = self.sth.lock().ok().and_then(|g| g.clone())
-            && s.tree_size == latest.size
-        {
+        if let Some(s) = self.cached_sth(latest.size) {
             return Ok(s);
         }
         let this = self.clone();
@@ -199,23 +221,29 @@ pub(crate) async fn get_proof_by_hash(
             "tree_size must be between 1 and {size} (the current tree size)"
         )));
     }
-    let found = state
-        .ct
-        .seq
-        .store()
-        .find_leaves(&[hash])
-        .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
-    let index = match found.first().copied().flatten() {
-        Some(i) if i < q.tree_size => i,
-        _ => {
-            return Err(ApiError::not_found(format!(
-                "no entry with leaf hash {} in the tree of size {}",
-                q.hash, q.tree_size
-            )));
-        }
-    };
     let tree_size = q.tree_size;
-    let proof = blocking_proof(&state, move |seq| seq.inclusion_proof(index, tree_size)).await?;
+    let st = state.clone();
+    let (index, proof) = crate::reads::blocking_read(&state, move || {
+        let seq = &st.ct.seq;
+        let found = seq
+            .store()
+            .find_leaves(&[hash])
+            .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
+        let index = match found.first().copied().flatten() {
+            Some(i) if i < tree_size => i,
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "no entry with leaf hash {} in the tree of size {tree_size}",
+                    q.hash
+                )));
+            }
+        };
+        let proof = seq
+            .inclusion_proof(index, tree_size)
+            .map_err(|e| ApiError::from(&e))?;
+        Ok((index, proof))
+    })
+    .await?;
     Ok(Json(serde_json::json!({
         "leaf_index": index,
         "audit_path": b64_list(&proof),
@@ -241,10 +269,14 @@ pub(crate) async fn get_entries(
     // Inclusive end, as RFC 6962 has it; clamp to the tree and the page size.
     let end = q.end.min(size - 1).min(q.start + MAX_GET_ENTRIES - 1) + 1;
     let st = state.clone();
-    let entries = tokio::task::spawn_blocking(move || st.ct.seq.store().entries(q.start, end))
-        .await
-        .map_err(|e| ApiError::internal("read task failed", &e))?
-        .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
+    let entries = crate::reads::blocking_read(&state, move || {
+        st.ct
+            .seq
+            .store()
+            .entries(q.start, end)
+            .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))
+    })
+    .await?;
     let extra = STANDARD.encode(asn1_cert_list(&state.ct.chain_der));
     let list: Vec<_> = entries
         .iter()
@@ -289,8 +321,5 @@ async fn blocking_proof(
     f: impl FnOnce(&Sequencer<RedbStore>) -> Result<Vec<Hash>, hallmark_log::LogError> + Send + 'static,
 ) -> Result<Vec<Hash>, ApiError> {
     let st = state.clone();
-    tokio::task::spawn_blocking(move || f(&st.ct.seq))
-        .await
-        .map_err(|e| ApiError::internal("proof task failed", &e))?
-        .map_err(|e| ApiError::from(&e))
+    crate::reads::blocking_read(state, move || f(&st.ct.seq).map_err(|e| ApiError::from(&e))).await
 }

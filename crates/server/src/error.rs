@@ -100,16 +100,16 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Whether a signer's error is an unavailable HSM.
+/// Whether a signer's error is an unavailable (or saturated) HSM.
 pub(crate) fn signer_unavailable(e: &signature::Error) -> bool {
     std::error::Error::source(e)
         .and_then(|s| s.downcast_ref::<KeyError>())
-        .is_some_and(KeyError::is_unavailable)
+        .is_some_and(|k| k.is_unavailable() || k.is_busy())
 }
 
 impl From<KeyError> for ApiError {
     fn from(e: KeyError) -> Self {
-        if e.is_unavailable() {
+        if e.is_unavailable() || e.is_busy() {
             tracing::warn!(error = %e, "HSM unavailable");
             Self::unavailable("the HSM")
         } else {
@@ -125,7 +125,9 @@ impl From<&LogError> for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("entry is {size} bytes; the limit is {limit}"),
             ),
-            LogError::Signing { source, .. } if signer_unavailable(source) => {
+            LogError::Signing { source, .. } | LogError::EntrySigning { source, .. }
+                if signer_unavailable(source) =>
+            {
                 tracing::warn!(error = %e, "log signing key unavailable");
                 Self::unavailable("the log's signing key (HSM)")
             }

@@ -47,6 +47,22 @@ fn hsm_not_ready(e: &hallmark_keys::KeyError) -> (StatusCode, String) {
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let size = state.ct.latest().size;
     metrics::gauge!("hallmark_ct_log_tree_size").set(size as f64);
+    // HSM work by key (the issuing key's signatures are `hallmark_certificates_issued_total`),
+    // and sessions on loan per token handle.
+    for (key, signatures) in [
+        ("log", state.rekor.key.signature_count()),
+        ("ct_log", state.ct.key.signature_count()),
+    ] {
+        metrics::counter!("hallmark_hsm_signatures_total", "key" => key).absolute(signatures);
+    }
+    for (handle, hsm) in [
+        ("issuing", &state.hsm),
+        ("log", state.rekor.key.hsm()),
+        ("ct_log", state.ct.key.hsm()),
+    ] {
+        metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => handle)
+            .set(hsm.sessions_in_use() as f64);
+    }
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -29,6 +29,7 @@ mod extract;
 pub mod fuzzing;
 mod health;
 mod http;
+mod reads;
 mod rekor;
 mod state;
 mod trust;

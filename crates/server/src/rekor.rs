@@ -7,9 +7,27 @@
 //! durable, answers 201 with the entry, its signed entry timestamp (SET) and an inclusion proof
 //! with the signed checkpoint. A duplicate answers 409 with the existing entry's location.
 //!
+//! The SET is signed once, by the sequencer, in the batch that appends the entry, and stored with
+//! it in the same transaction ([`SetSigner`], `hallmark_log::EntrySigner`): an HSM outage fails
+//! the batch, so no entry is stored or acknowledged without its SET. Reads serve the stored SET
+//! and the latest checkpoint the sequencer signed; no read touches the HSM. They run on blocking
+//! threads, at most `max_concurrent_reads` at once (`crate::reads`).
+//!
 //! Reads: `GET /api/v1/log`, `/api/v1/log/publicKey`, `/api/v1/log/proof`,
 //! `/api/v1/log/entries?logIndex=`, `/api/v1/log/entries/{uuid}`,
-//! `POST /api/v1/log/entries/retrieve`, `POST /api/v1/index/retrieve`.
+//! `POST /api/v1/log/entries/retrieve` (at most 100 entries, none asked for twice),
+//! `POST /api/v1/index/retrieve`.
+//!
+//! # Search (`POST /api/v1/index/retrieve`)
+//!
+//! The request names exactly one of `hash` (`sha256:<hex>`), `email` or `publicKey`
+//! (`{"content": <base64 PEM or DER>}`), as Rekor's, and may add `limit` (1 to 10,000; default
+//! 10,000) and `cursor`. The answer is Rekor's plain JSON array of entry UUIDs, **newest first**.
+//! When more entries may follow, the response carries an `x-next-cursor` header; send its value
+//! back as `cursor` (with the same search) for the next, older page. The last page has no such
+//! header. The cursor is opaque to clients (today it is the log index the next page starts
+//! below). Newest first means entries added under an identity, however many, cannot push a later
+//! entry out of the first answer, and the cursor reaches every older one.
 
 use std::sync::Arc;
 
@@ -22,7 +40,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hallmark_keys::Pkcs11Key;
 use hallmark_log::store::{LogStore, NewEntry, StoredEntry};
-use hallmark_log::{RedbStore, Sequencer};
+use hallmark_log::{EntrySigner, RedbStore, Sequencer};
 use hallmark_tlog::{Hash, leaf_hash};
 use p256::ecdsa::DerSignature;
 use serde::Deserialize;
@@ -35,6 +53,43 @@ use crate::extract::ApiQuery;
 /// Most entries one retrieve call returns.
 const MAX_RETRIEVE: usize = 100;
 
+/// Most UUIDs one search answer lists (and its default page size).
+const MAX_SEARCH_PAGE: usize = 10_000;
+
+/// The response header naming the cursor of the next search page.
+const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// Signs Rekor's signed entry timestamp (SET) of each entry once, as the sequencer appends it:
+/// the log key's signature over the canonical JSON of body, integrated time (seconds), log ID and
+/// log index.
+pub(crate) struct SetSigner {
+    pub(crate) key: Pkcs11Key<p256::NistP256>,
+    pub(crate) log_id_hex: String,
+}
+
+impl EntrySigner for SetSigner {
+    fn sign_entry(
+        &self,
+        index: u64,
+        integrated_ms: u64,
+        data: &[u8],
+    ) -> Result<Vec<u8>, signature::Error> {
+        let payload = hallmark_sigstore::set_payload(
+            &STANDARD.encode(data),
+            integrated_seconds(integrated_ms),
+            &self.log_id_hex,
+            index,
+        );
+        let set: DerSignature = self.key.try_sign(&payload)?;
+        Ok(set.as_bytes().to_vec())
+    }
+}
+
+/// Rekor's integrated time (Unix seconds) of an entry sequenced at `ms`.
+fn integrated_seconds(ms: u64) -> i64 {
+    i64::try_from(ms / 1000).unwrap_or(i64::MAX)
+}
+
 /// The signature log.
 pub(crate) struct RekorLog {
     pub(crate) seq: Sequencer<RedbStore>,
@@ -44,10 +99,10 @@ pub(crate) struct RekorLog {
     /// Rekor's tree ID (the first eight bytes of the log ID, as a positive number).
     pub(crate) tree_id: u64,
     pub(crate) public_key_pem: String,
-    /// Bounds the create path's CPU and HSM work (verification, SET signing) to a few threads at
-    /// a time. Without it every waiting request gets its own blocking thread, and a hundred
-    /// threads contending for two cores and the HSM library's locks spend more time in futex
-    /// wake-ups than in signing.
+    /// Bounds the create path's CPU work (parsing, signature checks, the answer's inclusion
+    /// proof; the SET is signed by the sequencer) to a few threads at a time. Without it every
+    /// waiting request gets its own blocking thread, and a hundred threads contending for two
+    /// cores spend more time in futex wake-ups than in work.
     pub(crate) workers: tokio::sync::Semaphore,
 }
 
@@ -67,21 +122,18 @@ impl RekorLog {
         hallmark_sigstore::entry_uuid(self.tree_id, leaf)
     }
 
-    /// The Rekor JSON for the entry at `index` with an inclusion proof in the latest tree. Signs a
-    /// fresh SET (ECDSA is randomised; Rekor also signs on every read). Blocking: HSM.
-    fn entry_json(&self, index: u64, stored: &StoredEntry) -> Result<serde_json::Value, ApiError> {
+    /// The Rekor JSON for the entry at `index` with its stored SET and an inclusion proof in the
+    /// latest tree. Signs nothing. Blocking: storage.
+    fn entry_json(
+        &self,
+        index: u64,
+        stored: &StoredEntry,
+        set: &[u8],
+    ) -> Result<serde_json::Value, ApiError> {
         let tree = self.seq.latest();
         let body_b64 = STANDARD.encode(&stored.data);
-        let integrated = (stored.integrated_ms / 1000) as i64;
+        let integrated = integrated_seconds(stored.integrated_ms);
         let log_id_hex = hex::encode(self.log_id);
-        let payload = hallmark_sigstore::set_payload(&body_b64, integrated, &log_id_hex, index);
-        let set: DerSignature = self.key.try_sign(&payload).map_err(|e| {
-            if crate::error::signer_unavailable(&e) {
-                ApiError::unavailable("the log key (HSM)")
-            } else {
-                ApiError::internal("signing the entry timestamp", &e)
-            }
-        })?;
         let proof = self
             .seq
             .inclusion_proof(index, tree.size)
@@ -94,7 +146,7 @@ impl RekorLog {
                 integrated_time: integrated,
                 log_id_hex: &log_id_hex,
                 log_index: index,
-                signed_entry_timestamp_b64: &STANDARD.encode(set.as_bytes()),
+                signed_entry_timestamp_b64: &STANDARD.encode(set),
                 proof: hallmark_sigstore::InclusionProofParts {
                     checkpoint: &tree.checkpoint,
                     hashes: &proof,
@@ -105,13 +157,35 @@ impl RekorLog {
         ))
     }
 
-    fn read(&self, index: u64) -> Result<StoredEntry, ApiError> {
-        self.seq
-            .store()
+    /// The entry at `index` and its stored SET.
+    fn read(&self, index: u64) -> Result<(StoredEntry, Vec<u8>), ApiError> {
+        let store = self.seq.store();
+        let entry = store
             .entry(index)
-            .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?
-            .ok_or_else(|| ApiError::not_found(format!("no entry at log index {index}")))
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::not_found(format!("no entry at log index {index}")))?;
+        // Every entry is signed as it is appended, and older ones at start-up.
+        let set = store
+            .entry_signature(index)
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                ApiError::internal(
+                    "reading an entry",
+                    &format_args!("entry {index} has no stored SET"),
+                )
+            })?;
+        Ok((entry, set))
     }
+
+    /// The full Rekor JSON of the entry at `index`.
+    fn entry_at(&self, index: u64) -> Result<serde_json::Value, ApiError> {
+        let (stored, set) = self.read(index)?;
+        self.entry_json(index, &stored, &set)
+    }
+}
+
+fn store_error(e: hallmark_log::StoreError) -> ApiError {
+    ApiError::from(&hallmark_log::LogError::Store(e))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -169,13 +243,20 @@ pub(crate) async fn create_entry(
         return Ok(resp);
     }
     let index = appended.index;
-    // The stored entry is the canonical body just appended: no need to read it back.
+    // The stored entry is the canonical body just appended, and its SET was signed and stored
+    // with it: no need to read either back.
     let stored = StoredEntry {
         integrated_ms: appended.integrated_ms,
         data: verified.canonical_body,
     };
+    let set = appended.entry_signature.ok_or_else(|| {
+        ApiError::internal(
+            "appending an entry",
+            &format_args!("the sequencer returned entry {index} without its SET"),
+        )
+    })?;
     let permit = state.rekor.workers.acquire().await;
-    let json = blocking(move || rekor.entry_json(index, &stored)).await?;
+    let json = blocking(move || rekor.entry_json(index, &stored, &set)).await?;
     drop(permit);
     metrics::counter!("hallmark_log_entries_total", "outcome" => "created").increment(1);
     let mut headers = HeaderMap::new();
@@ -223,7 +304,7 @@ pub(crate) async fn proof(
     }
     let st = state.clone();
     let last = q.last_size;
-    let (hashes, root) = blocking(move || {
+    let (hashes, root) = crate::reads::blocking_read(&state, move || {
         let seq = &st.rekor.seq;
         let proof = seq
             .consistency_proof(first, last)
@@ -250,11 +331,7 @@ pub(crate) async fn entry_by_index(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let rekor = state.rekor.clone();
     Ok(Json(
-        blocking(move || {
-            let stored = rekor.read(q.log_index)?;
-            rekor.entry_json(q.log_index, &stored)
-        })
-        .await?,
+        crate::reads::blocking_read(&state, move || rekor.entry_at(q.log_index)).await?,
     ))
 }
 
@@ -268,7 +345,7 @@ fn index_of_uuid(rekor: &RekorLog, uuid: &str) -> Result<u64, ApiError> {
         .seq
         .store()
         .find_leaves(&[leaf])
-        .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
+        .map_err(store_error)?;
     found
         .first()
         .copied()
@@ -282,10 +359,9 @@ pub(crate) async fn entry_by_uuid(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let rekor = state.rekor.clone();
     Ok(Json(
-        blocking(move || {
+        crate::reads::blocking_read(&state, move || {
             let index = index_of_uuid(&rekor, &uuid)?;
-            let stored = rekor.read(index)?;
-            rekor.entry_json(index, &stored)
+            rekor.entry_at(index)
         })
         .await?,
     ))
@@ -294,7 +370,9 @@ pub(crate) async fn entry_by_uuid(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RetrieveRequest {
-    #[serde(default)]
+    /// Rekor spells it `entryUUIDs` (camelCase alone would make it `entryUuids`, which is kept as
+    /// an alias for anything written against that spelling).
+    #[serde(default, rename = "entryUUIDs", alias = "entryUuids")]
     entry_uuids: Vec<String>,
     #[serde(default)]
     log_indexes: Vec<u64>,
@@ -316,14 +394,21 @@ pub(crate) async fn retrieve(
         )));
     }
     let rekor = state.rekor.clone();
-    let out = blocking(move || {
+    let out = crate::reads::blocking_read(&state, move || {
         let mut indexes = req.log_indexes;
         for u in &req.entry_uuids {
             indexes.push(index_of_uuid(&rekor, u)?);
         }
+        // Each entry once: a request cannot multiply its own cost.
+        let mut seen = std::collections::HashSet::with_capacity(indexes.len());
+        if let Some(dup) = indexes.iter().find(|i| !seen.insert(**i)) {
+            return Err(ApiError::bad_request(format!(
+                "log index {dup} is asked for more than once (by index or UUID)"
+            )));
+        }
         indexes
             .into_iter()
-            .map(|i| rekor.read(i).and_then(|s| rekor.entry_json(i, &s)))
+            .map(|i| rekor.entry_at(i))
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -336,6 +421,10 @@ pub(crate) struct IndexRequest {
     hash: Option<String>,
     email: Option<String>,
     public_key: Option<IndexPublicKey>,
+    /// Most UUIDs in the answer (default and maximum [`MAX_SEARCH_PAGE`]).
+    limit: Option<usize>,
+    /// From a previous answer's `x-next-cursor`: continue below it.
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -351,13 +440,25 @@ struct IndexPublicKey {
 pub(crate) async fn index_retrieve(
     State(state): State<Arc<AppState>>,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = crate::ca_api::read_body(body, state.settings.max_body_bytes).await?;
     let req: IndexRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
-            "expected {{\"hash\":\"sha256:<hex>\"}}, {{\"email\":...}} or {{\"publicKey\":{{\"content\":...}}}}: {e}"
+            "expected {{\"hash\":\"sha256:<hex>\"}}, {{\"email\":...}} or {{\"publicKey\":{{\"content\":...}}}}, optionally with \"limit\" and \"cursor\": {e}"
         ))
     })?;
+    let limit = req.limit.unwrap_or(MAX_SEARCH_PAGE);
+    if !(1..=MAX_SEARCH_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_SEARCH_PAGE}"
+        )));
+    }
+    let before = match &req.cursor {
+        None => None,
+        Some(c) => Some(c.parse::<u64>().map_err(|_| {
+            ApiError::bad_request("cursor is not one this server gave out (x-next-cursor)")
+        })?),
+    };
     let key = match (req.hash, req.email, req.public_key) {
         (Some(h), None, None) => {
             let h = h.to_ascii_lowercase();
@@ -384,19 +485,32 @@ pub(crate) async fn index_retrieve(
         }
     };
     let rekor = state.rekor.clone();
-    let uuids = blocking(move || {
-        let indexes = rekor
-            .seq
-            .store()
-            .search(&key, 10_000)
-            .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
-        indexes
-            .into_iter()
-            .map(|i| rekor.read(i).map(|s| rekor.uuid(&leaf_hash(&s.data))))
-            .collect::<Result<Vec<_>, _>>()
+    let (uuids, next) = crate::reads::blocking_read(&state, move || {
+        let store = rekor.seq.store();
+        // One more than asked for tells whether another page follows.
+        let mut indexes = store.search(&key, before, limit + 1).map_err(store_error)?;
+        let next = if indexes.len() > limit {
+            indexes.truncate(limit);
+            indexes.last().copied()
+        } else {
+            None
+        };
+        // The UUID is the tree ID and the leaf hash, which the tree stores at level 0.
+        let positions: Vec<u64> = indexes
+            .iter()
+            .map(|&i| hallmark_tlog::tree::stored_index(0, i))
+            .collect();
+        let leaves = store.read_hashes(&positions).map_err(store_error)?;
+        let uuids: Vec<String> = leaves.iter().map(|l| rekor.uuid(l)).collect();
+        Ok((uuids, next))
     })
     .await?;
-    Ok(Json(serde_json::json!(uuids)))
+    let mut resp = Json(serde_json::json!(uuids)).into_response();
+    if let Some(next) = next {
+        resp.headers_mut()
+            .insert(NEXT_CURSOR, HeaderValue::from(next));
+    }
+    Ok(resp)
 }
 
 /// The search key of a public key given as PEM (public key or certificate) or DER SPKI:

@@ -34,6 +34,8 @@ pub struct AppState {
     pub(crate) verifier: TokenVerifier,
     pub(crate) dev_issuer: Option<DevIssuer>,
     pub(crate) metrics: PrometheusHandle,
+    /// Permits for the blocking read path (`crate::reads`).
+    pub(crate) reads: tokio::sync::Semaphore,
 }
 
 impl fmt::Debug for AppState {
@@ -178,7 +180,9 @@ fn open_token(settings: &Settings, key: &KeyRef) -> Result<Hsm> {
     let config = key
         .config(&settings.module, settings.pin.as_ref())
         .with_context(|| format!("key {key}"))?;
-    Hsm::open(config).with_context(|| format!("opening the token of {key}"))
+    let hsm = Hsm::open(config).with_context(|| format!("opening the token of {key}"))?;
+    hsm.set_max_sessions(settings.hsm_max_sessions);
+    Ok(hsm)
 }
 
 fn read_cert(path: &Path) -> Result<Certificate> {
@@ -230,7 +234,18 @@ fn open_rekor(s: &Settings) -> Result<RekorLog> {
     let db = s.data_dir.join("log.redb");
     let store =
         Arc::new(RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?);
-    let seq = Sequencer::start(store, key.clone(), rekor_sequencer_config(s, tree_id))?;
+    // Each entry's SET is signed once, in the batch that appends it, and stored with it.
+    let set_signer = Arc::new(crate::rekor::SetSigner {
+        key: key.clone(),
+        log_id_hex: hex::encode(log_id),
+    });
+    let seq = Sequencer::start_with_entry_signer(
+        store,
+        key.clone(),
+        set_signer,
+        rekor_sequencer_config(s, tree_id),
+    )
+    .context("starting the signature log (signing the SETs of entries that have none)")?;
     Ok(RekorLog {
         seq,
         key,
@@ -340,6 +355,7 @@ impl AppState {
         .await
         .context("start-up task")??;
         let (verifier, dev_issuer) = verifier(&settings)?;
+        let reads = tokio::sync::Semaphore::new(settings.max_concurrent_reads);
         tracing::info!(
             ct_log_id = %hex::encode(ct.log_id),
             ct_size = ct.latest().size,
@@ -356,6 +372,7 @@ impl AppState {
             verifier,
             dev_issuer,
             metrics,
+            reads,
         })
     }
 

@@ -1,7 +1,8 @@
 //! Crash-test child: appends to a redb log under concurrent load, with checkpoints signed by a
 //! SoftHSM key, and reports on stdout every acknowledgement and every checkpoint it was given:
 //!
-//! - `A <index> <leaf hash hex>`: the append was acknowledged (durable) at `index`;
+//! - `A <index> <leaf hash hex> <entry signature hex>`: the append was acknowledged (durable) at
+//!   `index`, with the entry signature the log signed in its batch ([`entry_message`]);
 //! - `C <base64 of the checkpoint note>`: a checkpoint the log handed out.
 //!
 //! Each line goes out in one `write` on a pipe (under `PIPE_BUF`), so a SIGKILL never leaves half a
@@ -20,13 +21,25 @@ use anyhow::{Context, Result};
 use base64::Engine as _;
 use hallmark_keys::{Hsm, PinSource, Pkcs11Config};
 use hallmark_log::store::NewEntry;
-use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
+use hallmark_log::{EntrySigner, RedbStore, Sequencer, SequencerConfig};
+use hallmark_tests::crash::entry_message;
 
 /// Entry payload size, as in the benchmark.
 const ENTRY_BYTES: usize = 500;
 
 fn env(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| format!("${name} is not set"))
+}
+
+/// Signs each entry with the log key, over [`entry_message`], standing in for Rekor's SET.
+struct Signer(hallmark_keys::Pkcs11Key<p256::NistP256>);
+
+impl EntrySigner for Signer {
+    fn sign_entry(&self, index: u64, ms: u64, data: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        use signature::Signer as _;
+        let sig: p256::ecdsa::DerSignature = self.0.try_sign(&entry_message(index, ms, data))?;
+        Ok(sig.as_bytes().to_vec())
+    }
 }
 
 fn main() -> Result<()> {
@@ -46,7 +59,8 @@ fn main() -> Result<()> {
     let mut config = SequencerConfig::new("crash.hallmark - 1", "crash.hallmark");
     config.max_batch = 256;
     config.history_interval_ms = 0;
-    let seq = Sequencer::start(store, key, config)?;
+    let seq =
+        Sequencer::start_with_entry_signer(store, key.clone(), Arc::new(Signer(key)), config)?;
 
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let say = |out: &Mutex<std::io::Stdout>, line: String| {
@@ -66,7 +80,18 @@ fn main() -> Result<()> {
                     let Ok(a) = seq.append_blocking(NewEntry::new(data)) else {
                         return;
                     };
-                    say(&out, format!("A {} {}\n", a.index, a.leaf_hash.to_hex()));
+                    let Some(sig) = &a.entry_signature else {
+                        return;
+                    };
+                    say(
+                        &out,
+                        format!(
+                            "A {} {} {}\n",
+                            a.index,
+                            a.leaf_hash.to_hex(),
+                            hex::encode(sig)
+                        ),
+                    );
                     if last_cp.swap(a.tree.size, Ordering::SeqCst) != a.tree.size {
                         let note = base64::engine::general_purpose::STANDARD
                             .encode(a.tree.checkpoint.as_bytes());
