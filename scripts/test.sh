@@ -21,9 +21,13 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # A production build has no development issuer (crates/cli/tests/attacks.rs checks the binary);
 # `cargo test` then builds target/debug/hallmark again with it, for the test stacks.
+# Cargo does not re-link target/debug/hallmark from a build that is already up to date, so the
+# file is removed before each of the two builds to get the right one.
 log "production build (no development issuer)"
+rm -f "$CARGO_TARGET_DIR/debug/hallmark"
 cargo build --locked -p hallmark-cli --bin hallmark
 cp "$CARGO_TARGET_DIR/debug/hallmark" "$CARGO_TARGET_DIR/debug/hallmark-production"
 export HALLMARK_PRODUCTION_BIN="$CARGO_TARGET_DIR/debug/hallmark-production"
+rm -f "$CARGO_TARGET_DIR/debug/hallmark"
 log "cargo test"
 cargo test --workspace --locked

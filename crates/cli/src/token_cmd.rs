@@ -17,8 +17,8 @@ pub(crate) struct TokenCmdArgs {
     pub(crate) trust: TrustArgs,
     #[command(flatten)]
     pub(crate) token: TokenArgs,
-    /// Write the token to this file (created with mode 0600, replaced if it exists) instead of
-    /// stdout.
+    /// Write the token to this file (mode 0600; an existing file or link there is replaced,
+    /// never written through) instead of stdout.
     #[arg(long, short)]
     pub(crate) output: Option<PathBuf>,
 }
@@ -54,22 +54,21 @@ pub(crate) fn token(args: TokenCmdArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes `data` to `path`, readable by its owner only.
+/// Writes `data` to `path`, readable by its owner only. The data goes into a new file beside
+/// `path` (created exclusively, mode 0600, never through a link), which then replaces `path`:
+/// a symbolic link planted at `path` is replaced, not followed, and no reader sees a partial
+/// token.
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // An existing file keeps its mode on open: tighten it.
-        use std::os::unix::fs::PermissionsExt as _;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".hallmark-token-")
+        .tempfile_in(dir)?;
     file.write_all(data)?;
-    file.write_all(b"\n")
+    file.write_all(b"\n")?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

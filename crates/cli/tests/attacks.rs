@@ -326,3 +326,45 @@ fn idle_and_dribbling_connections_are_closed_at_the_header_timeout() {
         );
     }
 }
+
+/// `hallmark token -o PATH` where someone planted a symbolic link at PATH: the link is replaced
+/// by a private file; what it pointed to is untouched.
+#[test]
+fn hallmark_token_replaces_a_link_at_its_output_instead_of_writing_through_it() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let link = dir.path().join("token.jwt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt = format!(
+        "{}.{}.c2ln",
+        b64(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(
+            serde_json::json!({"iss": "https://issuer.example", "sub": "a@example.com",
+            "aud": "sigstore", "iat": now, "exp": now + 600})
+        )
+    );
+    let given = dir.path().join("given.jwt");
+    std::fs::write(&given, &jwt).unwrap();
+    run(Command::new(bin())
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env("CI", "true")
+        .args(["token", "--identity-token-file"])
+        .arg(&given)
+        .arg("-o")
+        .arg(&link));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_file(), "{meta:?}");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(&link).unwrap(), format!("{jwt}\n"));
+}
