@@ -28,9 +28,12 @@ pub(crate) const IN_MEMORY_LIMIT: u64 = 256 << 20;
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The artifacts: files, or `sha256:<hex>` for a digest. Optional for DSSE bundles (then the
-    /// statement's subjects are not checked against anything).
+    /// The artifacts: files, or `sha256:<hex>` for a digest. Required, unless --no-artifact.
     pub(crate) artifacts: Vec<String>,
+    /// Check a DSSE bundle's signature, certificate and log entry only, without an artifact:
+    /// the statement's subjects are then not checked against anything.
+    #[arg(long, conflicts_with = "artifacts", requires = "bundle")]
+    pub(crate) no_artifact: bool,
     /// The bundle, for one artifact. Default: ARTIFACT.sigstore.json beside each file.
     #[arg(long)]
     pub(crate) bundle: Option<PathBuf>,
@@ -160,6 +163,12 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
     let root = TrustedRoot::from_json(&root_bytes)
         .with_context(|| format!("{} is not a usable trust root", root_path.display()))?;
     let targets: Vec<Option<&str>> = if args.artifacts.is_empty() {
+        if !args.no_artifact {
+            bail!(
+                "name the artifact to verify (a file, or sha256:<hex>); to check only a DSSE \
+                 bundle's signature and log entry, without its subjects, pass --no-artifact"
+            );
+        }
         vec![None]
     } else {
         args.artifacts.iter().map(|a| Some(a.as_str())).collect()

@@ -127,6 +127,34 @@ fn hallmark_and_sigstore_python_bundles_verify_with_each_other() {
             &format!("hallmark on its {name} attestation"),
             &hallmark_verify(&stack, &tc, &artifact, &out, EMAIL),
         );
+        // No artifact: refused unless asked for explicitly (then only the signature and the
+        // log entry are checked).
+        let verify_alone = |extra: &[&str]| {
+            client(&stack, &tc)
+                .arg("verify")
+                .args(extra)
+                .arg("--bundle")
+                .arg(&out)
+                .args([
+                    "--cert-identity",
+                    EMAIL,
+                    "--cert-oidc-issuer",
+                    &stack.issuer(),
+                ])
+                .output()
+                .unwrap()
+        };
+        let alone = verify_alone(&[]);
+        assert!(!alone.status.success(), "verified without an artifact");
+        assert!(
+            String::from_utf8_lossy(&alone.stderr).contains("--no-artifact"),
+            "{}",
+            String::from_utf8_lossy(&alone.stderr)
+        );
+        assert_ok(
+            &format!("hallmark verify --no-artifact on its {name} attestation"),
+            &verify_alone(&["--no-artifact"]),
+        );
         // the statement names the artifact; another file is not its subject
         let other = dir.join("other.bin");
         std::fs::write(&other, b"not the subject").unwrap();
