@@ -19,7 +19,10 @@
 #   HALLMARK_PKCS11_PIN_FILE  the user PIN file, picked up by later `hallmark` commands
 #
 # Environment: HALLMARK_BIN (default: `hallmark` on PATH), HALLMARK_PKCS11_MODULE,
-# HALLMARK_TOKEN_LABEL.
+# HALLMARK_TOKEN_LABEL, HALLMARK_PIN_PREFIX (default empty). A second token in the same SoftHSM
+# directory, such as the CA root's own token, gets its own PIN files: scripts/run.sh runs
+#   HALLMARK_TOKEN_LABEL=hallmark-root HALLMARK_PIN_PREFIX=root- hsm/init-token.sh STATE_DIR
+# for root-so-pin and root-user-pin, and exports nothing for it.
 
 _hallmark_init_token() {
   local state="${1:-.hallmark/hsm}"
@@ -28,6 +31,7 @@ _hallmark_init_token() {
   bin="${HALLMARK_BIN:-hallmark}"
   module="${HALLMARK_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
   label="${HALLMARK_TOKEN_LABEL:-hallmark}"
+  local prefix="${HALLMARK_PIN_PREFIX:-}"
 
   if [ ! -e "$module" ]; then
     echo "init-token: PKCS#11 module $module not found: apt-get install softhsm2 (or set HALLMARK_PKCS11_MODULE)" >&2
@@ -45,7 +49,8 @@ _hallmark_init_token() {
   tokens="$state/tokens"
 
   # A token without its PIN files cannot be used; refuse rather than mint PINs that do not match.
-  if [ -n "$(ls -A "$tokens")" ] && { [ ! -s "$state/so-pin" ] || [ ! -s "$state/user-pin" ]; }; then
+  if [ -z "$prefix" ] && [ -n "$(ls -A "$tokens")" ] &&
+    { [ ! -s "$state/so-pin" ] || [ ! -s "$state/user-pin" ]; }; then
     echo "init-token: $tokens holds a token but $state/so-pin or $state/user-pin is missing;" \
       "restore the PIN files, or remove $tokens to start over (destroys the keys)" >&2
     return 1
@@ -56,7 +61,7 @@ _hallmark_init_token() {
   sed "s|@TOKENDIR@|$escaped|" "$here/softhsm2.conf.template" >"$conf.tmp" && mv "$conf.tmp" "$conf" || return 1
 
   local pin
-  for pin in so-pin user-pin; do
+  for pin in "${prefix}so-pin" "${prefix}user-pin"; do
     if [ ! -s "$state/$pin" ]; then
       # 16 random bytes as 32 hex digits; written under umask 077, so mode 0600.
       (umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/$pin") || return 1
@@ -66,13 +71,15 @@ _hallmark_init_token() {
 
   export SOFTHSM2_CONF="$conf"
   export HALLMARK_PKCS11_MODULE="$module"
-  export HALLMARK_PKCS11_PIN_FILE="$state/user-pin"
+  if [ -z "$prefix" ]; then
+    export HALLMARK_PKCS11_PIN_FILE="$state/user-pin"
+  fi
 
   "$bin" hsm init-token \
     --module "$module" \
     --label "$label" \
-    --so-pin-file "$state/so-pin" \
-    --pin-file "$state/user-pin"
+    --so-pin-file "$state/${prefix}so-pin" \
+    --pin-file "$state/${prefix}user-pin"
 }
 
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
@@ -81,5 +88,7 @@ if [ "${BASH_SOURCE[0]}" != "$0" ]; then
 else
   set -euo pipefail
   _hallmark_init_token "$@"
-  echo "init-token: to use this token from your shell: export SOFTHSM2_CONF=$SOFTHSM2_CONF HALLMARK_PKCS11_PIN_FILE=$HALLMARK_PKCS11_PIN_FILE" >&2
+  if [ -z "${HALLMARK_PIN_PREFIX:-}" ]; then
+    echo "init-token: to use this token from your shell: export SOFTHSM2_CONF=$SOFTHSM2_CONF HALLMARK_PKCS11_PIN_FILE=$HALLMARK_PKCS11_PIN_FILE" >&2
+  fi
 fi

@@ -24,6 +24,9 @@ export HALLMARK_BIN="$CARGO_TARGET_DIR/release/hallmark"
 STATE="${HALLMARK_STATE_DIR:-$ROOT/.hallmark}"
 # shellcheck source=/dev/null
 source "$ROOT/hsm/init-token.sh" "$STATE/hsm"
+# The CA root on a token of its own, with its own PIN: only `hallmark ca init` opens it; the
+# server never has its PIN.
+(HALLMARK_TOKEN_LABEL=hallmark-root HALLMARK_PIN_PREFIX=root- bash "$ROOT/hsm/init-token.sh" "$STATE/hsm")
 export HALLMARK_DATA_DIR="$STATE/data"
 # The development issuer, unless the caller brings a config file of their own (which then says
 # whether it wants one; a variable contradicting the file is a start-up error).
@@ -33,7 +36,7 @@ fi
 
 if [ ! -f "$HALLMARK_DATA_DIR/ca/root.pem" ]; then
   log "creating the CA (keys inside the HSM)"
-  "$HALLMARK_BIN" ca init
+  HALLMARK_ROOT_PKCS11_PIN_FILE="$STATE/hsm/root-user-pin" "$HALLMARK_BIN" ca init
 fi
 
 url="${HALLMARK_PUBLIC_URL:-http://${HALLMARK_LISTEN:-127.0.0.1:3000}}"

@@ -53,20 +53,26 @@ impl Token {
     /// Makes the directory, config and PIN files, and initialises the token through
     /// `hallmark hsm init-token` (PINs from files, never argv).
     fn create(bin: &Path, base: &Path) -> Result<Self> {
+        Self::create_labelled(bin, base, "hallmark", "")
+    }
+
+    /// A token labelled `label` in the SoftHSM directory under `base` (shared with the other
+    /// tokens there), with its own PIN files `<prefix>user-pin` and `<prefix>so-pin`.
+    fn create_labelled(bin: &Path, base: &Path, label: &str, prefix: &str) -> Result<Self> {
         let dir = base.join("tokens");
         std::fs::create_dir_all(&dir)?;
         let conf = base.join("softhsm2.conf");
         let dir_s = dir.to_str().context("temp path is not UTF-8")?;
         std::fs::write(&conf, CONF_TEMPLATE.replace("@TOKENDIR@", dir_s))?;
-        let pin_file = base.join("user-pin");
-        let so_pin_file = base.join("so-pin");
+        let pin_file = base.join(format!("{prefix}user-pin"));
+        let so_pin_file = base.join(format!("{prefix}so-pin"));
         let nonce = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         std::fs::write(
             &pin_file,
-            format!("u{:x}\n", nonce ^ u128::from(std::process::id())),
+            format!("u{prefix}{:x}\n", nonce ^ u128::from(std::process::id())),
         )?;
         std::fs::write(&so_pin_file, format!("s{nonce:x}\n"))?;
         let token = Self {
@@ -74,7 +80,7 @@ impl Token {
             dir,
             pin_file,
             module: softhsm_module(),
-            label: "hallmark".into(),
+            label: label.into(),
         };
         let mut c = Command::new(bin);
         token.apply_env(&mut c);
@@ -132,22 +138,49 @@ impl Stack {
     /// Like [`Stack::start`], with extra YAML appended to the generated config file. The `ca:`
     /// block comes last, so indented lines (`"  curve: p384\n"`) extend it.
     pub fn start_with(bin: &Path, extra_yaml: &str) -> Result<Self> {
+        Self::start_inner(bin, extra_yaml, false)
+    }
+
+    /// Like [`Stack::start`], with the CA root key on a token of its own (`hallmark-root`, its
+    /// own PIN), which only `hallmark ca init` opens: the server is never given its PIN.
+    pub fn start_with_separate_root(bin: &Path) -> Result<Self> {
+        Self::start_inner(bin, "", true)
+    }
+
+    fn start_inner(bin: &Path, extra_yaml: &str, separate_root: bool) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("hallmark-e2e-").tempdir()?;
         let token = Token::create(bin, &dir.path().join("hsm"))?;
+        let root_token = if separate_root {
+            Some(Token::create_labelled(
+                bin,
+                &dir.path().join("hsm"),
+                "hallmark-root",
+                "root-",
+            )?)
+        } else {
+            None
+        };
         let key = |name: &str| format!("pkcs11:token={};object={name}", token.label);
+        let root_key = match &root_token {
+            Some(root) => format!("pkcs11:token={};object=ca-root", root.label),
+            None => key("ca-root"),
+        };
         let config = dir.path().join("hallmark.yaml");
         std::fs::write(
             &config,
             format!(
                 "listen: 127.0.0.1:0\ndata_dir: {data}\ndev_oidc: true\nct_log:\n  key: \"{ct}\"\nca:\n  root_key: \"{root}\"\n  issuing_key: \"{issuing}\"\n  organization: Hallmark Test\n  common_name: Hallmark Test CA\n{extra_yaml}",
                 data = dir.path().join("data").display(),
-                root = key("ca-root"),
+                root = root_key,
                 issuing = key("ca-issuing"),
                 ct = key("ct-log"),
             ),
         )?;
         let mut init = Command::new(bin);
         token.apply_env(&mut init);
+        if let Some(root) = &root_token {
+            init.env("HALLMARK_ROOT_PKCS11_PIN_FILE", &root.pin_file);
+        }
         let out = init
             .args(["ca", "init", "--config"])
             .arg(&config)

@@ -368,3 +368,49 @@ fn hallmark_token_replaces_a_link_at_its_output_instead_of_writing_through_it() 
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::read_to_string(&link).unwrap(), format!("{jwt}\n"));
 }
+
+/// The CA root key on a token of its own: `ca init` opens it with its own PIN, the server never
+/// does (no warning, and the serving PIN cannot open it), and certificates still chain to it.
+/// With the root on the serving token, start-up warns that the root is reachable.
+#[test]
+fn the_root_key_lives_on_a_token_the_server_cannot_open() {
+    let shared = Stack::start(&bin()).unwrap();
+    assert!(
+        shared
+            .startup_stdout
+            .contains("WARNING: the CA root key pkcs11:token=hallmark;object=ca-root"),
+        "{}",
+        shared.startup_stdout
+    );
+    drop(shared);
+
+    let stack = Stack::start_with_separate_root(&bin()).unwrap();
+    assert!(
+        !stack.startup_stdout.contains("root key"),
+        "{}",
+        stack.startup_stdout
+    );
+    // The serving PIN does not open the root's token.
+    let out = stack
+        .command()
+        .args(["ca", "init", "--config"])
+        .arg(stack.config())
+        .env_remove("HALLMARK_ROOT_PKCS11_PIN_FILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("root key's token"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Issuance goes on, and the chain ends at the root made on the other token.
+    let dir = stack.dir().join("chain");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_key, chain) = request_certificate(&stack, &dir, "leaf", "ci@example.com");
+    for (name, pem) in ["leaf.pem", "issuing.pem", "root.pem"].iter().zip(&chain) {
+        std::fs::write(dir.join(name), pem).unwrap();
+    }
+    openssl_verify_chain(&dir);
+}

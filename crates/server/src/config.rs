@@ -10,7 +10,8 @@
 //!   pin_file: .hallmark/hsm/user-pin    # or the HALLMARK_PKCS11_PIN variable
 //!   max_sessions: 8                     # PKCS#11 sessions on loan at once, per key's token handle
 //! ca:
-//!   root_key: pkcs11:token=hallmark;object=ca-root
+//!   root_key: pkcs11:token=hallmark-root;object=ca-root   # its own token: the server never opens it
+//!   root_pin_file: .hallmark/hsm/root-user-pin            # that token's PIN (`ca init` only)
 //!   issuing_key: pkcs11:token=hallmark;object=ca-issuing
 //!   organization: Hallmark
 //!   common_name: Hallmark
@@ -137,6 +138,7 @@ struct HsmFile {
 #[serde(deny_unknown_fields)]
 struct CaFile {
     root_key: Option<String>,
+    root_pin_file: Option<PathBuf>,
     issuing_key: Option<String>,
     organization: Option<String>,
     common_name: Option<String>,
@@ -191,6 +193,10 @@ pub struct Settings {
     pub pin: Option<PinSource>,
     /// CA root key.
     pub root_key: KeyRef,
+    /// The root key's token PIN, when it is not the serving PIN (`ca.root_pin_file`,
+    /// `HALLMARK_ROOT_PKCS11_PIN_FILE`). Only `ca init` uses it: the server never opens the
+    /// root's token.
+    pub root_pin: Option<PinSource>,
     /// CA issuing (intermediate) key.
     pub issuing_key: KeyRef,
     /// Subject organization of the CA certificates.
@@ -415,7 +421,7 @@ pub fn load(
     let root_key = key(
         "ca.root_key",
         file.ca.root_key,
-        "pkcs11:token=hallmark;object=ca-root",
+        "pkcs11:token=hallmark-root;object=ca-root",
     )?;
     let issuing_key = key(
         "ca.issuing_key",
@@ -494,6 +500,10 @@ pub fn load(
             "must be between 1 and 4096",
         ));
     }
+    let root_pin = env("HALLMARK_ROOT_PKCS11_PIN_FILE")
+        .map(PathBuf::from)
+        .or(file.ca.root_pin_file)
+        .map(PinSource::File);
     Ok(Settings {
         listen,
         public_url,
@@ -501,6 +511,7 @@ pub fn load(
         module,
         pin,
         root_key,
+        root_pin,
         issuing_key,
         organization: file.ca.organization.unwrap_or_else(|| "Hallmark".into()),
         common_name: file.ca.common_name.unwrap_or_else(|| "Hallmark".into()),

@@ -94,6 +94,15 @@ pub async fn serve(mut settings: Settings) -> Result<()> {
     if let Some(banner) = dev::banner(&state.settings) {
         println!("{banner}");
     }
+    if state.root_key_reachable {
+        let root = &state.settings.root_key;
+        tracing::warn!(%root, "the CA root key is on a token this server opened");
+        println!(
+            "WARNING: the CA root key {root} is on a token this server opens with its PIN, so \
+             this process could mint intermediate CAs. Keep the root on a token of its own \
+             (ca.root_key on another token, ca.root_pin_file) that only `hallmark ca init` opens."
+        );
+    }
     println!("listening on {public}");
     tracing::info!(%bound, %public, "hallmark serving");
     let limits = state.settings.http;

@@ -33,6 +33,8 @@ pub struct AppState {
     pub(crate) ca: CaService,
     pub(crate) verifier: TokenVerifier,
     pub(crate) dev_issuer: Option<DevIssuer>,
+    /// Whether the CA root key is on a token the server opened (it should not be).
+    pub(crate) root_key_reachable: bool,
     pub(crate) metrics: PrometheusHandle,
     /// Permits for the blocking read path (`crate::reads`).
     pub(crate) reads: tokio::sync::Semaphore,
@@ -185,6 +187,16 @@ fn open_token(settings: &Settings, key: &KeyRef) -> Result<Hsm> {
     Ok(hsm)
 }
 
+/// The root key's token, with its own PIN when one is configured (`ca init` only).
+fn open_root_token(settings: &Settings) -> Result<Hsm> {
+    let key = &settings.root_key;
+    let pin = settings.root_pin.as_ref().or(settings.pin.as_ref());
+    let config = key
+        .config(&settings.module, pin)
+        .with_context(|| format!("key {key}"))?;
+    Hsm::open(config).with_context(|| format!("opening the root key's token ({key})"))
+}
+
 fn read_cert(path: &Path) -> Result<Certificate> {
     let bytes = std::fs::read(path).with_context(|| {
         format!(
@@ -296,64 +308,71 @@ impl AppState {
             .install_recorder()
             .context("installing the metrics recorder")?;
         let s = settings.clone();
-        let (hsm, ca, ct, rekor) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let hsm = open_token(&s, &s.issuing_key)?;
-            let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
-            let root = read_cert(&s.root_cert_path())?;
-            let issuing_cert = read_cert(&s.issuing_cert_path())?;
-            let issuance =
-                Issuance::new(&issuing_cert, issuing_key.as_ref()).with_context(|| {
-                    format!(
-                        "{} cannot issue with the key {}",
-                        s.issuing_cert_path().display(),
-                        s.issuing_key
-                    )
-                })?;
-            hallmark_ca::check_ca_chain(&root, &issuing_cert)
-                .context("the issuing certificate does not chain to the root")?;
-            let chain_pem = vec![
-                hallmark_ca::certificate_pem(&issuing_cert)?,
-                hallmark_ca::certificate_pem(&root)?,
-            ];
-            let chain_der = vec![
-                hallmark_ca::certificate_der(&issuing_cert)?,
-                hallmark_ca::certificate_der(&root)?,
-            ];
-            let ct_hsm = open_token(&s, &s.ct_key)?;
-            let ct_key: Pkcs11Key<p256::NistP256> =
-                ct_hsm.load_p256(s.ct_key.object()).with_context(|| {
-                    format!(
-                        "loading the CT log key {} (run `hallmark ca init`?)",
-                        s.ct_key
-                    )
-                })?;
-            let log_id = hallmark_ca::ct::log_id(&ct_key.public_key_der());
-            std::fs::create_dir_all(&s.data_dir)
-                .with_context(|| format!("creating {}", s.data_dir.display()))?;
-            let db = s.data_dir.join("ct-log.redb");
-            let store = Arc::new(
-                RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?,
-            );
-            let host = s.public_host();
-            let seq = Sequencer::start(
-                store,
-                ct_key.clone(),
-                SequencerConfig::new(format!("{host} - ct"), host.clone()),
-            )?;
-            let ct = Arc::new(CtLog::new(seq, ct_key, log_id, chain_der));
-            let rekor = Arc::new(open_rekor(&s)?);
-            let ca = CaService {
-                chain_pem,
-                issuance,
-                issuing_key,
-                issuing_cert,
-                accept_any_signer: s.accept_any_signer,
-                checked_certs: Mutex::new(HashMap::new()),
-            };
-            Ok((hsm, ca, ct, rekor))
-        })
-        .await
-        .context("start-up task")??;
+        let (hsm, ca, ct, rekor, root_key_reachable) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let hsm = open_token(&s, &s.issuing_key)?;
+                let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
+                // The root key should be on a token this process cannot open; if the serving token
+                // holds it, a compromised server could mint intermediates.
+                let root_key_reachable = matches!(
+                    hsm.load_p256(s.root_key.object()),
+                    Ok(_) | Err(KeyError::CurveMismatch { .. })
+                );
+                let root = read_cert(&s.root_cert_path())?;
+                let issuing_cert = read_cert(&s.issuing_cert_path())?;
+                let issuance =
+                    Issuance::new(&issuing_cert, issuing_key.as_ref()).with_context(|| {
+                        format!(
+                            "{} cannot issue with the key {}",
+                            s.issuing_cert_path().display(),
+                            s.issuing_key
+                        )
+                    })?;
+                hallmark_ca::check_ca_chain(&root, &issuing_cert)
+                    .context("the issuing certificate does not chain to the root")?;
+                let chain_pem = vec![
+                    hallmark_ca::certificate_pem(&issuing_cert)?,
+                    hallmark_ca::certificate_pem(&root)?,
+                ];
+                let chain_der = vec![
+                    hallmark_ca::certificate_der(&issuing_cert)?,
+                    hallmark_ca::certificate_der(&root)?,
+                ];
+                let ct_hsm = open_token(&s, &s.ct_key)?;
+                let ct_key: Pkcs11Key<p256::NistP256> =
+                    ct_hsm.load_p256(s.ct_key.object()).with_context(|| {
+                        format!(
+                            "loading the CT log key {} (run `hallmark ca init`?)",
+                            s.ct_key
+                        )
+                    })?;
+                let log_id = hallmark_ca::ct::log_id(&ct_key.public_key_der());
+                std::fs::create_dir_all(&s.data_dir)
+                    .with_context(|| format!("creating {}", s.data_dir.display()))?;
+                let db = s.data_dir.join("ct-log.redb");
+                let store = Arc::new(
+                    RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?,
+                );
+                let host = s.public_host();
+                let seq = Sequencer::start(
+                    store,
+                    ct_key.clone(),
+                    SequencerConfig::new(format!("{host} - ct"), host.clone()),
+                )?;
+                let ct = Arc::new(CtLog::new(seq, ct_key, log_id, chain_der));
+                let rekor = Arc::new(open_rekor(&s)?);
+                let ca = CaService {
+                    chain_pem,
+                    issuance,
+                    issuing_key,
+                    issuing_cert,
+                    accept_any_signer: s.accept_any_signer,
+                    checked_certs: Mutex::new(HashMap::new()),
+                };
+                Ok((hsm, ca, ct, rekor, root_key_reachable))
+            })
+            .await
+            .context("start-up task")??;
         let (verifier, dev_issuer) = verifier(&settings)?;
         let reads = tokio::sync::Semaphore::new(settings.max_concurrent_reads);
         tracing::info!(
@@ -371,6 +390,7 @@ impl AppState {
             ca,
             verifier,
             dev_issuer,
+            root_key_reachable,
             metrics,
             reads,
         })
@@ -423,7 +443,7 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
     let mut report = CaInitReport::default();
     let root_path = settings.root_cert_path();
     let issuing_path = settings.issuing_cert_path();
-    let root_hsm = open_token(settings, &settings.root_key)?;
+    let root_hsm = open_root_token(settings)?;
     let issuing_hsm = open_token(settings, &settings.issuing_key)?;
 
     // Refuse to touch an existing CA, and say exactly what exists.
