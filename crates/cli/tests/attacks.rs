@@ -414,3 +414,88 @@ fn the_root_key_lives_on_a_token_the_server_cannot_open() {
     }
     openssl_verify_chain(&dir);
 }
+
+/// Anonymous readers hammering the log (entries by index, 100-entry retrieves, tree heads) while
+/// certificates are issued: every certificate request succeeds, no reader gets a 5xx, and the
+/// issuance latency is reported.
+#[test]
+fn read_storms_do_not_stop_issuance() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let stack = Arc::new(Stack::start(&bin()).unwrap());
+    let tc = stack.dir().join("trust-config.json");
+    write_trust_config(&stack, &tc, None);
+    let token = stack.dir().join("token.jwt");
+    std::fs::write(&token, email_token(&stack, "ci@example.com")).unwrap();
+    let files: Vec<PathBuf> = (0..20)
+        .map(|i| {
+            let f = stack.dir().join(format!("a{i}.txt"));
+            std::fs::write(&f, format!("artifact {i}")).unwrap();
+            f
+        })
+        .collect();
+    run(client(&stack, &tc)
+        .args(["sign", "--identity-token-file"])
+        .arg(&token)
+        .args(&files));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let server_errors = Arc::new(AtomicUsize::new(0));
+    let retrieve: Vec<u64> = (0..100).map(|i| i % 20).collect::<Vec<_>>();
+    let retrieve = serde_json::to_vec(&serde_json::json!({ "logIndexes": retrieve })).unwrap();
+    let readers: Vec<_> = (0..8)
+        .map(|r| {
+            let (stack, stop, reads, errors, retrieve) = (
+                Arc::clone(&stack),
+                Arc::clone(&stop),
+                Arc::clone(&reads),
+                Arc::clone(&server_errors),
+                retrieve.clone(),
+            );
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                    let status = match (r + i) % 3 {
+                        0 => stack.get(&format!("/api/v1/log/entries?logIndex={}", i % 20)),
+                        1 => stack.get("/ct/v1/get-sth"),
+                        _ => stack
+                            .post("/api/v1/log/entries/retrieve", &retrieve, None)
+                            .map(|(s, v)| (s, v.to_string())),
+                    }
+                    .map_or(0, |(s, _)| s);
+                    if status >= 500 || status == 0 {
+                        errors.fetch_add(1, Ordering::SeqCst);
+                    }
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(500));
+    let dir = stack.dir().join("certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut latencies = Vec::new();
+    for n in 0..40 {
+        let started = Instant::now();
+        let _ = request_certificate(&stack, &dir, &format!("c{n}"), "ci@example.com");
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, Ordering::SeqCst);
+    for r in readers {
+        r.join().unwrap();
+    }
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let reads = reads.load(Ordering::SeqCst);
+    eprintln!(
+        "issuance under a read storm ({reads} reads by 8 readers): 40 certificates, \
+         p50 {p50:?}, p99 {p99:?}"
+    );
+    assert!(reads > 100, "the readers made only {reads} requests");
+    assert_eq!(server_errors.load(Ordering::SeqCst), 0, "readers got 5xx");
+}
