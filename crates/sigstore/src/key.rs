@@ -191,11 +191,20 @@ impl Verifier {
         use HashAlgorithm::{Sha256, Sha384, Sha512};
         let alg: &'static dyn VerificationAlgorithm = match (self.key_type, hash) {
             (KeyType::EcdsaP256, Sha256) => &lc::ECDSA_P256_SHA256_ASN1,
-            (KeyType::EcdsaP256, Sha384) => &lc::ECDSA_P256_SHA384_ASN1,
-            (KeyType::EcdsaP256, Sha512) => &lc::ECDSA_P256_SHA512_ASN1,
             (KeyType::EcdsaP384, Sha256) => &lc::ECDSA_P384_SHA256_ASN1,
             (KeyType::EcdsaP384, Sha384) => &lc::ECDSA_P384_SHA384_ASN1,
-            (KeyType::EcdsaP384, Sha512) => &lc::ECDSA_P384_SHA512_ASN1,
+            // ECDSA signs only the leftmost curve-size bits of a longer digest (FIPS 186-5
+            // 6.4.1), so the rest of the claimed `spec.data.hash` would be unsigned: anyone
+            // could log the signer's signature under digests that differ in those bytes.
+            (KeyType::EcdsaP256, Sha384 | Sha512) | (KeyType::EcdsaP384, Sha512) => {
+                return Err(EntryError::UnsupportedKey {
+                    field,
+                    algorithm: self.key_type.name(),
+                    reason: "the digest is longer than the curve order, so ECDSA would sign only \
+                             part of it; use a digest no longer than the curve (sha256 for \
+                             P-256, sha256 or sha384 for P-384)",
+                });
+            }
             (KeyType::Rsa, Sha256) => &lc::RSA_PKCS1_2048_8192_SHA256,
             (KeyType::Rsa, Sha384) => &lc::RSA_PKCS1_2048_8192_SHA384,
             (KeyType::Rsa, Sha512) => &lc::RSA_PKCS1_2048_8192_SHA512,

@@ -177,6 +177,32 @@ fn rsa_and_p384_signatures_from_openssl() {
     ));
 }
 
+/// ECDSA signs only the leftmost curve-size bits of a longer digest: a P-256 signature over a
+/// SHA-384 digest binds its first 32 bytes, so the same signature would verify under any digest
+/// sharing them. Such key and digest pairs are refused, the honest entry as well as the
+/// tampered one (found by `proptest_parse`).
+#[test]
+fn ecdsa_digest_longer_than_the_curve_is_refused() {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    use p256::pkcs8::DecodePrivateKey;
+    use sha2::{Digest, Sha384};
+    let key = p256::ecdsa::SigningKey::from_pkcs8_der(&fixture("leaf.pk8")).unwrap();
+    let honest = Sha384::digest(fixture("artifact.txt"));
+    let sig: p256::ecdsa::DerSignature = key.sign_prehash(&honest).unwrap();
+    let sig = b64(sig.as_bytes());
+    let mut tampered = honest.to_vec();
+    tampered[40] ^= 1;
+    for d in [honest.to_vec(), tampered] {
+        let body = hashedrekord(&sig, &b64(&fixture("leaf.pub")), "sha384", &hex::encode(&d));
+        let err = ProposedEntry::parse(body.as_bytes())
+            .unwrap()
+            .verify()
+            .unwrap_err();
+        assert!(matches!(err, EntryError::UnsupportedKey { .. }), "{err}");
+        assert!(err.to_string().contains("longer than the curve"), "{err}");
+    }
+}
+
 #[test]
 fn ed25519_is_rejected_for_digests() {
     let digest = artifact_digest();
