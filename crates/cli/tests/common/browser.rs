@@ -8,13 +8,6 @@
 //! `$CARGO_TARGET_TMPDIR/browser-artifacts/<test>/` and the failure names that directory
 //! (also when `HALLMARK_KEEP_BROWSER_ARTIFACTS` is set, to look at the pages).
 //! `scripts/test.sh` installs the browser; without it the tests fail saying so.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

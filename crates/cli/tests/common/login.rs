@@ -1,12 +1,5 @@
 //! The interactive logins of the `hallmark` client commands, driven from a test: the client runs
 //! with no token anywhere, its prompt is read from stderr, and the bundle it writes is checked.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
