@@ -148,7 +148,7 @@ pub(crate) async fn serve(
         let stopping = stopping.clone();
         tokio::spawn(async move {
             let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            watch_connection(connection, &activity, limits.header_read_timeout, stopping).await;
+            watch_connection(connection, &activity, &limits, stopping).await;
             drop(slot);
         });
     }
@@ -167,18 +167,19 @@ pub(crate) async fn serve(
 
 /// Runs one connection. hyper's header timeout does not cover a connection that has sent no
 /// byte at all, so a watchdog closes (gracefully) a connection on which no request has started
-/// and none is in flight for a whole `idle` period: idle keep-alive connections, silent ones,
+/// and none is in flight for a whole header timeout: idle keep-alive connections, silent ones,
 /// and heads dribbled too slowly. On shutdown, the request in flight finishes first.
 async fn watch_connection<C>(
     connection: C,
     activity: &Activity,
-    idle: Duration,
+    limits: &HttpLimits,
     mut stopping: watch::Receiver<bool>,
 ) where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
 {
     let mut connection = std::pin::pin!(connection);
+    let idle = limits.header_read_timeout;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + idle, idle);
     let mut seen = 0;
     let ending = loop {
@@ -192,7 +193,10 @@ async fn watch_connection<C>(
             _ = tick.tick() => {
                 let started = activity.started.load(Ordering::SeqCst);
                 if started == seen && activity.in_flight.load(Ordering::SeqCst) == 0 {
-                    break Duration::from_secs(1);
+                    // A response still being written to a slow reader may finish (hyper's
+                    // graceful shutdown closes a silent connection at once, and its header
+                    // timer closes a dribbled head).
+                    break limits.request_timeout;
                 }
                 seen = started;
             }
@@ -200,7 +204,6 @@ async fn watch_connection<C>(
         }
     };
     connection.as_mut().graceful_shutdown();
-    // A head still arriving is not waited for long.
     let _ = tokio::time::timeout(ending, connection).await;
 }
 
