@@ -544,11 +544,9 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
     );
     // A certificate from the server's CA for an in-memory key.
     let key = memory_key()?;
-    let mut resp = ureq::post(format!("{url}/api/v2/signingCert"))
-        .header("content-type", "application/json")
-        .send(&ca_request_body_for(&url, 0, &key)?[..])
+    let request = ca_request_body_for(&url, 0, &key)?;
+    let cert = crate::client::post_json_blocking(&format!("{url}/api/v2/signingCert"), request)
         .context("getting a certificate")?;
-    let cert: serde_json::Value = resp.body_mut().read_json()?;
     let leaf = cert["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
         .as_str()
         .context("no certificate in the CA's answer")?

@@ -506,3 +506,24 @@ pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let (_, der) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| anyhow!("bad PEM: {e}"))?;
     Ok(der)
 }
+
+/// POST a JSON body and parse the JSON answer, from synchronous code (a one-off request of a
+/// command or a benchmark's set-up): fails on a non-2xx status.
+pub(crate) fn post_json_blocking(url: &str, body: Vec<u8>) -> Result<Value> {
+    let ask = async {
+        let bytes = reqwest::Client::new()
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        anyhow::Ok(serde_json::from_slice::<Value>(&bytes)?)
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(ask)
+}

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
 use hallmark_keys::{KeyError, KeyRef, PinSource, TokenInit, init_token};
-use spki_pem::public_key_pem;
 
 use crate::HsmArgs;
 
@@ -78,16 +77,16 @@ pub(crate) fn run(cmd: HsmCommand) -> Result<()> {
             let token = hsm.open(&key)?;
             let pem = match curve {
                 Curve::P256 => match token.generate_p256(key.object()) {
-                    Ok(k) => public_key_pem(&k.public_key_der()),
+                    Ok(k) => public_key_pem(&k.public_key_der())?,
                     Err(KeyError::KeyExists { .. }) if if_missing => {
-                        public_key_pem(&token.load_p256(key.object())?.public_key_der())
+                        public_key_pem(&token.load_p256(key.object())?.public_key_der())?
                     }
                     Err(e) => return Err(e.into()),
                 },
                 Curve::P384 => match token.generate_p384(key.object()) {
-                    Ok(k) => public_key_pem(&k.public_key_der()),
+                    Ok(k) => public_key_pem(&k.public_key_der())?,
                     Err(KeyError::KeyExists { .. }) if if_missing => {
-                        public_key_pem(&token.load_p384(key.object())?.public_key_der())
+                        public_key_pem(&token.load_p384(key.object())?.public_key_der())?
                     }
                     Err(e) => return Err(e.into()),
                 },
@@ -98,18 +97,11 @@ pub(crate) fn run(cmd: HsmCommand) -> Result<()> {
     }
 }
 
-mod spki_pem {
-    use base64::Engine as _;
-
-    /// PEM "PUBLIC KEY" block for a DER SubjectPublicKeyInfo.
-    pub(crate) fn public_key_pem(der: &[u8]) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let mut out = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for chunk in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(chunk));
-            out.push('\n');
-        }
-        out.push_str("-----END PUBLIC KEY-----\n");
-        out
-    }
+/// PEM "PUBLIC KEY" block (RFC 7468) for a DER SubjectPublicKeyInfo.
+fn public_key_pem(der: &[u8]) -> Result<String> {
+    Ok(spki::der::pem::encode_string(
+        "PUBLIC KEY",
+        spki::der::pem::LineEnding::LF,
+        der,
+    )?)
 }

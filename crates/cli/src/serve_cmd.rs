@@ -125,13 +125,10 @@ pub(crate) fn ca(cmd: CaCommand) -> Result<()> {
 pub(crate) fn dev_token(server: &str, email: &str) -> Result<String> {
     let url = format!("{}/dev-oidc/token", server.trim_end_matches('/'));
     let body = serde_json::json!({ "email": email, "email_verified": true, "sub": email });
-    let resp: serde_json::Value = ureq::post(&url)
-        .send_json(&body)
-        .with_context(|| {
+    let resp =
+        crate::client::post_json_blocking(&url, serde_json::to_vec(&body)?).with_context(|| {
             format!("asking {url} for a token (is the server running with dev_oidc enabled?)")
-        })?
-        .body_mut()
-        .read_json()?;
+        })?;
     Ok(resp["access_token"]
         .as_str()
         .context("the development issuer answered without access_token")?
