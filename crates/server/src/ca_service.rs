@@ -168,7 +168,7 @@ mod tests {
 
     use std::time::{Duration, SystemTime};
 
-    use hallmark_ca::{CaSubject, IssuingKey as _};
+    use hallmark_ca::IssuingKey as _;
     use hallmark_oidc::{CiExtensions, Identity, SubjectAltName};
     use hallmark_sigstore::EntrySigner;
 
@@ -181,41 +181,14 @@ mod tests {
         issuing_cert: Certificate,
     }
 
-    fn subject(cn: &str) -> CaSubject {
-        CaSubject {
-            organization: "Test".into(),
-            common_name: cn.into(),
-        }
-    }
-
     /// An in-memory CA (root, issuing CA) behind a `CaService` that accepts only its signers.
     fn ca(now: SystemTime) -> Ca {
-        let root_key = hallmark_keys::generate_memory_p256().unwrap();
-        let issuing_key = Arc::new(hallmark_keys::generate_memory_p256().unwrap());
-        let year = Duration::from_secs(365 * 86_400);
-        let root = hallmark_ca::root_certificate(&root_key, &subject("root"), now, year).unwrap();
-        let issuing_cert = hallmark_ca::intermediate_certificate(
-            &root_key,
-            &root,
-            &issuing_key.public_key_der().unwrap(),
-            &subject("issuing"),
-            now,
-            year,
-        )
-        .unwrap();
-        let service = CaService {
-            chain_pem: Vec::new(),
-            issuance: Issuance::new(&issuing_cert, issuing_key.as_ref()).unwrap(),
-            issuing_key: issuing_key.clone(),
-            issuing_cert: issuing_cert.clone(),
-            accept_any_signer: false,
-            checked_certs: Mutex::new(HashMap::new()),
-        };
+        let ca = crate::tests::memory_ca(now, false);
         Ca {
-            service,
-            issuing_key,
+            service: ca.service,
+            issuing_key: ca.issuing_key,
             ct_key: hallmark_keys::generate_memory_p256().unwrap(),
-            issuing_cert,
+            issuing_cert: ca.issuing_cert,
         }
     }
 
