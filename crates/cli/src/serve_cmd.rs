@@ -106,7 +106,12 @@ pub(crate) fn serve(args: ConfigArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(hallmark_server::serve(settings))
+    // The process-wide metrics recorder: installed here, once, by the binary; the server renders
+    // `/metrics` through its handle.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    rt.block_on(hallmark_server::serve(settings, metrics))
 }
 
 pub(crate) fn ca(cmd: CaCommand) -> Result<()> {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +14,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::extract::{LimitedBody, RequestLimit};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -123,10 +123,9 @@ pub(crate) fn parse_request(
 pub(crate) async fn signing_cert(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Body,
+    LimitedBody { bytes: body, .. }: LimitedBody<RequestLimit>,
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
-    let body = read_body(body, state.settings.max_body_bytes).await?;
     let result = issue(&state, &headers, &body).await;
     let outcome = match &result {
         Ok(_) => "issued",
@@ -201,90 +200,6 @@ fn token_error(e: &hallmark_oidc::OidcError) -> ApiError {
     ApiError::from_status(e.status(), e.to_string())
 }
 
-/// How much of an oversized body the server still reads (and discards) before it answers 413.
-///
-/// Answering while the client is still sending makes the server close a socket with unread
-/// data, which the kernel turns into a reset: the client sees "broken pipe" or "connection
-/// reset" instead of the JSON error. Reading the rest of a moderately oversized body first
-/// (Apache's and nginx's "lingering close") lets the 413 arrive; bodies declared or found to be
-/// larger than this are cut off at once.
-const DRAIN_LIMIT: usize = 4 << 20;
-
-/// How long the server keeps draining an oversized body before giving up on it.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Reads a request body up to `limit` bytes; larger is a JSON 413, delivered after the rest of
-/// the body has been drained (up to [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`]).
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    use axum::body::HttpBody as _;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than the limit of {limit} bytes"),
-        )
-    };
-    let declared = body.size_hint().exact();
-    if declared.is_some_and(|n| n > limit as u64 && n > DRAIN_LIMIT as u64) {
-        return Err(too_large());
-    }
-    if declared.is_some_and(|n| n <= limit as u64) {
-        // Within the limit by its own declaration: hyper enforces Content-Length.
-        return axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")));
-    }
-    let mut body = body;
-    let mut buf = Vec::new();
-    let mut over = false;
-    let mut seen = 0usize;
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
-    loop {
-        let next = if over {
-            match tokio::time::timeout_at(deadline, next_chunk(&mut body)).await {
-                Ok(next) => next,
-                Err(_) => return Err(too_large()),
-            }
-        } else {
-            next_chunk(&mut body).await
-        };
-        let Some(chunk) = next else { break };
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
-        seen = seen.saturating_add(chunk.len());
-        if over {
-            if seen > DRAIN_LIMIT {
-                return Err(too_large());
-            }
-        } else if seen > limit {
-            over = true;
-            buf = Vec::new();
-        } else {
-            buf.extend_from_slice(&chunk);
-        }
-    }
-    if over {
-        return Err(too_large());
-    }
-    Ok(Bytes::from(buf))
-}
-
-/// The next data chunk of a body (trailers are skipped), or `None` at its end.
-async fn next_chunk(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
-    use axum::body::HttpBody as _;
-    loop {
-        let frame =
-            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
-        match frame {
-            Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    return Some(Ok(data));
-                }
-            }
-            Err(e) => return Some(Err(e)),
-        }
-    }
-}
-
 pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "chains": [ { "certificates": state.ca.chain_pem } ]
@@ -292,7 +207,7 @@ pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<ser
 }
 
 pub(crate) async fn configuration(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(state.issuer_configuration())
+    Json(crate::issuers::configuration(&state.verifier))
 }
 
 pub(crate) async fn not_found() -> ApiError {
@@ -359,25 +274,6 @@ mod tests {
         ] {
             assert!(!body.to_lowercase().contains(leak), "{leak}: {body}");
         }
-    }
-
-    /// A limit above the drain limit (a large `log.max_entry_bytes`) is the limit: a body
-    /// under it is read whole (it used to be a 413 once its declared length passed 4 MiB).
-    #[tokio::test]
-    async fn limits_above_the_drain_limit_are_honoured() {
-        let limit = DRAIN_LIMIT + (2 << 20);
-        let data = vec![b'x'; DRAIN_LIMIT + (1 << 20)];
-        let got = read_body(Body::from(data.clone()), limit).await.unwrap();
-        assert_eq!(got.len(), data.len());
-        let e = read_body(Body::from(vec![b'x'; limit + 1]), limit)
-            .await
-            .unwrap_err();
-        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
-        // Under the drain limit, over a small limit: still a 413.
-        let e = read_body(Body::from(vec![b'x'; 2048]), 1024)
-            .await
-            .unwrap_err();
-        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     /// A library's 5xx (an HSM failure, say) is logged, not echoed; a 4xx keeps its message.

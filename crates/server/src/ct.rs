@@ -23,17 +23,17 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hallmark_keys::Pkcs11Key;
 use hallmark_log::store::{LogStore, NewEntry};
-use hallmark_log::{Appended, Committed, RedbStore, Sequencer};
+use hallmark_log::{Appended, Committed};
 use hallmark_tlog::Hash;
 use p256::ecdsa::DerSignature;
 use serde::{Deserialize, Serialize};
-use signature::Signer;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::state::LogKey;
+use crate::store::LogSequencer;
 
 /// Most entries one `get-entries` call returns.
 pub(crate) const MAX_GET_ENTRIES: u64 = 256;
@@ -49,8 +49,8 @@ pub(crate) struct Sth {
 
 /// The CT log.
 pub(crate) struct CtLog {
-    pub(crate) seq: Sequencer<RedbStore>,
-    pub(crate) key: Pkcs11Key<p256::NistP256>,
+    pub(crate) seq: LogSequencer,
+    pub(crate) key: LogKey,
     /// SHA-256 of the CT key's SPKI: the log ID in SCTs.
     pub(crate) log_id: [u8; 32],
     /// DER of the issuing chain, for `extra_data` and `get-roots`.
@@ -71,8 +71,8 @@ impl std::fmt::Debug for CtLog {
 
 impl CtLog {
     pub(crate) fn new(
-        seq: Sequencer<RedbStore>,
-        key: Pkcs11Key<p256::NistP256>,
+        seq: LogSequencer,
+        key: LogKey,
         log_id: [u8; 32],
         chain_der: Vec<Vec<u8>>,
     ) -> Self {
@@ -318,7 +318,7 @@ fn b64_list(hashes: &[Hash]) -> Vec<String> {
 
 async fn blocking_proof(
     state: &Arc<AppState>,
-    f: impl FnOnce(&Sequencer<RedbStore>) -> Result<Vec<Hash>, hallmark_log::LogError> + Send + 'static,
+    f: impl FnOnce(&LogSequencer) -> Result<Vec<Hash>, hallmark_log::LogError> + Send + 'static,
 ) -> Result<Vec<Hash>, ApiError> {
     let st = state.clone();
     crate::reads::blocking_read(state, move || f(&st.ct.seq).map_err(|e| ApiError::from(&e))).await

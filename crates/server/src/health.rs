@@ -1,5 +1,5 @@
-//! `/healthz` (the process serves), `/readyz` (the HSM answers and the logs are open) and
-//! Prometheus `/metrics`.
+//! `/healthz` (the process serves), `/readyz` (the keys' custody, the HSM, answers) and
+//! Prometheus `/metrics` (of the recorder the binary installed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,8 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 
 /// Readiness: 200 only when the HSM answers within two seconds.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let hsm = state.hsm.clone();
-    let check = tokio::task::spawn_blocking(move || hsm.health());
+    let custody = state.custody.clone();
+    let check = tokio::task::spawn_blocking(move || custody.health());
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(Ok(()))) => (StatusCode::OK, "ready\n".to_owned()),
         Ok(Ok(Err(e))) => hsm_not_ready(&e),
@@ -47,22 +47,7 @@ fn hsm_not_ready(e: &hallmark_keys::KeyError) -> (StatusCode, String) {
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let size = state.ct.latest().size;
     metrics::gauge!("hallmark_ct_log_tree_size").set(size as f64);
-    // HSM work by key (the issuing key's signatures are `hallmark_certificates_issued_total`),
-    // and sessions on loan per token handle.
-    for (key, signatures) in [
-        ("log", state.rekor.key.signature_count()),
-        ("ct_log", state.ct.key.signature_count()),
-    ] {
-        metrics::counter!("hallmark_hsm_signatures_total", "key" => key).absolute(signatures);
-    }
-    for (handle, hsm) in [
-        ("issuing", &state.hsm),
-        ("log", state.rekor.key.hsm()),
-        ("ct_log", state.ct.key.hsm()),
-    ] {
-        metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => handle)
-            .set(hsm.sessions_in_use() as f64);
-    }
+    state.custody.record_metrics();
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),

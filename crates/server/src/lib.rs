@@ -16,6 +16,8 @@
 //! 6. The answer carries the leaf, the issuing CA and the root as PEM.
 
 mod ca_api;
+mod ca_init;
+mod ca_service;
 pub mod config;
 mod ct;
 #[cfg(feature = "dev-oidc")]
@@ -29,9 +31,15 @@ mod extract;
 pub mod fuzzing;
 mod health;
 mod http;
+mod issuers;
+mod logs;
 mod reads;
 mod rekor;
+mod startup;
 mod state;
+mod store;
+#[cfg(test)]
+mod tests;
 mod trust;
 
 use std::sync::Arc;
@@ -40,10 +48,12 @@ use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
 
+pub use ca_init::{CaInitReport, ca_init};
 pub use config::{ConfigError, Settings};
 pub use http::HttpLimits;
-pub use state::{AppState, CaInitReport, ca_init};
+pub use state::AppState;
 pub use trust::{merge_previous, trust_root};
 
 /// Builds the router over a ready state.
@@ -82,14 +92,15 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Binds, prints `listening on <public url>` on stdout (scripts and tests wait for it), and
-/// serves until SIGINT or SIGTERM.
-pub async fn serve(mut settings: Settings) -> Result<()> {
+/// serves until SIGINT or SIGTERM. `metrics` renders `/metrics`: the handle of the recorder the
+/// binary installed (`metrics_exporter_prometheus::PrometheusBuilder::install_recorder`).
+pub async fn serve(mut settings: Settings, metrics: PrometheusHandle) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public = settings.resolve_public_url(bound);
-    let state = Arc::new(AppState::open(settings).await?);
+    let state = Arc::new(AppState::open(settings, metrics).await?);
     let app = router(state.clone());
     if let Some(banner) = dev::banner(&state.settings) {
         println!("{banner}");

@@ -32,23 +32,22 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hallmark_keys::Pkcs11Key;
+use hallmark_log::EntrySigner;
 use hallmark_log::store::{LogStore, NewEntry, StoredEntry};
-use hallmark_log::{EntrySigner, RedbStore, Sequencer};
 use hallmark_tlog::{Hash, leaf_hash};
 use p256::ecdsa::DerSignature;
 use serde::Deserialize;
-use signature::Signer;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, EntryLimit, LimitedBody, RequestLimit};
+use crate::state::LogKey;
+use crate::store::LogSequencer;
 
 /// Most entries one retrieve call returns.
 const MAX_RETRIEVE: usize = 100;
@@ -63,7 +62,7 @@ const NEXT_CURSOR: &str = "x-next-cursor";
 /// the log key's signature over the canonical JSON of body, integrated time (seconds), log ID and
 /// log index.
 pub(crate) struct SetSigner {
-    pub(crate) key: Pkcs11Key<p256::NistP256>,
+    pub(crate) key: LogKey,
     pub(crate) log_id_hex: String,
 }
 
@@ -92,8 +91,7 @@ fn integrated_seconds(ms: u64) -> i64 {
 
 /// The signature log.
 pub(crate) struct RekorLog {
-    pub(crate) seq: Sequencer<RedbStore>,
-    pub(crate) key: Pkcs11Key<p256::NistP256>,
+    pub(crate) seq: LogSequencer,
     /// SHA-256 of the log key's SPKI (Rekor's log ID).
     pub(crate) log_id: [u8; 32],
     /// Rekor's tree ID (the first eight bytes of the log ID, as a positive number).
@@ -202,9 +200,8 @@ fn entry_error(e: hallmark_sigstore::EntryError) -> ApiError {
 
 pub(crate) async fn create_entry(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    LimitedBody { bytes: body, .. }: LimitedBody<EntryLimit>,
 ) -> Result<Response, ApiError> {
-    let body = crate::ca_api::read_body(body, state.settings.max_entry_bytes).await?;
     let st = state.clone();
     // Parsing and signature checks are CPU work: off the async executor, a few at a time.
     let permit = state.rekor.workers.acquire().await;
@@ -380,9 +377,8 @@ pub(crate) struct RetrieveRequest {
 
 pub(crate) async fn retrieve(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    LimitedBody { bytes: body, .. }: LimitedBody<RequestLimit>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let body = crate::ca_api::read_body(body, state.settings.max_body_bytes).await?;
     let req: RetrieveRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"entryUUIDs\":[...]}} or {{\"logIndexes\":[...]}}: {e}"
@@ -439,9 +435,8 @@ struct IndexPublicKey {
 
 pub(crate) async fn index_retrieve(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    LimitedBody { bytes: body, .. }: LimitedBody<RequestLimit>,
 ) -> Result<Response, ApiError> {
-    let body = crate::ca_api::read_body(body, state.settings.max_body_bytes).await?;
     let req: IndexRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"hash\":\"sha256:<hex>\"}}, {{\"email\":...}} or {{\"publicKey\":{{\"content\":...}}}}, optionally with \"limit\" and \"cursor\": {e}"

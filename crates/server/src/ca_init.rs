@@ -1,0 +1,182 @@
+//! `hallmark ca init`: creates what start-up needs (the CA's keys and certificates, the logs'
+//! keys). Not on the serving path: only the `hallmark ca init` command calls it.
+
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use hallmark_ca::IssuingKey;
+use hallmark_keys::{Hsm, KeyError, KeyRef};
+
+use crate::Settings;
+use crate::config::CaCurve;
+use crate::startup::open_token;
+
+/// The root key's token, with its own PIN when one is configured (`ca init` only).
+fn open_root_token(settings: &Settings) -> Result<Hsm> {
+    let key = &settings.root_key;
+    let pin = settings.root_pin.as_ref().or(settings.pin.as_ref());
+    let config = key
+        .config(&settings.module, pin)
+        .with_context(|| format!("key {key}"))?;
+    Hsm::open(config).with_context(|| format!("opening the root key's token ({key})"))
+}
+
+/// What `hallmark ca init` did.
+#[derive(Debug, Default)]
+pub struct CaInitReport {
+    lines: Vec<String>,
+}
+
+impl fmt::Display for CaInitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in &self.lines {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Root certificate validity.
+const ROOT_VALIDITY: Duration = Duration::from_secs(20 * 365 * 86_400);
+/// Issuing certificate validity.
+const ISSUING_VALIDITY: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// `hallmark ca init`: root and issuing keys generated inside the HSM, their certificates written
+/// as PEM (and stored on the token), and the CT log key. Never overwrites: an existing key or
+/// certificate is an error that says what exists and what is missing.
+pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
+    let mut report = CaInitReport::default();
+    let root_path = settings.root_cert_path();
+    let issuing_path = settings.issuing_cert_path();
+    let root_hsm = open_root_token(settings)?;
+    let issuing_hsm = open_token(settings, &settings.issuing_key)?;
+
+    // Refuse to touch an existing CA, and say exactly what exists.
+    let mut existing = Vec::new();
+    for (what, hsm, key) in [
+        ("root key", &root_hsm, &settings.root_key),
+        ("issuing key", &issuing_hsm, &settings.issuing_key),
+    ] {
+        match hsm.load_p256(key.object()) {
+            Ok(_) | Err(KeyError::CurveMismatch { .. }) => existing.push(format!("{what} {key}")),
+            Err(KeyError::KeyNotFound { .. }) => {}
+            Err(e) => return Err(e).with_context(|| format!("checking {what} {key}")),
+        }
+    }
+    for (what, path) in [
+        ("root certificate", &root_path),
+        ("issuing certificate", &issuing_path),
+    ] {
+        if path.exists() {
+            existing.push(format!("{what} {}", path.display()));
+        }
+    }
+    if !existing.is_empty() {
+        bail!(
+            "refusing to initialise the CA: {} already exist(s). Nothing was changed. \
+             `hallmark ca init` never overwrites keys or certificates; to start over, delete them \
+             deliberately (or use other key labels and data_dir).",
+            existing.join(", ")
+        );
+    }
+
+    let subject = hallmark_ca::CaSubject {
+        organization: settings.organization.clone(),
+        common_name: format!("{} root", settings.common_name),
+    };
+    let issuing_subject = hallmark_ca::CaSubject {
+        organization: settings.organization.clone(),
+        common_name: format!("{} issuing CA", settings.common_name),
+    };
+    let generate = |hsm: &Hsm, key: &KeyRef| -> Result<Box<dyn IssuingKey>> {
+        Ok(match settings.ca_curve {
+            CaCurve::P256 => Box::new(hsm.generate_p256(key.object())?),
+            CaCurve::P384 => Box::new(hsm.generate_p384(key.object())?),
+        })
+    };
+    let curve = match settings.ca_curve {
+        CaCurve::P256 => "P-256",
+        CaCurve::P384 => "P-384",
+    };
+    let root_key = generate(&root_hsm, &settings.root_key)?;
+    report.lines.push(format!(
+        "generated root key {} ({curve}) inside the HSM",
+        settings.root_key
+    ));
+    let issuing_key = generate(&issuing_hsm, &settings.issuing_key)?;
+    report.lines.push(format!(
+        "generated issuing key {} ({curve}) inside the HSM",
+        settings.issuing_key
+    ));
+    let now = SystemTime::now();
+    let root = hallmark_ca::root_certificate(root_key.as_ref(), &subject, now, ROOT_VALIDITY)?;
+    let issuing = hallmark_ca::intermediate_certificate(
+        root_key.as_ref(),
+        &root,
+        &issuing_key.public_key_der()?,
+        &issuing_subject,
+        now,
+        ISSUING_VALIDITY,
+    )?;
+    std::fs::create_dir_all(root_path.parent().unwrap_or(Path::new(".")))?;
+    for (what, path, cert, hsm, label) in [
+        (
+            "root",
+            &root_path,
+            &root,
+            &root_hsm,
+            format!("{}-cert", settings.root_key.object()),
+        ),
+        (
+            "issuing",
+            &issuing_path,
+            &issuing,
+            &issuing_hsm,
+            format!("{}-cert", settings.issuing_key.object()),
+        ),
+    ] {
+        write_new(path, hallmark_ca::certificate_pem(cert)?.as_bytes())?;
+        report.lines.push(format!(
+            "wrote the {what} certificate to {}",
+            path.display()
+        ));
+        match hsm.store_certificate(&label, &hallmark_ca::certificate_der(cert)?) {
+            Ok(()) => report.lines.push(format!("stored the {what} certificate on the token as {label}")),
+            Err(e) => report.lines.push(format!("could not store the {what} certificate on the token ({e}); the PEM file is the copy to back up")),
+        }
+    }
+    for (what, key) in [
+        ("CT log", &settings.ct_key),
+        ("signature log", &settings.log_key),
+    ] {
+        let hsm = open_token(settings, key)?;
+        match hsm.load_p256(key.object()) {
+            Ok(_) => report
+                .lines
+                .push(format!("{what} key {key} already exists; kept")),
+            Err(KeyError::KeyNotFound { .. }) => {
+                hsm.generate_p256(key.object())?;
+                report
+                    .lines
+                    .push(format!("generated {what} key {key} (P-256) inside the HSM"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
+        }
+    }
+    Ok(report)
+}
+
+/// Writes a file that must not exist yet.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Building the CT log and the signature log over any P-256 key and any store: start-up passes
+//! HSM keys and redb files, handler tests in-memory keys and stores.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use hallmark_log::{CheckpointSigner, Sequencer, SequencerConfig};
+use p256::ecdsa::VerifyingKey;
+use sha2::Digest as _;
+use signature::Keypair;
+use spki::EncodePublicKey as _;
+
+use crate::Settings;
+use crate::ct::CtLog;
+use crate::rekor::{RekorLog, SetSigner, WORKERS_PER_CORE};
+use crate::store::SharedStore;
+
+/// A log key as both logs take it: signs checkpoints (and SCTs, STHs, SETs) and has a P-256
+/// public key.
+pub(crate) trait LogSigningKey:
+    CheckpointSigner + Keypair<VerifyingKey = VerifyingKey> + Clone
+{
+}
+impl<T: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey> + Clone> LogSigningKey for T {}
+
+/// The CT log over `store`, signed by `key`, serving `chain_der` (issuing CA, root) as its
+/// `extra_data` and roots; checkpoints name `host`.
+pub(crate) fn ct_log(
+    store: SharedStore,
+    key: impl LogSigningKey,
+    chain_der: Vec<Vec<u8>>,
+    host: &str,
+) -> Result<CtLog> {
+    let spki = key
+        .verifying_key()
+        .to_public_key_der()
+        .context("encoding the CT log public key")?;
+    let log_id = hallmark_ca::ct::log_id(spki.as_bytes());
+    let seq = Sequencer::start(
+        Arc::new(store),
+        key.clone(),
+        SequencerConfig::new(format!("{host} - ct"), host),
+    )
+    .context("starting the CT log")?;
+    Ok(CtLog::new(seq, Arc::new(key), log_id, chain_der))
+}
+
+/// The signature log's sequencer settings: its entry limit is the configured one (the
+/// sequencer's default of 1 MiB would silently cap a larger `log.max_entry_bytes`).
+pub(crate) fn rekor_sequencer_config(s: &Settings, tree_id: u64) -> SequencerConfig {
+    let host = s.public_host();
+    let mut config = SequencerConfig::new(format!("{host} - {tree_id}"), host);
+    config.max_entry_bytes = s.max_entry_bytes;
+    config
+}
+
+/// The signature log over `store`, signed by `key`. Entries of the store without a SET are
+/// signed first.
+pub(crate) fn rekor_log(
+    store: SharedStore,
+    key: impl LogSigningKey,
+    settings: &Settings,
+) -> Result<RekorLog> {
+    let verifying = key.verifying_key();
+    let spki = verifying
+        .to_public_key_der()
+        .context("encoding the log public key")?;
+    let log_id: [u8; 32] = sha2::Sha256::digest(spki.as_bytes()).into();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&log_id[..8]);
+    let tree_id = u64::from_be_bytes(id) >> 1;
+    let public_key_pem = verifying
+        .to_public_key_pem(spki::der::pem::LineEnding::LF)
+        .context("encoding the log public key")?;
+    // Each entry's SET is signed once, in the batch that appends it, and stored with it.
+    let set_signer = Arc::new(SetSigner {
+        key: Arc::new(key.clone()),
+        log_id_hex: hex::encode(log_id),
+    });
+    let seq = Sequencer::start_with_entry_signer(
+        Arc::new(store),
+        key,
+        set_signer,
+        rekor_sequencer_config(settings, tree_id),
+    )
+    .context("starting the signature log (signing the SETs of entries that have none)")?;
+    Ok(RekorLog {
+        seq,
+        log_id,
+        tree_id,
+        public_key_pem,
+        workers: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from) * WORKERS_PER_CORE,
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn the_sequencer_takes_the_configured_entry_limit() {
+        let dir = std::env::temp_dir().join(format!("hallmark-seq-{}.yaml", std::process::id()));
+        std::fs::write(&dir, "dev_oidc: true\nlog:\n  max_entry_bytes: 6291456\n").unwrap();
+        let s = crate::config::load(Some(&dir), |_| None).unwrap();
+        std::fs::remove_file(&dir).ok();
+        let c = rekor_sequencer_config(&s, 7);
+        assert_eq!(c.max_entry_bytes, 6 << 20);
+        assert!(c.origin.ends_with(" - 7"), "{}", c.origin);
+    }
+}

@@ -1,0 +1,180 @@
+//! Start-up: open the HSM and the keys, the CA certificates, the CT log and the signature log
+//! (redb files in `data_dir`), and the token verifier, into an [`AppState`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use hallmark_ca::{Issuance, IssuingKey};
+use hallmark_keys::{Hsm, KeyError, KeyRef, Pkcs11Key};
+use hallmark_log::RedbStore;
+use metrics_exporter_prometheus::PrometheusHandle;
+use x509_cert::Certificate;
+
+use crate::Settings;
+use crate::ca_service::CaService;
+use crate::state::{AppState, KeyCustody};
+use crate::store::SharedStore;
+
+/// Opens the token holding `key`, with the configured PIN and session limit.
+pub(crate) fn open_token(settings: &Settings, key: &KeyRef) -> Result<Hsm> {
+    let config = key
+        .config(&settings.module, settings.pin.as_ref())
+        .with_context(|| format!("key {key}"))?;
+    let hsm = Hsm::open(config).with_context(|| format!("opening the token of {key}"))?;
+    hsm.set_max_sessions(settings.hsm_max_sessions);
+    Ok(hsm)
+}
+
+fn read_cert(path: &Path) -> Result<Certificate> {
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "reading {} (run `hallmark ca init` to create the CA)",
+            path.display()
+        )
+    })?;
+    Ok(hallmark_ca::parse_certificate("CA certificate", &bytes)?)
+}
+
+/// The CA's issuing key, on whichever curve it was made.
+fn load_issuing_key(hsm: &Hsm, key: &KeyRef) -> Result<Arc<dyn IssuingKey + Send + Sync>> {
+    match hsm.load_p256(key.object()) {
+        Ok(k) => Ok(Arc::new(k)),
+        Err(KeyError::CurveMismatch { .. }) => Ok(Arc::new(hsm.load_p384(key.object())?)),
+        Err(e) => Err(e).with_context(|| format!("loading {key} (run `hallmark ca init`?)")),
+    }
+}
+
+/// A log's P-256 key on its token.
+fn load_log_key(s: &Settings, key: &KeyRef, what: &str) -> Result<Pkcs11Key<p256::NistP256>> {
+    let hsm = open_token(s, key)?;
+    hsm.load_p256(key.object())
+        .with_context(|| format!("loading the {what} {key} (run `hallmark ca init`?)"))
+}
+
+/// A redb store at `data_dir/<file>`.
+fn open_store(s: &Settings, file: &str) -> Result<SharedStore> {
+    let db = s.data_dir.join(file);
+    let store = RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    Ok(SharedStore::new(store))
+}
+
+/// The keys on their HSM tokens: readiness asks the issuing key's token; metrics count each
+/// log key's signatures and the sessions on loan per token handle.
+struct HsmCustody {
+    issuing: Hsm,
+    log: Pkcs11Key<p256::NistP256>,
+    ct: Pkcs11Key<p256::NistP256>,
+}
+
+impl KeyCustody for HsmCustody {
+    fn health(&self) -> Result<(), KeyError> {
+        self.issuing.health()
+    }
+
+    fn record_metrics(&self) {
+        // HSM work by key (the issuing key's signatures are `hallmark_certificates_issued_total`),
+        // and sessions on loan per token handle.
+        for (key, signatures) in [
+            ("log", self.log.signature_count()),
+            ("ct_log", self.ct.signature_count()),
+        ] {
+            metrics::counter!("hallmark_hsm_signatures_total", "key" => key).absolute(signatures);
+        }
+        for (handle, hsm) in [
+            ("issuing", &self.issuing),
+            ("log", self.log.hsm()),
+            ("ct_log", self.ct.hsm()),
+        ] {
+            metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => handle)
+                .set(hsm.sessions_in_use() as f64);
+        }
+    }
+}
+
+impl AppState {
+    /// Opens everything; fails with a message naming what is missing and how to fix it.
+    /// `metrics` renders the recorder the binary installed.
+    pub async fn open(settings: Settings, metrics: PrometheusHandle) -> Result<Self> {
+        let s = settings.clone();
+        let (custody, ca, ct, rekor, root_key_reachable) =
+            tokio::task::spawn_blocking(move || -> Result<_> {
+                let hsm = open_token(&s, &s.issuing_key)?;
+                let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
+                // The root key should be on a token this process cannot open; if the serving token
+                // holds it, a compromised server could mint intermediates.
+                let root_key_reachable = matches!(
+                    hsm.load_p256(s.root_key.object()),
+                    Ok(_) | Err(KeyError::CurveMismatch { .. })
+                );
+                let root = read_cert(&s.root_cert_path())?;
+                let issuing_cert = read_cert(&s.issuing_cert_path())?;
+                let issuance =
+                    Issuance::new(&issuing_cert, issuing_key.as_ref()).with_context(|| {
+                        format!(
+                            "{} cannot issue with the key {}",
+                            s.issuing_cert_path().display(),
+                            s.issuing_key
+                        )
+                    })?;
+                hallmark_ca::check_ca_chain(&root, &issuing_cert)
+                    .context("the issuing certificate does not chain to the root")?;
+                let chain_pem = vec![
+                    hallmark_ca::certificate_pem(&issuing_cert)?,
+                    hallmark_ca::certificate_pem(&root)?,
+                ];
+                let chain_der = vec![
+                    hallmark_ca::certificate_der(&issuing_cert)?,
+                    hallmark_ca::certificate_der(&root)?,
+                ];
+                let ct_key = load_log_key(&s, &s.ct_key, "CT log key")?;
+                std::fs::create_dir_all(&s.data_dir)
+                    .with_context(|| format!("creating {}", s.data_dir.display()))?;
+                let ct = crate::logs::ct_log(
+                    open_store(&s, "ct-log.redb")?,
+                    ct_key.clone(),
+                    chain_der,
+                    &s.public_host(),
+                )?;
+                let log_key = load_log_key(&s, &s.log_key, "log key")?;
+                let rekor =
+                    crate::logs::rekor_log(open_store(&s, "log.redb")?, log_key.clone(), &s)?;
+                let ca = CaService::new(
+                    chain_pem,
+                    issuance,
+                    issuing_key,
+                    issuing_cert,
+                    s.accept_any_signer,
+                );
+                let custody = HsmCustody {
+                    issuing: hsm,
+                    log: log_key,
+                    ct: ct_key,
+                };
+                Ok((custody, ca, ct, rekor, root_key_reachable))
+            })
+            .await
+            .context("start-up task")??;
+        let (verifier, dev_issuer) = crate::issuers::verifier(&settings)?;
+        let reads = tokio::sync::Semaphore::new(settings.max_concurrent_reads);
+        tracing::info!(
+            ct_log_id = %hex::encode(ct.log_id),
+            ct_size = ct.latest().size,
+            log_tree_id = rekor.tree_id,
+            log_size = rekor.seq.latest().size,
+            "CA, CT log and signature log ready"
+        );
+        Ok(Self {
+            settings,
+            custody: Arc::new(custody),
+            ct: Arc::new(ct),
+            rekor: Arc::new(rekor),
+            ca,
+            verifier,
+            dev_issuer,
+            root_key_reachable,
+            metrics,
+            reads,
+        })
+    }
+}
