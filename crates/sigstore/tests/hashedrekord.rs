@@ -1,3 +1,5 @@
+//! Rekor v1 `hashedrekord` entries: parsing, signature checks and canonical bodies.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

@@ -1,3 +1,5 @@
+//! Checkpoints, signed entry timestamps and the trusted root of the signature log.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -77,7 +79,7 @@ fn rfc3339_dates() {
     assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
 }
 
-pub fn sample_trust_config() -> serde_json::Value {
+fn sample_trust_config() -> serde_json::Value {
     let ca_chain = vec![
         b64_decode_pem(&fixture("leaf_email.pem")),
         b64_decode_pem(&fixture("leaf_uri.pem")),

@@ -4,31 +4,63 @@
 pub enum Error {
     /// A hash was not 32 bytes long.
     #[error("hash is {len} bytes long, want 32")]
-    HashLength { len: usize },
+    HashLength {
+        /// The length that was given.
+        len: usize,
+    },
     /// A leaf index lies outside the tree.
     #[error("leaf index {index} is outside a tree of size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
     /// A consistency proof was asked between sizes that cannot be compared.
     #[error("cannot prove consistency from tree size {first} to tree size {second}")]
-    BadSizes { first: u64, second: u64 },
+    BadSizes {
+        /// The older tree size.
+        first: u64,
+        /// The newer tree size.
+        second: u64,
+    },
     /// A proof had the wrong number of hashes for its sizes.
     #[error("proof has {got} hashes, want {want}")]
-    ProofLength { got: usize, want: usize },
+    ProofLength {
+        /// Hashes in the proof.
+        got: usize,
+        /// Hashes the sizes call for.
+        want: usize,
+    },
     /// A proof was well-formed but did not lead to the expected root.
     #[error("proof does not lead to the expected root hash")]
     RootMismatch,
     /// The hash store returned a different number of hashes than asked for.
     #[error("hash store returned {got} hashes for {want} indexes")]
-    StoreShortRead { got: usize, want: usize },
+    StoreShortRead {
+        /// Hashes returned.
+        got: usize,
+        /// Hashes asked for.
+        want: usize,
+    },
     /// A signed note or checkpoint could not be parsed.
     #[error("malformed note: {reason}")]
-    MalformedNote { reason: &'static str },
+    MalformedNote {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// No signature on a note came from a key the verifier knows.
     #[error("note has no signature from key {name:?}")]
-    UnknownSigner { name: String },
+    UnknownSigner {
+        /// The key name the verifier looked for.
+        name: String,
+    },
     /// A signature from a known key failed to verify.
     #[error("signature by {name:?} does not verify")]
-    BadSignature { name: String },
+    BadSignature {
+        /// The key name on the signature line.
+        name: String,
+    },
     /// A public key could not be encoded or decoded.
     #[error("public key is not a usable P-256 or P-384 SPKI")]
     BadPublicKey,
@@ -37,5 +69,8 @@ pub enum Error {
     Signing(#[source] signature::Error),
     /// A tile path could not be parsed.
     #[error("malformed tile path: {reason}")]
-    MalformedTilePath { reason: &'static str },
+    MalformedTilePath {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
