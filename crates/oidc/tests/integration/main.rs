@@ -8,6 +8,7 @@ mod cache;
 mod common;
 mod config_files;
 mod identities;
+mod key_source;
 mod never_panics;
 mod rejections;
 mod tls;
