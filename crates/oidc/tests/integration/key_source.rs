@@ -185,6 +185,7 @@ async fn oversized_documents_are_refused() {
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(keys.fetches(&jwks()), 1);
 }
 
 #[tokio::test]
