@@ -24,6 +24,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # Cargo does not re-link target/debug/hallmark from a build that is already up to date, so the
 # file is removed before each of the two builds to get the right one.
 log "production build (no development issuer)"
+if cargo tree --locked -p hallmark-cli -e normal | grep -q hallmark-dev-issuer; then
+  echo "the production build depends on hallmark-dev-issuer" >&2
+  exit 1
+fi
 rm -f "$CARGO_TARGET_DIR/debug/hallmark"
 cargo build --locked -p hallmark-cli --bin hallmark
 cp "$CARGO_TARGET_DIR/debug/hallmark" "$CARGO_TARGET_DIR/debug/hallmark-production"

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
-use hallmark_oidc::acquire::{
+use hallmark_oidc_client::{
     AcquireOptions, AcquiredToken, IdentityToken, LoginOptions, ServiceAccountToken,
 };
 use p256::ecdsa::{DerSignature, SigningKey};
@@ -154,7 +154,7 @@ pub(crate) struct TokenArgs {
     #[arg(long)]
     pub(crate) identity_token_env: Option<String>,
     /// Kubernetes projected service-account token file (read if it exists).
-    #[arg(long, default_value = hallmark_oidc::acquire::DEFAULT_KUBERNETES_TOKEN_PATH)]
+    #[arg(long, default_value = hallmark_oidc_client::DEFAULT_KUBERNETES_TOKEN_PATH)]
     pub(crate) kubernetes_token_file: PathBuf,
     /// The token audience the CA expects.
     #[arg(long, default_value = "sigstore")]
@@ -293,7 +293,7 @@ impl Session {
         {
             return Ok(t.clone());
         }
-        let t = hallmark_oidc::acquire::acquire(&self.options)
+        let t = hallmark_oidc_client::acquire(&self.options)
             .await
             .context("getting an identity token")?;
         tracing::info!(source = %t.source, identity = t.claims.identity(), issuer = %t.claims.issuer, "using identity token");

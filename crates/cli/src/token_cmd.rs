@@ -36,7 +36,7 @@ pub(crate) fn token(args: TokenCmdArgs) -> Result<()> {
         .transpose()?;
     let options = args.token.acquire_options(trust.as_ref());
     let got = crate::sign_cmd::runtime()?
-        .block_on(hallmark_oidc::acquire::acquire(&options))
+        .block_on(hallmark_oidc_client::acquire(&options))
         .context("getting an identity token")?;
     let secret = got.token.secret();
     match &args.output {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::{IssuerConfig, TokenVerifier};
 
 fn main() {

@@ -120,9 +120,9 @@ impl JwtVerifier for RsaVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dev::{DevAlgorithm, DevIssuer};
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 
     /// The cached path and jsonwebtoken's own aws-lc path agree on valid and invalid signatures.
     #[test]

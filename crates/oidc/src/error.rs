@@ -491,8 +491,10 @@ pub enum FetchError {
     },
 }
 
-/// `reqwest` errors put the useful part ("connection refused") in their source chain.
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources as one line, each cause once (`reqwest` errors put the useful part,
+/// "connection refused", in their source chain). For messages that must stand alone; the error
+/// still keeps its sources.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

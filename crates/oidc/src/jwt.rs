@@ -29,35 +29,12 @@ impl UnixTime {
 
 impl fmt::Display for UnixTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Past 9999-12-31T23:59:59Z RFC 3339 has no form; say what the number is.
-        if self.0 > 253_402_300_799 {
-            return write!(f, "unix time {}", self.0);
+        match der::DateTime::from_unix_duration(std::time::Duration::from_secs(self.0)) {
+            Ok(time) => fmt::Display::fmt(&time, f),
+            // Past 9999-12-31T23:59:59Z RFC 3339 has no form; say what the number is.
+            Err(_) => write!(f, "unix time {}", self.0),
         }
-        let days = self.0 / 86_400;
-        let secs = self.0 % 86_400;
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
     }
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The JWS algorithms a token may use: asymmetric only. `none` and HMAC are never accepted,
@@ -177,8 +154,7 @@ fn split(token: &str) -> Result<[&str; 3], MalformedToken> {
 /// Decodes the payload of a JWS compact serialization without checking the signature (which
 /// must not be empty). For clients that want to show or pre-check what a token claims; nothing
 /// decoded here is trusted.
-#[cfg(feature = "client")]
-pub(crate) fn decode_payload_unverified<T: serde::de::DeserializeOwned>(
+pub fn decode_payload_unverified<T: serde::de::DeserializeOwned>(
     token: &str,
 ) -> Result<T, MalformedToken> {
     let [header, payload, signature] = split(token)?;

@@ -13,13 +13,15 @@
 //! - Fulcio's mapping of claims to certificate identities for the `email`, `kubernetes`,
 //!   `github-workflow`, `gitlab-pipeline`, `uri`, `username` and `spiffe` issuer types, including
 //!   the CI extensions of [Fulcio's OID registry](https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md);
-//! - with the `dev-issuer` feature, a development issuer for tests and local stacks
-//!   (`dev::DevIssuer`), with interactive logins; a production server is built without it;
-//! - with the `client` feature, identity-token acquisition for clients ([`acquire`]): explicit
-//!   tokens, `SIGSTORE_ID_TOKEN`, GitHub Actions, GitLab CI, Kubernetes service-account tokens and
-//!   an interactive OIDC login (authorization code + PKCE).
+//! - where keys come from behind a small trait ([`KeySource`]): HTTP by default
+//!   ([`HttpKeySource`]), or documents held in memory ([`MemoryKeySource`]) so tests verify real
+//!   tokens with no identity provider running.
 //!
 //! Errors carry the HTTP status Fulcio would answer ([`OidcError::status`]).
+//!
+//! Its sibling crates: `hallmark-oidc-client` gets a token as a client does (CI, Kubernetes,
+//! interactive login), and `hallmark-dev-issuer` is the development issuer of tests and local
+//! stacks, which production builds leave out.
 //!
 //! ```no_run
 //! # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,13 +38,10 @@
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "client")]
-pub mod acquire;
 pub mod config;
 mod crypto;
-#[cfg(feature = "dev-issuer")]
-pub mod dev;
 pub mod error;
+mod fetch;
 pub mod identity;
 mod jwks;
 mod jwt;
@@ -51,6 +50,7 @@ mod verifier;
 
 pub use config::{IssuerConfig, IssuerKind, IssuerPolicy, IssuerType};
 pub use error::{ConfigError, OidcError};
+pub use fetch::{FetchFuture, FetchRequest, Fetched, HttpKeySource, KeySource, MemoryKeySource};
 pub use identity::{CiExtensions, GithubV1Extensions, Identity, SubjectAltName};
-pub use jwt::UnixTime;
+pub use jwt::{UnixTime, decode_payload_unverified};
 pub use verifier::{TokenVerifier, VerifierOptions};

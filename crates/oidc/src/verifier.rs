@@ -8,7 +8,8 @@
 //!    Unknown issuers stop here with 403, before any network traffic.
 //! 3. The issuer's keys come from a per-issuer cache. A cold or expired cache, or a `kid` the
 //!    cache does not know, triggers OIDC discovery (`<iss>/.well-known/openid-configuration`,
-//!    whose `issuer` must equal `iss`) and a JWKS fetch. Concurrent requests wait for one
+//!    whose `issuer` must equal `iss`) and a JWKS fetch, both through the verifier's
+//!    [`KeySource`] (HTTP unless the verifier was given another). Concurrent requests wait for one
 //!    shared fetch; unknown-`kid` refetches and failed fetches are rate-limited per issuer, so
 //!    garbage tokens cannot make the CA hammer an IdP. An expired cache whose refresh fails is
 //!    still used for a grace period.
@@ -33,6 +34,7 @@ use crate::config::{IssuerConfig, IssuerPattern, IssuerPolicy};
 use crate::error::{
     ClaimProblem, ConfigError, Document, FetchError, KeyId, MalformedToken, OidcError, TokenPart,
 };
+use crate::fetch::{FetchRequest, HttpKeySource, KeySource};
 use crate::identity::Identity;
 use crate::jwks::{KeyLookup, KeySet, VerifyKey};
 use crate::jwt::{self, UnixTime, Unverified};
@@ -59,7 +61,7 @@ pub struct VerifierOptions {
     /// How long past its lifetime an issuer's keys stay usable while refreshing them fails
     /// (default 6 h).
     pub stale_if_error: Duration,
-    /// Whole-request timeout for discovery and JWKS fetches (default 10 s, as Fulcio).
+    /// Whole-request timeout for discovery and JWKS fetches over HTTP (default 10 s, as Fulcio).
     pub http_timeout: Duration,
     /// Connection timeout (default 5 s).
     pub connect_timeout: Duration,
@@ -68,6 +70,16 @@ pub struct VerifierOptions {
     /// How many concrete issuers matched through meta issuers are cached (default 256; the
     /// least recently used is dropped).
     pub max_meta_issuers: usize,
+}
+
+impl VerifierOptions {
+    /// How long fetched keys are used: what their source said (or the default lifetime),
+    /// clamped to the configured bounds.
+    pub(crate) fn jwks_ttl(&self, max_age: Option<Duration>) -> Duration {
+        max_age
+            .unwrap_or(self.jwks_default_ttl)
+            .clamp(self.jwks_min_ttl, self.jwks_max_ttl.max(self.jwks_min_ttl))
+    }
 }
 
 impl Default for VerifierOptions {
@@ -89,7 +101,7 @@ impl Default for VerifierOptions {
 }
 
 /// Verifies OIDC ID tokens against the configured issuers. Cheap to clone: clones share the
-/// key caches and HTTP connection pools.
+/// key caches and the key source (with its HTTP connection pools).
 #[derive(Clone, Debug)]
 pub struct TokenVerifier {
     inner: Arc<Inner>,
@@ -99,8 +111,8 @@ pub struct TokenVerifier {
 struct Inner {
     config: IssuerConfig,
     options: VerifierOptions,
-    /// HTTP client per issuer entry (by configured URL or pattern).
-    clients: HashMap<String, reqwest::Client>,
+    /// Where discovery documents and JWK sets come from.
+    source: Arc<dyn KeySource>,
     /// Per concrete issuer: exact issuers from the start, meta-matched ones on first use.
     states: RwLock<HashMap<String, Arc<IssuerState>>>,
     epoch: Instant,
@@ -110,7 +122,6 @@ struct Inner {
 struct IssuerState {
     issuer: String,
     policy: Arc<IssuerPolicy>,
-    client: reqwest::Client,
     /// Matched through a meta issuer (and so evictable).
     meta: bool,
     /// Milliseconds since `Inner::epoch` of the last use (meta issuers only).
@@ -170,53 +181,45 @@ impl TokenVerifier {
         Self::with_options(config, VerifierOptions::default())
     }
 
-    /// A verifier with explicit options. Builds one HTTP client per issuer that has extra TLS
-    /// roots (one shared client for the rest); fetches nothing yet (see [`Self::prefetch`]).
+    /// A verifier with explicit options that fetches keys over HTTP ([`HttpKeySource`]: one
+    /// client per issuer that has extra TLS roots, one shared client for the rest); fetches
+    /// nothing yet (see [`Self::prefetch`]).
     pub fn with_options(
         config: IssuerConfig,
         options: VerifierOptions,
     ) -> Result<Self, ConfigError> {
+        let source = HttpKeySource::new(&config, &options)?;
+        Ok(Self::with_key_source(config, options, Arc::new(source)))
+    }
+
+    /// A verifier that gets discovery documents and JWK sets from `source` (for example a
+    /// [`MemoryKeySource`](crate::MemoryKeySource) in tests).
+    pub fn with_key_source(
+        config: IssuerConfig,
+        options: VerifierOptions,
+        source: Arc<dyn KeySource>,
+    ) -> Self {
         // Installing a provider explicitly also keeps verification working if feature
         // unification enables jsonwebtoken's other backend (it panics with both and none chosen).
         crate::crypto::install();
-        let mut shared: Option<reqwest::Client> = None;
-        let mut clients = HashMap::new();
-        for policy in config.issuers() {
-            let client = if policy.ca_certs().is_empty() {
-                match &shared {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c = http_client(policy, &options)?;
-                        shared = Some(c.clone());
-                        c
-                    }
-                }
-            } else {
-                http_client(policy, &options)?
-            };
-            clients.insert(policy.url().to_owned(), client);
-        }
         let inner = Inner {
             config,
             options,
-            clients,
+            source,
             states: RwLock::new(HashMap::new()),
             epoch: Instant::now(),
         };
         {
             let mut states = inner.states.write().unwrap_or_else(PoisonError::into_inner);
             for policy in inner.config.issuers() {
-                if let (IssuerPattern::Exact(url), Some(client)) =
-                    (policy.pattern(), inner.clients.get(policy.url()))
-                {
-                    let state = Inner::new_state(url, policy, client.clone(), false, 0);
-                    states.insert(url.clone(), state);
+                if let IssuerPattern::Exact(url) = policy.pattern() {
+                    states.insert(url.clone(), Inner::new_state(url, policy, false, 0));
                 }
             }
         }
-        Ok(Self {
+        Self {
             inner: Arc::new(inner),
-        })
+        }
     }
 
     /// The issuer policy this verifier enforces.
@@ -300,55 +303,16 @@ fn check_iat(claims: &Map<String, Value>, leeway: Duration) -> Result<(), OidcEr
     }
 }
 
-fn http_client(
-    policy: &IssuerPolicy,
-    options: &VerifierOptions,
-) -> Result<reqwest::Client, ConfigError> {
-    let redirect = reqwest::redirect::Policy::custom(|attempt| {
-        // Like Fulcio: follow redirects only within the host first asked.
-        let same_host =
-            attempt.previous().first().map(|u| u.host_str()) == Some(attempt.url().host_str());
-        if attempt.previous().len() > 5 || !same_host {
-            attempt.stop()
-        } else {
-            attempt.follow()
-        }
-    });
-    let mut builder = reqwest::Client::builder()
-        .timeout(options.http_timeout)
-        .connect_timeout(options.connect_timeout)
-        .redirect(redirect)
-        .user_agent(concat!("hallmark-oidc/", env!("CARGO_PKG_VERSION")));
-    if !policy.ca_certs().is_empty() {
-        let certs: Result<Vec<_>, _> = policy
-            .ca_certs()
-            .iter()
-            .map(|c| reqwest::Certificate::from_der(c))
-            .collect();
-        let certs = certs.map_err(|source| ConfigError::HttpClient {
-            url: policy.url().to_owned(),
-            source,
-        })?;
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().map_err(|source| ConfigError::HttpClient {
-        url: policy.url().to_owned(),
-        source,
-    })
-}
-
 impl Inner {
     fn new_state(
         issuer: &str,
         policy: &Arc<IssuerPolicy>,
-        client: reqwest::Client,
         meta: bool,
         now_millis: u64,
     ) -> Arc<IssuerState> {
         Arc::new(IssuerState {
             issuer: issuer.to_owned(),
             policy: Arc::clone(policy),
-            client,
             meta,
             last_used: AtomicU64::new(now_millis),
             keys: RwLock::new(None),
@@ -396,13 +360,7 @@ impl Inner {
                 states.remove(&oldest);
             }
         }
-        // Every policy got a client in `with_options`.
-        let client = self
-            .clients
-            .get(policy.url())
-            .cloned()
-            .ok_or_else(not_allowed)?;
-        let state = Inner::new_state(issuer, policy, client, true, self.millis());
+        let state = Inner::new_state(issuer, policy, true, self.millis());
         states.insert(issuer.to_owned(), Arc::clone(&state));
         Ok(state)
     }
@@ -564,7 +522,6 @@ impl Inner {
             issuer: String,
             jwks_uri: String,
         }
-        let limit = self.options.max_document_bytes;
         let discovery_url = format!(
             "{}/.well-known/openid-configuration",
             state.issuer.trim_end_matches('/')
@@ -576,17 +533,22 @@ impl Inner {
 
         // The configuration admits plain http only on loopback (or by opt-in); a meta issuer's
         // concrete host is only known now.
-        if !url::Url::parse(&discovery_url).is_ok_and(|u| state.policy.may_fetch_from(&u)) {
+        let Some(url) = url::Url::parse(&discovery_url)
+            .ok()
+            .filter(|u| state.policy.may_fetch_from(u))
+        else {
             return Err(unavailable(
                 &discovery_url,
                 FetchError::InsecureUrl {
                     uri: discovery_url.clone(),
                 },
             ));
-        }
-        let (body, _) = get(&state.client, &discovery_url, Document::Discovery, limit)
+        };
+        let body = self
+            .get(state, Document::Discovery, &url)
             .await
-            .map_err(|c| unavailable(&discovery_url, c))?;
+            .map_err(|c| unavailable(&discovery_url, c))?
+            .body;
         let doc: Discovery = serde_json::from_slice(&body).map_err(|source| {
             unavailable(
                 &discovery_url,
@@ -601,21 +563,23 @@ impl Inner {
                 discovered: doc.issuer,
             });
         }
-        let jwks_ok = url::Url::parse(&doc.jwks_uri).is_ok_and(|u| {
-            state.policy.may_fetch_from(&u)
+        let jwks = url::Url::parse(&doc.jwks_uri).ok().filter(|u| {
+            state.policy.may_fetch_from(u)
                 && (u.scheme() == "https" || state.issuer.starts_with("http://"))
         });
-        if !jwks_ok {
+        let Some(jwks) = jwks else {
             return Err(unavailable(
                 &discovery_url,
                 FetchError::BadJwksUri { uri: doc.jwks_uri },
             ));
-        }
+        };
 
         let jwks_url = doc.jwks_uri;
-        let (body, headers) = get(&state.client, &jwks_url, Document::Jwks, limit)
+        let fetched = self
+            .get(state, Document::Jwks, &jwks)
             .await
             .map_err(|c| unavailable(&jwks_url, c))?;
+        let body = fetched.body;
         let audience = state.policy.audience();
         let leeway = self.options.leeway.as_secs();
         let (set, total) = KeySet::from_json(&body, |alg| {
@@ -641,12 +605,36 @@ impl Inner {
         if set.len() == 0 {
             return Err(unavailable(&jwks_url, FetchError::NoUsableKeys { total }));
         }
-        let ttl = cache_ttl(&headers, &self.options);
+        let ttl = self.options.jwks_ttl(fetched.max_age);
         tracing::debug!(issuer = %state.issuer, keys = set.len(), ttl_secs = ttl.as_secs(), "fetched issuer keys");
         Ok(CachedKeys {
             set,
             expires_at: Instant::now() + ttl,
         })
+    }
+
+    /// One document from the key source, held to the size limit whatever the source.
+    async fn get(
+        &self,
+        state: &IssuerState,
+        document: Document,
+        url: &url::Url,
+    ) -> Result<crate::fetch::Fetched, FetchError> {
+        let limit = self.options.max_document_bytes;
+        let fetched = self
+            .source
+            .fetch(FetchRequest {
+                issuer: &state.issuer,
+                policy: &state.policy,
+                document,
+                url,
+                max_bytes: limit,
+            })
+            .await?;
+        if fetched.body.len() > limit {
+            return Err(FetchError::TooLarge { document, limit });
+        }
+        Ok(fetched)
     }
 
     /// Turns a `jsonwebtoken` refusal into a precise error, reading the claim values it was
@@ -745,61 +733,6 @@ impl IssuerState {
     }
 }
 
-/// GET a JSON document with a size limit.
-async fn get(
-    client: &reqwest::Client,
-    url: &str,
-    document: Document,
-    limit: usize,
-) -> Result<(Vec<u8>, reqwest::header::HeaderMap), FetchError> {
-    let mut response = client
-        .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(FetchError::Transport)?;
-    if response.status() != reqwest::StatusCode::OK {
-        return Err(FetchError::Status {
-            document,
-            status: response.status().as_u16(),
-        });
-    }
-    let too_large = FetchError::TooLarge { document, limit };
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(too_large);
-    }
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, headers))
-}
-
-/// The JWKS lifetime from `Cache-Control` (`max-age`; `no-store`/`no-cache` mean the minimum),
-/// clamped to the configured bounds.
-fn cache_ttl(headers: &reqwest::header::HeaderMap, o: &VerifierOptions) -> Duration {
-    let mut ttl = o.jwks_default_ttl;
-    for value in headers.get_all(reqwest::header::CACHE_CONTROL) {
-        let Ok(value) = value.to_str() else { continue };
-        for directive in value.split(',').map(str::trim) {
-            let lower = directive.to_ascii_lowercase();
-            if lower == "no-store" || lower == "no-cache" {
-                ttl = o.jwks_min_ttl;
-            } else if let Some(Ok(secs)) = lower
-                .strip_prefix("max-age=")
-                .map(|s| s.trim_matches('"').parse::<u64>())
-            {
-                ttl = Duration::from_secs(secs);
-            }
-        }
-    }
-    ttl.clamp(o.jwks_min_ttl, o.jwks_max_ttl.max(o.jwks_min_ttl))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,24 +748,6 @@ mod tests {
         send_sync_clone(&v);
         // axum handlers need the future to be Send.
         send(v.verify("x"));
-    }
-
-    #[test]
-    fn cache_control() {
-        let o = VerifierOptions::default();
-        let ttl = |v: &[&str]| {
-            let mut h = reqwest::header::HeaderMap::new();
-            for v in v {
-                h.append(reqwest::header::CACHE_CONTROL, v.parse().unwrap());
-            }
-            cache_ttl(&h, &o).as_secs()
-        };
-        assert_eq!(ttl(&[]), 3600);
-        assert_eq!(ttl(&["public, max-age=19517"]), 19517);
-        assert_eq!(ttl(&["max-age=5"]), 60);
-        assert_eq!(ttl(&["max-age=999999999"]), 86400);
-        assert_eq!(ttl(&["no-store"]), 60);
-        assert_eq!(ttl(&["private", "max-age=120"]), 120);
     }
 
     #[test]

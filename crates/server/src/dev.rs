@@ -11,9 +11,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::post;
+pub(crate) use hallmark_dev_issuer::DevIssuer;
+use hallmark_dev_issuer::{DevAlgorithm, DevLogin};
 use hallmark_oidc::config::{IssuerEntry, IssuerType, IssuersFile};
-pub(crate) use hallmark_oidc::dev::DevIssuer;
-use hallmark_oidc::dev::{DevAlgorithm, DevLogin};
 
 use crate::error::ApiError;
 use crate::{AppState, Settings};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::{OidcError, VerifierOptions};
 use serde_json::json;
 

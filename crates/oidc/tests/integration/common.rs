@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::{IssuerConfig, OidcError, TokenVerifier, UnixTime, VerifierOptions};
 use tokio::net::TcpListener;
 

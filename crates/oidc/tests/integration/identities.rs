@@ -1,6 +1,6 @@
 //! Happy paths: every issuer type, realistic claim sets, exact SANs, challenges and extensions.
 
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::{CiExtensions, GithubV1Extensions, SubjectAltName};
 use serde_json::json;
 

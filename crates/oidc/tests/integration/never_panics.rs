@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::TokenVerifier;
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -1,6 +1,6 @@
 //! Negative paths: each asserts the variant, the HTTP status and a message naming the problem.
 
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::error::{ClaimProblem, EmailVerified, MalformedToken, SubjectRejection};
 use hallmark_oidc::{OidcError, UnixTime};
 use serde_json::json;

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::OidcError;
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};

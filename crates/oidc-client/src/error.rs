@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{ClaimProblem, MalformedToken, error_chain};
-use crate::jwt::UnixTime;
+use hallmark_oidc::UnixTime;
+use hallmark_oidc::error::{ClaimProblem, MalformedToken, error_chain};
 
 use super::TokenSource;
 

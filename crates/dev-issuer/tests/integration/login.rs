@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer, DevLogin};
 use hallmark_oidc::SubjectAltName;
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer, DevLogin};
 use serde_json::Value;
 
 use crate::common::*;

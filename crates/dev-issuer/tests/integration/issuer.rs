@@ -1,7 +1,7 @@
 //! The development issuer's HTTP surface, as people running the dev stack use it.
 
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 use hallmark_oidc::SubjectAltName;
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
 use serde_json::{Value, json};
 
 use crate::common::*;

@@ -5,11 +5,13 @@
 //!
 //! **Development and tests only.** Anyone who can reach [`DevIssuer::router_with_token_endpoint`]
 //! can mint any identity this issuer is trusted for. A server should mount it only when the
-//! operator explicitly enables the dev issuer, and say so loudly in its logs.
+//! operator explicitly enables the dev issuer, and say so loudly in its logs. Hallmark's server
+//! has it only in builds with its `dev-oidc` cargo feature (tests and `scripts/run.sh`), so a
+//! production build cannot switch it on.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use hallmark_oidc::dev::{DevAlgorithm, DevIssuer};
+//! use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
 //!
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let issuer = DevIssuer::new(format!("http://{}", listener.local_addr()?), DevAlgorithm::Rs256)?;
@@ -18,6 +20,8 @@
 //! let token = issuer.mint_email("alice@example.com");
 //! # let _ = token; Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -38,8 +42,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::config::DEFAULT_AUDIENCE;
-use crate::jwt::UnixTime;
+use hallmark_oidc::UnixTime;
+use hallmark_oidc::config::DEFAULT_AUDIENCE;
 
 mod login;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ClaimProblem;
-use crate::jwt::{UnixTime, decode_payload_unverified};
+use hallmark_oidc::error::ClaimProblem;
+use hallmark_oidc::{UnixTime, decode_payload_unverified};
 
 use super::AcquireError;
 

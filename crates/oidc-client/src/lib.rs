@@ -1,5 +1,7 @@
 //! Getting an OIDC identity token for keyless signing, as a client (the `hallmark` CLI) does:
-//! from the command line, the CI system, Kubernetes, or an interactive login.
+//! from the command line, the CI system, Kubernetes, or an interactive login. The server side,
+//! checking such a token, is `hallmark-oidc`; this crate only uses its token vocabulary
+//! ([`UnixTime`](hallmark_oidc::UnixTime), the reasons a token is malformed).
 //!
 //! [`acquire`] tries the sources in this order and uses the first that has a token:
 //!
@@ -29,8 +31,8 @@
 //! embedders need not change the process environment.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), hallmark_oidc::acquire::AcquireError> {
-//! use hallmark_oidc::acquire::{AcquireOptions, LoginOptions, acquire};
+//! # async fn demo() -> Result<(), hallmark_oidc_client::AcquireError> {
+//! use hallmark_oidc_client::{AcquireOptions, LoginOptions, acquire};
 //!
 //! let mut options = AcquireOptions::default();
 //! options.login = Some(LoginOptions::new("https://dex.example.internal"));
@@ -39,6 +41,8 @@
 //! let bearer: &str = token.token.secret();
 //! # let _ = bearer; Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 mod ci;
 mod error;
@@ -52,7 +56,7 @@ pub use error::{AcquireError, HttpFailure};
 pub use login::{DeviceCode, DevicePrompt, LoginOptions, LoginPrompt};
 pub use token::{AcquiredToken, IdentityToken, TokenClaims, TokenSource};
 
-use crate::config::DEFAULT_AUDIENCE;
+use hallmark_oidc::config::DEFAULT_AUDIENCE;
 
 /// Where Kubernetes projects a service-account token for Sigstore by convention (a
 /// `serviceAccountToken` volume source with `path: sigstore` mounted at `/var/run/secrets/tokens`).

@@ -11,12 +11,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hallmark_dev_issuer::DevIssuer;
 use hallmark_oidc::SubjectAltName;
-use hallmark_oidc::acquire::{
+use hallmark_oidc_client::{
     AcquireError, AcquireOptions, AcquiredToken, HttpFailure, IdentityToken, ServiceAccountToken,
     TokenSource, acquire_with_env,
 };
-use hallmark_oidc::dev::DevIssuer;
 use serde_json::json;
 
 use crate::common::*;
@@ -281,7 +281,7 @@ async fn github_failures_name_the_fix_and_hide_the_request_token() {
     // In GitHub Actions without the permission: no interactive login, a fix instead.
     let env = Env::new(&[("GITHUB_ACTIONS", "true")]);
     let mut o = options();
-    o.login = Some(hallmark_oidc::acquire::LoginOptions::new(
+    o.login = Some(hallmark_oidc_client::LoginOptions::new(
         "http://127.0.0.1:1",
     ));
     let e = acquire(&o, &env).await.unwrap_err();
@@ -371,7 +371,7 @@ async fn sigstore_id_token_and_gitlab_variables() {
 
     // In GitLab CI without one: the fix, not an interactive login.
     let mut o = options();
-    o.login = Some(hallmark_oidc::acquire::LoginOptions::new(
+    o.login = Some(hallmark_oidc_client::LoginOptions::new(
         "http://127.0.0.1:1",
     ));
     let e = acquire(&o, &Env::new(&[("GITLAB_CI", "true")]))

@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hallmark_dev_issuer::{DevAlgorithm, DevIssuer, DevLogin};
 use hallmark_oidc::SubjectAltName;
-use hallmark_oidc::acquire::{
+use hallmark_oidc_client::{
     AcquireError, AcquireOptions, AcquiredToken, HttpFailure, LoginOptions, LoginPrompt,
     ServiceAccountToken, TokenSource, acquire_with_env,
 };
-use hallmark_oidc::dev::{DevAlgorithm, DevIssuer, DevLogin};
 use serde_json::{Map, json};
 
 use crate::common::*;
@@ -273,7 +273,7 @@ async fn issuers_that_cannot_log_in_are_named() {
 /// person is shown.
 fn device_options(
     issuer: &str,
-    on_code: impl Fn(hallmark_oidc::acquire::DeviceCode) + Send + Sync + 'static,
+    on_code: impl Fn(hallmark_oidc_client::DeviceCode) + Send + Sync + 'static,
 ) -> AcquireOptions {
     let mut options = login_options(issuer, Arc::new(|_: &str| panic!("not a browser login")));
     let login = options.login.as_mut().unwrap();

@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::{AcquireError, HttpFailure, IdentityToken};
-use crate::config::DEFAULT_AUDIENCE;
+use hallmark_oidc::config::DEFAULT_AUDIENCE;
 
 /// The path of the loopback redirect URI, as Sigstore's clients use it.
 const CALLBACK_PATH: &str = "/auth/callback";
