@@ -30,21 +30,27 @@
 //!   (double-encoded); single encoding is accepted too. `content.hash` (the envelope digest) is
 //!   the client's and is echoed; `payloadHash` is computed here.
 
+pub mod crypto;
+pub mod ct;
 mod entry;
 mod error;
+pub mod identity;
 mod key;
 mod log;
+pub mod oid;
+pub mod tls;
 mod trust;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+pub use crypto::KeyType;
 pub use entry::{
     EntryKind, EntrySigner, MAX_ENTRY_BYTES, MAX_INDEX_KEYS, MAX_SIGNATURE_B64, MAX_SIGNATURES,
     ProposedEntry, VerifiedEntry, dsse_pae,
 };
 pub use error::{EntryError, Result};
-pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
+pub use key::{MAX_VERIFIER_BYTES, San};
 pub use log::{
     EntryUuid, InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, parse_entry_uuid,
     set_payload,
