@@ -72,6 +72,8 @@ pub const CT_POISON: ObjectIdentifier = oid("1.3.6.1.4.1.11129.2.4.3");
 
 /// 1.3.6.1.5.5.7.3.3: extended key usage id-kp-codeSigning.
 pub const KP_CODE_SIGNING: ObjectIdentifier = oid("1.3.6.1.5.5.7.3.3");
+/// 1.3.6.1.5.5.7.3.8: extended key usage id-kp-timeStamping.
+pub const KP_TIME_STAMPING: ObjectIdentifier = oid("1.3.6.1.5.5.7.3.8");
 
 /// 2.5.29.14: subjectKeyIdentifier.
 pub const SUBJECT_KEY_IDENTIFIER: ObjectIdentifier = oid("2.5.29.14");
