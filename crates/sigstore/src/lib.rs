@@ -1,7 +1,16 @@
-//! Hallmark's Sigstore wire layer: the Rekor v1 entry types it accepts, their verification and
-//! canonical bodies, signed entry timestamps, and the trust documents clients load.
+//! Hallmark's spec layer: the one place every wire format Hallmark builds or parses lives, so
+//! the CA, the verifier, the server and the CLI call it and never re-encode a format themselves
+//! (as `static_ct_api` is in cloudflare/azul).
 //!
-//! Pure: no I/O, no async. The server parses a `POST /api/v1/log/entries` body with
+//! | module | format |
+//! | --- | --- |
+//! | [`ct`], [`tls`] | RFC 6962: SCTs, `digitally-signed` inputs of SCTs and STHs, the SCT list extension, `MerkleTreeLeaf`, `PrecertChainEntry`, precertificate TBS rebuilding; the TLS length-prefixed codec |
+//! | [`oid`] | the OID registry: Fulcio's extensions (and [`oid::CiExtension`]), RFC 6962's, X.509 and algorithm OIDs |
+//! | [`identity`] | the identity a verified OIDC token proves and a Fulcio certificate carries |
+//! | [`crypto`] | key classification and signature verification (aws-lc-rs) |
+//! | crate root | Rekor v1 entries (parse, verify, canonical bodies), SETs, log entries, trust documents |
+//!
+//! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
 //! [`ProposedEntry::parse`], checks it with [`ProposedEntry::verify`], appends
 //! [`VerifiedEntry::canonical_body`] to the log (leaf hash = SHA-256 of `0x00 || body`), signs
 //! [`set_payload`] and answers with [`log_entry_json`].
