@@ -2,7 +2,10 @@
 //! extraction from certificates decode or fail cleanly; what decodes re-encodes to the same bytes.
 #![no_main]
 
-use hallmark_ca::ct::{MerkleTreeLeaf, PrecertChainEntry, Sct, decode_sct_list, embedded_scts};
+use hallmark_sigstore::ct::{
+    MerkleTreeLeaf, PrecertChainEntry, Sct, decode_sct_list, embedded_scts,
+    precert_tbs_without_poison, reconstruct_precert_tbs,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,4 +18,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = PrecertChainEntry::decode(data);
     let _ = embedded_scts(data);
+    let _ = reconstruct_precert_tbs(data);
+    let _ = precert_tbs_without_poison(data);
 });

@@ -29,10 +29,11 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 
 use crate::error::{CaError, Result};
-use crate::oid;
-use crate::pubkey::{self, KeyAlgorithm};
+use crate::pubkey;
 use crate::signer::{IssuingKey, sign_certificate};
 use crate::x509::{self, Tbs};
+use hallmark_sigstore::crypto::KeyAlgorithm;
+use hallmark_sigstore::oid;
 
 /// The subject of a CA certificate: `O=<organization>, CN=<common_name>` (UTF8Strings). An empty
 /// field is left out.
@@ -90,10 +91,10 @@ fn ca_public_key(what: &'static str, der: &[u8]) -> Result<SubjectPublicKeyInfoO
         CaError::Malformed { detail, .. } => CaError::Encoding { what, detail },
         other => other,
     })?;
-    if !key.algorithm.is_ca_key() {
+    if !key.algorithm().is_ca_key() {
         return Err(CaError::UnsupportedCaKey {
             what,
-            key: key.algorithm.to_string(),
+            key: key.algorithm().to_string(),
         });
     }
     SubjectPublicKeyInfoOwned::from_der(der).map_err(|e| CaError::encoding(what, e))
@@ -104,7 +105,7 @@ fn ca_public_key(what: &'static str, der: &[u8]) -> Result<SubjectPublicKeyInfoO
 ///
 /// # Errors
 /// [`CaError::UnsupportedCaKey`] for a key that is not P-256/P-384, [`CaError::Signer`] if the
-/// key fails to sign (503 when the HSM is away), [`CaError::Time`] for a validity that cannot be
+/// key fails to sign [`CaError::Time`] for a validity that cannot be
 /// encoded.
 pub fn root_certificate<K: IssuingKey + ?Sized>(
     key: &K,
@@ -308,22 +309,29 @@ pub fn verify_issued_by(
         oid: sig_alg.oid,
         parameters: sig_alg.parameters.as_ref().map(Into::into),
     };
-    let alg = pubkey::x509_algorithm(key.algorithm, &sig_alg_ref).ok_or_else(|| {
+    let scheme = pubkey::x509_scheme(key.algorithm(), &sig_alg_ref).ok_or_else(|| {
         fail(format!(
             "signature algorithm {} does not fit the issuer's {} key",
             oid::algorithm_name(&sig_alg.oid),
-            key.algorithm
+            key.algorithm()
         ))
     })?;
     let signature = child
         .signature()
         .as_bytes()
         .ok_or_else(|| fail("its signature is not a whole number of bytes".to_owned()))?;
-    let parsed =
-        pubkey::parse_for("the issuer certificate", &key, alg).map_err(|e| fail(e.to_string()))?;
-    parsed
-        .verify_sig(&tbs_der, signature)
-        .map_err(|_| fail("the signature does not verify with the issuer's key".to_owned()))
+    pubkey::verify(
+        "the issuer certificate",
+        &key,
+        scheme,
+        &tbs_der,
+        signature,
+        || fail("the signature does not verify with the issuer's key".to_owned()),
+    )
+    .map_err(|e| match e {
+        CaError::NotIssuedBy { .. } => e,
+        other => fail(other.to_string()),
+    })
 }
 
 /// Check a CA pair as `hallmark ca init` finds it: `root` is a self-signed CA whose signature
@@ -415,7 +423,7 @@ pub fn certificate_key_algorithm(cert: &Certificate) -> Option<KeyAlgorithm> {
         .ok()?;
     pubkey::decode_public_key("certificate", &der)
         .ok()
-        .map(|k| k.algorithm)
+        .map(|k| k.algorithm())
 }
 
 pub(crate) fn looks_like_pem(input: &[u8]) -> bool {

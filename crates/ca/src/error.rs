@@ -1,6 +1,6 @@
-//! The crate's one error type, and its mapping to HTTP status codes.
+//! The crate's one error type.
 
-use hallmark_keys::KeyError;
+use hallmark_sigstore::ct::CtError;
 
 /// Everything that can go wrong in certificate issuance, request checking and CT encoding.
 ///
@@ -8,8 +8,8 @@ use hallmark_keys::KeyError;
 /// are written for the client or operator who has to fix the problem. Untrusted input is never
 /// echoed back in full: only the pieces a client needs (the challenge it signed, an OID).
 ///
-/// [`CaError::status`] maps each variant to an HTTP status in one place: 400 for a client's
-/// mistake, 503 when the HSM is away (retry later), 500 for everything else.
+/// [`CaError::is_request_error`] tells the request's mistakes (what a client must fix) from the
+/// CA's own failures; the server maps that to HTTP statuses.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaError {
@@ -117,13 +117,14 @@ pub enum CaError {
         reason: &'static str,
     },
 
-    /// The signing key (HSM or in-memory) failed. When the HSM is away this is a 503: see
-    /// [`CaError::is_unavailable`].
+    /// The signing key (HSM or in-memory) failed. Whether the key's backend is only away for a
+    /// while is for the caller, who knows the backend, to read from the source.
     #[error("{operation}: the signing key failed: {}", signer_detail(source))]
     Signer {
         /// What was being signed, e.g. `"signing the leaf certificate"`.
         operation: &'static str,
-        /// The signer's error; its source is a [`KeyError`] for PKCS#11 keys.
+        /// The signer's error; its source is the key backend's error (`hallmark_keys::KeyError`
+        /// for PKCS#11 keys).
         #[source]
         source: signature::Error,
     },
@@ -204,92 +205,30 @@ pub enum CaError {
         detail: String,
     },
 
-    /// A TLS-encoded CT structure (RFC 6962) does not decode.
-    #[error("{what} is malformed at byte {offset}: {reason}")]
-    TlsDecode {
-        /// The structure, e.g. `"SignedCertificateTimestamp"`.
-        what: &'static str,
-        /// Byte offset where decoding failed.
-        offset: usize,
-        /// What was wrong there.
-        reason: &'static str,
-    },
-
-    /// A field is too long for its TLS length prefix.
-    #[error("{what} is {len} bytes, over the {max}-byte limit of its TLS length prefix")]
-    TooLong {
-        /// The field.
-        what: &'static str,
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-
-    /// An SCT this crate cannot verify (version, hash or signature algorithm).
-    #[error("unsupported SCT: {reason}")]
-    UnsupportedSct {
-        /// What is unsupported.
-        reason: String,
-    },
-
-    /// An SCT's log id is not the id of the CT log key it is checked against.
-    #[error("SCT was issued by log {found}, not by the CT log whose key has id {expected}")]
-    SctLogMismatch {
-        /// The SCT's log id (hex).
-        found: String,
-        /// The id of the key it was checked against (hex).
-        expected: String,
-    },
-
-    /// An SCT's signature does not verify over the precertificate entry.
-    #[error(
-        "SCT signature from log {log_id} does not verify over the precertificate (wrong key, \
-         wrong issuer, or the certificate was changed)"
-    )]
-    SctSignature {
-        /// The SCT's log id (hex).
-        log_id: String,
-    },
-
-    /// A certificate holds no embedded SCT list extension.
-    #[error("certificate has no embedded SCT list (extension 1.3.6.1.4.1.11129.2.4.2)")]
-    NoEmbeddedScts,
+    /// An RFC 6962 structure cannot be built (a field too long for its TLS length prefix).
+    #[error(transparent)]
+    Ct(#[from] CtError),
 }
 
 impl CaError {
-    /// The HTTP status for this error: 400 for a client's mistake (malformed or unsupported
-    /// CSR/key/PEM/base64, a failed proof of possession, an identity that cannot be encoded),
-    /// 503 when the HSM is away (the key's [`KeyError::is_unavailable`]), 500 for anything else.
+    /// True for the request's mistakes, which the client must fix: malformed or unsupported
+    /// CSR/key/PEM/base64, a failed proof of possession, an identity that cannot be encoded.
+    /// Everything else is the CA's own failure or its signing key's.
     #[must_use]
-    pub fn status(&self) -> u16 {
-        match self {
+    pub fn is_request_error(&self) -> bool {
+        matches!(
+            self,
             CaError::BadPem { .. }
-            | CaError::WrongPemLabel { .. }
-            | CaError::Malformed { .. }
-            | CaError::BadBase64 { .. }
-            | CaError::UnsupportedKey { .. }
-            | CaError::InvalidKey { .. }
-            | CaError::UnsupportedSignatureAlgorithm { .. }
-            | CaError::CsrSignature { .. }
-            | CaError::ProofOfPossession { .. }
-            | CaError::UnencodableIdentity { .. } => 400,
-            CaError::Signer { .. } if self.is_unavailable() => 503,
-            _ => 500,
-        }
-    }
-
-    /// True when a signing key reported that its HSM is unavailable ([`KeyError::Unavailable`]:
-    /// the key reconnects by itself) or busy ([`KeyError::SessionsBusy`]), so the request can be
-    /// retried later.
-    #[must_use]
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            CaError::Signer { source, .. } => std::error::Error::source(source)
-                .and_then(|e| e.downcast_ref::<KeyError>())
-                .is_some_and(|k| k.is_unavailable() || k.is_busy()),
-            _ => false,
-        }
+                | CaError::WrongPemLabel { .. }
+                | CaError::Malformed { .. }
+                | CaError::BadBase64 { .. }
+                | CaError::UnsupportedKey { .. }
+                | CaError::InvalidKey { .. }
+                | CaError::UnsupportedSignatureAlgorithm { .. }
+                | CaError::CsrSignature { .. }
+                | CaError::ProofOfPossession { .. }
+                | CaError::UnencodableIdentity { .. }
+        )
     }
 
     /// A `Signer` error for `operation`.
@@ -314,8 +253,8 @@ impl CaError {
     }
 }
 
-/// The signer's own message: `signature::Error` displays only "signature error", the cause (a
-/// [`KeyError`] for PKCS#11 keys) is its source.
+/// The signer's own message: `signature::Error` displays only "signature error", the cause (the
+/// key backend's error) is its source.
 fn signer_detail(err: &signature::Error) -> String {
     std::error::Error::source(err).map_or_else(|| err.to_string(), ToString::to_string)
 }
@@ -328,45 +267,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unavailable_hsm_is_503_other_signer_errors_500() {
-        let away = KeyError::Unavailable {
-            token: "t".into(),
-            function: "C_Sign".into(),
-            code: "CKR_DEVICE_REMOVED".into(),
-        };
+    fn signer_errors_carry_the_key_message_and_are_not_the_request_s_fault() {
+        let away = std::io::Error::other("HSM token \"t\" unavailable");
         let err = CaError::signer("signing", signature::Error::from_source(away));
-        assert!(err.is_unavailable());
-        assert_eq!(err.status(), 503);
+        assert!(!err.is_request_error());
         assert!(
             err.to_string()
                 .starts_with("signing: the signing key failed: HSM token \"t\" unavailable"),
             "{err}"
         );
-
-        let other = KeyError::Pkcs11 {
-            token: "t".into(),
-            function: "C_Sign".into(),
-            code: "CKR_FUNCTION_FAILED".into(),
-        };
-        let err = CaError::signer("signing", signature::Error::from_source(other));
-        assert!(!err.is_unavailable());
-        assert_eq!(err.status(), 500);
-
-        let bare = CaError::signer("signing", signature::Error::new());
-        assert_eq!(bare.status(), 500);
+        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]
-    fn client_mistakes_are_400() {
+    fn client_mistakes_are_request_errors() {
         let err = CaError::ProofOfPossession {
             challenge: "alice@example.com".into(),
         };
-        assert_eq!(err.status(), 400);
+        assert!(err.is_request_error());
         assert_eq!(
             err.to_string(),
             "proof of possession does not verify: the signature over \"alice@example.com\" was \
              not made by the key in publicKeyRequest"
         );
-        assert_eq!(CaError::NoEmbeddedScts.status(), 500);
+        assert!(!CaError::Ct(CtError::NoEmbeddedScts).is_request_error());
     }
 }

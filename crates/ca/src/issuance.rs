@@ -35,7 +35,9 @@ use std::time::{Duration, SystemTime};
 
 use der::Decode;
 use der::asn1::{Any, Ia5String, Null, OctetString, Utf8StringRef};
-use hallmark_oidc::{Identity, SubjectAltName};
+use hallmark_sigstore::ct::{self, MerkleTreeLeaf, Sct};
+use hallmark_sigstore::identity::{Identity, SubjectAltName};
+use hallmark_sigstore::oid;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
@@ -45,9 +47,7 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 
 use crate::authority::{self, check_key_matches, subject_key_identifier};
-use crate::ct::{self, MerkleTreeLeaf, Sct};
 use crate::error::{CaError, Result};
-use crate::oid;
 use crate::pubkey;
 use crate::signer::{IssuingKey, sign_certificate};
 use crate::x509::{self, Tbs};
@@ -81,10 +81,10 @@ impl Issuance {
         check_key_matches("issuing CA", issuing_certificate, &key_der)?;
         let tbs = issuing_certificate.tbs_certificate();
         let key = pubkey::decode_public_key("the issuing CA key", &key_der)?;
-        if !key.algorithm.is_ca_key() {
+        if !key.algorithm().is_ca_key() {
             return Err(CaError::UnsupportedCaKey {
                 what: "the issuing CA",
-                key: key.algorithm.to_string(),
+                key: key.algorithm().to_string(),
             });
         }
         // The issuer must be allowed to sign certificates.
@@ -196,7 +196,7 @@ impl Prepared {
     ///
     /// # Errors
     /// [`CaError::CertificateKeyMismatch`] if `issuing_key` is not the issuing CA's key,
-    /// [`CaError::Signer`] (503 when the HSM is away).
+    /// [`CaError::Signer`].
     pub fn precertificate_der<K: IssuingKey + ?Sized>(&self, issuing_key: &K) -> Result<Vec<u8>> {
         self.check_key(issuing_key)?;
         let mut tbs = self.tbs.clone();
@@ -217,13 +217,17 @@ impl Prepared {
     ///
     /// # Errors
     /// [`CaError::CertificateKeyMismatch`] if `issuing_key` is not the issuing CA's key,
-    /// [`CaError::Signer`] (503 when the HSM is away), [`CaError::TooLong`].
+    /// [`CaError::Signer`], [`CaError::Ct`].
     pub fn finish<K: IssuingKey + ?Sized>(self, sct: &Sct, issuing_key: &K) -> Result<Certificate> {
         self.check_key(issuing_key)?;
         let mut tbs = self.tbs;
         push_extension(
             &mut tbs,
-            x509::raw_extension(oid::CT_SCT_LIST, false, ct::sct_list_extension_value(sct)?)?,
+            x509::raw_extension(
+                oid::CT_SCT_LIST,
+                false,
+                ct::sct_list_extension_value(std::slice::from_ref(sct))?,
+            )?,
         );
         let der = sign_certificate(
             issuing_key,
@@ -287,15 +291,9 @@ fn leaf_extensions(
         identity.issuer.as_bytes(),
     )?);
     if let Some(gh) = &identity.github_v1 {
-        for (o, value) in [
-            (oid::FULCIO_GITHUB_WORKFLOW_TRIGGER, &gh.trigger),
-            (oid::FULCIO_GITHUB_WORKFLOW_SHA, &gh.sha),
-            (oid::FULCIO_GITHUB_WORKFLOW_NAME, &gh.name),
-            (oid::FULCIO_GITHUB_WORKFLOW_REPOSITORY, &gh.repository),
-            (oid::FULCIO_GITHUB_WORKFLOW_REF, &gh.git_ref),
-        ] {
+        for (ext, value) in gh.values() {
             if !value.is_empty() {
-                exts.push(x509::raw_extension(o, false, value.as_bytes())?);
+                exts.push(x509::raw_extension(ext.oid(), false, value.as_bytes())?);
             }
         }
     }
@@ -305,87 +303,10 @@ fn leaf_extensions(
         &identity.issuer,
     )?);
 
-    let ci = &identity.extensions;
-    for (o, field, value) in [
-        (
-            oid::FULCIO_BUILD_SIGNER_URI,
-            "build signer URI",
-            &ci.build_signer_uri,
-        ),
-        (
-            oid::FULCIO_BUILD_SIGNER_DIGEST,
-            "build signer digest",
-            &ci.build_signer_digest,
-        ),
-        (
-            oid::FULCIO_RUNNER_ENVIRONMENT,
-            "runner environment",
-            &ci.runner_environment,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_URI,
-            "source repository URI",
-            &ci.source_repository_uri,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_DIGEST,
-            "source repository digest",
-            &ci.source_repository_digest,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_REF,
-            "source repository ref",
-            &ci.source_repository_ref,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_IDENTIFIER,
-            "source repository identifier",
-            &ci.source_repository_identifier,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_OWNER_URI,
-            "source repository owner URI",
-            &ci.source_repository_owner_uri,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_OWNER_IDENTIFIER,
-            "source repository owner identifier",
-            &ci.source_repository_owner_identifier,
-        ),
-        (
-            oid::FULCIO_BUILD_CONFIG_URI,
-            "build config URI",
-            &ci.build_config_uri,
-        ),
-        (
-            oid::FULCIO_BUILD_CONFIG_DIGEST,
-            "build config digest",
-            &ci.build_config_digest,
-        ),
-        (
-            oid::FULCIO_BUILD_TRIGGER,
-            "build trigger",
-            &ci.build_trigger,
-        ),
-        (
-            oid::FULCIO_RUN_INVOCATION_URI,
-            "run invocation URI",
-            &ci.run_invocation_uri,
-        ),
-        (
-            oid::FULCIO_SOURCE_REPOSITORY_VISIBILITY,
-            "source repository visibility",
-            &ci.source_repository_visibility_at_signing,
-        ),
-        (
-            oid::FULCIO_DEPLOYMENT_ENVIRONMENT,
-            "deployment environment",
-            &ci.deployment_environment,
-        ),
-    ] {
+    for (ext, value) in identity.extensions.values() {
         // Like Fulcio, an empty value is left out.
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-            exts.push(utf8_extension(o, field, value)?);
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            exts.push(utf8_extension(ext.oid(), ext.name(), value)?);
         }
     }
     if !identity.subject.is_empty() {

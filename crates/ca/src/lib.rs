@@ -1,9 +1,13 @@
 //! Hallmark's certificate authority core: the certificate profiles of a private
 //! [Fulcio](https://github.com/sigstore/fulcio)-compatible CA, checks of signing requests, and
-//! the [RFC 6962](https://www.rfc-editor.org/rfc/rfc6962) Certificate Transparency structures
-//! that tie each certificate to Hallmark's CT log. Pure and sans-I/O: no async, no HTTP, no
-//! files. Keys come in through the RustCrypto [`signature`] traits ([`IssuingKey`]), so an HSM
-//! key ([`hallmark_keys::Pkcs11Key`]) and an in-memory key take the same code path.
+//! the SCT that ties each certificate to Hallmark's CT log. Pure and sans-I/O: no async, no
+//! HTTP, no files, no key backend. Keys come in through the RustCrypto [`signature`] traits
+//! ([`IssuingKey`]), so an HSM key (`hallmark_keys::Pkcs11Key`) and an in-memory key take the
+//! same code path. Wire formats (RFC 6962 structures, the Fulcio OID registry, the [`Identity`]
+//! a token proves, key classification and signature verification) come from the spec layer,
+//! [`hallmark_sigstore`].
+//!
+//! [`Identity`]: hallmark_sigstore::identity::Identity
 //!
 //! # What it implements
 //!
@@ -17,9 +21,9 @@
 //! - **Leaf issuance** ([`Issuance::prepare`] then [`Prepared::finish`]): the precertificate is
 //!   built without signing, the caller logs it to its CT log and gets an SCT, then one signature
 //!   makes the final certificate with the SCT embedded.
-//! - **CT** ([`ct`]): SCTs (sign, verify, TLS encode/decode), the `MerkleTreeLeaf` a CT log
-//!   stores, `PrecertChainEntry` extra data, and for verifiers the reconstruction of the
-//!   precertificate TBS from a final certificate.
+//! - **SCTs** ([`ct::sign_sct`]): the CT log's signature over the precertificate entry. The
+//!   structures themselves (SCT, `MerkleTreeLeaf`, the SCT list extension, verification) are
+//!   [`hallmark_sigstore::ct`].
 //!
 //! # The leaf profile
 //!
@@ -35,20 +39,23 @@
 //!
 //! # Errors
 //!
-//! One [`CaError`]; [`CaError::status`] maps it to HTTP: 400 for the client's mistakes, 503 when
-//! the HSM is away, 500 otherwise.
+//! One [`CaError`]; [`CaError::is_request_error`] tells the client's mistakes from the CA's own
+//! failures (the server maps errors to HTTP statuses).
 //!
 //! # Example
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use hallmark_ca::{CaSubject, Issuance, ct};
-//! use hallmark_oidc::{CiExtensions, Identity, SubjectAltName};
+//! use ecdsa::elliptic_curve::Generate as _;
+//! use hallmark_ca::{CaSubject, Issuance};
+//! use hallmark_sigstore::ct;
+//! use hallmark_sigstore::identity::{CiExtensions, Identity, SubjectAltName};
+//! use p256::ecdsa::SigningKey;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let root_key = hallmark_keys::generate_memory_p256()?;
-//! let issuing_key = hallmark_keys::generate_memory_p256()?;
-//! let ct_key = hallmark_keys::generate_memory_p256()?;
+//! let root_key = SigningKey::try_generate()?;
+//! let issuing_key = SigningKey::try_generate()?;
+//! let ct_key = SigningKey::try_generate()?;
 //! let subject = |cn: &str| CaSubject { organization: "Example".into(), common_name: cn.into() };
 //! let now = SystemTime::now();
 //! let year = Duration::from_secs(365 * 86400);
@@ -60,7 +67,7 @@
 //! hallmark_ca::check_ca_chain(&root, &inter)?;
 //!
 //! // Per request: the client's key (here a proof of possession over the challenge).
-//! let client = hallmark_keys::generate_memory_p256()?;
+//! let client = SigningKey::try_generate()?;
 //! let sig: p256::ecdsa::DerSignature = signature::Signer::sign(&client, b"alice@example.com");
 //! let client_spki = hallmark_ca::IssuingKey::public_key_der(&client)?;
 //! let key = hallmark_ca::verify_proof_of_possession(
@@ -79,8 +86,8 @@
 //! // The CT log appends `prepared.merkle_tree_leaf(ts)` and signs the SCT:
 //! let ct_spki = hallmark_ca::IssuingKey::public_key_der(&ct_key)?;
 //! let ts = 1_700_000_000_000;
-//! let sct = ct::sign_sct(&ct_key, ct::log_id(&ct_spki), ts, prepared.issuer_key_hash(),
-//!     prepared.precert_tbs_der())?;
+//! let sct = hallmark_ca::ct::sign_sct(&ct_key, ct::log_id(&ct_spki), ts,
+//!     prepared.issuer_key_hash(), prepared.precert_tbs_der())?;
 //! let leaf = prepared.finish(&sct, &issuing_key)?;
 //!
 //! let leaf_der = hallmark_ca::certificate_der(&leaf)?;
@@ -96,7 +103,6 @@ mod authority;
 pub mod ct;
 mod error;
 pub mod issuance;
-pub mod oid;
 mod pubkey;
 mod request;
 mod signer;
@@ -108,10 +114,11 @@ pub use authority::{
     verify_issued_by,
 };
 pub use error::{CaError, Result};
+pub use hallmark_sigstore::crypto::KeyAlgorithm;
 pub use issuance::{Issuance, LEAF_VALIDITY, Prepared};
-pub use pubkey::{KeyAlgorithm, RSA_MAX_BITS, RSA_MIN_BITS};
+pub use pubkey::{RSA_MAX_BITS, RSA_MIN_BITS};
 pub use request::{ProvenKey, decode_proof_of_possession, parse_csr, verify_proof_of_possession};
-pub use signer::IssuingKey;
+pub use signer::{CaCurve, IssuingKey};
 
 /// Re-exported: the certificate type this crate returns.
 pub use x509_cert::Certificate;

@@ -3,7 +3,7 @@
 //! key whose holder has shown they hold the private key.
 //!
 //! Everything here reads untrusted input: every parser returns an error, never panics, and
-//! errors are 400s ([`CaError::status`]) with a message for the client.
+//! errors are the client's mistakes ([`CaError::is_request_error`]) with a message for the client.
 
 use base64::Engine as _;
 use der::asn1::AnyRef;
@@ -11,9 +11,10 @@ use der::{Decode, Encode, Sequence};
 
 use crate::authority::{looks_like_pem, trim_start};
 use crate::error::{CaError, Result};
-use crate::oid;
-use crate::pubkey::{self, KeyAlgorithm};
+use crate::pubkey;
 use crate::x509;
+use hallmark_sigstore::crypto::KeyAlgorithm;
+use hallmark_sigstore::oid;
 
 /// A request's public key, proven: the CSR's self-signature or the proof of possession verified
 /// with it. The only way to get one is [`parse_csr`] or [`verify_proof_of_possession`].
@@ -91,7 +92,7 @@ fn pem_or_der<'a>(
 /// # Errors
 /// [`CaError::BadPem`], [`CaError::WrongPemLabel`], [`CaError::Malformed`],
 /// [`CaError::UnsupportedKey`], [`CaError::InvalidKey`],
-/// [`CaError::UnsupportedSignatureAlgorithm`], [`CaError::CsrSignature`] — all 400s.
+/// [`CaError::UnsupportedSignatureAlgorithm`], [`CaError::CsrSignature`] — all request errors.
 pub fn parse_csr(der_or_pem: &[u8]) -> Result<ProvenKey> {
     let der = pem_or_der(
         CSR,
@@ -111,21 +112,20 @@ pub fn parse_csr(der_or_pem: &[u8]) -> Result<ProvenKey> {
         .to_der()
         .map_err(|e| CaError::malformed(CSR, e))?;
     let key = pubkey::decode_public_key(CSR, &key_der)?;
-    let alg = pubkey::x509_algorithm(key.algorithm, &split.algorithm).ok_or_else(|| {
+    let scheme = pubkey::x509_scheme(key.algorithm(), &split.algorithm).ok_or_else(|| {
         CaError::UnsupportedSignatureAlgorithm {
             what: CSR,
             algorithm: oid::algorithm_name(&split.algorithm.oid),
-            key: key.algorithm.to_string(),
+            key: key.algorithm().to_string(),
         }
     })?;
-    let parsed = pubkey::parse_for(CSR, &key, alg)?;
-    parsed
-        .verify_sig(split.tbs_der, split.signature)
-        .map_err(|_| CaError::CsrSignature {
-            key: key.algorithm.to_string(),
-        })?;
+    pubkey::verify(CSR, &key, scheme, split.tbs_der, split.signature, || {
+        CaError::CsrSignature {
+            key: key.algorithm().to_string(),
+        }
+    })?;
     Ok(ProvenKey {
-        algorithm: key.algorithm,
+        algorithm: key.algorithm(),
         spki_der: key_der,
     })
 }
@@ -140,7 +140,7 @@ pub fn parse_csr(der_or_pem: &[u8]) -> Result<ProvenKey> {
 ///
 /// # Errors
 /// [`CaError::ProofOfPossession`] when the signature does not verify, and the key errors of
-/// [`parse_csr`] — all 400s.
+/// [`parse_csr`] — all request errors.
 pub fn verify_proof_of_possession(
     public_key: &[u8],
     challenge: &str,
@@ -148,19 +148,23 @@ pub fn verify_proof_of_possession(
 ) -> Result<ProvenKey> {
     let der = pem_or_der(POP_KEY, public_key, &["PUBLIC KEY"])?;
     let key = pubkey::decode_public_key(POP_KEY, &der)?;
-    let parsed = pubkey::parse_for(POP_KEY, &key, pubkey::proof_algorithm(key.algorithm))?;
-    parsed
-        .verify_sig(challenge.as_bytes(), signature)
-        .map_err(|_| CaError::ProofOfPossession {
+    let scheme = pubkey::proof_scheme(key.algorithm()).ok_or_else(|| CaError::UnsupportedKey {
+        what: POP_KEY,
+        key: key.algorithm().to_string(),
+    })?;
+    pubkey::verify(
+        POP_KEY,
+        &key,
+        scheme,
+        challenge.as_bytes(),
+        signature,
+        || CaError::ProofOfPossession {
             challenge: challenge.to_owned(),
-        })?;
-    let spki_der = key
-        .spki
-        .to_der()
-        .map_err(|e| CaError::malformed(POP_KEY, e))?;
+        },
+    )?;
     Ok(ProvenKey {
-        algorithm: key.algorithm,
-        spki_der,
+        algorithm: key.algorithm(),
+        spki_der: key.spki_der().to_vec(),
     })
 }
 
@@ -168,7 +172,7 @@ pub fn verify_proof_of_possession(
 /// optional).
 ///
 /// # Errors
-/// [`CaError::BadBase64`] (400).
+/// [`CaError::BadBase64`] (a request error).
 pub fn decode_proof_of_possession(base64: &str) -> Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
         .decode(base64.trim())

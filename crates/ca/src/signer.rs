@@ -1,24 +1,46 @@
 //! The one bound CA code signs through: [`IssuingKey`], implemented for every RustCrypto ECDSA
-//! signer on P-256 or P-384 — HSM keys ([`hallmark_keys::Pkcs11Key`]) and in-memory keys
-//! ([`ecdsa::SigningKey`]) alike.
+//! signer on a [`CaCurve`] (P-256 or P-384) — HSM keys (`hallmark_keys::Pkcs11Key`) and
+//! in-memory keys ([`ecdsa::SigningKey`]) alike.
 
 use std::ops::Add;
 
 use der::Encode;
 use ecdsa::elliptic_curve::FieldBytesSize;
 use ecdsa::elliptic_curve::array::ArraySize;
-use hallmark_keys::HsmCurve;
 use signature::{Keypair, Signer};
 use spki::{AlgorithmIdentifierOwned, DynSignatureAlgorithmIdentifier, EncodePublicKey};
 
 use crate::error::{CaError, Result};
 
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for p256::NistP256 {}
+    impl Sealed for p384::NistP384 {}
+}
+
+/// An elliptic curve a CA key can be on: [`p256::NistP256`] or [`p384::NistP384`], the CA key
+/// curves every Sigstore client accepts. Sealed.
+pub trait CaCurve:
+    sealed::Sealed
+    + ecdsa::EcdsaCurve
+    + ecdsa::elliptic_curve::CurveArithmetic
+    + ecdsa::DigestAlgorithm
+    + der::oid::AssociatedOid
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl CaCurve for p256::NistP256 {}
+impl CaCurve for p384::NistP384 {}
+
 /// A CA signing key: anything that signs like a RustCrypto ECDSA key on P-256 or P-384.
 ///
 /// Blanket-implemented for every `S` with [`Signer`]`<`[`ecdsa::der::Signature<C>`]`>`,
 /// [`Keypair`]`<VerifyingKey = `[`ecdsa::VerifyingKey<C>`]`>` and
-/// [`spki::SignatureAlgorithmIdentifier`] on a curve `C` of [`HsmCurve`] — so an HSM key
-/// ([`hallmark_keys::Pkcs11Key`]) and an in-memory [`ecdsa::SigningKey`] go through the same
+/// [`spki::SignatureAlgorithmIdentifier`] on a curve `C` of [`CaCurve`] — so an HSM key
+/// (`hallmark_keys::Pkcs11Key`) and an in-memory [`ecdsa::SigningKey`] go through the same
 /// code. It exists only to keep the where-clauses in one place; there is no signer enum.
 ///
 /// Signing through an HSM blocks: call from a blocking thread.
@@ -39,13 +61,13 @@ pub trait IssuingKey {
     /// Sign `message` (hashed with the curve's hash), returning a DER `ECDSA-Sig-Value`.
     ///
     /// # Errors
-    /// [`CaError::Signer`] naming `operation`; a 503 when the HSM is away.
+    /// [`CaError::Signer`] naming `operation`, with the key's error as its source.
     fn sign_x509(&self, operation: &'static str, message: &[u8]) -> Result<Vec<u8>>;
 }
 
 impl<S, C> IssuingKey for S
 where
-    C: HsmCurve,
+    C: CaCurve,
     S: Signer<ecdsa::der::Signature<C>>
         + Keypair<VerifyingKey = ecdsa::VerifyingKey<C>>
         + DynSignatureAlgorithmIdentifier,

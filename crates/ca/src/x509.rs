@@ -153,8 +153,8 @@ pub(crate) fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<OctetSt
 pub(crate) fn ca_name(organization: &str, common_name: &str) -> Result<Name> {
     let mut rdns = RdnSequence::default();
     for (oid, value) in [
-        (crate::oid::ORGANIZATION_NAME, organization),
-        (crate::oid::COMMON_NAME, common_name),
+        (hallmark_sigstore::oid::ORGANIZATION_NAME, organization),
+        (hallmark_sigstore::oid::COMMON_NAME, common_name),
     ] {
         if value.is_empty() {
             continue;
@@ -194,12 +194,12 @@ pub(crate) fn key_identifier_extensions(
     use x509_cert::ext::pkix::{AuthorityKeyIdentifier, SubjectKeyIdentifier};
     Ok([
         extension(
-            crate::oid::SUBJECT_KEY_IDENTIFIER,
+            hallmark_sigstore::oid::SUBJECT_KEY_IDENTIFIER,
             false,
             &SubjectKeyIdentifier(subject_key_id.clone()),
         )?,
         extension(
-            crate::oid::AUTHORITY_KEY_IDENTIFIER,
+            hallmark_sigstore::oid::AUTHORITY_KEY_IDENTIFIER,
             false,
             &AuthorityKeyIdentifier {
                 key_identifier: Some(authority_key_id.clone()),

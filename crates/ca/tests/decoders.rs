@@ -6,12 +6,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use der::Encode;
-use hallmark_ca::ct::{
+use ecdsa::elliptic_curve::Generate as _;
+use hallmark_ca::{CaSubject, Issuance, IssuingKey};
+use hallmark_sigstore::ct::{
     self, DigitallySigned, HashAlgorithm, LogEntry, MerkleTreeLeaf, PrecertChainEntry, Sct,
     SctVersion, SignatureAlgorithm,
 };
-use hallmark_ca::{CaSubject, Issuance, IssuingKey};
-use hallmark_oidc::{CiExtensions, Identity, SubjectAltName};
+use hallmark_sigstore::identity::{CiExtensions, Identity, SubjectAltName};
 use proptest::prelude::*;
 
 fn hash_alg() -> impl Strategy<Value = HashAlgorithm> {
@@ -99,9 +100,9 @@ struct Samples {
 fn samples() -> &'static Samples {
     static S: OnceLock<Samples> = OnceLock::new();
     S.get_or_init(|| {
-        let ca = hallmark_keys::generate_memory_p256().unwrap();
-        let ct_key = hallmark_keys::generate_memory_p256().unwrap();
-        let client = hallmark_keys::generate_memory_p256().unwrap();
+        let ca = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let ct_key = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let client = p256::ecdsa::SigningKey::try_generate().unwrap();
         let now = SystemTime::now();
         let root = hallmark_ca::root_certificate(
             &ca,
@@ -127,7 +128,7 @@ fn samples() -> &'static Samples {
             .prepare(&spki, &identity, now)
             .unwrap();
         let ct_spki = ct_key.public_key_der().unwrap();
-        let sct = ct::sign_sct(
+        let sct = hallmark_ca::ct::sign_sct(
             &ct_key,
             ct::log_id(&ct_spki),
             1,

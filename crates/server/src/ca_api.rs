@@ -154,7 +154,7 @@ async fn issue(
         .verify(&token)
         .await
         .map_err(|e| token_error(&e))?;
-    let ca_error = |e: hallmark_ca::CaError| ApiError::from_status(e.status(), e.to_string());
+    let ca_error = ApiError::from;
     let proven = match key {
         KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
         KeyProof::PublicKey { pem, proof } => {

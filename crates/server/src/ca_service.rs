@@ -30,7 +30,7 @@ pub(crate) struct CaService {
 const CHECKED_CERTS_MAX: usize = 16_384;
 
 fn ca_error(e: hallmark_ca::CaError) -> ApiError {
-    ApiError::from_status(e.status(), e.to_string())
+    ApiError::from(e)
 }
 
 impl CaService {
@@ -211,7 +211,7 @@ mod tests {
         let ct_spki = ca.ct_key.public_key_der().unwrap();
         let sct = hallmark_ca::ct::sign_sct(
             &ca.ct_key,
-            hallmark_ca::ct::log_id(&ct_spki),
+            hallmark_sigstore::ct::log_id(&ct_spki),
             0,
             prepared.issuer_key_hash(),
             prepared.precert_tbs_der(),

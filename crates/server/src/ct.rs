@@ -25,6 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hallmark_log::store::{LogStore, NewEntry};
 use hallmark_log::{Appended, Committed};
+use hallmark_sigstore::ct;
 use hallmark_tlog::Hash;
 use p256::ecdsa::DerSignature;
 use serde::{Deserialize, Serialize};
@@ -133,14 +134,7 @@ impl CtLog {
 
     fn sign_sth(&self, tree: &Committed) -> Result<Sth, ApiError> {
         let timestamp = now_ms();
-        // RFC 6962 §3.5 TreeHeadSignature: version v1(0), signature_type tree_hash(1), timestamp,
-        // tree_size, sha256_root_hash.
-        let mut signed = Vec::with_capacity(50);
-        signed.push(0);
-        signed.push(1);
-        signed.extend_from_slice(&timestamp.to_be_bytes());
-        signed.extend_from_slice(&tree.size.to_be_bytes());
-        signed.extend_from_slice(&tree.root.0);
+        let signed = ct::sth_signed_data(timestamp, tree.size, &tree.root.0);
         let sig: DerSignature = self.key.try_sign(&signed).map_err(|e| {
             if crate::error::signer_unavailable(&e) {
                 ApiError::unavailable("the CT log key (HSM)")
@@ -152,19 +146,13 @@ impl CtLog {
             tree_size: tree.size,
             timestamp,
             sha256_root_hash: STANDARD.encode(tree.root.0),
-            tree_head_signature: STANDARD.encode(digitally_signed(sig.as_bytes())),
+            tree_head_signature: STANDARD.encode(
+                ct::DigitallySigned::ecdsa_sha256(sig.as_bytes().to_vec())
+                    .encode()
+                    .map_err(|e| ApiError::internal("encoding the STH signature", &e))?,
+            ),
         })
     }
-}
-
-/// RFC 5246 `DigitallySigned` with SHA-256 (4) and ECDSA (3).
-pub(crate) fn digitally_signed(der_sig: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + der_sig.len());
-    out.push(4);
-    out.push(3);
-    out.extend_from_slice(&(der_sig.len() as u16).to_be_bytes());
-    out.extend_from_slice(der_sig);
-    out
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -277,7 +265,10 @@ pub(crate) async fn get_entries(
             .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))
     })
     .await?;
-    let extra = STANDARD.encode(asn1_cert_list(&state.ct.chain_der));
+    let extra = STANDARD.encode(
+        ct::encode_certificate_chain(&state.ct.chain_der)
+            .map_err(|e| ApiError::internal("encoding extra_data", &e))?,
+    );
     let list: Vec<_> = entries
         .iter()
         .map(|e| serde_json::json!({ "leaf_input": STANDARD.encode(&e.data), "extra_data": extra }))
@@ -293,23 +284,6 @@ pub(crate) async fn get_roots(State(state): State<Arc<AppState>>) -> Json<serde_
         .map(|c| STANDARD.encode(c))
         .collect();
     Json(serde_json::json!({ "certificates": certs }))
-}
-
-/// RFC 6962 `ASN.1Cert certificate_chain<0..2^24-1>`.
-fn asn1_cert_list(certs: &[Vec<u8>]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for c in certs {
-        body.extend_from_slice(&u24(c.len()));
-        body.extend_from_slice(c);
-    }
-    let mut out = u24(body.len()).to_vec();
-    out.extend_from_slice(&body);
-    out
-}
-
-fn u24(n: usize) -> [u8; 3] {
-    let b = (n as u32).to_be_bytes();
-    [b[1], b[2], b[3]]
 }
 
 fn b64_list(hashes: &[Hash]) -> Vec<String> {

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hallmark_ca::CaError;
 use hallmark_keys::KeyError;
 use hallmark_log::LogError;
 
@@ -118,6 +119,26 @@ impl From<KeyError> for ApiError {
     }
 }
 
+/// The HTTP status of a CA error: 400 for the request's mistakes (malformed or unsupported
+/// CSR/key/PEM/base64, a failed proof of possession, an identity that cannot be encoded), 503
+/// when a signing key's HSM is unavailable or saturated (retry later), 500 for anything else.
+pub(crate) fn ca_status(e: &CaError) -> StatusCode {
+    match e {
+        _ if e.is_request_error() => StatusCode::BAD_REQUEST,
+        CaError::Signer { source, .. } if signer_unavailable(source) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<CaError> for ApiError {
+    /// A 4xx names the client's mistake; a 5xx is logged and answers a generic message.
+    fn from(e: CaError) -> Self {
+        Self::from_status(ca_status(&e).as_u16(), e.to_string())
+    }
+}
+
 impl From<&LogError> for ApiError {
     fn from(e: &LogError) -> Self {
         match e {
@@ -138,5 +159,86 @@ impl From<&LogError> for ApiError {
             LogError::Tree(t) => Self::bad_request(t.to_string()),
             other => Self::internal("log append failed", other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_hsm_is_503_other_signer_errors_500() {
+        let away = KeyError::Unavailable {
+            token: "t".into(),
+            function: "C_Sign".into(),
+            code: "CKR_DEVICE_REMOVED".into(),
+        };
+        let err = CaError::Signer {
+            operation: "signing",
+            source: signature::Error::from_source(away),
+        };
+        assert_eq!(ca_status(&err), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            err.to_string()
+                .starts_with("signing: the signing key failed: HSM token \"t\" unavailable"),
+            "{err}"
+        );
+        assert_eq!(
+            ApiError::from(err).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+
+        let other = KeyError::Pkcs11 {
+            token: "t".into(),
+            function: "C_Sign".into(),
+            code: "CKR_FUNCTION_FAILED".into(),
+        };
+        let err = CaError::Signer {
+            operation: "signing",
+            source: signature::Error::from_source(other),
+        };
+        assert_eq!(ca_status(&err), StatusCode::INTERNAL_SERVER_ERROR);
+
+        let bare = CaError::Signer {
+            operation: "signing",
+            source: signature::Error::new(),
+        };
+        assert_eq!(ca_status(&bare), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn client_mistakes_are_400() {
+        let err = CaError::ProofOfPossession {
+            challenge: "alice@example.com".into(),
+        };
+        assert_eq!(ca_status(&err), StatusCode::BAD_REQUEST);
+        let api = ApiError::from(err);
+        assert_eq!(api.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            api.message(),
+            "proof of possession does not verify: the signature over \"alice@example.com\" was \
+             not made by the key in publicKeyRequest"
+        );
+        for err in [
+            CaError::UnsupportedKey {
+                what: "k",
+                key: "RSA-1024".into(),
+            },
+            CaError::BadBase64 {
+                what: "proofOfPossession",
+                detail: "x".into(),
+            },
+            CaError::UnencodableIdentity {
+                field: "issuer",
+                value: String::new(),
+                reason: "it is empty",
+            },
+        ] {
+            assert_eq!(ca_status(&err), StatusCode::BAD_REQUEST, "{err}");
+        }
+        assert_eq!(
+            ca_status(&CaError::Ct(hallmark_sigstore::ct::CtError::NoEmbeddedScts)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -22,7 +22,7 @@ pub fn signing_cert_request(authorization: &[u8], body: &[u8]) -> Result<(), u16
         headers.insert(header::AUTHORIZATION, v);
     }
     let (token, key) = crate::ca_api::parse_request(&headers, body).map_err(|e| status(&e))?;
-    let ca = |e: hallmark_ca::CaError| e.status();
+    let ca = |e: hallmark_ca::CaError| crate::error::ca_status(&e).as_u16();
     match key {
         crate::ca_api::KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map(drop).map_err(ca),
         crate::ca_api::KeyProof::PublicKey { pem, proof } => {

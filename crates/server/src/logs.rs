@@ -35,7 +35,7 @@ pub(crate) fn ct_log(
         .verifying_key()
         .to_public_key_der()
         .context("encoding the CT log public key")?;
-    let log_id = hallmark_ca::ct::log_id(spki.as_bytes());
+    let log_id = hallmark_sigstore::ct::log_id(spki.as_bytes());
     let seq = Sequencer::start(
         Arc::new(store),
         key.clone(),

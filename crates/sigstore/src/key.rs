@@ -1,9 +1,8 @@
-//! Verifier material as Rekor receives it (base64 of a PEM certificate or PEM public key) and
-//! signature verification with aws-lc-rs.
+//! Verifier material as Rekor receives it (base64 of a PEM certificate or PEM public key), and
+//! which signatures a Rekor entry's verifier may make (the verification itself is
+//! [`crate::crypto`]).
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{self as lc, UnparsedPublicKey, VerificationAlgorithm};
-use der::asn1::ObjectIdentifier;
 use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use spki::SubjectPublicKeyInfoRef;
@@ -12,30 +11,13 @@ use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
 use crate::HashAlgorithm;
+// `KeyType` lives in `crypto`; re-exported for the modules that name it from here.
+pub(crate) use crate::crypto::KeyType;
+use crate::crypto::{KeyAlgorithm, PublicKey, Scheme, SignatureError};
 use crate::error::{EntryError, Result};
 
 /// Largest decoded PEM verifier accepted, in bytes.
 pub const MAX_VERIFIER_BYTES: usize = 64 * 1024;
-
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-
-/// The type of a verifier's public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyType {
-    /// ECDSA on NIST P-256.
-    EcdsaP256,
-    /// ECDSA on NIST P-384.
-    EcdsaP384,
-    /// RSA (PKCS#1 v1.5 signatures; aws-lc-rs accepts 2048 to 8192 bits).
-    Rsa,
-    /// Ed25519.
-    Ed25519,
-}
 
 impl KeyType {
     /// Identifies the key type of a DER `SubjectPublicKeyInfo`.
@@ -45,51 +27,9 @@ impl KeyType {
     /// [`EntryError::BadPublicKey`] for undecodable DER or an unsupported algorithm or curve.
     pub fn of_spki(field: &'static str, spki_der: &[u8]) -> Result<KeyType> {
         let spki = SubjectPublicKeyInfoRef::from_der(spki_der).map_err(|e| bad_key(field, e))?;
-        let alg = &spki.algorithm;
-        if alg.oid == ID_EC_PUBLIC_KEY {
-            let curve = alg
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
-            return match curve {
-                Some(c) if c == SECP256R1 => Ok(KeyType::EcdsaP256),
-                Some(c) if c == SECP384R1 => Ok(KeyType::EcdsaP384),
-                _ => Err(bad_key(field, "unsupported elliptic curve")),
-            };
-        }
-        if alg.oid == RSA_ENCRYPTION {
-            return Ok(KeyType::Rsa);
-        }
-        if alg.oid == ID_ED25519 {
-            return Ok(KeyType::Ed25519);
-        }
-        Err(bad_key(
-            field,
-            format!("unsupported key algorithm {}", alg.oid),
-        ))
-    }
-
-    /// A short name for messages.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyType::EcdsaP256 => "ECDSA P-256",
-            KeyType::EcdsaP384 => "ECDSA P-384",
-            KeyType::Rsa => "RSA",
-            KeyType::Ed25519 => "Ed25519",
-        }
-    }
-
-    /// The sigstore protobuf `PublicKeyDetails` name for this key type, as used in trusted roots.
-    /// RSA keys are described as 2048-bit PKCS#1 v1.5 with SHA-256.
-    #[must_use]
-    pub fn key_details(self) -> &'static str {
-        match self {
-            KeyType::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
-            KeyType::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
-            KeyType::Rsa => "PKIX_RSA_PKCS1V15_2048_SHA256",
-            KeyType::Ed25519 => "PKIX_ED25519",
-        }
+        KeyAlgorithm::of_spki(&spki)
+            .map(KeyAlgorithm::key_type)
+            .map_err(|e| bad_key(field, e))
     }
 }
 
@@ -133,6 +73,8 @@ pub(crate) struct Verifier {
     pub(crate) spki_der: Vec<u8>,
     /// The key type.
     pub(crate) key_type: KeyType,
+    /// The key, ready to verify.
+    pub(crate) key: PublicKey,
     /// The certificate's SANs (email and URI only), in certificate order.
     pub(crate) sans: Vec<San>,
 }
@@ -170,12 +112,13 @@ impl Verifier {
                 ));
             }
         };
-        let key_type = KeyType::of_spki(field, &spki_der)?;
+        let key = PublicKey::from_spki_der(&spki_der).map_err(|e| bad_key(field, e))?;
         Ok(Verifier {
             b64: b64.to_owned(),
             certificate_der,
             spki_der,
-            key_type,
+            key_type: key.key_type(),
+            key,
             sans,
         })
     }
@@ -189,10 +132,10 @@ impl Verifier {
         sig: &[u8],
     ) -> Result<()> {
         use HashAlgorithm::{Sha256, Sha384, Sha512};
-        let alg: &'static dyn VerificationAlgorithm = match (self.key_type, hash) {
-            (KeyType::EcdsaP256, Sha256) => &lc::ECDSA_P256_SHA256_ASN1,
-            (KeyType::EcdsaP384, Sha256) => &lc::ECDSA_P384_SHA256_ASN1,
-            (KeyType::EcdsaP384, Sha384) => &lc::ECDSA_P384_SHA384_ASN1,
+        let scheme = match (self.key_type, hash) {
+            (KeyType::EcdsaP256, Sha256) | (KeyType::EcdsaP384, Sha256 | Sha384) => {
+                Scheme::Ecdsa(hash)
+            }
             // ECDSA signs only the leftmost curve-size bits of a longer digest (FIPS 186-5
             // 6.4.1), so the rest of the claimed `spec.data.hash` would be unsigned: anyone
             // could log the signer's signature under digests that differ in those bytes.
@@ -205,9 +148,7 @@ impl Verifier {
                              P-256, sha256 or sha384 for P-384)",
                 });
             }
-            (KeyType::Rsa, Sha256) => &lc::RSA_PKCS1_2048_8192_SHA256,
-            (KeyType::Rsa, Sha384) => &lc::RSA_PKCS1_2048_8192_SHA384,
-            (KeyType::Rsa, Sha512) => &lc::RSA_PKCS1_2048_8192_SHA512,
+            (KeyType::Rsa, _) => Scheme::RsaPkcs1(hash),
             (KeyType::Ed25519, _) => {
                 return Err(EntryError::UnsupportedKey {
                     field,
@@ -216,34 +157,29 @@ impl Verifier {
                 });
             }
         };
-        let digest_alg = match hash {
-            Sha256 => &digest::SHA256,
-            Sha384 => &digest::SHA384,
-            Sha512 => &digest::SHA512,
-        };
-        let digest = digest::Digest::import_less_safe(digest_bytes, digest_alg)
-            .map_err(|_| EntryError::malformed("spec.data.hash.value", "wrong digest length"))?;
-        UnparsedPublicKey::new(alg, &self.spki_der)
-            .verify_digest(&digest, sig)
-            .map_err(|_| EntryError::BadSignature {
+        match self.key.verify_prehashed(scheme, digest_bytes, sig) {
+            Ok(()) => Ok(()),
+            Err(SignatureError::DigestLength { .. }) => Err(EntryError::malformed(
+                "spec.data.hash.value",
+                "wrong digest length",
+            )),
+            Err(_) => Err(EntryError::BadSignature {
                 what: "spec.signature.content over spec.data.hash".to_owned(),
-            })
+            }),
+        }
     }
 
     /// Whether `sig` verifies over `message` (DSSE PAE). ECDSA P-384 keys are tried with
     /// SHA-384 (what clients use) and SHA-256 (what Rekor's DSSE verifier uses).
     pub(crate) fn verifies_message(&self, message: &[u8], sig: &[u8]) -> bool {
-        let algs: &[&'static dyn VerificationAlgorithm] = match self.key_type {
-            KeyType::EcdsaP256 => &[&lc::ECDSA_P256_SHA256_ASN1],
-            KeyType::EcdsaP384 => &[&lc::ECDSA_P384_SHA384_ASN1, &lc::ECDSA_P384_SHA256_ASN1],
-            KeyType::Rsa => &[&lc::RSA_PKCS1_2048_8192_SHA256],
-            KeyType::Ed25519 => &[&lc::ED25519],
+        use HashAlgorithm::{Sha256, Sha384};
+        let schemes: &[Scheme] = match self.key_type {
+            KeyType::EcdsaP256 => &[Scheme::Ecdsa(Sha256)],
+            KeyType::EcdsaP384 => &[Scheme::Ecdsa(Sha384), Scheme::Ecdsa(Sha256)],
+            KeyType::Rsa => &[Scheme::RsaPkcs1(Sha256)],
+            KeyType::Ed25519 => &[Scheme::Ed25519],
         };
-        algs.iter().any(|alg| {
-            UnparsedPublicKey::new(*alg, &self.spki_der)
-                .verify(message, sig)
-                .is_ok()
-        })
+        self.key.verifies_any(schemes, message, sig)
     }
 
     /// Index keys for this verifier: `key:<sha256 hex of SPKI DER>` and one per SAN.

@@ -1,7 +1,16 @@
-//! Hallmark's Sigstore wire layer: the Rekor v1 entry types it accepts, their verification and
-//! canonical bodies, signed entry timestamps, and the trust documents clients load.
+//! Hallmark's spec layer: the one place every wire format Hallmark builds or parses lives, so
+//! the CA, the verifier, the server and the CLI call it and never re-encode a format themselves
+//! (as `static_ct_api` is in cloudflare/azul).
 //!
-//! Pure: no I/O, no async. The server parses a `POST /api/v1/log/entries` body with
+//! | module | format |
+//! | --- | --- |
+//! | [`ct`], [`tls`] | RFC 6962: SCTs, `digitally-signed` inputs of SCTs and STHs, the SCT list extension, `MerkleTreeLeaf`, `PrecertChainEntry`, precertificate TBS rebuilding; the TLS length-prefixed codec |
+//! | [`oid`] | the OID registry: Fulcio's extensions (and [`oid::CiExtension`]), RFC 6962's, X.509 and algorithm OIDs |
+//! | [`identity`] | the identity a verified OIDC token proves and a Fulcio certificate carries |
+//! | [`crypto`] | key classification and signature verification (aws-lc-rs) |
+//! | crate root | Rekor v1 entries (parse, verify, canonical bodies), SETs, log entries, trust documents |
+//!
+//! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
 //! [`ProposedEntry::parse`], checks it with [`ProposedEntry::verify`], appends
 //! [`VerifiedEntry::canonical_body`] to the log (leaf hash = SHA-256 of `0x00 || body`), signs
 //! [`set_payload`] and answers with [`log_entry_json`].
@@ -30,21 +39,27 @@
 //!   (double-encoded); single encoding is accepted too. `content.hash` (the envelope digest) is
 //!   the client's and is echoed; `payloadHash` is computed here.
 
+pub mod crypto;
+pub mod ct;
 mod entry;
 mod error;
+pub mod identity;
 mod key;
 mod log;
+pub mod oid;
+pub mod tls;
 mod trust;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
+pub use crypto::KeyType;
 pub use entry::{
     EntryKind, EntrySigner, MAX_ENTRY_BYTES, MAX_INDEX_KEYS, MAX_SIGNATURE_B64, MAX_SIGNATURES,
     ProposedEntry, VerifiedEntry, dsse_pae,
 };
 pub use error::{EntryError, Result};
-pub use key::{KeyType, MAX_VERIFIER_BYTES, San};
+pub use key::{MAX_VERIFIER_BYTES, San};
 pub use log::{
     EntryUuid, InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, parse_entry_uuid,
     set_payload,

@@ -123,24 +123,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Appends a DER element with `tag` and `value`.
-pub(crate) fn write(out: &mut Vec<u8>, tag: u8, value: &[u8]) {
-    out.push(tag);
-    let len = value.len();
-    if len < 0x80 {
-        // Fits in one byte by the check above.
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let n = bytes.len() - skip;
-        // At most 8 bytes of length, so `n` fits in the low 7 bits.
-        out.push(0x80 | n as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(value);
-}
-
 /// Decodes an OBJECT IDENTIFIER element's content.
 pub(crate) fn oid(tlv: Tlv<'_>) -> Option<der::asn1::ObjectIdentifier> {
     if tlv.tag != OID {
@@ -158,8 +140,9 @@ mod tests {
     fn round_trips_short_and_long_lengths() {
         for len in [0usize, 1, 127, 128, 255, 256, 70_000] {
             let value = vec![7u8; len];
-            let mut out = Vec::new();
-            write(&mut out, OCTET_STRING, &value);
+            // Encoded by the der crate: an independent encoder.
+            let out =
+                der::Encode::to_der(&der::asn1::OctetStringRef::new(&value).unwrap()).unwrap();
             let (tlv, rest) = read(&out).unwrap();
             assert!(rest.is_empty());
             assert_eq!(tlv.tag, OCTET_STRING);

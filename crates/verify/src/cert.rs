@@ -13,22 +13,12 @@ use crate::asn1;
 use crate::crypto::{PublicKey, Scheme};
 use crate::error::Document;
 
-pub(crate) const OID_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
-const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-/// RFC 6962 embedded SCT list.
-pub(crate) const OID_SCT_LIST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
-/// RFC 6962 precertificate poison.
-pub(crate) const OID_CT_POISON: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
-/// Fulcio's username SAN (`otherName`).
-const OID_FULCIO_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
-pub(crate) const EKU_CODE_SIGNING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
-pub(crate) const EKU_TIME_STAMPING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+pub(crate) use hallmark_sigstore::oid::{
+    BASIC_CONSTRAINTS as OID_BASIC_CONSTRAINTS, CT_POISON as OID_CT_POISON,
+    EXT_KEY_USAGE as OID_EKU, FULCIO_OTHERNAME_SAN as OID_FULCIO_USERNAME,
+    KEY_USAGE as OID_KEY_USAGE, KP_CODE_SIGNING as EKU_CODE_SIGNING,
+    KP_TIME_STAMPING as EKU_TIME_STAMPING, SUBJECT_ALT_NAME as OID_SAN,
+};
 
 /// A parsed certificate with its raw parts.
 #[derive(Clone, Debug)]

@@ -3,7 +3,6 @@
 
 use std::fmt;
 
-use der::asn1::ObjectIdentifier;
 use regex::Regex;
 
 use crate::crypto::PublicKey;
@@ -86,137 +85,10 @@ impl fmt::Display for Matcher {
     }
 }
 
-/// A Fulcio certificate extension describing the CI run
-/// ([OID directory](https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum CiExtension {
-    /// `.1.2` GitHub workflow trigger (deprecated, raw UTF-8).
-    GithubWorkflowTrigger,
-    /// `.1.3` GitHub workflow SHA (deprecated, raw UTF-8).
-    GithubWorkflowSha,
-    /// `.1.4` GitHub workflow name (deprecated, raw UTF-8).
-    GithubWorkflowName,
-    /// `.1.5` GitHub workflow repository (deprecated, raw UTF-8).
-    GithubWorkflowRepository,
-    /// `.1.6` GitHub workflow ref (deprecated, raw UTF-8).
-    GithubWorkflowRef,
-    /// `.1.9` build signer URI.
-    BuildSignerUri,
-    /// `.1.10` build signer digest.
-    BuildSignerDigest,
-    /// `.1.11` runner environment.
-    RunnerEnvironment,
-    /// `.1.12` source repository URI.
-    SourceRepositoryUri,
-    /// `.1.13` source repository digest.
-    SourceRepositoryDigest,
-    /// `.1.14` source repository ref.
-    SourceRepositoryRef,
-    /// `.1.15` source repository identifier.
-    SourceRepositoryIdentifier,
-    /// `.1.16` source repository owner URI.
-    SourceRepositoryOwnerUri,
-    /// `.1.17` source repository owner identifier.
-    SourceRepositoryOwnerIdentifier,
-    /// `.1.18` build config URI.
-    BuildConfigUri,
-    /// `.1.19` build config digest.
-    BuildConfigDigest,
-    /// `.1.20` build trigger.
-    BuildTrigger,
-    /// `.1.21` run invocation URI.
-    RunInvocationUri,
-    /// `.1.22` source repository visibility at signing.
-    SourceRepositoryVisibility,
-    /// `.1.23` deployment environment.
-    DeploymentEnvironment,
-}
-
-impl CiExtension {
-    /// Every extension, in OID order.
-    pub const ALL: [CiExtension; 20] = [
-        CiExtension::GithubWorkflowTrigger,
-        CiExtension::GithubWorkflowSha,
-        CiExtension::GithubWorkflowName,
-        CiExtension::GithubWorkflowRepository,
-        CiExtension::GithubWorkflowRef,
-        CiExtension::BuildSignerUri,
-        CiExtension::BuildSignerDigest,
-        CiExtension::RunnerEnvironment,
-        CiExtension::SourceRepositoryUri,
-        CiExtension::SourceRepositoryDigest,
-        CiExtension::SourceRepositoryRef,
-        CiExtension::SourceRepositoryIdentifier,
-        CiExtension::SourceRepositoryOwnerUri,
-        CiExtension::SourceRepositoryOwnerIdentifier,
-        CiExtension::BuildConfigUri,
-        CiExtension::BuildConfigDigest,
-        CiExtension::BuildTrigger,
-        CiExtension::RunInvocationUri,
-        CiExtension::SourceRepositoryVisibility,
-        CiExtension::DeploymentEnvironment,
-    ];
-
-    /// The last arc under 1.3.6.1.4.1.57264.1.
-    fn arc(self) -> u32 {
-        match self {
-            CiExtension::GithubWorkflowTrigger => 2,
-            CiExtension::GithubWorkflowSha => 3,
-            CiExtension::GithubWorkflowName => 4,
-            CiExtension::GithubWorkflowRepository => 5,
-            CiExtension::GithubWorkflowRef => 6,
-            CiExtension::BuildSignerUri => 9,
-            CiExtension::BuildSignerDigest => 10,
-            CiExtension::RunnerEnvironment => 11,
-            CiExtension::SourceRepositoryUri => 12,
-            CiExtension::SourceRepositoryDigest => 13,
-            CiExtension::SourceRepositoryRef => 14,
-            CiExtension::SourceRepositoryIdentifier => 15,
-            CiExtension::SourceRepositoryOwnerUri => 16,
-            CiExtension::SourceRepositoryOwnerIdentifier => 17,
-            CiExtension::BuildConfigUri => 18,
-            CiExtension::BuildConfigDigest => 19,
-            CiExtension::BuildTrigger => 20,
-            CiExtension::RunInvocationUri => 21,
-            CiExtension::SourceRepositoryVisibility => 22,
-            CiExtension::DeploymentEnvironment => 23,
-        }
-    }
-
-    /// The extension's OID.
-    #[must_use]
-    pub fn oid(self) -> ObjectIdentifier {
-        fulcio_oid(self.arc())
-    }
-
-    /// Legacy extensions hold raw UTF-8 bytes; the others a DER UTF8String.
-    pub(crate) fn is_raw(self) -> bool {
-        self.arc() < 7
-    }
-
-    /// The extension named by its OID (`1.3.6.1.4.1.57264.1.12`) or its last arc (`12`).
-    #[must_use]
-    pub fn from_oid_str(s: &str) -> Option<Self> {
-        let arc = s.strip_prefix("1.3.6.1.4.1.57264.1.").unwrap_or(s);
-        CiExtension::ALL
-            .into_iter()
-            .find(|e| e.arc().to_string() == arc)
-    }
-}
-
-impl fmt::Display for CiExtension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "1.3.6.1.4.1.57264.1.{}", self.arc())
-    }
-}
-
-/// `1.3.6.1.4.1.57264.1.<arc>`.
-pub(crate) fn fulcio_oid(arc: u32) -> ObjectIdentifier {
-    const BASE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
-    // Appending one arc to this short OID cannot exceed the OID length limit.
-    BASE.push_arc(arc).unwrap_or(BASE)
-}
+/// The Fulcio CI extensions a policy can require, from the spec layer's OID registry.
+pub use hallmark_sigstore::oid::CiExtension;
+/// `1.3.6.1.4.1.57264.1.<arc>`, from the spec layer's OID registry.
+pub(crate) use hallmark_sigstore::oid::fulcio_extension as fulcio_oid;
 
 /// Who must have signed.
 #[derive(Clone, Debug)]

@@ -12,7 +12,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hallmark_oidc::{CiExtensions, GithubV1Extensions, Identity, SubjectAltName};
+use ecdsa::elliptic_curve::Generate as _;
+use hallmark_sigstore::identity::{CiExtensions, GithubV1Extensions, Identity, SubjectAltName};
+
+pub mod suite;
+
+/// A fresh in-memory P-256 key (the RustCrypto type, as `hallmark_keys::MemoryKey` is).
+pub fn generate_memory_p256() -> Result<p256::ecdsa::SigningKey, String> {
+    p256::ecdsa::SigningKey::try_generate().map_err(|e| e.to_string())
+}
+
+/// A fresh in-memory P-384 key.
+pub fn generate_memory_p384() -> Result<p384::ecdsa::SigningKey, String> {
+    p384::ecdsa::SigningKey::try_generate().map_err(|e| e.to_string())
+}
 
 /// An email identity (the sigstore-js/python interactive flow).
 pub fn email_identity() -> Identity {
