@@ -111,15 +111,6 @@ impl San {
             San::Email(v) | San::Uri(v) => v,
         }
     }
-
-    /// The search-index key: `email:<addr>` or `uri:<uri>`.
-    #[must_use]
-    pub fn index_key(&self) -> String {
-        match self {
-            San::Email(v) => format!("email:{}", v.to_ascii_lowercase()),
-            San::Uri(v) => format!("uri:{v}"),
-        }
-    }
 }
 
 /// A parsed verifier: the base64 text as received, and the key it carries.
@@ -244,13 +235,6 @@ impl Verifier {
                 .verify(message, sig)
                 .is_ok()
         })
-    }
-
-    /// Index keys for this verifier: `key:<sha256 hex of SPKI DER>` and one per SAN.
-    pub(crate) fn index_keys(&self, out: &mut Vec<String>) {
-        let fp = digest::digest(&digest::SHA256, &self.spki_der);
-        out.push(format!("key:{}", hex::encode(fp.as_ref())));
-        out.extend(self.sans.iter().map(San::index_key));
     }
 }
 
