@@ -263,7 +263,8 @@ fn authorities(raw: Vec<RawAuthority>, kind: &str) -> Result<Vec<Authority>> {
                         Document::TrustedRoot,
                         &field,
                     )?;
-                    Cert::parse(&der).map_err(|e| err(field, e))
+                    Cert::parse(&der)
+                        .map_err(|e| VerifyError::parse_with(Document::TrustedRoot, field, e))
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Authority {
