@@ -24,6 +24,7 @@ use clap::Args;
 use hallmark_oidc_client::{
     AcquireOptions, AcquiredToken, IdentityToken, LoginOptions, ServiceAccountToken,
 };
+use hallmark_sigstore::SigningConfig;
 use p256::ecdsa::{DerSignature, SigningKey};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -100,23 +101,21 @@ impl TrustConfig {
     pub(crate) fn parse(path: &Path, bytes: &[u8]) -> Result<TrustConfig> {
         let root = hallmark_verify::TrustedRoot::from_json(bytes)
             .with_context(|| format!("{} is not a usable trust root", path.display()))?;
+        // A ClientTrustConfig names the servers; a bare trusted root does not.
         let doc: Value = serde_json::from_slice(bytes)
             .with_context(|| format!("{} is not JSON", path.display()))?;
+        let signing: SigningConfig = match doc.get("signingConfig") {
+            Some(sc) => serde_json::from_value(sc.clone())
+                .with_context(|| format!("the signingConfig of {}", path.display()))?,
+            None => SigningConfig::default(),
+        };
         // The first service of each kind whose window is open; signing configs list the
         // current one first.
-        let url = |kind: &str| -> Option<String> {
-            doc.pointer(&format!("/signingConfig/{kind}"))?
-                .as_array()?
-                .iter()
-                .find(|s| s.pointer("/validFor/end").is_none())
-                .and_then(|s| s.get("url")?.as_str())
-                .map(|u| u.trim_end_matches('/').to_owned())
-        };
         Ok(TrustConfig {
             root,
-            ca_url: url("caUrls"),
-            rekor_url: url("rekorTlogUrls"),
-            oidc_url: url("oidcUrls"),
+            ca_url: SigningConfig::current_url(&signing.ca_urls),
+            rekor_url: SigningConfig::current_url(&signing.rekor_tlog_urls),
+            oidc_url: SigningConfig::current_url(&signing.oidc_urls),
         })
     }
 }
@@ -366,7 +365,10 @@ impl Session {
     /// `POST /api/v1/log/entries`: the created entry (Rekor's `{uuid: entry}` map's value).
     /// An equivalent entry already in the log (409: an earlier attempt of ours landed, or an
     /// identical file was signed with the same key) is fetched and returned instead.
-    pub(crate) async fn create_entry(&self, proposed: &Value) -> Result<Value> {
+    pub(crate) async fn create_entry(
+        &self,
+        proposed: &Value,
+    ) -> Result<hallmark_sigstore::LogEntry> {
         let url = format!("{}/api/v1/log/entries", self.endpoints.rekor);
         let request = serde_json::to_vec(proposed)?;
         let resp = self
@@ -386,14 +388,9 @@ impl Session {
             None => resp,
         };
         let body = answer(resp, "the log", &url).await?;
-        let obj = body
-            .as_object()
-            .filter(|o| o.len() == 1)
-            .context("the log's answer is not a single {uuid: entry} object")?;
-        obj.values()
-            .next()
-            .cloned()
-            .context("the log's answer holds no entry")
+        let (_, entry) = hallmark_sigstore::LogEntry::from_value(body)
+            .context("the log's answer is not a Rekor log entry")?;
+        Ok(entry)
     }
 }
 

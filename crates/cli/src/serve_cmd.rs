@@ -55,31 +55,29 @@ pub(crate) fn trust_root(args: TrustRootArgs) -> Result<()> {
     let url = args.url.unwrap_or_else(|| settings.public_url());
     let (mut root, mut client) = hallmark_server::trust_root(&settings, &url)?;
     if let Some(path) = &args.previous {
-        let previous: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("{} is not JSON", path.display()))?;
+        let previous =
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let retired_at = hallmark_sigstore::rfc3339(now);
+        let retired_at = hallmark_sigstore::trust::Timestamp::from_unix(now)?;
         let carried = hallmark_server::merge_previous(&mut root, &previous, &retired_at)
             .with_context(|| format!("merging {}", path.display()))?;
-        client["trustedRoot"] = root.clone();
+        client.trusted_root = Some(root.clone());
         eprintln!(
-            "kept {carried} retired CA(s)/key(s) from {} (validity ending {retired_at})",
-            path.display()
+            "kept {carried} retired CA(s)/key(s) from {} (validity ending {})",
+            path.display(),
+            retired_at.as_str()
         );
     }
-    let write = |path: &PathBuf, v: &serde_json::Value| -> Result<()> {
-        std::fs::write(path, serde_json::to_vec_pretty(v)?)
-            .with_context(|| format!("writing {}", path.display()))
+    let write = |path: &PathBuf, json: Vec<u8>| -> Result<()> {
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
     };
     if let Some(p) = &args.trusted_root {
-        write(p, &root)?;
+        write(p, serde_json::to_vec_pretty(&root)?)?;
     }
     if let Some(p) = &args.client_trust_config {
-        write(p, &client)?;
+        write(p, serde_json::to_vec_pretty(&client)?)?;
     }
     if args.trusted_root.is_none() && args.client_trust_config.is_none() {
         println!("{}", serde_json::to_string_pretty(&client)?);

@@ -15,6 +15,9 @@ use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
+use hallmark_sigstore::bundle::{
+    Bundle, BundleContent, Envelope, MessageSignature, TransparencyLogEntry,
+};
 use hallmark_verify::{IdentityPolicy, Matcher, Policy};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -22,8 +25,6 @@ use signature::hazmat::PrehashSigner as _;
 
 use crate::client::{Session, SignerArgs, TrustConfig, now_unix};
 
-/// The bundle media type written.
-pub(crate) const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// The DSSE payload type of in-toto statements.
 pub(crate) const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The in-toto Statement v1 `_type`.
@@ -213,23 +214,24 @@ async fn sign_content(
                 .key
                 .sign_prehash(digest)
                 .context("signing the digest")?;
-            let sig = STANDARD.encode(sig.to_der().as_bytes());
+            let sig = sig.to_der();
             (
                 json!({
                     "apiVersion": "0.0.1",
                     "kind": "hashedrekord",
                     "spec": {
-                        "signature": { "content": sig, "publicKey": { "content": cert_b64 } },
+                        "signature": {
+                            "content": STANDARD.encode(sig.as_bytes()),
+                            "publicKey": { "content": cert_b64 },
+                        },
                         "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
                     },
                 }),
-                (
-                    "messageSignature",
-                    json!({
-                        "messageDigest": { "algorithm": "SHA2_256", "digest": STANDARD.encode(digest) },
-                        "signature": sig,
-                    }),
-                ),
+                BundleContent::MessageSignature(MessageSignature::new(
+                    hallmark_sigstore::HashAlgorithm::Sha256,
+                    digest,
+                    sig.as_bytes(),
+                )),
             )
         }
         Content::Dsse {
@@ -239,11 +241,7 @@ async fn sign_content(
             let pae = hallmark_sigstore::dsse_pae(payload_type, payload);
             let sig: p256::ecdsa::DerSignature = signature::Signer::try_sign(&cred.key, &pae)
                 .context("signing the DSSE envelope")?;
-            let envelope = json!({
-                "payload": STANDARD.encode(payload),
-                "payloadType": payload_type,
-                "signatures": [{ "sig": STANDARD.encode(sig.as_bytes()) }],
-            });
+            let envelope = Envelope::new(payload_type, payload, sig.as_bytes());
             (
                 json!({
                     "apiVersion": "0.0.1",
@@ -253,22 +251,15 @@ async fn sign_content(
                         "verifiers": [cert_b64],
                     } },
                 }),
-                ("dsseEnvelope", envelope),
+                BundleContent::Dsse(envelope),
             )
         }
     };
     let entry = session.create_entry(&proposed).await?;
-    let (tlog_entry, index) = tlog_entry(&entry)?;
-    let mut bundle = json!({
-        "mediaType": BUNDLE_V03,
-        "verificationMaterial": {
-            "certificate": { "rawBytes": STANDARD.encode(&cred.cert_der) },
-            "tlogEntries": [tlog_entry],
-            "timestampVerificationData": {},
-        },
-    });
-    bundle[bundle_content.0] = bundle_content.1;
-    let json = serde_json::to_vec(&bundle)?;
+    let index = entry.log_index;
+    let tlog_entry = TransparencyLogEntry::from_rekor_v1(&entry)
+        .context("the log's answer cannot go into a bundle")?;
+    let json = Bundle::v0_3(&cred.cert_der, bundle_content, tlog_entry).to_json()?;
     check_bundle(trust, &json, content)?;
     Ok((json, index))
 }
@@ -296,59 +287,6 @@ fn check_bundle(trust: &TrustConfig, bundle_json: &[u8], content: &Content) -> R
     hallmark_verify::verify(&parsed, artifact.as_ref(), &trust.root, policy, now_unix())
         .context("the server's answer does not verify against the trust root")?;
     Ok(())
-}
-
-/// The bundle `tlogEntries` item for a Rekor v1 entry, and its log index.
-pub(crate) fn tlog_entry(entry: &Value) -> Result<(Value, u64)> {
-    let str_field = |p: &str| -> Result<&str> {
-        entry
-            .pointer(p)
-            .and_then(Value::as_str)
-            .with_context(|| format!("the log's entry has no {p}"))
-    };
-    let u64_field = |p: &str| -> Result<u64> {
-        entry
-            .pointer(p)
-            .and_then(Value::as_u64)
-            .with_context(|| format!("the log's entry has no {p}"))
-    };
-    let body_b64 = str_field("/body")?;
-    let body: Value = serde_json::from_slice(
-        &STANDARD
-            .decode(body_b64)
-            .context("the log's entry body is not base64")?,
-    )
-    .context("the log's entry body is not JSON")?;
-    let index = u64_field("/logIndex")?;
-    let hex_to_b64 = |h: &str| -> Result<String> {
-        Ok(STANDARD.encode(hex::decode(h).with_context(|| format!("{h:?} is not hex"))?))
-    };
-    let hashes: Vec<String> = entry
-        .pointer("/verification/inclusionProof/hashes")
-        .and_then(Value::as_array)
-        .context("the log's entry has no inclusion proof")?
-        .iter()
-        .map(|h| hex_to_b64(h.as_str().unwrap_or_default()))
-        .collect::<Result<_>>()?;
-    let tlog = json!({
-        "logIndex": index.to_string(),
-        "logId": { "keyId": hex_to_b64(str_field("/logID")?)? },
-        "kindVersion": {
-            "kind": body.get("kind").and_then(Value::as_str).context("the entry body has no kind")?,
-            "version": body.get("apiVersion").and_then(Value::as_str).context("the entry body has no apiVersion")?,
-        },
-        "integratedTime": u64_field("/integratedTime")?.to_string(),
-        "inclusionPromise": { "signedEntryTimestamp": str_field("/verification/signedEntryTimestamp")? },
-        "inclusionProof": {
-            "logIndex": u64_field("/verification/inclusionProof/logIndex")?.to_string(),
-            "rootHash": hex_to_b64(str_field("/verification/inclusionProof/rootHash")?)?,
-            "treeSize": u64_field("/verification/inclusionProof/treeSize")?.to_string(),
-            "hashes": hashes,
-            "checkpoint": { "envelope": str_field("/verification/inclusionProof/checkpoint")? },
-        },
-        "canonicalizedBody": body_b64,
-    });
-    Ok((tlog, index))
 }
 
 /// Writes the bundle JSON to `out` atomically (a temporary file beside it, then a rename).

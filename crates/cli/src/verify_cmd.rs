@@ -14,7 +14,6 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Args;
-use hallmark_sigstore::rfc3339;
 use hallmark_verify::{
     Artifact, Bundle, CiExtension, IdentityPolicy, Matcher, Policy, PublicKey, Signed, Signer,
     TimeSource, TrustedRoot, Verified,
@@ -338,4 +337,11 @@ fn json_report(what: &str, result: &Result<Verified>) -> Value {
         "signingTimes": times,
         "entries": entries,
     })
+}
+
+/// RFC 3339 text of a verified time. Verified times come from a SET (an unsigned integrated
+/// time no later than now) or an RFC 3161 `genTime` (read through `der::DateTime`), so they lie
+/// in 1970..=9999; anything else is shown as its Unix seconds rather than hidden.
+fn rfc3339(unix: i64) -> String {
+    hallmark_sigstore::rfc3339(unix).unwrap_or_else(|_| unix.to_string())
 }

@@ -455,15 +455,9 @@ pub(crate) async fn index_retrieve(
         })?),
     };
     let key = match (req.hash, req.email, req.public_key) {
-        (Some(h), None, None) => {
-            let h = h.to_ascii_lowercase();
-            let hex = h.strip_prefix("sha256:").unwrap_or(&h);
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(ApiError::bad_request("hash must be sha256:<64 hex digits>"));
-            }
-            format!("sha256:{hex}")
-        }
-        (None, Some(e), None) => format!("email:{}", e.to_ascii_lowercase()),
+        (Some(h), None, None) => hallmark_sigstore::index::search_digest_key(&h)
+            .map_err(|_| ApiError::bad_request("hash must be sha256:<64 hex digits>"))?,
+        (None, Some(e), None) => hallmark_sigstore::index::email_key(&e),
         (None, None, Some(k)) => {
             let content = k
                 .content
@@ -508,32 +502,12 @@ pub(crate) async fn index_retrieve(
     Ok(resp)
 }
 
-/// The search key of a public key given as PEM (public key or certificate) or DER SPKI:
-/// `key:<hex SHA-256 of the DER SPKI>`, as entries are indexed.
+/// The search key of a public key given as PEM (public key or certificate) or DER SPKI, as
+/// entries are indexed (`hallmark_sigstore::index`).
 pub(crate) fn public_key_index_key(raw: &[u8]) -> Result<String, ApiError> {
-    use der::{Decode as _, DecodePem as _, Encode as _};
-    use sha2::Digest as _;
-    let bad = || {
+    hallmark_sigstore::index::search_public_key_key(raw).map_err(|_| {
         ApiError::bad_request(
             "publicKey.content is not a PEM public key, PEM certificate or DER SPKI",
         )
-    };
-    let text = std::str::from_utf8(raw).unwrap_or_default().trim_start();
-    let spki = if text.starts_with("-----BEGIN CERTIFICATE") {
-        x509_cert::Certificate::from_pem(text)
-            .map_err(|_| bad())?
-            .tbs_certificate()
-            .subject_public_key_info()
-            .to_der()
-    } else if text.starts_with("-----BEGIN PUBLIC KEY") {
-        spki::SubjectPublicKeyInfoOwned::from_pem(text)
-            .map_err(|_| bad())?
-            .to_der()
-    } else {
-        spki::SubjectPublicKeyInfoOwned::from_der(raw)
-            .map_err(|_| bad())?
-            .to_der()
-    }
-    .map_err(|_| bad())?;
-    Ok(format!("key:{}", hex::encode(sha2::Sha256::digest(&spki))))
+    })
 }

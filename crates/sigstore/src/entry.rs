@@ -567,9 +567,12 @@ fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
             },
         },
     };
-    let mut index_keys = vec![format!("sha256:{payload_hash}")];
+    let mut index_keys = vec![crate::index::digest_key(
+        HashAlgorithm::Sha256,
+        &payload_hash,
+    )];
     for s in &i.signatures {
-        s.verifier.index_keys(&mut index_keys);
+        crate::index::verifier_keys(&s.verifier, &mut index_keys);
     }
     let first = i
         .signatures
@@ -689,8 +692,8 @@ fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
         },
     };
     let digest_hex = h.digest_hex.to_ascii_lowercase();
-    let mut index_keys = vec![format!("{}:{digest_hex}", h.hash.name())];
-    h.verifier.index_keys(&mut index_keys);
+    let mut index_keys = vec![crate::index::digest_key(h.hash, &digest_hex)];
+    crate::index::verifier_keys(&h.verifier, &mut index_keys);
     finish(
         EntryKind::HashedRekord,
         to_json(&body)?,
@@ -765,9 +768,12 @@ fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
                 .collect(),
         },
     };
-    let mut index_keys = vec![format!("sha256:{payload_hash}")];
+    let mut index_keys = vec![crate::index::digest_key(
+        HashAlgorithm::Sha256,
+        &payload_hash,
+    )];
     for (_, v) in &pairs {
-        v.index_keys(&mut index_keys);
+        crate::index::verifier_keys(v, &mut index_keys);
     }
     // `pairs` is non-empty: parse rejects envelopes without signatures and every signature
     // was matched above.

@@ -1,6 +1,7 @@
 //! The one error type of this crate.
 
-/// Why a proposed Rekor entry (or an input to a trust document) was rejected.
+/// Why a proposed Rekor entry, a log answer, or an input to a trust document or bundle was
+/// rejected.
 ///
 /// Every variant is a client mistake: [`EntryError::status`] maps all of them to 400.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +105,20 @@ pub enum EntryError {
     BadUuid {
         /// The text as sent (its first 100 characters).
         uuid: String,
+    },
+    /// A time cannot be written as an RFC 3339 timestamp of the Sigstore documents.
+    #[error("Unix time {unix} is outside the years 1970 to 9999")]
+    TimeOutOfRange {
+        /// The time, Unix seconds.
+        unix: i64,
+    },
+    /// A Sigstore document has a media type this crate does not read as that document.
+    #[error("{document}: unsupported mediaType {media_type:?}")]
+    UnsupportedMediaType {
+        /// The document expected (`"trusted root"`, `"bundle"`, ...).
+        document: &'static str,
+        /// The media type as found (its first 100 characters), empty when absent.
+        media_type: String,
     },
     /// A signature does not verify.
     #[error("signature verification failed: {what}")]

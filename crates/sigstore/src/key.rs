@@ -2,7 +2,6 @@
 //! which signatures a Rekor entry's verifier may make (the verification itself is
 //! [`crate::crypto`]).
 
-use aws_lc_rs::digest;
 use der::oid::AssociatedOid;
 use der::{Decode, Encode};
 use spki::SubjectPublicKeyInfoRef;
@@ -49,15 +48,6 @@ impl San {
     pub fn value(&self) -> &str {
         match self {
             San::Email(v) | San::Uri(v) => v,
-        }
-    }
-
-    /// The search-index key: `email:<addr>` or `uri:<uri>`.
-    #[must_use]
-    pub fn index_key(&self) -> String {
-        match self {
-            San::Email(v) => format!("email:{}", v.to_ascii_lowercase()),
-            San::Uri(v) => format!("uri:{v}"),
         }
     }
 }
@@ -180,13 +170,6 @@ impl Verifier {
             KeyType::Ed25519 => &[Scheme::Ed25519],
         };
         self.key.verifies_any(schemes, message, sig)
-    }
-
-    /// Index keys for this verifier: `key:<sha256 hex of SPKI DER>` and one per SAN.
-    pub(crate) fn index_keys(&self, out: &mut Vec<String>) {
-        let fp = digest::digest(&digest::SHA256, &self.spki_der);
-        out.push(format!("key:{}", hex::encode(fp.as_ref())));
-        out.extend(self.sans.iter().map(San::index_key));
     }
 }
 

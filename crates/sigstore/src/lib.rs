@@ -8,7 +8,11 @@
 //! | [`oid`] | the OID registry: Fulcio's extensions (and [`oid::CiExtension`]), RFC 6962's, X.509 and algorithm OIDs |
 //! | [`identity`] | the identity a verified OIDC token proves and a Fulcio certificate carries |
 //! | [`crypto`] | key classification and signature verification (aws-lc-rs) |
-//! | crate root | Rekor v1 entries (parse, verify, canonical bodies), SETs, log entries, trust documents |
+//! | [`index`] | the signature log's search-index keys (digests, public keys, identities) |
+//! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
+//! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
+//! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
+//! | crate root | Rekor v1 entries (parse, verify, canonical bodies), entry UUIDs, SETs, log entries |
 //!
 //! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
 //! [`ProposedEntry::parse`], checks it with [`ProposedEntry::verify`], appends
@@ -22,15 +26,18 @@
 //!   (the OpenAPI schemas live in `pkg/types/*/v0.0.1/*_v0_0_1_schema.json`).
 //! - [DSSE envelope and PAE](https://github.com/secure-systems-lab/dsse/blob/master/protocol.md).
 //! - [RFC 8785](https://www.rfc-editor.org/rfc/rfc8785) JSON canonicalization (bodies, SET payload).
-//! - Trust documents: [sigstore protobuf-specs](https://github.com/sigstore/protobuf-specs)
-//!   (`sigstore_trustroot.proto`: `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`).
+//! - Trust documents ([`trust`]) and bundles ([`bundle`]):
+//!   [sigstore protobuf-specs](https://github.com/sigstore/protobuf-specs)
+//!   (`sigstore_trustroot.proto`: `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`;
+//!   `sigstore_bundle.proto`: `Bundle`), in the protobuf JSON mapping ([`protojson`]). One typed
+//!   model each, which the server and CLI write and the verifier reads.
 //!
 //! Design notes:
 //! - Canonical bodies echo the client's base64 strings (signature, PEM verifier) as received
 //!   instead of re-encoding them, so the body a client re-derives from its own request matches.
 //!   (Rekor itself re-encodes verifiers as its canonical PEM; for PEM written by the usual
 //!   libraries, 64-column lines with a trailing newline, the two are identical.)
-//! - Search-index keys use Hallmark's own scheme (`sha256:`, `key:`, `email:`, `uri:`), not
+//! - Search-index keys ([`index`]) use Hallmark's own scheme (`sha256:`, `key:`, `email:`, `uri:`), not
 //!   Rekor's exact key strings; email addresses are lowercased.
 //! - Canonical JSON comes from structs whose fields are declared in RFC 8785 key order and hold
 //!   only ASCII strings and integers; serde_json's compact output is then JCS byte for byte,
@@ -39,16 +46,21 @@
 //!   (double-encoded); single encoding is accepted too. `content.hash` (the envelope digest) is
 //!   the client's and is echoed; `payloadHash` is computed here.
 
+pub mod bundle;
+pub mod common;
 pub mod crypto;
 pub mod ct;
 mod entry;
 mod error;
 pub mod identity;
+pub mod index;
 mod key;
 mod log;
 pub mod oid;
+pub mod protojson;
+pub mod time;
 pub mod tls;
-mod trust;
+pub mod trust;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -61,13 +73,13 @@ pub use entry::{
 pub use error::{EntryError, Result};
 pub use key::{MAX_VERIFIER_BYTES, San};
 pub use log::{
-    EntryUuid, InclusionProofParts, LogEntryParts, entry_uuid, log_entry_json, parse_entry_uuid,
-    set_payload,
+    EntryUuid, InclusionProofParts, LogEntry, LogEntryParts, entry_uuid, log_entry_json,
+    parse_entry_uuid, set_payload,
 };
+pub use time::rfc3339;
 pub use trust::{
-    CLIENT_TRUST_CONFIG_MEDIA_TYPE, CertificateAuthority, SIGNING_CONFIG_MEDIA_TYPE, Service,
-    TRUSTED_ROOT_MEDIA_TYPE, TransparencyLog, Validity, client_trust_config_json, rfc3339,
-    signing_config_json, trusted_root_json,
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, ClientTrustConfig, SIGNING_CONFIG_MEDIA_TYPE, SigningConfig,
+    TRUSTED_ROOT_MEDIA_TYPE, TrustedRoot,
 };
 
 /// A digest algorithm named in `spec.data.hash.algorithm`.

@@ -2,10 +2,10 @@
 //! `LogEntry` response object.
 
 use hallmark_tlog::Hash;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::EntryError;
-use serde_json::{Value, json};
 
 /// The bytes a signed entry timestamp (SET) signs: RFC 8785 canonical JSON of
 /// `{"body","integratedTime","logID","logIndex"}`.
@@ -126,34 +126,120 @@ pub struct InclusionProofParts<'a> {
     pub tree_size: u64,
 }
 
+/// A Rekor v1 `LogEntry` (the value under the UUID in `POST /api/v1/log/entries` answers and
+/// entry reads): hashes and the log ID in lowercase hex, the body and SET in base64.
+///
+/// Fields are declared in alphabetical order, so the JSON keys come out sorted as Rekor's do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    /// Base64 of the canonical body.
+    pub body: String,
+    /// Integration time, Unix seconds.
+    pub integrated_time: i64,
+    /// Hex SHA-256 of the log key's DER SPKI.
+    #[serde(rename = "logID")]
+    pub log_id: String,
+    /// Index of the entry in the log.
+    pub log_index: u64,
+    /// The SET and the inclusion proof.
+    pub verification: Verification,
+}
+
+/// `LogEntry.verification`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    /// The inclusion proof.
+    pub inclusion_proof: InclusionProof,
+    /// Base64 of the SET signature (ECDSA DER) over [`set_payload`].
+    pub signed_entry_timestamp: String,
+}
+
+/// A Rekor v1 inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProof {
+    /// The signed checkpoint note text.
+    pub checkpoint: String,
+    /// Audit path, bottom-up, hex.
+    pub hashes: Vec<String>,
+    /// Index of the entry.
+    pub log_index: u64,
+    /// Hex root hash of the tree of size `tree_size`.
+    pub root_hash: String,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+}
+
+impl LogEntry {
+    /// The entry from its parts.
+    #[must_use]
+    pub fn new(parts: &LogEntryParts<'_>) -> Self {
+        LogEntry {
+            body: parts.body_b64.to_owned(),
+            integrated_time: parts.integrated_time,
+            log_id: parts.log_id_hex.to_owned(),
+            log_index: parts.log_index,
+            verification: Verification {
+                inclusion_proof: InclusionProof {
+                    checkpoint: parts.proof.checkpoint.to_owned(),
+                    hashes: parts
+                        .proof
+                        .hashes
+                        .iter()
+                        .map(|h| hex::encode(h.0))
+                        .collect(),
+                    log_index: parts.log_index,
+                    root_hash: hex::encode(parts.proof.root_hash.0),
+                    tree_size: parts.proof.tree_size,
+                },
+                signed_entry_timestamp: parts.signed_entry_timestamp_b64.to_owned(),
+            },
+        }
+    }
+
+    /// The one entry of a `{"<uuid>": entry}` answer, with its UUID.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::Malformed`] when the answer is not one UUID mapped to a log entry.
+    pub fn from_response(json: &[u8]) -> Result<(String, LogEntry), EntryError> {
+        let value = serde_json::from_slice(json)
+            .map_err(|e| EntryError::malformed("body", format!("not JSON: {e}")))?;
+        LogEntry::from_value(value)
+    }
+
+    /// [`LogEntry::from_response`] for an answer already read as JSON.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::Malformed`] when the answer is not one UUID mapped to a log entry.
+    pub fn from_value(value: Value) -> Result<(String, LogEntry), EntryError> {
+        let map: std::collections::BTreeMap<String, LogEntry> = serde_json::from_value(value)
+            .map_err(|e| {
+                EntryError::malformed("body", format!("not a Rekor log entry answer: {e}"))
+            })?;
+        let mut entries = map.into_iter();
+        match (entries.next(), entries.next()) {
+            (Some(one), None) => Ok(one),
+            _ => Err(EntryError::malformed(
+                "body",
+                "the answer is not a single {uuid: entry} object",
+            )),
+        }
+    }
+}
+
 /// The response object of `POST /api/v1/log/entries` and the entry reads:
-/// `{"<uuid>":{"body","integratedTime","logID","logIndex","verification":{...}}}`,
-/// hashes in lowercase hex.
+/// `{"<uuid>":{"body","integratedTime","logID","logIndex","verification":{...}}}`.
 #[must_use]
 pub fn log_entry_json(parts: &LogEntryParts<'_>) -> Value {
-    let hashes: Vec<String> = parts
-        .proof
-        .hashes
-        .iter()
-        .map(|h| hex::encode(h.0))
-        .collect();
-    let entry = json!({
-        "body": parts.body_b64,
-        "integratedTime": parts.integrated_time,
-        "logID": parts.log_id_hex,
-        "logIndex": parts.log_index,
-        "verification": {
-            "signedEntryTimestamp": parts.signed_entry_timestamp_b64,
-            "inclusionProof": {
-                "checkpoint": parts.proof.checkpoint,
-                "hashes": hashes,
-                "logIndex": parts.log_index,
-                "rootHash": hex::encode(parts.proof.root_hash.0),
-                "treeSize": parts.proof.tree_size,
-            },
-        },
-    });
     let mut map = serde_json::Map::new();
-    map.insert(parts.uuid.to_owned(), entry);
+    // A struct of strings and integers always serializes.
+    map.insert(
+        parts.uuid.to_owned(),
+        serde_json::to_value(LogEntry::new(parts)).unwrap_or_default(),
+    );
     Value::Object(map)
 }

@@ -1,204 +1,548 @@
 //! Sigstore trust documents: `TrustedRoot` (`trusted_root.json`), `SigningConfig` v0.2 and the
-//! `ClientTrustConfig` that bundles both (sigstore-python's `--trust-config`).
+//! `ClientTrustConfig` that bundles both (sigstore-python's `--trust-config`): one typed model
+//! that `hallmark trust-root` writes and `hallmark-verify` reads.
 //!
-//! Shapes follow the protobuf-specs JSON mapping: int64 as strings (none occur here), bytes as
-//! standard base64, timestamps as RFC 3339 UTC strings, enums by name.
+//! Shapes follow the protobuf JSON mapping: bytes as standard base64, timestamps as RFC 3339
+//! UTC strings, enums by name. Reading accepts camelCase or the proto field names and rejects
+//! unknown fields (as protojson does); values are checked by whoever uses them (the verifier
+//! names the field that is wrong). Fields are declared in alphabetical order: see
+//! [`crate::common`].
 //! See <https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_trustroot.proto>.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::Result;
+use crate::common::{LogId, X509Certificate, X509CertificateChain};
+use crate::error::{EntryError, Result};
 use crate::key::KeyType;
+use crate::protojson::Base64;
 
 /// `mediaType` of a trusted root.
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+/// `mediaType` of a trusted root in the v0.2 spelling (read, not written).
+pub const TRUSTED_ROOT_V0_2_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot.v0.2+json";
 /// `mediaType` of a signing config (v0.2).
 pub const SIGNING_CONFIG_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
 /// `mediaType` of a client trust config.
 pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
 
-/// A validity window in Unix seconds (`end` open when `None`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Validity {
-    /// Start, Unix seconds.
-    pub start: i64,
-    /// End, Unix seconds, if the key or CA has been retired.
-    pub end: Option<i64>,
-}
+/// A protobuf `Timestamp` as RFC 3339 text, kept as written (the reader converts it with
+/// [`Timestamp::unix`] and names the field when it is wrong).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(String);
 
-impl Validity {
-    /// An open-ended window starting at `start`.
+impl Timestamp {
+    /// The timestamp of Unix seconds `unix`, in UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::TimeOutOfRange`] before 1970 or after 9999.
+    pub fn from_unix(unix: i64) -> Result<Self> {
+        crate::time::rfc3339(unix).map(Timestamp)
+    }
+
+    /// The text as written.
     #[must_use]
-    pub fn from(start: i64) -> Self {
-        Validity { start, end: None }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
-    fn json(self) -> Value {
-        let mut v = json!({ "start": rfc3339(self.start) });
-        if let (Some(end), Some(obj)) = (self.end, v.as_object_mut()) {
-            obj.insert("end".to_owned(), Value::String(rfc3339(end)));
+    /// Unix seconds, or `None` when the text is not RFC 3339 (or is before 1970).
+    #[must_use]
+    pub fn unix(&self) -> Option<i64> {
+        crate::time::parse_rfc3339(&self.0)
+    }
+}
+
+/// `TimeRange`: when a key or authority is trusted (`end` open when absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeRange {
+    /// End, inclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    /// Start, inclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+}
+
+impl TimeRange {
+    /// An open-ended window starting at Unix seconds `start`.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::TimeOutOfRange`] for a start before 1970 or after 9999.
+    pub fn from(start: i64) -> Result<Self> {
+        Ok(TimeRange {
+            end: None,
+            start: Some(Timestamp::from_unix(start)?),
+        })
+    }
+
+    /// A window from `start` to `end` (Unix seconds, both inclusive).
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::TimeOutOfRange`] for a time before 1970 or after 9999.
+    pub fn between(start: i64, end: i64) -> Result<Self> {
+        Ok(TimeRange {
+            end: Some(Timestamp::from_unix(end)?),
+            start: Some(Timestamp::from_unix(start)?),
+        })
+    }
+}
+
+/// `TrustedRoot`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrustedRoot {
+    /// Certificate authorities (Fulcio), one per CA generation.
+    #[serde(default, alias = "certificate_authorities")]
+    pub certificate_authorities: Vec<CertificateAuthority>,
+    /// Certificate transparency logs.
+    #[serde(default)]
+    pub ctlogs: Vec<TransparencyLogInstance>,
+    /// [`TRUSTED_ROOT_MEDIA_TYPE`].
+    #[serde(alias = "media_type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// RFC 3161 timestamp authorities.
+    #[serde(default, alias = "timestamp_authorities")]
+    pub timestamp_authorities: Vec<CertificateAuthority>,
+    /// Signature transparency logs (Rekor).
+    #[serde(default)]
+    pub tlogs: Vec<TransparencyLogInstance>,
+}
+
+/// `CertificateAuthority` (also used for timestamp authorities).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CertificateAuthority {
+    /// The chain, issuing CA first and root last.
+    #[serde(alias = "cert_chain", skip_serializing_if = "Option::is_none")]
+    pub cert_chain: Option<X509CertificateChain>,
+    /// Who operates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// A descriptive subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<DistinguishedName>,
+    /// The authority's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// When it is trusted.
+    #[serde(alias = "valid_for", skip_serializing_if = "Option::is_none")]
+    pub valid_for: Option<TimeRange>,
+}
+
+impl CertificateAuthority {
+    /// An authority: subject, URL, chain (DER, issuing CA first) and window.
+    #[must_use]
+    pub fn new(
+        organization: &str,
+        common_name: &str,
+        uri: &str,
+        chain_der: &[Vec<u8>],
+        valid_for: TimeRange,
+    ) -> Self {
+        CertificateAuthority {
+            cert_chain: Some(X509CertificateChain {
+                certificates: chain_der
+                    .iter()
+                    .map(|d| X509Certificate::from_der(d))
+                    .collect(),
+            }),
+            operator: None,
+            subject: Some(DistinguishedName {
+                common_name: Some(common_name.to_owned()),
+                organization: Some(organization.to_owned()),
+            }),
+            uri: Some(uri.to_owned()),
+            valid_for: Some(valid_for),
         }
-        v
+    }
+
+    /// What tells two authorities apart: their chain's base64 text.
+    fn identity(&self) -> Option<Vec<&str>> {
+        let certs = &self.cert_chain.as_ref()?.certificates;
+        certs
+            .iter()
+            .map(|c| c.raw_bytes.as_ref().map(Base64::as_str))
+            .collect()
     }
 }
 
-/// One certificate authority (one entry of `certificateAuthorities`).
-#[derive(Clone, Copy, Debug)]
-pub struct CertificateAuthority<'a> {
-    /// `subject.organization`.
-    pub organization: &'a str,
-    /// `subject.commonName`.
-    pub common_name: &'a str,
-    /// The CA's URL.
-    pub uri: &'a str,
-    /// Certificate chain, DER, issuing CA first and root last.
-    pub chain_der: &'a [Vec<u8>],
-    /// When this CA was (or is) used.
-    pub valid_for: Validity,
+/// `DistinguishedName`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DistinguishedName {
+    /// Common name.
+    #[serde(alias = "common_name", skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    /// Organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
-/// One transparency log key (an entry of `tlogs` or `ctlogs`).
-#[derive(Clone, Copy, Debug)]
-pub struct TransparencyLog<'a> {
+/// `TransparencyLogInstance`: a Rekor or CT log key.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TransparencyLogInstance {
     /// The log's base URL.
-    pub base_url: &'a str,
-    /// The log key, DER `SubjectPublicKeyInfo`.
-    pub public_key_der: &'a [u8],
-    /// When this key was (or is) used.
-    pub valid_for: Validity,
+    #[serde(alias = "base_url", skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The checkpoint key ID, when it differs from the log ID (Rekor v2).
+    #[serde(alias = "checkpoint_key_id", skip_serializing_if = "Option::is_none")]
+    pub checkpoint_key_id: Option<LogId>,
+    /// `SHA2_256`.
+    #[serde(alias = "hash_algorithm", skip_serializing_if = "Option::is_none")]
+    pub hash_algorithm: Option<String>,
+    /// The log ID.
+    #[serde(alias = "log_id", skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<LogId>,
+    /// Who operates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The key and its window.
+    #[serde(alias = "public_key", skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<PublicKey>,
 }
 
-/// One service endpoint of a signing config.
-#[derive(Clone, Copy, Debug)]
-pub struct Service<'a> {
-    /// The service URL.
-    pub url: &'a str,
-    /// The API major version (1 for Fulcio v2 API paths and Rekor v1, per the spec's usage).
-    pub major_api_version: u32,
-    /// When clients should use it.
-    pub valid_for: Validity,
+impl TransparencyLogInstance {
+    /// A log at `base_url` with key `public_key_der` (DER SPKI): the log ID is its SHA-256.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::BadPublicKey`] when the key is not a supported DER SPKI.
+    pub fn new(base_url: &str, public_key_der: &[u8], valid_for: TimeRange) -> Result<Self> {
+        let key_type = KeyType::of_spki("publicKey.rawBytes", public_key_der)?;
+        Ok(TransparencyLogInstance {
+            base_url: Some(base_url.to_owned()),
+            checkpoint_key_id: None,
+            hash_algorithm: Some("SHA2_256".to_owned()),
+            log_id: Some(LogId::new(&Sha256::digest(public_key_der))),
+            operator: None,
+            public_key: Some(PublicKey {
+                key_details: Some(key_type.key_details().to_owned()),
+                raw_bytes: Some(Base64::encode(public_key_der)),
+                valid_for: Some(valid_for),
+            }),
+        })
+    }
+
+    /// What tells two logs apart: their key's base64 text.
+    fn identity(&self) -> Option<Vec<&str>> {
+        let raw = self.public_key.as_ref()?.raw_bytes.as_ref()?;
+        Some(vec![raw.as_str()])
+    }
+}
+
+/// `PublicKey`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PublicKey {
+    /// The `PublicKeyDetails` name (`PKIX_ECDSA_P256_SHA_256`).
+    #[serde(alias = "key_details", skip_serializing_if = "Option::is_none")]
+    pub key_details: Option<String>,
+    /// The key, DER SPKI (or PKCS#1 for the `PKCS1_RSA_*` details).
+    #[serde(alias = "raw_bytes", skip_serializing_if = "Option::is_none")]
+    pub raw_bytes: Option<Base64>,
+    /// When it is trusted.
+    #[serde(alias = "valid_for", skip_serializing_if = "Option::is_none")]
+    pub valid_for: Option<TimeRange>,
+}
+
+impl TrustedRoot {
+    /// A trusted root (media type [`TRUSTED_ROOT_MEDIA_TYPE`], `timestampAuthorities` empty).
+    #[must_use]
+    pub fn new(
+        certificate_authorities: Vec<CertificateAuthority>,
+        tlogs: Vec<TransparencyLogInstance>,
+        ctlogs: Vec<TransparencyLogInstance>,
+    ) -> Self {
+        TrustedRoot {
+            certificate_authorities,
+            ctlogs,
+            media_type: Some(TRUSTED_ROOT_MEDIA_TYPE.to_owned()),
+            timestamp_authorities: Vec::new(),
+            tlogs,
+        }
+    }
+
+    /// Reads a trusted root, or the `trustedRoot` of a document that holds one (a
+    /// `ClientTrustConfig`; its other members are not read). The media type is not checked
+    /// (see [`TrustedRoot::check_media_type`]).
+    ///
+    /// # Errors
+    ///
+    /// serde_json's error for malformed JSON, unknown fields or wrongly typed values.
+    pub fn from_json_or_client_config(json: &[u8]) -> serde_json::Result<TrustedRoot> {
+        let doc: serde_json::Value = serde_json::from_slice(json)?;
+        match doc {
+            serde_json::Value::Object(mut map) if map.contains_key("trustedRoot") => {
+                let root = map.remove("trustedRoot").unwrap_or_default();
+                serde_json::from_value(root)
+            }
+            doc => serde_json::from_value(doc),
+        }
+    }
+
+    /// Checks the media type: a trusted root, v0.1 or v0.2.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::UnsupportedMediaType`] for anything else, or none.
+    pub fn check_media_type(&self) -> Result<()> {
+        match self.media_type.as_deref() {
+            Some(TRUSTED_ROOT_MEDIA_TYPE | TRUSTED_ROOT_V0_2_MEDIA_TYPE) => Ok(()),
+            other => Err(EntryError::UnsupportedMediaType {
+                document: "trusted root",
+                media_type: other.unwrap_or_default().chars().take(100).collect(),
+            }),
+        }
+    }
+
+    /// Key rotation: adds every CA, log key and TSA of `previous` (an earlier trusted root)
+    /// that this one no longer has, so bundles signed before the rotation still verify. A
+    /// retired entry without a `validFor.end` gets `retired_at` (the new keys' start): it
+    /// verifies what was signed while it was in use and nothing after. An entry present in
+    /// both keeps the earlier start. Returns how many retired entries were carried over.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::MissingField`] when an entry of `previous` has no key or chain to tell it
+    /// by.
+    pub fn merge_previous(
+        &mut self,
+        previous: &TrustedRoot,
+        retired_at: &Timestamp,
+    ) -> Result<usize> {
+        fn log_window(log: &mut TransparencyLogInstance) -> &mut Option<TimeRange> {
+            &mut log
+                .public_key
+                .get_or_insert_with(PublicKey::default)
+                .valid_for
+        }
+        fn ca_window(ca: &mut CertificateAuthority) -> &mut Option<TimeRange> {
+            &mut ca.valid_for
+        }
+        let cas = Merge {
+            field: "certificateAuthorities[].certChain.certificates[].rawBytes",
+            identity: CertificateAuthority::identity,
+            window: ca_window,
+            retired_at,
+        };
+        let logs = |field| Merge {
+            field,
+            identity: TransparencyLogInstance::identity,
+            window: log_window,
+            retired_at,
+        };
+        let tsas = Merge {
+            field: "timestampAuthorities[].certChain.certificates[].rawBytes",
+            identity: CertificateAuthority::identity,
+            window: ca_window,
+            retired_at,
+        };
+        Ok(cas.run(
+            &mut self.certificate_authorities,
+            &previous.certificate_authorities,
+        )? + logs("tlogs[].publicKey.rawBytes").run(&mut self.tlogs, &previous.tlogs)?
+            + logs("ctlogs[].publicKey.rawBytes").run(&mut self.ctlogs, &previous.ctlogs)?
+            + tsas.run(
+                &mut self.timestamp_authorities,
+                &previous.timestamp_authorities,
+            )?)
+    }
+}
+
+/// How one list of a trusted root is merged with its earlier version.
+struct Merge<'a, T> {
+    /// The field that tells entries apart, for errors.
+    field: &'static str,
+    /// What tells one entry from another (its key or its chain).
+    identity: for<'t> fn(&'t T) -> Option<Vec<&'t str>>,
+    /// The entry's `validFor`.
+    window: fn(&mut T) -> &mut Option<TimeRange>,
+    /// The end given to retired entries that have none.
+    retired_at: &'a Timestamp,
+}
+
+impl<T: Clone> Merge<'_, T> {
+    fn run(&self, current: &mut Vec<T>, previous: &[T]) -> Result<usize> {
+        let mut carried = 0;
+        for old in previous {
+            let id = (self.identity)(old).ok_or(EntryError::MissingField { field: self.field })?;
+            let mut old = old.clone();
+            let old_start = (self.window)(&mut old)
+                .as_ref()
+                .and_then(|w| w.start.clone());
+            if let Some(same) = current
+                .iter_mut()
+                .find(|e| (self.identity)(e).as_ref() == Some(&id))
+            {
+                // Still in use: keep the earliest start, so older bundles still verify.
+                if let (Some(old_start), Some(window)) = (old_start, (self.window)(same).as_mut())
+                    && let (Some(old_t), Some(new_t)) = (
+                        old_start.unix(),
+                        window.start.as_ref().and_then(Timestamp::unix),
+                    )
+                    && old_t < new_t
+                {
+                    window.start = Some(old_start);
+                }
+                continue;
+            }
+            if let Some(window) = (self.window)(&mut old).as_mut()
+                && window.end.is_none()
+            {
+                window.end = Some(self.retired_at.clone());
+            }
+            current.push(old);
+            carried += 1;
+        }
+        Ok(carried)
+    }
+}
+
+/// `SigningConfig` v0.2: where clients sign.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SigningConfig {
+    /// Certificate authorities (Fulcio API).
+    #[serde(default, alias = "ca_urls")]
+    pub ca_urls: Vec<Service>,
+    /// [`SIGNING_CONFIG_MEDIA_TYPE`].
+    #[serde(alias = "media_type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// OIDC issuers.
+    #[serde(default, alias = "oidc_urls")]
+    pub oidc_urls: Vec<Service>,
+    /// How many signature logs to use.
+    #[serde(alias = "rekor_tlog_config", skip_serializing_if = "Option::is_none")]
+    pub rekor_tlog_config: Option<ServiceConfiguration>,
+    /// Signature logs (Rekor API).
+    #[serde(default, alias = "rekor_tlog_urls")]
+    pub rekor_tlog_urls: Vec<Service>,
+    /// How many timestamp authorities to use.
+    #[serde(alias = "tsa_config", skip_serializing_if = "Option::is_none")]
+    pub tsa_config: Option<ServiceConfiguration>,
+    /// Timestamp authorities.
+    #[serde(default, alias = "tsa_urls")]
+    pub tsa_urls: Vec<Service>,
+}
+
+impl SigningConfig {
+    /// A signing config (`tsaUrls` empty, selectors `ANY`).
+    #[must_use]
+    pub fn new(
+        ca_urls: Vec<Service>,
+        oidc_urls: Vec<Service>,
+        rekor_tlog_urls: Vec<Service>,
+    ) -> Self {
+        SigningConfig {
+            ca_urls,
+            media_type: Some(SIGNING_CONFIG_MEDIA_TYPE.to_owned()),
+            oidc_urls,
+            rekor_tlog_config: Some(ServiceConfiguration::any()),
+            rekor_tlog_urls,
+            tsa_config: Some(ServiceConfiguration::any()),
+            tsa_urls: Vec::new(),
+        }
+    }
+
+    /// The URL of the first service of `services` whose window has no end (signing configs
+    /// list the current one first), without a trailing `/`.
+    #[must_use]
+    pub fn current_url(services: &[Service]) -> Option<String> {
+        services
+            .iter()
+            .find(|s| s.valid_for.as_ref().is_none_or(|w| w.end.is_none()))
+            .and_then(|s| s.url.as_deref())
+            .map(|u| u.trim_end_matches('/').to_owned())
+    }
+}
+
+/// `Service`: one endpoint of a signing config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    /// The API major version (1 for the Fulcio v2 API paths and Rekor v1, per the spec's
+    /// usage).
+    #[serde(alias = "major_api_version", skip_serializing_if = "Option::is_none")]
+    pub major_api_version: Option<u32>,
     /// Who operates it (a domain name, by convention).
-    pub operator: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// The service URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When clients should use it.
+    #[serde(alias = "valid_for", skip_serializing_if = "Option::is_none")]
+    pub valid_for: Option<TimeRange>,
 }
 
-/// Builds a `TrustedRoot` document (`timestampAuthorities` empty).
-///
-/// # Errors
-///
-/// [`crate::EntryError::BadPublicKey`] when a log key is not a supported DER SPKI.
-pub fn trusted_root_json(
-    cas: &[CertificateAuthority<'_>],
-    tlogs: &[TransparencyLog<'_>],
-    ctlogs: &[TransparencyLog<'_>],
-) -> Result<Value> {
-    let cas: Vec<Value> = cas
-        .iter()
-        .map(|ca| {
-            let certs: Vec<Value> = ca
-                .chain_der
-                .iter()
-                .map(|der| json!({ "rawBytes": STANDARD.encode(der) }))
-                .collect();
-            json!({
-                "subject": { "organization": ca.organization, "commonName": ca.common_name },
-                "uri": ca.uri,
-                "certChain": { "certificates": certs },
-                "validFor": ca.valid_for.json(),
-            })
-        })
-        .collect();
-    Ok(json!({
-        "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
-        "tlogs": logs("tlogs[].publicKey", tlogs)?,
-        "certificateAuthorities": cas,
-        "ctlogs": logs("ctlogs[].publicKey", ctlogs)?,
-        "timestampAuthorities": [],
-    }))
+impl Service {
+    /// A service endpoint.
+    #[must_use]
+    pub fn new(url: &str, major_api_version: u32, valid_for: TimeRange, operator: &str) -> Self {
+        Service {
+            major_api_version: Some(major_api_version),
+            operator: Some(operator.to_owned()),
+            url: Some(url.to_owned()),
+            valid_for: Some(valid_for),
+        }
+    }
 }
 
-fn logs(field: &'static str, logs: &[TransparencyLog<'_>]) -> Result<Vec<Value>> {
-    logs.iter()
-        .map(|log| {
-            let key_type = KeyType::of_spki(field, log.public_key_der)?;
-            Ok(json!({
-                "baseUrl": log.base_url,
-                "hashAlgorithm": "SHA2_256",
-                "publicKey": {
-                    "rawBytes": STANDARD.encode(log.public_key_der),
-                    "keyDetails": key_type.key_details(),
-                    "validFor": log.valid_for.json(),
-                },
-                "logId": { "keyId": STANDARD.encode(Sha256::digest(log.public_key_der)) },
-            }))
-        })
-        .collect()
+/// `ServiceConfiguration`: which of the listed services a client uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfiguration {
+    /// For `EXACT`: how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// `ALL`, `ANY` or `EXACT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
 }
 
-/// Builds a `SigningConfig` v0.2 document (`tsaUrls` empty, selectors `ANY`).
-#[must_use]
-pub fn signing_config_json(
-    ca_urls: &[Service<'_>],
-    oidc_urls: &[Service<'_>],
-    rekor_tlog_urls: &[Service<'_>],
-) -> Value {
-    let services = |s: &[Service<'_>]| -> Vec<Value> {
-        s.iter()
-            .map(|s| {
-                json!({
-                    "url": s.url,
-                    "majorApiVersion": s.major_api_version,
-                    "validFor": s.valid_for.json(),
-                    "operator": s.operator,
-                })
-            })
-            .collect()
-    };
-    json!({
-        "mediaType": SIGNING_CONFIG_MEDIA_TYPE,
-        "caUrls": services(ca_urls),
-        "oidcUrls": services(oidc_urls),
-        "rekorTlogUrls": services(rekor_tlog_urls),
-        "tsaUrls": [],
-        "rekorTlogConfig": { "selector": "ANY" },
-        "tsaConfig": { "selector": "ANY" },
-    })
+impl ServiceConfiguration {
+    /// Selector `ANY`.
+    #[must_use]
+    pub fn any() -> Self {
+        ServiceConfiguration {
+            count: None,
+            selector: Some("ANY".to_owned()),
+        }
+    }
 }
 
-/// Wraps a trusted root and a signing config into a `ClientTrustConfig`.
-#[must_use]
-pub fn client_trust_config_json(trusted_root: Value, signing_config: Value) -> Value {
-    json!({
-        "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
-        "trustedRoot": trusted_root,
-        "signingConfig": signing_config,
-    })
+/// `ClientTrustConfig`: a trusted root and a signing config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientTrustConfig {
+    /// [`CLIENT_TRUST_CONFIG_MEDIA_TYPE`].
+    #[serde(alias = "media_type", skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// Where to sign.
+    #[serde(alias = "signing_config", skip_serializing_if = "Option::is_none")]
+    pub signing_config: Option<SigningConfig>,
+    /// What to trust.
+    #[serde(alias = "trusted_root", skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<TrustedRoot>,
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (`1970-01-01T00:00:00Z`), the protobuf JSON form of a
-/// `Timestamp`.
-#[must_use]
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+impl ClientTrustConfig {
+    /// Wraps a trusted root and a signing config.
+    #[must_use]
+    pub fn new(trusted_root: TrustedRoot, signing_config: SigningConfig) -> Self {
+        ClientTrustConfig {
+            media_type: Some(CLIENT_TRUST_CONFIG_MEDIA_TYPE.to_owned()),
+            signing_config: Some(signing_config),
+            trusted_root: Some(trusted_root),
+        }
+    }
 }

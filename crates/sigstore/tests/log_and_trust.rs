@@ -73,13 +73,22 @@ fn log_entry_response_shape() {
 
 #[test]
 fn rfc3339_dates() {
-    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-    assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+    assert_eq!(rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
+    // der::DateTime covers 1970 to 9999, as do the Sigstore documents; earlier is an error,
+    // never a silently wrong date.
+    assert!(rfc3339(-1).is_err());
 }
 
 fn sample_trust_config() -> serde_json::Value {
+    serde_json::to_value(sample_client_trust_config()).unwrap()
+}
+
+fn sample_client_trust_config() -> ClientTrustConfig {
+    use hallmark_sigstore::trust::{
+        CertificateAuthority, Service, TimeRange, TransparencyLogInstance,
+    };
     let ca_chain = vec![
         b64_decode_pem(&fixture("leaf_email.pem")),
         b64_decode_pem(&fixture("leaf_uri.pem")),
@@ -87,50 +96,66 @@ fn sample_trust_config() -> serde_json::Value {
     let old_chain = vec![b64_decode_pem(&fixture("leaf_uri.pem"))];
     let log_key = spki_der("leaf.pub");
     let ct_key = spki_der("other.pub");
-    let root = trusted_root_json(
-        &[
-            CertificateAuthority {
-                organization: "hallmark",
-                common_name: "hallmark-old",
-                uri: "http://127.0.0.1:3000",
-                chain_der: &old_chain,
-                valid_for: Validity {
-                    start: 1_600_000_000,
-                    end: Some(1_700_000_000),
-                },
-            },
-            CertificateAuthority {
-                organization: "hallmark",
-                common_name: "hallmark",
-                uri: "http://127.0.0.1:3000",
-                chain_der: &ca_chain,
-                valid_for: Validity::from(1_700_000_000),
-            },
+    let root = TrustedRoot::new(
+        vec![
+            CertificateAuthority::new(
+                "hallmark",
+                "hallmark-old",
+                "http://127.0.0.1:3000",
+                &old_chain,
+                TimeRange::between(1_600_000_000, 1_700_000_000).unwrap(),
+            ),
+            CertificateAuthority::new(
+                "hallmark",
+                "hallmark",
+                "http://127.0.0.1:3000",
+                &ca_chain,
+                TimeRange::from(1_700_000_000).unwrap(),
+            ),
         ],
-        &[TransparencyLog {
-            base_url: "http://127.0.0.1:3000",
-            public_key_der: &log_key,
-            valid_for: Validity::from(1_700_000_000),
-        }],
-        &[TransparencyLog {
-            base_url: "http://127.0.0.1:3000/ct",
-            public_key_der: &ct_key,
-            valid_for: Validity::from(1_700_000_000),
-        }],
-    )
-    .unwrap();
-    let svc = |url| Service {
-        url,
-        major_api_version: 1,
-        valid_for: Validity::from(1_700_000_000),
-        operator: "hallmark.test",
-    };
-    let signing = signing_config_json(
-        &[svc("http://127.0.0.1:3000")],
-        &[svc("http://127.0.0.1:8080")],
-        &[svc("http://127.0.0.1:3000")],
+        vec![
+            TransparencyLogInstance::new(
+                "http://127.0.0.1:3000",
+                &log_key,
+                TimeRange::from(1_700_000_000).unwrap(),
+            )
+            .unwrap(),
+        ],
+        vec![
+            TransparencyLogInstance::new(
+                "http://127.0.0.1:3000/ct",
+                &ct_key,
+                TimeRange::from(1_700_000_000).unwrap(),
+            )
+            .unwrap(),
+        ],
     );
-    client_trust_config_json(root, signing)
+    let svc = |url| {
+        Service::new(
+            url,
+            1,
+            TimeRange::from(1_700_000_000).unwrap(),
+            "hallmark.test",
+        )
+    };
+    let signing = SigningConfig::new(
+        vec![svc("http://127.0.0.1:3000")],
+        vec![svc("http://127.0.0.1:8080")],
+        vec![svc("http://127.0.0.1:3000")],
+    );
+    ClientTrustConfig::new(root, signing)
+}
+
+/// The typed model writes what the `serde_json::Value` builders it replaced wrote, byte for
+/// byte (the fixture is their output for this configuration), and reads it back unchanged.
+#[test]
+fn trust_config_bytes_are_unchanged_and_round_trip() {
+    let tc = sample_client_trust_config();
+    let pretty = serde_json::to_string_pretty(&tc).unwrap();
+    let want = String::from_utf8(fixture("trust_config.json")).unwrap();
+    assert_eq!(pretty, want.trim_end());
+    let back: ClientTrustConfig = serde_json::from_str(&want).unwrap();
+    assert_eq!(back, tc);
 }
 
 fn b64_decode_pem(pem: &[u8]) -> Vec<u8> {
@@ -210,14 +235,10 @@ fn trust_config_shape() {
 
 #[test]
 fn unsupported_log_key_is_an_error() {
-    let err = trusted_root_json(
-        &[],
-        &[TransparencyLog {
-            base_url: "x",
-            public_key_der: b"not der",
-            valid_for: Validity::from(0),
-        }],
-        &[],
+    let err = hallmark_sigstore::trust::TransparencyLogInstance::new(
+        "x",
+        b"not der",
+        hallmark_sigstore::trust::TimeRange::from(0).unwrap(),
     )
     .unwrap_err();
     assert_eq!(err.status(), 400);

@@ -7,10 +7,15 @@
 //! field names are both accepted.
 
 use hallmark_sigstore::HashAlgorithm;
-use serde::Deserialize;
+use hallmark_sigstore::bundle::{
+    BUNDLE_V0_1_MEDIA_TYPE, BUNDLE_V0_2_MEDIA_TYPE, BUNDLE_V0_3_LEGACY_MEDIA_TYPE,
+    BUNDLE_V0_3_MEDIA_TYPE, Bundle as RawBundle, Envelope as RawEnvelope,
+    InclusionProof as RawProof, MessageSignature as RawMessageSignature,
+    TransparencyLogEntry as RawEntry, VerificationMaterial as RawMaterial,
+};
+use hallmark_sigstore::protojson::{Base64 as B64, Int64};
 
 use crate::error::{Document, Result, VerifyError};
-use crate::json::{B64, Int64, RawCert, RawChain, RawLogId};
 
 /// Most log entries, timestamps or DSSE signatures read from one bundle.
 pub const MAX_ENTRIES: usize = 32;
@@ -35,10 +40,9 @@ impl BundleVersion {
     #[must_use]
     pub fn from_media_type(media_type: &str) -> Option<Self> {
         match media_type {
-            "application/vnd.dev.sigstore.bundle+json;version=0.1" => Some(BundleVersion::V0_1),
-            "application/vnd.dev.sigstore.bundle+json;version=0.2" => Some(BundleVersion::V0_2),
-            "application/vnd.dev.sigstore.bundle+json;version=0.3"
-            | "application/vnd.dev.sigstore.bundle.v0.3+json" => Some(BundleVersion::V0_3),
+            BUNDLE_V0_1_MEDIA_TYPE => Some(BundleVersion::V0_1),
+            BUNDLE_V0_2_MEDIA_TYPE => Some(BundleVersion::V0_2),
+            BUNDLE_V0_3_LEGACY_MEDIA_TYPE | BUNDLE_V0_3_MEDIA_TYPE => Some(BundleVersion::V0_3),
             _ => None,
         }
     }
@@ -157,140 +161,7 @@ pub struct Bundle {
     pub rfc3161_timestamps: Vec<Vec<u8>>,
 }
 
-// The protobuf-JSON shapes.
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawBundle {
-    #[serde(alias = "media_type")]
-    media_type: Option<String>,
-    #[serde(alias = "verification_material")]
-    verification_material: Option<RawMaterial>,
-    #[serde(alias = "message_signature")]
-    message_signature: Option<RawMessageSignature>,
-    #[serde(alias = "dsse_envelope")]
-    dsse_envelope: Option<RawEnvelope>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawMaterial {
-    #[serde(alias = "public_key")]
-    public_key: Option<RawPublicKeyId>,
-    #[serde(alias = "x509_certificate_chain")]
-    x509_certificate_chain: Option<RawChain>,
-    certificate: Option<RawCert>,
-    #[serde(default, alias = "tlog_entries")]
-    tlog_entries: Vec<RawEntry>,
-    #[serde(alias = "timestamp_verification_data")]
-    timestamp_verification_data: Option<RawTimestampData>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPublicKeyId {
-    hint: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawTimestampData {
-    #[serde(default, alias = "rfc3161_timestamps")]
-    rfc3161_timestamps: Vec<RawSignedTimestamp>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawSignedTimestamp {
-    #[serde(alias = "signed_timestamp")]
-    signed_timestamp: Option<B64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawMessageSignature {
-    #[serde(alias = "message_digest")]
-    message_digest: Option<RawHashOutput>,
-    signature: Option<B64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawHashOutput {
-    pub(crate) algorithm: Option<String>,
-    pub(crate) digest: Option<B64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawEnvelope {
-    payload: Option<B64>,
-    #[serde(alias = "payload_type")]
-    payload_type: Option<String>,
-    #[serde(default)]
-    signatures: Vec<RawDsseSignature>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDsseSignature {
-    sig: Option<B64>,
-    #[allow(dead_code)] // an unauthenticated hint; read to accept the field
-    keyid: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawEntry {
-    #[serde(alias = "log_index")]
-    log_index: Option<Int64>,
-    #[serde(alias = "log_id")]
-    log_id: Option<RawLogId>,
-    #[serde(alias = "kind_version")]
-    kind_version: Option<RawKindVersion>,
-    #[serde(alias = "integrated_time")]
-    integrated_time: Option<Int64>,
-    #[serde(alias = "inclusion_promise")]
-    inclusion_promise: Option<RawPromise>,
-    #[serde(alias = "inclusion_proof")]
-    inclusion_proof: Option<RawProof>,
-    #[serde(alias = "canonicalized_body")]
-    canonicalized_body: Option<B64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawKindVersion {
-    kind: Option<String>,
-    version: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawPromise {
-    #[serde(alias = "signed_entry_timestamp")]
-    signed_entry_timestamp: Option<B64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawProof {
-    #[serde(alias = "log_index")]
-    log_index: Option<Int64>,
-    #[serde(alias = "root_hash")]
-    root_hash: Option<B64>,
-    #[serde(alias = "tree_size")]
-    tree_size: Option<Int64>,
-    #[serde(default)]
-    hashes: Vec<B64>,
-    checkpoint: Option<RawCheckpoint>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCheckpoint {
-    envelope: Option<String>,
-}
+// The protobuf JSON shapes are `hallmark_sigstore::bundle`'s model; this module checks them.
 
 fn err(field: impl Into<String>, reason: impl std::fmt::Display) -> VerifyError {
     VerifyError::parse(Document::Bundle, field, reason)
@@ -300,8 +171,20 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T> {
     v.ok_or_else(|| err(field, "required field is missing"))
 }
 
+/// Decodes protobuf-JSON `bytes`, naming the field when it is not base64.
+pub(crate) fn decode(b64: &B64, document: Document, field: &str) -> Result<Vec<u8>> {
+    b64.decode()
+        .map_err(|e| VerifyError::parse(document, field, format!("invalid base64: {e}")))
+}
+
+/// A protobuf-JSON `int64` that must not be negative.
+fn unsigned(v: Int64, field: &str) -> Result<u64> {
+    v.unsigned()
+        .ok_or_else(|| err(field, format!("{} is negative", v.0)))
+}
+
 fn bytes(v: Option<B64>, field: &str) -> Result<Vec<u8>> {
-    let b = required(v, field)?.decode(Document::Bundle, field)?;
+    let b = decode(&required(v, field)?, Document::Bundle, field)?;
     if b.is_empty() {
         return Err(err(field, "must not be empty"));
     }
@@ -310,12 +193,7 @@ fn bytes(v: Option<B64>, field: &str) -> Result<Vec<u8>> {
 
 /// The protobuf `HashAlgorithm` enum name.
 pub(crate) fn hash_algorithm(name: &str) -> Option<HashAlgorithm> {
-    match name {
-        "SHA2_256" => Some(HashAlgorithm::Sha256),
-        "SHA2_384" => Some(HashAlgorithm::Sha384),
-        "SHA2_512" => Some(HashAlgorithm::Sha512),
-        _ => None,
-    }
+    hallmark_sigstore::common::hash_algorithm_from_name(name)
 }
 
 impl Bundle {
@@ -333,7 +211,7 @@ impl Bundle {
                 format!("{} bytes, more than {MAX_BUNDLE_BYTES}", json.len()),
             ));
         }
-        let raw: RawBundle = crate::json::from_slice(Document::Bundle, json)?;
+        let raw = RawBundle::from_json(json).map_err(|e| err("$", e))?;
         let media_type = required(raw.media_type, "mediaType")?;
         let version = BundleVersion::from_media_type(&media_type).ok_or_else(|| {
             err(
@@ -516,8 +394,11 @@ fn parse_message_signature(ms: RawMessageSignature) -> Result<Content> {
 }
 
 fn parse_envelope(env: RawEnvelope) -> Result<Envelope> {
-    let payload = required(env.payload, "dsseEnvelope.payload")?
-        .decode(Document::Bundle, "dsseEnvelope.payload")?;
+    let payload = decode(
+        &required(env.payload, "dsseEnvelope.payload")?,
+        Document::Bundle,
+        "dsseEnvelope.payload",
+    )?;
     let payload_type = required(env.payload_type, "dsseEnvelope.payloadType")?;
     if env.signatures.is_empty() {
         return Err(err(
@@ -553,7 +434,7 @@ fn parse_entry(version: BundleVersion, i: usize, e: RawEntry) -> Result<TlogEntr
     // `logIndex` in the bundles sigstore-js writes.
     let log_index = e
         .log_index
-        .map(|v| v.unsigned(Document::Bundle, &f("logIndex")))
+        .map(|v| unsigned(v, &f("logIndex")))
         .transpose()?
         .unwrap_or(0);
     let log_id = bytes(required(e.log_id, &f("logId"))?.key_id, &f("logId.keyId"))?;
@@ -562,9 +443,7 @@ fn parse_entry(version: BundleVersion, i: usize, e: RawEntry) -> Result<TlogEntr
     let kind_version = required(kv.version, &f("kindVersion.version"))?;
     let integrated_time = match e.integrated_time {
         None | Some(Int64(0)) => None,
-        Some(t) => Some(
-            i64::try_from(t.unsigned(Document::Bundle, &f("integratedTime"))?).unwrap_or(i64::MAX),
-        ),
+        Some(t) => Some(i64::try_from(unsigned(t, &f("integratedTime"))?).unwrap_or(i64::MAX)),
     };
     let signed_entry_timestamp = e
         .inclusion_promise
@@ -609,11 +488,10 @@ fn parse_proof(version: BundleVersion, i: usize, p: RawProof) -> Result<Inclusio
     // Absent means 0 (proto3 JSON), as for the entry's own index.
     let log_index = p
         .log_index
-        .map(|v| v.unsigned(Document::Bundle, &f("logIndex")))
+        .map(|v| unsigned(v, &f("logIndex")))
         .transpose()?
         .unwrap_or(0);
-    let tree_size =
-        required(p.tree_size, &f("treeSize"))?.unsigned(Document::Bundle, &f("treeSize"))?;
+    let tree_size = unsigned(required(p.tree_size, &f("treeSize"))?, &f("treeSize"))?;
     let root_hash = bytes(p.root_hash, &f("rootHash"))?;
     if p.hashes.len() > 64 {
         return Err(err(
@@ -625,7 +503,7 @@ fn parse_proof(version: BundleVersion, i: usize, p: RawProof) -> Result<Inclusio
         .hashes
         .iter()
         .enumerate()
-        .map(|(j, h)| h.decode(Document::Bundle, &f(&format!("hashes[{j}]"))))
+        .map(|(j, h)| decode(h, Document::Bundle, &f(&format!("hashes[{j}]"))))
         .collect::<Result<Vec<_>>>()?;
     let checkpoint = p
         .checkpoint

@@ -20,6 +20,39 @@ pub(crate) use hallmark_sigstore::oid::{
     KP_TIME_STAMPING as EKU_TIME_STAMPING, SUBJECT_ALT_NAME as OID_SAN,
 };
 
+/// Why a certificate (or one of its extensions) cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum CertError {
+    /// Not a DER X.509 certificate.
+    #[error("not a DER certificate")]
+    Der(#[source] der::Error),
+    /// The outer structure lacks a part (`tbsCertificate`, `signatureAlgorithm`, ...).
+    #[error("not a DER certificate: no {0}")]
+    Missing(&'static str),
+    /// The signature BIT STRING has unused bits.
+    #[error("signature bit string has unused bits")]
+    SignatureUnusedBits,
+    /// The subject public key cannot be encoded or is not a supported key.
+    #[error("subject public key")]
+    SubjectKey(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The subjectAltName extension does not decode.
+    #[error("malformed subjectAltName")]
+    SubjectAltName(#[source] der::Error),
+    /// A legacy Fulcio extension (raw UTF-8 bytes) is not UTF-8.
+    #[error("extension {oid} is not UTF-8")]
+    NotUtf8 {
+        /// The extension.
+        oid: ObjectIdentifier,
+    },
+    /// A Fulcio extension is not a DER UTF8String.
+    #[error("extension {oid} is not a DER UTF8String")]
+    NotUtf8String {
+        /// The extension.
+        oid: ObjectIdentifier,
+    },
+}
+
 /// A parsed certificate with its raw parts.
 #[derive(Clone, Debug)]
 pub(crate) struct Cert {
@@ -35,17 +68,23 @@ pub(crate) struct Cert {
 
 impl Cert {
     /// Parses a DER certificate; the error says what was wrong.
-    pub(crate) fn parse(der: &[u8]) -> Result<Cert, String> {
-        let parsed =
-            Certificate::from_der(der).map_err(|e| format!("not a DER certificate: {e}"))?;
-        let outer = asn1::read_only(der, asn1::SEQUENCE).ok_or("not a DER certificate")?;
+    pub(crate) fn parse(der: &[u8]) -> Result<Cert, CertError> {
+        let parsed = Certificate::from_der(der).map_err(CertError::Der)?;
+        let outer =
+            asn1::read_only(der, asn1::SEQUENCE).ok_or(CertError::Missing("outer SEQUENCE"))?;
         let mut r = asn1::Reader::new(outer.value);
-        let tbs = r.next(asn1::SEQUENCE).ok_or("no tbsCertificate")?;
-        let alg = r.next(asn1::SEQUENCE).ok_or("no signatureAlgorithm")?;
-        let sig = r.next(asn1::BIT_STRING).ok_or("no signatureValue")?;
+        let tbs = r
+            .next(asn1::SEQUENCE)
+            .ok_or(CertError::Missing("tbsCertificate"))?;
+        let alg = r
+            .next(asn1::SEQUENCE)
+            .ok_or(CertError::Missing("signatureAlgorithm"))?;
+        let sig = r
+            .next(asn1::BIT_STRING)
+            .ok_or(CertError::Missing("signatureValue"))?;
         let signature = match sig.value.split_first() {
             Some((0, s)) => s.to_vec(),
-            _ => return Err("signature bit string has unused bits".into()),
+            _ => return Err(CertError::SignatureUnusedBits),
         };
         // The TBS is the first element of the outer SEQUENCE's content.
         let start = der.len() - outer.value.len();
@@ -53,9 +92,9 @@ impl Cert {
             .tbs_certificate()
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| format!("subject public key: {e}"))?;
+            .map_err(|e| CertError::SubjectKey(Box::new(e)))?;
         let key = PublicKey::parse(Document::Bundle, "certificate", &spki)
-            .map_err(|e| format!("subject public key: {e}"))?;
+            .map_err(|e| CertError::SubjectKey(Box::new(e)))?;
         let validity = parsed.tbs_certificate().validity();
         Ok(Cert {
             der: der.to_vec(),
@@ -136,11 +175,11 @@ impl Cert {
     }
 
     /// The subject alternative names: email, URI, DNS and Fulcio username values.
-    pub(crate) fn sans(&self) -> Result<Vec<String>, String> {
+    pub(crate) fn sans(&self) -> Result<Vec<String>, CertError> {
         let mut out = Vec::new();
         for ext in self.extensions().iter().filter(|e| e.extn_id == OID_SAN) {
             let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
-                .map_err(|e| format!("malformed subjectAltName: {e}"))?;
+                .map_err(CertError::SubjectAltName)?;
             for name in san.0 {
                 match name {
                     GeneralName::Rfc822Name(v) => out.push(v.to_string()),
@@ -164,16 +203,16 @@ impl Cert {
         &self,
         oid: &ObjectIdentifier,
         raw: bool,
-    ) -> Option<Result<String, String>> {
+    ) -> Option<Result<String, CertError>> {
         let ext = self.extension(oid)?;
         let bytes = ext.extn_value.as_bytes();
         Some(if raw {
-            String::from_utf8(bytes.to_vec()).map_err(|_| format!("extension {oid} is not UTF-8"))
+            String::from_utf8(bytes.to_vec()).map_err(|_| CertError::NotUtf8 { oid: *oid })
         } else {
             asn1::read_only(bytes, asn1::UTF8_STRING)
                 .and_then(|t| std::str::from_utf8(t.value).ok())
                 .map(str::to_owned)
-                .ok_or_else(|| format!("extension {oid} is not a DER UTF8String"))
+                .ok_or(CertError::NotUtf8String { oid: *oid })
         })
     }
 }

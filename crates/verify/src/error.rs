@@ -124,14 +124,21 @@ pub enum VerifyError {
         field: String,
         /// What was wrong with it.
         reason: String,
+        /// The underlying error, when a parser of its own rejected the field.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A verification step failed.
     #[error("{check}: {reason}")]
     Check {
         /// The step.
         check: Check,
-        /// What it found, with the values involved.
+        /// What it found, with the values involved (or, with a `source`, what was being
+        /// checked).
         reason: String,
+        /// The underlying error, when the step's own checker failed.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 
@@ -154,6 +161,22 @@ impl VerifyError {
             document,
             field: field.into(),
             reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// A parse error caused by `source` (its message is the `reason`; the chain stays
+    /// reachable through [`std::error::Error::source`]).
+    pub(crate) fn parse_with(
+        document: Document,
+        field: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        VerifyError::Parse {
+            document,
+            field: field.into(),
+            reason: crate::error::chain(&source),
+            source: Some(Box::new(source)),
         }
     }
 }
@@ -163,7 +186,41 @@ pub(crate) fn fail(check: Check, reason: impl Into<String>) -> VerifyError {
     VerifyError::Check {
         check,
         reason: reason.into(),
+        source: None,
     }
+}
+
+/// A failed check caused by `source`, in the context `context` (`"timestamp #0"`, or empty
+/// when the check's name says it all).
+pub(crate) fn fail_with(
+    check: Check,
+    context: impl fmt::Display,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> VerifyError {
+    let context = context.to_string();
+    let reason = if context.is_empty() {
+        chain(&source)
+    } else {
+        format!("{context}: {}", chain(&source))
+    };
+    VerifyError::Check {
+        check,
+        reason,
+        source: Some(Box::new(source)),
+    }
+}
+
+/// An error's message followed by its sources' (`a: b: c`), for the `reason` of a
+/// [`VerifyError`], whose message stands alone (callers print it without walking sources).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }
 
 /// `Result` with [`VerifyError`].

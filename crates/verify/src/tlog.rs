@@ -24,11 +24,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use x509_cert::Certificate;
 
+use crate::bundle::decode;
 use crate::bundle::{Content, Envelope, TlogEntry, hash_algorithm};
 use crate::crypto::{PublicKey, hash, sha256};
 use crate::error::{Check, Document, Result, fail};
-use crate::json::B64;
 use crate::trust::LogInstance;
+use hallmark_sigstore::protojson::Base64 as B64;
 
 /// The key (and certificate, if any) that made the bundle's signature.
 #[derive(Clone, Copy, Debug)]
@@ -225,10 +226,10 @@ fn pem_matches(verifier_b64: &str, signer: Signer<'_>) -> Result<bool> {
 fn v2_verifier_matches(v: &V2Verifier, signer: Signer<'_>) -> Result<bool> {
     let same = match (signer.certificate, &v.x509_certificate, &v.public_key) {
         (Some(leaf), Some(cert), None) => {
-            cert.raw_bytes.decode(Document::Bundle, "x509Certificate")? == leaf
+            decode(&cert.raw_bytes, Document::Bundle, "x509Certificate")? == leaf
         }
         (None, None, Some(key)) => {
-            key.raw_bytes.decode(Document::Bundle, "publicKey")? == signer.key.spki_der()
+            decode(&key.raw_bytes, Document::Bundle, "publicKey")? == signer.key.spki_der()
         }
         _ => false,
     };
@@ -253,7 +254,7 @@ fn rekor_v1_hash(a: &AlgValue) -> Option<(HashAlgorithm, Vec<u8>)> {
 fn hash_output(h: &HashOutput) -> Result<(HashAlgorithm, Vec<u8>)> {
     let alg = hash_algorithm(&h.algorithm)
         .ok_or_else(|| body_err(format!("unsupported hash algorithm {:?}", h.algorithm)))?;
-    Ok((alg, h.digest.decode(Document::Bundle, "digest")?))
+    Ok((alg, decode(&h.digest, Document::Bundle, "digest")?))
 }
 
 fn need_dsse(content: &Content) -> Result<&Envelope> {
@@ -416,10 +417,7 @@ fn intoto_v002(b: V1Body<IntotoV002>, e: Expected<'_>) -> Result<()> {
 
 fn hashedrekord_v002(h: &HashedRekordV002, e: Expected<'_>) -> Result<()> {
     let (alg, recorded) = hash_output(&h.data)?;
-    let content = h
-        .signature
-        .content
-        .decode(Document::Bundle, "signature.content")?;
+    let content = decode(&h.signature.content, Document::Bundle, "signature.content")?;
     let (want_sig, want_digest) = match e.content {
         Content::MessageSignature { signature, .. } => {
             let digest = match e.digest {
@@ -474,7 +472,7 @@ fn dsse_v002(d: &DsseV002, e: Expected<'_>) -> Result<()> {
         return Err(body_err("the entry's signatures are not the envelope's"));
     }
     for s in &d.signatures {
-        let sig = s.content.decode(Document::Bundle, "signatures[].content")?;
+        let sig = decode(&s.content, Document::Bundle, "signatures[].content")?;
         if !env.signatures.contains(&sig) {
             return Err(body_err("the entry's signature is not the envelope's"));
         }

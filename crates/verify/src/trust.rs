@@ -6,21 +6,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::Deserialize;
-use serde_json::Value;
+use hallmark_sigstore::trust::{
+    CertificateAuthority as RawAuthority, TimeRange as RawTimeRange,
+    TransparencyLogInstance as RawLog, TrustedRoot as RawRoot,
+};
 
+use crate::bundle::decode;
 use crate::cert::Cert;
 use crate::crypto::PublicKey;
 use crate::error::{Document, Result, VerifyError};
-use crate::json::{B64, RawChain, RawLogId};
-
-/// `mediaType`s of a trusted root this crate reads.
-const MEDIA_TYPES: [&str; 2] = [
-    "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-    "application/vnd.dev.sigstore.trustedroot.v0.2+json",
-];
-/// A `ClientTrustConfig` holds a trusted root under `trustedRoot`.
-const CLIENT_TRUST_CONFIG: &str = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
 /// Most entries of one kind read from a trusted root.
 const MAX_ITEMS: usize = 256;
 
@@ -138,90 +132,26 @@ pub(crate) fn memo_key(tag: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     crate::crypto::sha256(&data)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawRoot {
-    #[serde(alias = "media_type")]
-    media_type: Option<String>,
-    #[serde(default)]
-    tlogs: Vec<RawLog>,
-    #[serde(default, alias = "certificate_authorities")]
-    certificate_authorities: Vec<RawAuthority>,
-    #[serde(default)]
-    ctlogs: Vec<RawLog>,
-    #[serde(default, alias = "timestamp_authorities")]
-    timestamp_authorities: Vec<RawAuthority>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawLog {
-    #[serde(default, alias = "base_url")]
-    base_url: String,
-    #[serde(alias = "hash_algorithm")]
-    hash_algorithm: Option<String>,
-    #[serde(alias = "public_key")]
-    public_key: Option<RawPublicKey>,
-    #[serde(alias = "log_id")]
-    log_id: Option<RawLogId>,
-    #[serde(alias = "checkpoint_key_id")]
-    checkpoint_key_id: Option<RawLogId>,
-    #[allow(dead_code)] // accepted; thresholds per operator are not implemented
-    operator: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawPublicKey {
-    #[serde(alias = "raw_bytes")]
-    raw_bytes: Option<B64>,
-    #[serde(alias = "key_details")]
-    key_details: Option<String>,
-    #[serde(alias = "valid_for")]
-    valid_for: Option<RawTimeRange>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTimeRange {
-    start: Option<String>,
-    end: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[allow(dead_code)] // subject and operator are descriptive only
-struct RawAuthority {
-    subject: Option<Value>,
-    #[serde(default)]
-    uri: String,
-    #[serde(alias = "cert_chain")]
-    cert_chain: Option<RawChain>,
-    #[serde(alias = "valid_for")]
-    valid_for: Option<RawTimeRange>,
-    operator: Option<String>,
-}
-
 fn err(field: impl Into<String>, reason: impl std::fmt::Display) -> VerifyError {
     VerifyError::parse(Document::TrustedRoot, field, reason)
 }
 
 fn time_range(raw: Option<RawTimeRange>, field: &str) -> Result<TimeRange> {
     let raw = raw.ok_or_else(|| err(field, "validFor is missing"))?;
-    let parse = |s: &str, which: &str| {
-        crate::time::parse_rfc3339(s).ok_or_else(|| {
+    let parse = |t: &hallmark_sigstore::trust::Timestamp, which: &str| {
+        t.unix().ok_or_else(|| {
             err(
                 format!("{field}.{which}"),
-                format!("{s:?} is not an RFC 3339 time"),
+                format!("{:?} is not an RFC 3339 time from 1970 on", t.as_str()),
             )
         })
     };
     let start = raw
         .start
-        .as_deref()
+        .as_ref()
         .ok_or_else(|| err(format!("{field}.start"), "validity start is missing"))
         .and_then(|s| parse(s, "start"))?;
-    let end = raw.end.as_deref().map(|s| parse(s, "end")).transpose()?;
+    let end = raw.end.as_ref().map(|s| parse(s, "end")).transpose()?;
     if end.is_some_and(|e| e < start) {
         return Err(err(field, "validity ends before it starts"));
     }
@@ -243,25 +173,8 @@ impl TrustedRoot {
     /// [`VerifyError::Parse`] naming the field: unknown media type or fields, bad base64,
     /// unsupported keys, undecodable certificates, or a validity window without a start.
     pub fn from_json(json: &[u8]) -> Result<TrustedRoot> {
-        let doc: Value = crate::json::from_slice(Document::TrustedRoot, json)?;
-        let root = match doc.get("mediaType").and_then(Value::as_str) {
-            Some(CLIENT_TRUST_CONFIG) => doc
-                .get("trustedRoot")
-                .cloned()
-                .ok_or_else(|| err("trustedRoot", "the client trust config has no trustedRoot"))?,
-            _ => doc,
-        };
-        let raw: RawRoot = serde_json::from_value(root).map_err(|e| err("$", e))?;
-        let media_type = raw.media_type.unwrap_or_default();
-        if !MEDIA_TYPES.contains(&media_type.as_str()) {
-            return Err(err(
-                "mediaType",
-                format!(
-                    "unsupported trusted root media type {:?}",
-                    media_type.chars().take(100).collect::<String>()
-                ),
-            ));
-        }
+        let raw = RawRoot::from_json_or_client_config(json).map_err(|e| err("$", e))?;
+        raw.check_media_type().map_err(|e| err("mediaType", e))?;
         check_len(raw.tlogs.len(), "tlogs")?;
         check_len(raw.ctlogs.len(), "ctlogs")?;
         check_len(raw.certificate_authorities.len(), "certificateAuthorities")?;
@@ -292,10 +205,12 @@ fn logs(raw: Vec<RawLog>, kind: &str) -> Result<Vec<LogInstance>> {
             let pk = log
                 .public_key
                 .ok_or_else(|| err(f("publicKey"), "missing"))?;
-            let raw_key = pk
-                .raw_bytes
-                .ok_or_else(|| err(f("publicKey.rawBytes"), "missing"))?
-                .decode(Document::TrustedRoot, &f("publicKey.rawBytes"))?;
+            let raw_key = decode(
+                &pk.raw_bytes
+                    .ok_or_else(|| err(f("publicKey.rawBytes"), "missing"))?,
+                Document::TrustedRoot,
+                &f("publicKey.rawBytes"),
+            )?;
             let key = match pk.key_details.as_deref() {
                 Some("PKCS1_RSA_PKCS1V5" | "PKCS1_RSA_PSS") => PublicKey::from_pkcs1_rsa(
                     Document::TrustedRoot,
@@ -305,18 +220,20 @@ fn logs(raw: Vec<RawLog>, kind: &str) -> Result<Vec<LogInstance>> {
                 _ => PublicKey::parse(Document::TrustedRoot, &f("publicKey.rawBytes"), &raw_key)?,
             };
             let valid_for = time_range(pk.valid_for, &f("publicKey.validFor"))?;
-            let log_id = log
-                .log_id
-                .and_then(|l| l.key_id)
-                .ok_or_else(|| err(f("logId.keyId"), "missing"))?
-                .decode(Document::TrustedRoot, &f("logId.keyId"))?;
+            let log_id = decode(
+                &log.log_id
+                    .and_then(|l| l.key_id)
+                    .ok_or_else(|| err(f("logId.keyId"), "missing"))?,
+                Document::TrustedRoot,
+                &f("logId.keyId"),
+            )?;
             let checkpoint_key_id = log
                 .checkpoint_key_id
                 .and_then(|l| l.key_id)
-                .map(|k| k.decode(Document::TrustedRoot, &f("checkpointKeyId.keyId")))
+                .map(|k| decode(&k, Document::TrustedRoot, &f("checkpointKeyId.keyId")))
                 .transpose()?;
             Ok(LogInstance {
-                base_url: log.base_url,
+                base_url: log.base_url.unwrap_or_default(),
                 key,
                 log_id,
                 checkpoint_key_id,
@@ -341,15 +258,17 @@ fn authorities(raw: Vec<RawAuthority>, kind: &str) -> Result<Vec<Authority>> {
                 .enumerate()
                 .map(|(j, c)| {
                     let field = f(&format!("certChain.certificates[{j}].rawBytes"));
-                    let der = c
-                        .raw_bytes
-                        .ok_or_else(|| err(field.clone(), "missing"))?
-                        .decode(Document::TrustedRoot, &field)?;
-                    Cert::parse(&der).map_err(|e| err(field, e))
+                    let der = decode(
+                        &c.raw_bytes.ok_or_else(|| err(field.clone(), "missing"))?,
+                        Document::TrustedRoot,
+                        &field,
+                    )?;
+                    Cert::parse(&der)
+                        .map_err(|e| VerifyError::parse_with(Document::TrustedRoot, field, e))
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(Authority {
-                uri: ca.uri,
+                uri: ca.uri.unwrap_or_default(),
                 chain,
                 valid_for: time_range(ca.valid_for, &f("validFor"))?,
             })

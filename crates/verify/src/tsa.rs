@@ -31,6 +31,89 @@ const ATTR_SIGNING_CERT: ObjectIdentifier =
 const ATTR_SIGNING_CERT_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 
+/// Why a timestamp does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum TimestampError {
+    /// The response or its token is not what RFC 3161 / RFC 5652 describe.
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// The timestamp is over something else than the bundle's signature.
+    #[error("the message imprint is not the hash of the bundle's signature")]
+    ImprintMismatch,
+    /// The trusted root lists no timestamp authority.
+    #[error("the trusted root has no timestamp authority")]
+    NoAuthority,
+    /// No authority of the trusted root verifies it; why, per authority (by URI).
+    #[error("no trusted timestamp authority verifies it ({})", reasons(.0))]
+    NotVerified(Vec<(String, AuthorityError)>),
+}
+
+fn reasons(list: &[(String, AuthorityError)]) -> String {
+    list.iter()
+        .map(|(uri, e)| format!("{uri}: {}", crate::error::chain(e)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why one timestamp authority does not verify a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum AuthorityError {
+    /// The authority's chain is empty.
+    #[error("the authority has no certificate")]
+    NoCertificate,
+    /// The token names another signer.
+    #[error("the token's signer is not this authority's certificate")]
+    OtherSigner,
+    /// A signed attribute is malformed or missing.
+    #[error("{0}")]
+    Attribute(&'static str),
+    /// The ESS signing-certificate attribute is malformed or names another certificate.
+    #[error("{0}")]
+    Ess(String),
+    /// The signature algorithm is not one this crate verifies.
+    #[error("unsupported signature algorithm")]
+    UnsupportedSignature,
+    /// The signature over the signed attributes does not verify.
+    #[error("the token's signature does not verify with the authority's key")]
+    BadSignature,
+    /// The signing certificate may not stamp time.
+    #[error("the authority's certificate lacks the timeStamping extended key usage")]
+    NotTimeStamping,
+    /// `genTime` is outside a chain certificate's validity.
+    #[error(
+        "genTime {} is outside the validity of the authority's certificate #{index} ({} to {})",
+        crate::time::display(*.time),
+        crate::time::display(*.not_before),
+        crate::time::display(*.not_after)
+    )]
+    CertificateNotValid {
+        /// Position in the chain.
+        index: usize,
+        /// `genTime`.
+        time: i64,
+        /// The certificate's notBefore.
+        not_before: i64,
+        /// The certificate's notAfter.
+        not_after: i64,
+    },
+    /// A chain certificate is not signed by the next.
+    #[error("the authority's certificate #{index} is not signed by #{}", .index + 1)]
+    ChainBroken {
+        /// Position in the chain.
+        index: usize,
+    },
+    /// `genTime` is outside the authority's window in the trusted root.
+    #[error("genTime {} is outside the authority's trusted window ({window})", crate::time::display(*.time))]
+    OutsideWindow {
+        /// `genTime`.
+        time: i64,
+        /// The window, as text.
+        window: String,
+    },
+}
+
 /// A verified timestamp.
 #[derive(Clone, Debug)]
 pub(crate) struct Stamp {
@@ -218,9 +301,9 @@ fn names(sid: &SignerId<'_>, cert: &Cert) -> bool {
 }
 
 /// Checks an ESS `SigningCertificate(V2)` attribute value against `cert`.
-fn check_ess(value: Tlv<'_>, v2: bool, cert: &Cert) -> Result<(), String> {
+fn check_ess(value: Tlv<'_>, v2: bool, cert: &Cert) -> Result<(), AuthorityError> {
     // SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), ... }
-    let bad = || "malformed ESS signing-certificate attribute".to_owned();
+    let bad = || AuthorityError::Attribute("malformed ESS signing-certificate attribute");
     let outer = asn1::read_only(value.raw, asn1::SEQUENCE).ok_or_else(bad)?;
     let certs = Reader::new(outer.value)
         .next(asn1::SEQUENCE)
@@ -240,7 +323,11 @@ fn check_ess(value: Tlv<'_>, v2: bool, cert: &Cert) -> Result<(), String> {
                     Some(hallmark_sigstore::HashAlgorithm::Sha384) => &digest::SHA384,
                     Some(hallmark_sigstore::HashAlgorithm::Sha512) => &digest::SHA512,
                     Some(_) => &digest::SHA256,
-                    None => return Err(format!("unsupported ESS certificate hash {oid}")),
+                    None => {
+                        return Err(AuthorityError::Ess(format!(
+                            "unsupported ESS certificate hash {oid}"
+                        )));
+                    }
                 }
             }
         };
@@ -252,36 +339,44 @@ fn check_ess(value: Tlv<'_>, v2: bool, cert: &Cert) -> Result<(), String> {
         )
     };
     if digest::digest(alg, &cert.der).as_ref() != cert_hash {
-        return Err(
+        return Err(AuthorityError::Ess(
             "the ESS signing-certificate hash does not match the authority's certificate".into(),
-        );
+        ));
     }
     Ok(())
 }
 
 /// Verifies `token` as signed by `tsa`; returns `genTime`.
-fn verify_with(token: &Token<'_>, info: &TstInfo<'_>, tsa: &Authority) -> Result<i64, String> {
-    let signer = tsa
-        .chain
-        .first()
-        .ok_or("the authority has no certificate")?;
+fn verify_with(
+    token: &Token<'_>,
+    info: &TstInfo<'_>,
+    tsa: &Authority,
+) -> Result<i64, AuthorityError> {
+    let signer = tsa.chain.first().ok_or(AuthorityError::NoCertificate)?;
     if !names(&token.sid, signer) {
-        return Err("the token's signer is not this authority's certificate".into());
+        return Err(AuthorityError::OtherSigner);
     }
     let attrs = token.signed_attrs.value;
-    let content_type =
-        attribute(attrs, &ATTR_CONTENT_TYPE)?.ok_or("the contentType attribute is missing")?;
+    let attribute = |oid| attribute(attrs, oid).map_err(AuthorityError::Attribute);
+    let content_type = attribute(&ATTR_CONTENT_TYPE)?.ok_or(AuthorityError::Attribute(
+        "the contentType attribute is missing",
+    ))?;
     if asn1::oid(content_type) != Some(ID_CT_TST_INFO) {
-        return Err("the contentType attribute is not id-ct-TSTInfo".into());
+        return Err(AuthorityError::Attribute(
+            "the contentType attribute is not id-ct-TSTInfo",
+        ));
     }
-    let md =
-        attribute(attrs, &ATTR_MESSAGE_DIGEST)?.ok_or("the messageDigest attribute is missing")?;
+    let md = attribute(&ATTR_MESSAGE_DIGEST)?.ok_or(AuthorityError::Attribute(
+        "the messageDigest attribute is missing",
+    ))?;
     if md.tag != asn1::OCTET_STRING || md.value != hash(token.digest_alg, token.tst_info) {
-        return Err("the messageDigest attribute does not match the TSTInfo".into());
+        return Err(AuthorityError::Attribute(
+            "the messageDigest attribute does not match the TSTInfo",
+        ));
     }
-    if let Some(ess) = attribute(attrs, &ATTR_SIGNING_CERT_V2)? {
+    if let Some(ess) = attribute(&ATTR_SIGNING_CERT_V2)? {
         check_ess(ess, true, signer)?;
-    } else if let Some(ess) = attribute(attrs, &ATTR_SIGNING_CERT)? {
+    } else if let Some(ess) = attribute(&ATTR_SIGNING_CERT)? {
         check_ess(ess, false, signer)?;
     }
     // The signature covers the DER SET OF the attributes, not their [0] IMPLICIT form.
@@ -289,51 +384,51 @@ fn verify_with(token: &Token<'_>, info: &TstInfo<'_>, tsa: &Authority) -> Result
     signed.push(asn1::SET);
     signed.extend_from_slice(token.signed_attrs.raw.get(1..).unwrap_or_default());
     let scheme = Scheme::from_algorithm_identifier(token.signature_alg.raw, Some(token.digest_alg))
-        .ok_or("unsupported signature algorithm")?;
+        .ok_or(AuthorityError::UnsupportedSignature)?;
     if !signer.key.verify_scheme(scheme, &signed, token.signature) {
-        return Err("the token's signature does not verify with the authority's key".into());
+        return Err(AuthorityError::BadSignature);
     }
     let t = info.gen_time;
     if !signer.extended_key_usages().contains(&EKU_TIME_STAMPING) {
-        return Err("the authority's certificate lacks the timeStamping extended key usage".into());
+        return Err(AuthorityError::NotTimeStamping);
     }
-    for (i, cert) in tsa.chain.iter().enumerate() {
+    for (index, cert) in tsa.chain.iter().enumerate() {
         if !cert.valid_at(t) {
-            return Err(format!(
-                "genTime {} is outside the validity of the authority's certificate #{i} ({} to {})",
-                crate::time::display(t),
-                crate::time::display(cert.not_before),
-                crate::time::display(cert.not_after)
-            ));
+            return Err(AuthorityError::CertificateNotValid {
+                index,
+                time: t,
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+            });
         }
-        if let Some(parent) = tsa.chain.get(i + 1)
+        if let Some(parent) = tsa.chain.get(index + 1)
             && !cert.issued_by(parent)
         {
-            return Err(format!(
-                "the authority's certificate #{i} is not signed by #{}",
-                i + 1
-            ));
+            return Err(AuthorityError::ChainBroken { index });
         }
     }
     if !tsa.valid_for.contains(t) {
-        return Err(format!(
-            "genTime {} is outside the authority's trusted window ({})",
-            crate::time::display(t),
-            tsa.valid_for.display()
-        ));
+        return Err(AuthorityError::OutsideWindow {
+            time: t,
+            window: tsa.valid_for.display(),
+        });
     }
     Ok(t)
 }
 
 /// Verifies one `TimeStampResp` over `signature` against the trusted root's authorities.
-pub(crate) fn verify(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Result<Stamp, String> {
-    let token = parse_token(resp)?;
-    let info = parse_tst_info(token.tst_info)?;
+pub(crate) fn verify(
+    resp: &[u8],
+    signature: &[u8],
+    root: &TrustedRoot,
+) -> Result<Stamp, TimestampError> {
+    let token = parse_token(resp).map_err(TimestampError::Malformed)?;
+    let info = parse_tst_info(token.tst_info).map_err(TimestampError::Malformed)?;
     if info.imprint != hash(info.imprint_alg, signature) {
-        return Err("the message imprint is not the hash of the bundle's signature".into());
+        return Err(TimestampError::ImprintMismatch);
     }
     if root.tsas.is_empty() {
-        return Err("the trusted root has no timestamp authority".into());
+        return Err(TimestampError::NoAuthority);
     }
     let mut reasons = Vec::new();
     for tsa in &root.tsas {
@@ -344,11 +439,8 @@ pub(crate) fn verify(resp: &[u8], signature: &[u8], root: &TrustedRoot) -> Resul
                     authority: tsa.uri.clone(),
                 });
             }
-            Err(e) => reasons.push(format!("{}: {e}", tsa.uri)),
+            Err(e) => reasons.push((tsa.uri.clone(), e)),
         }
     }
-    Err(format!(
-        "no trusted timestamp authority verifies it ({})",
-        reasons.join("; ")
-    ))
+    Err(TimestampError::NotVerified(reasons))
 }

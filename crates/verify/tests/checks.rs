@@ -4,7 +4,7 @@
 mod common;
 
 use common::{ARTIFACT, Deployment, ISSUER, NOW, Options, REPO, SAN, T0, b64};
-use hallmark_sigstore::Validity;
+use hallmark_sigstore::trust::TimeRange;
 use hallmark_verify::{
     Artifact, Bundle, Check, CiExtension, IdentityPolicy, Matcher, Policy, PublicKey, Signed,
     Signer, TimeSource, TrustedRoot, Verified, VerifyError, verify,
@@ -277,12 +277,7 @@ fn log_key_validity_ends_inclusively() {
     let d = Deployment::new(1);
     let bundle = d.bundle(&Options::default());
     let art = Artifact::Bytes(ARTIFACT);
-    let until = |end| {
-        d.trusted_root_with(Validity {
-            start: T0 - 86_400,
-            end: Some(end),
-        })
-    };
+    let until = |end| d.trusted_root_with(TimeRange::between(T0 - 86_400, end).unwrap());
     run(&bundle, &until(T0), Some(&art), &identity()).unwrap();
     expect_check(
         run(&bundle, &until(T0 - 1), Some(&art), &identity()),

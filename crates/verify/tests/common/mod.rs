@@ -7,7 +7,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use der::asn1::ObjectIdentifier;
-use hallmark_sigstore::{CertificateAuthority, TransparencyLog, Validity};
+use hallmark_sigstore::trust::{
+    CertificateAuthority, TimeRange, TransparencyLogInstance, TrustedRoot,
+};
 use hallmark_tlog::note::{Checkpoint, NoteKeyId};
 use hallmark_tlog::tree::{MemoryHashes, inclusion_proof};
 use p256::ecdsa::signature::Signer as _;
@@ -71,6 +73,7 @@ pub fn oid(s: &str) -> Vec<u8> {
 fn utc_time(unix: i64) -> Vec<u8> {
     // 2023-11-14T22:13:20Z -> 231114221320Z
     let s: String = hallmark_sigstore::rfc3339(unix)
+        .unwrap()
         .chars()
         .filter(char::is_ascii_digit)
         .skip(2)
@@ -228,32 +231,29 @@ impl Deployment {
     }
 
     /// The trusted root for this deployment (tlog valid from `tlog_start`).
-    pub fn trusted_root_with(&self, tlog_valid: Validity) -> Value {
+    pub fn trusted_root_with(&self, tlog_valid: TimeRange) -> Value {
         let chain = [self.root_der.clone()];
-        let ca = CertificateAuthority {
-            organization: "Test",
-            common_name: "test root",
-            uri: "https://ca.test",
-            chain_der: &chain,
-            valid_for: Validity::from(T0 - 86_400 * 365),
-        };
+        let ca = CertificateAuthority::new(
+            "Test",
+            "test root",
+            "https://ca.test",
+            &chain,
+            TimeRange::from(T0 - 86_400 * 365).unwrap(),
+        );
         let rekor_spki = spki(&self.rekor_key);
         let ct_spki = spki(&self.ct_key);
-        let tlog = TransparencyLog {
-            base_url: LOG_URL,
-            public_key_der: &rekor_spki,
-            valid_for: tlog_valid,
-        };
-        let ctlog = TransparencyLog {
-            base_url: "https://ct.test",
-            public_key_der: &ct_spki,
-            valid_for: Validity::from(T0 - 86_400 * 365),
-        };
-        hallmark_sigstore::trusted_root_json(&[ca], &[tlog], &[ctlog]).unwrap()
+        let tlog = TransparencyLogInstance::new(LOG_URL, &rekor_spki, tlog_valid).unwrap();
+        let ctlog = TransparencyLogInstance::new(
+            "https://ct.test",
+            &ct_spki,
+            TimeRange::from(T0 - 86_400 * 365).unwrap(),
+        )
+        .unwrap();
+        serde_json::to_value(TrustedRoot::new(vec![ca], vec![tlog], vec![ctlog])).unwrap()
     }
 
     pub fn trusted_root(&self) -> Value {
-        self.trusted_root_with(Validity::from(T0 - 86_400 * 365))
+        self.trusted_root_with(TimeRange::from(T0 - 86_400 * 365).unwrap())
     }
 
     /// The leaf certificate, with or without an embedded SCT.
