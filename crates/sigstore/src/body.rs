@@ -308,23 +308,7 @@ impl CanonicalBody {
     /// [`EntryError::UnsupportedKind`] / [`EntryError::UnsupportedVersion`] for other types.
     pub fn parse(body: &[u8]) -> Result<CanonicalBody> {
         let head: Body<'static, serde::de::IgnoredAny> = from_json(body)?;
-        let kind = match head.kind.as_ref() {
-            "hashedrekord" => EntryKind::HashedRekord,
-            "dsse" => EntryKind::Dsse,
-            "intoto" => EntryKind::Intoto,
-            other => {
-                return Err(EntryError::UnsupportedKind {
-                    kind: other.chars().take(64).collect(),
-                });
-            }
-        };
-        if head.api_version != kind.api_version() {
-            return Err(EntryError::UnsupportedVersion {
-                kind: kind.as_str(),
-                version: head.api_version.chars().take(64).collect(),
-                expected: kind.api_version(),
-            });
-        }
+        let kind = EntryKind::from_wire(&head.kind, &head.api_version)?;
         Ok(match kind {
             EntryKind::HashedRekord => {
                 CanonicalBody::HashedRekord(from_json::<Body<_>>(body)?.spec)

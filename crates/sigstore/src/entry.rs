@@ -48,6 +48,33 @@ impl EntryKind {
         }
     }
 
+    /// The kind a document's `kind` and `apiVersion` fields name.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::UnsupportedKind`] for another kind, [`EntryError::UnsupportedVersion`] for
+    /// another version than [`EntryKind::api_version`].
+    pub fn from_wire(kind: &str, api_version: &str) -> Result<EntryKind> {
+        let kind = match kind {
+            "hashedrekord" => EntryKind::HashedRekord,
+            "dsse" => EntryKind::Dsse,
+            "intoto" => EntryKind::Intoto,
+            other => {
+                return Err(EntryError::UnsupportedKind {
+                    kind: other.chars().take(64).collect(),
+                });
+            }
+        };
+        if api_version != kind.api_version() {
+            return Err(EntryError::UnsupportedVersion {
+                kind: kind.as_str(),
+                version: api_version.chars().take(64).collect(),
+                expected: kind.api_version(),
+            });
+        }
+        Ok(kind)
+    }
+
     /// The one `apiVersion` Hallmark implements for this kind.
     #[must_use]
     pub fn api_version(self) -> &'static str {
@@ -193,23 +220,7 @@ impl ProposedEntry {
         let top = object("body", &doc)?;
         let kind = string("kind", field(top, "kind", "kind")?)?;
         let version = string("apiVersion", field(top, "apiVersion", "apiVersion")?)?;
-        let kind = match kind {
-            "hashedrekord" => EntryKind::HashedRekord,
-            "dsse" => EntryKind::Dsse,
-            "intoto" => EntryKind::Intoto,
-            other => {
-                return Err(EntryError::UnsupportedKind {
-                    kind: other.chars().take(64).collect(),
-                });
-            }
-        };
-        if version != kind.api_version() {
-            return Err(EntryError::UnsupportedVersion {
-                kind: kind.as_str(),
-                version: version.chars().take(64).collect(),
-                expected: kind.api_version(),
-            });
-        }
+        let kind = EntryKind::from_wire(kind, version)?;
         let spec = object("spec", field(top, "spec", "spec")?)?;
         let inner = match kind {
             EntryKind::HashedRekord => Proposed::HashedRekord(parse_hashedrekord(spec)?),
