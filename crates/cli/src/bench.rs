@@ -533,8 +533,6 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
 }
 
 fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
     use sha2::Digest as _;
     use signature::hazmat::PrehashSigner as _;
     let url = url.trim_end_matches('/').to_owned();
@@ -551,7 +549,6 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         .as_str()
         .context("no certificate in the CA's answer")?
         .to_owned();
-    let leaf_b64 = STANDARD.encode(&leaf);
     // Pre-sign distinct digests, so that client-side signing is not measured.
     let run = std::process::id();
     let prepare = Instant::now();
@@ -559,14 +556,13 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         .map(|i| {
             let digest = sha2::Sha256::digest(format!("bench {run} {i}").as_bytes());
             let sig: p256::ecdsa::Signature = key.sign_prehash(&digest)?;
-            Ok(serde_json::to_vec(&serde_json::json!({
-                "apiVersion": "0.0.1",
-                "kind": "hashedrekord",
-                "spec": {
-                    "signature": {"content": STANDARD.encode(sig.to_der().as_bytes()), "publicKey": {"content": leaf_b64}},
-                    "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}}
-                }
-            }))?)
+            Ok(hallmark_sigstore::body::Body::hashedrekord(
+                sig.to_der().as_bytes(),
+                leaf.as_bytes(),
+                hallmark_sigstore::HashAlgorithm::Sha256,
+                &digest,
+            )
+            .to_json()?)
         })
         .collect::<Result<_>>()?;
     println!(

@@ -367,10 +367,9 @@ impl Session {
     /// identical file was signed with the same key) is fetched and returned instead.
     pub(crate) async fn create_entry(
         &self,
-        proposed: &Value,
+        request: Vec<u8>,
     ) -> Result<hallmark_sigstore::LogEntry> {
         let url = format!("{}/api/v1/log/entries", self.endpoints.rekor);
-        let request = serde_json::to_vec(proposed)?;
         let resp = self
             .send("the log", &url, || {
                 self.http

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use clap::Args;
+use hallmark_sigstore::body::Body as EntryBody;
 use hallmark_sigstore::bundle::{
     Bundle, BundleContent, Envelope, MessageSignature, TransparencyLogEntry,
 };
@@ -207,7 +206,6 @@ async fn sign_content(
     content: &Content,
 ) -> Result<(Vec<u8>, u64)> {
     let cred = session.credential().await?;
-    let cert_b64 = STANDARD.encode(cred.cert_pem.as_bytes());
     let (proposed, bundle_content) = match content {
         Content::Digest(digest) => {
             let sig: p256::ecdsa::Signature = cred
@@ -216,17 +214,13 @@ async fn sign_content(
                 .context("signing the digest")?;
             let sig = sig.to_der();
             (
-                json!({
-                    "apiVersion": "0.0.1",
-                    "kind": "hashedrekord",
-                    "spec": {
-                        "signature": {
-                            "content": STANDARD.encode(sig.as_bytes()),
-                            "publicKey": { "content": cert_b64 },
-                        },
-                        "data": { "hash": { "algorithm": "sha256", "value": hex::encode(digest) } },
-                    },
-                }),
+                EntryBody::hashedrekord(
+                    sig.as_bytes(),
+                    cred.cert_pem.as_bytes(),
+                    hallmark_sigstore::HashAlgorithm::Sha256,
+                    digest,
+                )
+                .to_json()?,
                 BundleContent::MessageSignature(MessageSignature::new(
                     hallmark_sigstore::HashAlgorithm::Sha256,
                     digest,
@@ -243,19 +237,12 @@ async fn sign_content(
                 .context("signing the DSSE envelope")?;
             let envelope = Envelope::new(payload_type, payload, sig.as_bytes());
             (
-                json!({
-                    "apiVersion": "0.0.1",
-                    "kind": "dsse",
-                    "spec": { "proposedContent": {
-                        "envelope": serde_json::to_string(&envelope)?,
-                        "verifiers": [cert_b64],
-                    } },
-                }),
+                EntryBody::dsse(&envelope, &[cred.cert_pem.as_bytes()])?.to_json()?,
                 BundleContent::Dsse(envelope),
             )
         }
     };
-    let entry = session.create_entry(&proposed).await?;
+    let entry = session.create_entry(proposed).await?;
     let index = entry.log_index;
     let tlog_entry = TransparencyLogEntry::from_rekor_v1(&entry)
         .context("the log's answer cannot go into a bundle")?;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use hallmark_ca::CaError;
 use hallmark_keys::KeyError;
 use hallmark_log::LogError;
+use hallmark_sigstore::EntryError;
 
 /// An error answer.
 #[derive(Debug)]
@@ -139,6 +140,14 @@ impl From<CaError> for ApiError {
     }
 }
 
+impl From<EntryError> for ApiError {
+    /// 400: every [`EntryError`] is the request's mistake (a malformed or unverifiable proposed
+    /// entry, an entry UUID that is not one).
+    fn from(e: EntryError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
 impl From<&LogError> for ApiError {
     fn from(e: &LogError) -> Self {
         match e {
@@ -240,5 +249,23 @@ mod tests {
             ca_status(&CaError::Ct(hallmark_sigstore::ct::CtError::NoEmbeddedScts)),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    #[test]
+    fn entry_errors_are_400_with_their_message() {
+        let errors = [
+            hallmark_sigstore::ProposedEntry::parse(b"not json").unwrap_err(),
+            hallmark_sigstore::ProposedEntry::parse(
+                br#"{"apiVersion":"0.0.1","kind":"rekord","spec":{}}"#,
+            )
+            .unwrap_err(),
+            hallmark_sigstore::parse_entry_uuid("not a uuid").unwrap_err(),
+        ];
+        for err in errors {
+            let message = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status(), StatusCode::BAD_REQUEST, "{message}");
+            assert_eq!(api.message(), message);
+        }
     }
 }

@@ -42,7 +42,7 @@ pub fn proposed_entry(body: &[u8]) -> Result<(), u16> {
     hallmark_sigstore::ProposedEntry::parse(body)
         .and_then(|e| e.verify())
         .map(drop)
-        .map_err(|e| e.status())
+        .map_err(|e| status(&ApiError::from(e)))
 }
 
 /// An entry UUID (`GET /api/v1/log/entries/{uuid}`, `entryUUIDs` of a retrieve request).
@@ -53,7 +53,7 @@ pub fn proposed_entry(body: &[u8]) -> Result<(), u16> {
 pub fn entry_uuid(text: &str) -> Result<(), u16> {
     hallmark_sigstore::parse_entry_uuid(text)
         .map(drop)
-        .map_err(|e| e.status())
+        .map_err(|e| status(&ApiError::from(e)))
 }
 
 /// `POST /api/v1/log/entries/retrieve`: the JSON body (each UUID in it goes through

@@ -194,10 +194,6 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal("blocking task failed", &e))?
 }
 
-fn entry_error(e: hallmark_sigstore::EntryError) -> ApiError {
-    ApiError::from_status(e.status(), e.to_string())
-}
-
 pub(crate) async fn create_entry(
     State(state): State<Arc<AppState>>,
     LimitedBody { bytes: body, .. }: LimitedBody<EntryLimit>,
@@ -206,8 +202,8 @@ pub(crate) async fn create_entry(
     // Parsing and signature checks are CPU work: off the async executor, a few at a time.
     let permit = state.rekor.workers.acquire().await;
     let verified = blocking(move || {
-        let entry = hallmark_sigstore::ProposedEntry::parse(&body).map_err(entry_error)?;
-        let verified = entry.verify().map_err(entry_error)?;
+        let entry = hallmark_sigstore::ProposedEntry::parse(&body).map_err(ApiError::from)?;
+        let verified = entry.verify().map_err(ApiError::from)?;
         // Every verifier, not only the first: a second signature by a bare key or another CA's
         // certificate would otherwise put its identities in the index.
         st.ca.check_entry_signers(&verified.signers)?;
@@ -336,7 +332,7 @@ pub(crate) async fn entry_by_index(
 fn index_of_uuid(rekor: &RekorLog, uuid: &str) -> Result<u64, ApiError> {
     // Parsed by the spec layer, which checks for ASCII hex before it splits anything.
     let leaf = hallmark_sigstore::parse_entry_uuid(uuid)
-        .map_err(entry_error)?
+        .map_err(ApiError::from)?
         .leaf_hash;
     let found = rekor
         .seq

@@ -3,10 +3,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::body::{
+    AlgValue, Body, Content, DsseSignature, DsseSpec, HashedRekordData, HashedRekordSignature,
+    HashedRekordSpec, IntotoContent, IntotoEnvelope, IntotoSignature as IntotoSig, IntotoSpec,
+    b64_candidates,
+};
 use crate::error::{EntryError, Result};
 use crate::key::{San, Verifier};
 use crate::{HashAlgorithm, decode_b64};
@@ -44,6 +48,33 @@ impl EntryKind {
         }
     }
 
+    /// The kind a document's `kind` and `apiVersion` fields name.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::UnsupportedKind`] for another kind, [`EntryError::UnsupportedVersion`] for
+    /// another version than [`EntryKind::api_version`].
+    pub fn from_wire(kind: &str, api_version: &str) -> Result<EntryKind> {
+        let kind = match kind {
+            "hashedrekord" => EntryKind::HashedRekord,
+            "dsse" => EntryKind::Dsse,
+            "intoto" => EntryKind::Intoto,
+            other => {
+                return Err(EntryError::UnsupportedKind {
+                    kind: other.chars().take(64).collect(),
+                });
+            }
+        };
+        if api_version != kind.api_version() {
+            return Err(EntryError::UnsupportedVersion {
+                kind: kind.as_str(),
+                version: api_version.chars().take(64).collect(),
+                expected: kind.api_version(),
+            });
+        }
+        Ok(kind)
+    }
+
     /// The one `apiVersion` Hallmark implements for this kind.
     #[must_use]
     pub fn api_version(self) -> &'static str {
@@ -76,7 +107,7 @@ enum Proposed {
 #[derive(Clone, Debug)]
 struct Intoto {
     payload_type: String,
-    /// Decoded payload candidates (see [`b64_candidates`]).
+    /// Decoded payload candidates (see [`crate::body::b64_candidates`]).
     payloads: Vec<Vec<u8>>,
     /// Per signature: keyid, `sig` as received, candidate signature bytes, verifier.
     signatures: Vec<IntotoSignature>,
@@ -189,23 +220,7 @@ impl ProposedEntry {
         let top = object("body", &doc)?;
         let kind = string("kind", field(top, "kind", "kind")?)?;
         let version = string("apiVersion", field(top, "apiVersion", "apiVersion")?)?;
-        let kind = match kind {
-            "hashedrekord" => EntryKind::HashedRekord,
-            "dsse" => EntryKind::Dsse,
-            "intoto" => EntryKind::Intoto,
-            other => {
-                return Err(EntryError::UnsupportedKind {
-                    kind: other.chars().take(64).collect(),
-                });
-            }
-        };
-        if version != kind.api_version() {
-            return Err(EntryError::UnsupportedVersion {
-                kind: kind.as_str(),
-                version: version.chars().take(64).collect(),
-                expected: kind.api_version(),
-            });
-        }
+        let kind = EntryKind::from_wire(kind, version)?;
         let spec = object("spec", field(top, "spec", "spec")?)?;
         let inner = match kind {
             EntryKind::HashedRekord => Proposed::HashedRekord(parse_hashedrekord(spec)?),
@@ -393,22 +408,6 @@ fn parse_dsse(spec: &Map<String, Value>) -> Result<Dsse> {
     })
 }
 
-/// Rekor's intoto v0.0.2 fields `payload` and `sig` are `strfmt.Base64` holding the DSSE base64
-/// text, so clients (sigstore-js) encode them twice. Returns the candidate decodings: the
-/// double-encoded reading first (when the once-decoded bytes are themselves base64), then the
-/// single one.
-fn b64_candidates(field: &'static str, s: &str) -> Result<Vec<Vec<u8>>> {
-    let once = decode_b64(field, s)?;
-    let mut out = Vec::with_capacity(2);
-    if let Ok(text) = std::str::from_utf8(&once)
-        && let Ok(twice) = crate::decode_b64_lenient(field, text)
-    {
-        out.push(twice);
-    }
-    out.push(once);
-    Ok(out)
-}
-
 fn parse_intoto(spec: &Map<String, Value>) -> Result<Intoto> {
     let content = object("spec.content", field(spec, "content", "spec.content")?)?;
     let env = object(
@@ -486,35 +485,6 @@ fn parse_intoto(spec: &Map<String, Value>) -> Result<Intoto> {
     })
 }
 
-#[derive(Serialize)]
-struct IntotoSpec<'a> {
-    content: IntotoContent<'a>,
-}
-
-#[derive(Serialize)]
-struct IntotoContent<'a> {
-    envelope: IntotoEnvelope<'a>,
-    hash: AlgValue<'a>,
-    #[serde(rename = "payloadHash")]
-    payload_hash: AlgValue<'a>,
-}
-
-#[derive(Serialize)]
-struct IntotoEnvelope<'a> {
-    #[serde(rename = "payloadType")]
-    payload_type: &'a str,
-    signatures: Vec<IntotoSig<'a>>,
-}
-
-#[derive(Serialize)]
-struct IntotoSig<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    keyid: Option<&'a str>,
-    #[serde(rename = "publicKey")]
-    public_key: &'a str,
-    sig: &'a str,
-}
-
 fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
     // The payload reading (double- or single-encoded) under which every signature verifies.
     let mut failed = 0;
@@ -539,34 +509,28 @@ fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
             ),
         })?;
     let payload_hash = hex::encode(Sha256::digest(payload));
-    let body = Body {
-        api_version: "0.0.2",
-        kind: "intoto",
-        spec: IntotoSpec {
+    let body = Body::new(
+        EntryKind::Intoto,
+        IntotoSpec {
             content: IntotoContent {
                 envelope: IntotoEnvelope {
-                    payload_type: &i.payload_type,
+                    payload: None,
+                    payload_type: i.payload_type.as_str().into(),
                     signatures: i
                         .signatures
                         .iter()
                         .map(|s| IntotoSig {
-                            keyid: s.keyid.as_deref(),
-                            public_key: &s.verifier.b64,
-                            sig: &s.sig_b64,
+                            keyid: s.keyid.as_deref().map(Into::into),
+                            public_key: s.verifier.b64.as_str().into(),
+                            sig: s.sig_b64.as_str().into(),
                         })
                         .collect(),
                 },
-                hash: AlgValue {
-                    algorithm: "sha256",
-                    value: &i.envelope_hash_hex,
-                },
-                payload_hash: AlgValue {
-                    algorithm: "sha256",
-                    value: &payload_hash,
-                },
+                hash: Some(AlgValue::new("sha256", i.envelope_hash_hex.as_str())),
+                payload_hash: AlgValue::new("sha256", payload_hash.as_str()),
             },
         },
-    };
+    );
     let mut index_keys = vec![crate::index::digest_key(
         HashAlgorithm::Sha256,
         &payload_hash,
@@ -583,7 +547,7 @@ fn verify_intoto(i: &Intoto) -> Result<VerifiedEntry> {
         })?;
     finish(
         EntryKind::Intoto,
-        to_json(&body)?,
+        body.to_json()?,
         first,
         i.signatures.iter().map(|s| &s.verifier),
         Some((HashAlgorithm::Sha256, payload_hash)),
@@ -606,66 +570,6 @@ pub fn dsse_pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-// Canonical bodies. Struct fields are declared in RFC 8785 order (keys sorted by UTF-16 code
-// units; all keys here are ASCII) and every value is an ASCII string without characters that
-// need escaping, so serde_json's compact output is the JCS form byte for byte.
-
-#[derive(Serialize)]
-struct Body<S> {
-    #[serde(rename = "apiVersion")]
-    api_version: &'static str,
-    kind: &'static str,
-    spec: S,
-}
-
-#[derive(Serialize)]
-struct AlgValue<'a> {
-    algorithm: &'a str,
-    value: &'a str,
-}
-
-#[derive(Serialize)]
-struct HashedRekordSpec<'a> {
-    data: HashedRekordData<'a>,
-    signature: HashedRekordSignature<'a>,
-}
-
-#[derive(Serialize)]
-struct HashedRekordData<'a> {
-    hash: AlgValue<'a>,
-}
-
-#[derive(Serialize)]
-struct HashedRekordSignature<'a> {
-    content: &'a str,
-    #[serde(rename = "publicKey")]
-    public_key: Content<'a>,
-}
-
-#[derive(Serialize)]
-struct Content<'a> {
-    content: &'a str,
-}
-
-#[derive(Serialize)]
-struct DsseSpec<'a> {
-    #[serde(rename = "envelopeHash")]
-    envelope_hash: AlgValue<'a>,
-    #[serde(rename = "payloadHash")]
-    payload_hash: AlgValue<'a>,
-    signatures: Vec<DsseSignature<'a>>,
-}
-
-#[derive(Serialize)]
-struct DsseSignature<'a> {
-    signature: &'a str,
-    verifier: &'a str,
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| EntryError::malformed("body", e.to_string()))
-}
-
 fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
     h.verifier.verify_digest(
         "spec.signature.publicKey.content",
@@ -673,30 +577,26 @@ fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
         &h.digest,
         &h.signature,
     )?;
-    let body = Body {
-        api_version: "0.0.1",
-        kind: "hashedrekord",
-        spec: HashedRekordSpec {
+    let body = Body::new(
+        EntryKind::HashedRekord,
+        HashedRekordSpec {
             data: HashedRekordData {
-                hash: AlgValue {
-                    algorithm: h.hash.name(),
-                    value: &h.digest_hex,
-                },
+                hash: AlgValue::new(h.hash.name(), h.digest_hex.as_str()),
             },
             signature: HashedRekordSignature {
-                content: &h.signature_b64,
+                content: h.signature_b64.as_str().into(),
                 public_key: Content {
-                    content: &h.verifier.b64,
+                    content: h.verifier.b64.as_str().into(),
                 },
             },
         },
-    };
+    );
     let digest_hex = h.digest_hex.to_ascii_lowercase();
     let mut index_keys = vec![crate::index::digest_key(h.hash, &digest_hex)];
     crate::index::verifier_keys(&h.verifier, &mut index_keys);
     finish(
         EntryKind::HashedRekord,
-        to_json(&body)?,
+        body.to_json()?,
         &h.verifier,
         std::iter::once(&h.verifier),
         Some((h.hash, digest_hex)),
@@ -747,27 +647,20 @@ fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
 
     let payload_hash = hex::encode(Sha256::digest(&d.payload));
     let envelope_hash = hex::encode(Sha256::digest(d.envelope_json.as_bytes()));
-    let body = Body {
-        api_version: "0.0.1",
-        kind: "dsse",
-        spec: DsseSpec {
-            envelope_hash: AlgValue {
-                algorithm: "sha256",
-                value: &envelope_hash,
-            },
-            payload_hash: AlgValue {
-                algorithm: "sha256",
-                value: &payload_hash,
-            },
+    let body = Body::new(
+        EntryKind::Dsse,
+        DsseSpec {
+            envelope_hash: Some(AlgValue::new("sha256", envelope_hash.as_str())),
+            payload_hash: AlgValue::new("sha256", payload_hash.as_str()),
             signatures: pairs
                 .iter()
                 .map(|(sig, v)| DsseSignature {
-                    signature: sig,
-                    verifier: &v.b64,
+                    signature: (*sig).into(),
+                    verifier: v.b64.as_str().into(),
                 })
                 .collect(),
         },
-    };
+    );
     let mut index_keys = vec![crate::index::digest_key(
         HashAlgorithm::Sha256,
         &payload_hash,
@@ -782,7 +675,7 @@ fn verify_dsse(d: &Dsse) -> Result<VerifiedEntry> {
     })?;
     finish(
         EntryKind::Dsse,
-        to_json(&body)?,
+        body.to_json()?,
         first,
         d.verifiers.iter(),
         Some((HashAlgorithm::Sha256, payload_hash)),

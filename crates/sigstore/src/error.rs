@@ -3,7 +3,7 @@
 /// Why a proposed Rekor entry, a log answer, or an input to a trust document or bundle was
 /// rejected.
 ///
-/// Every variant is a client mistake: [`EntryError::status`] maps all of them to 400.
+/// Every variant is a mistake of whoever wrote the input (for the server: the client's).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EntryError {
@@ -129,12 +129,6 @@ pub enum EntryError {
 }
 
 impl EntryError {
-    /// The HTTP status the server answers with: 400 for every variant (all are client mistakes).
-    #[must_use]
-    pub fn status(&self) -> u16 {
-        400
-    }
-
     pub(crate) fn malformed(field: &'static str, reason: impl Into<String>) -> Self {
         EntryError::Malformed {
             field,

@@ -12,7 +12,8 @@
 //! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
-//! | crate root | Rekor v1 entries (parse, verify, canonical bodies), entry UUIDs, SETs, log entries |
+//! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]) |
+//! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
 //!
 //! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
 //! [`ProposedEntry::parse`], checks it with [`ProposedEntry::verify`], appends
@@ -46,6 +47,7 @@
 //!   (double-encoded); single encoding is accepted too. `content.hash` (the envelope digest) is
 //!   the client's and is echoed; `payloadHash` is computed here.
 
+pub mod body;
 pub mod bundle;
 pub mod common;
 pub mod crypto;

@@ -207,7 +207,6 @@ fn malformed_dsse_bodies() {
             Err(e) => e,
             Ok(p) => p.verify().expect_err(&format!("accepted: {body:.300}")),
         };
-        assert_eq!(err.status(), 400);
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }
@@ -264,5 +263,4 @@ fn index_keys_are_capped() {
         matches!(err, EntryError::TooManyIndexKeys { count, limit } if count == max + 1 && limit == max),
         "{err}"
     );
-    assert_eq!(err.status(), 400);
 }

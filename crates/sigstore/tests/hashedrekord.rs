@@ -219,7 +219,6 @@ fn ed25519_is_rejected_for_digests() {
         .verify()
         .unwrap_err();
     assert!(matches!(err, EntryError::UnsupportedKey { .. }), "{err}");
-    assert_eq!(err.status(), 400);
 }
 
 #[test]
@@ -329,7 +328,6 @@ fn malformed_bodies() {
             Err(e) => e,
             Ok(p) => p.verify().expect_err(&format!("accepted: {body:.200}")),
         };
-        assert_eq!(err.status(), 400);
         assert!(err.to_string().contains(field), "{field}: {err}");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Entry bodies this crate matches against the bundle:
 //! - Rekor v1 `hashedrekord` 0.0.1, `dsse` 0.0.1 and `intoto` 0.0.2
-//!   ([types](https://github.com/sigstore/rekor/tree/main/pkg/types));
+//!   ([types](https://github.com/sigstore/rekor/tree/main/pkg/types)), parsed by the spec layer
+//!   ([`hallmark_sigstore::body::CanonicalBody`], the types the log writes them with);
 //! - Rekor v2 `hashedrekord` 0.0.2 and the deprecated `dsse` 0.0.2
 //!   ([rekor-tiles protos](https://github.com/sigstore/rekor-tiles/tree/main/api/proto/rekor/v2)),
 //!   including DSSE envelopes logged as `hashedrekord` over `Hash(PAE(type, payload))`.
@@ -18,6 +19,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use der::Decode;
+use hallmark_sigstore::body::{
+    AlgValue, Body, CanonicalBody, DsseSpec, HashedRekordSpec, IntotoSpec, b64_candidates,
+};
 use hallmark_sigstore::{HashAlgorithm, KeyType};
 use hallmark_tlog::note::{Checkpoint, Note};
 use serde::Deserialize;
@@ -58,86 +62,6 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 fn b64(value: &str, field: &str) -> Result<Vec<u8>> {
     crate::json::decode_bytes(Document::Bundle, field, value)
         .map_err(|e| body_err(format!("entry body: {e}")))
-}
-
-// Rekor v1 bodies. Unknown fields are tolerated (the body is the log's canonical JSON and its
-// leaf hash is what the proof covers), duplicate fields are not (serde rejects them).
-
-#[derive(Deserialize)]
-struct V1Body<S> {
-    #[serde(rename = "apiVersion")]
-    api_version: String,
-    kind: String,
-    spec: S,
-}
-
-#[derive(Deserialize)]
-struct AlgValue {
-    algorithm: String,
-    value: String,
-}
-
-#[derive(Deserialize)]
-struct HashedRekordV001 {
-    data: HashedRekordData,
-    signature: HashedRekordSignature,
-}
-
-#[derive(Deserialize)]
-struct HashedRekordData {
-    hash: AlgValue,
-}
-
-#[derive(Deserialize)]
-struct HashedRekordSignature {
-    content: String,
-    #[serde(rename = "publicKey")]
-    public_key: PemContent,
-}
-
-#[derive(Deserialize)]
-struct PemContent {
-    content: String,
-}
-
-#[derive(Deserialize)]
-struct DsseV001 {
-    #[serde(rename = "payloadHash")]
-    payload_hash: AlgValue,
-    signatures: Vec<DsseV001Signature>,
-}
-
-#[derive(Deserialize)]
-struct DsseV001Signature {
-    signature: String,
-    verifier: String,
-}
-
-#[derive(Deserialize)]
-struct IntotoV002 {
-    content: IntotoContent,
-}
-
-#[derive(Deserialize)]
-struct IntotoContent {
-    envelope: IntotoEnvelope,
-    #[serde(rename = "payloadHash")]
-    payload_hash: AlgValue,
-}
-
-#[derive(Deserialize)]
-struct IntotoEnvelope {
-    payload: Option<String>,
-    #[serde(rename = "payloadType")]
-    payload_type: String,
-    signatures: Vec<IntotoSignature>,
-}
-
-#[derive(Deserialize)]
-struct IntotoSignature {
-    sig: String,
-    #[serde(rename = "publicKey")]
-    public_key: String,
 }
 
 // Rekor v2 bodies: protobuf JSON, strict.
@@ -245,10 +169,8 @@ fn v2_verifier_matches(v: &V2Verifier, signer: Signer<'_>) -> Result<bool> {
     Ok(same && details_ok)
 }
 
-fn rekor_v1_hash(a: &AlgValue) -> Option<(HashAlgorithm, Vec<u8>)> {
-    let alg = HashAlgorithm::from_name(&a.algorithm)?;
-    let v = hex::decode(&a.value).ok()?;
-    (v.len() == alg.digest_len()).then_some((alg, v))
+fn rekor_v1_hash(a: &AlgValue<'_>) -> Option<(HashAlgorithm, Vec<u8>)> {
+    a.digest("digest").ok()
 }
 
 fn hash_output(h: &HashOutput) -> Result<(HashAlgorithm, Vec<u8>)> {
@@ -279,7 +201,7 @@ fn one_signature(env: &Envelope) -> Result<&[u8]> {
 /// Checks that the entry body records this bundle's signature, key and content.
 pub(crate) fn check_body(entry: &TlogEntry, expected: Expected<'_>) -> Result<()> {
     let body = entry.canonicalized_body.as_slice();
-    let head: V1Body<serde::de::IgnoredAny> = parse_body(body)?;
+    let head: Body<'static, serde::de::IgnoredAny> = parse_body(body)?;
     if head.kind != entry.kind || head.api_version != entry.version {
         return Err(body_err(format!(
             "the body is {} {} but the entry says {} {}",
@@ -287,11 +209,18 @@ pub(crate) fn check_body(entry: &TlogEntry, expected: Expected<'_>) -> Result<()
         )));
     }
     match (entry.kind.as_str(), entry.version.as_str()) {
-        ("hashedrekord", "0.0.1") => hashedrekord_v001(parse_body(body)?, expected),
-        ("dsse", "0.0.1") => dsse_v001(parse_body(body)?, expected),
-        ("intoto", "0.0.2") => intoto_v002(parse_body(body)?, expected),
+        ("hashedrekord", "0.0.1") | ("dsse", "0.0.1") | ("intoto", "0.0.2") => {
+            match CanonicalBody::parse(body)
+                .map_err(|e| body_err(format!("undecodable entry body: {e}")))?
+            {
+                CanonicalBody::HashedRekord(spec) => hashedrekord_v001(&spec, expected),
+                CanonicalBody::Dsse(spec) => dsse_v001(&spec, expected),
+                CanonicalBody::Intoto(spec) => intoto_v002(&spec, expected),
+                _ => Err(body_err("unsupported entry type")),
+            }
+        }
         ("hashedrekord" | "dsse", "0.0.2") => {
-            let b: V1Body<V2Spec> = parse_body(body)?;
+            let b: Body<'static, V2Spec> = parse_body(body)?;
             match (b.spec.hashed_rekord, b.spec.dsse, entry.kind.as_str()) {
                 (Some(h), None, "hashedrekord") => hashedrekord_v002(&h, expected),
                 (None, Some(d), "dsse") => dsse_v002(&d, expected),
@@ -304,21 +233,21 @@ pub(crate) fn check_body(entry: &TlogEntry, expected: Expected<'_>) -> Result<()
     }
 }
 
-fn hashedrekord_v001(b: V1Body<HashedRekordV001>, e: Expected<'_>) -> Result<()> {
+fn hashedrekord_v001(spec: &HashedRekordSpec<'_>, e: Expected<'_>) -> Result<()> {
     let Content::MessageSignature { signature, .. } = e.content else {
         return Err(body_err(
             "the entry is a hashedrekord 0.0.1 but the bundle holds a DSSE envelope",
         ));
     };
-    if b64(&b.spec.signature.content, "signature.content")? != *signature {
+    if b64(&spec.signature.content, "signature.content")? != *signature {
         return Err(body_err("the entry's signature is not the bundle's"));
     }
-    if !pem_matches(&b.spec.signature.public_key.content, e.signer)? {
+    if !pem_matches(&spec.signature.public_key.content, e.signer)? {
         return Err(body_err(
             "the entry's verifier is not the bundle's certificate or key",
         ));
     }
-    let recorded = rekor_v1_hash(&b.spec.data.hash)
+    let recorded = rekor_v1_hash(&spec.data.hash)
         .ok_or_else(|| body_err("the entry's data hash is malformed"))?;
     match e.digest {
         Some((alg, d)) if alg == recorded.0 && d == recorded.1 => Ok(()),
@@ -331,23 +260,23 @@ fn hashedrekord_v001(b: V1Body<HashedRekordV001>, e: Expected<'_>) -> Result<()>
     }
 }
 
-fn dsse_v001(b: V1Body<DsseV001>, e: Expected<'_>) -> Result<()> {
+fn dsse_v001(spec: &DsseSpec<'_>, e: Expected<'_>) -> Result<()> {
     let env = need_dsse(e.content)?;
-    let recorded = rekor_v1_hash(&b.spec.payload_hash)
+    let recorded = rekor_v1_hash(&spec.payload_hash)
         .ok_or_else(|| body_err("the entry's payload hash is malformed"))?;
     if recorded.0 != HashAlgorithm::Sha256 || recorded.1 != sha256(&env.payload) {
         return Err(body_err(
             "the entry's payload hash is not the envelope payload's",
         ));
     }
-    if b.spec.signatures.len() != env.signatures.len() {
+    if spec.signatures.len() != env.signatures.len() {
         return Err(body_err(format!(
             "the entry records {} signatures, the envelope has {}",
-            b.spec.signatures.len(),
+            spec.signatures.len(),
             env.signatures.len()
         )));
     }
-    for s in &b.spec.signatures {
+    for s in &spec.signatures {
         let sig = b64(&s.signature, "signatures[].signature")?;
         if !env.signatures.contains(&sig) {
             return Err(body_err("the entry's signature is not the envelope's"));
@@ -362,20 +291,15 @@ fn dsse_v001(b: V1Body<DsseV001>, e: Expected<'_>) -> Result<()> {
 }
 
 /// Rekor's intoto 0.0.2 stores base64 of the DSSE base64 text; accept single encoding too.
-fn double_b64_matches(field: &str, recorded: &str, want: &[u8]) -> Result<bool> {
-    let once = b64(recorded, field)?;
-    if once == want {
-        return Ok(true);
-    }
-    Ok(std::str::from_utf8(&once)
-        .ok()
-        .and_then(|t| crate::json::decode_bytes(Document::Bundle, field, t).ok())
-        .is_some_and(|twice| twice == want))
+fn double_b64_matches(field: &'static str, recorded: &str, want: &[u8]) -> Result<bool> {
+    let candidates =
+        b64_candidates(field, recorded).map_err(|e| body_err(format!("entry body: {e}")))?;
+    Ok(candidates.iter().any(|c| c == want))
 }
 
-fn intoto_v002(b: V1Body<IntotoV002>, e: Expected<'_>) -> Result<()> {
+fn intoto_v002(spec: &IntotoSpec<'_>, e: Expected<'_>) -> Result<()> {
     let env = need_dsse(e.content)?;
-    let c = &b.spec.content;
+    let c = &spec.content;
     let recorded = rekor_v1_hash(&c.payload_hash)
         .ok_or_else(|| body_err("the entry's payload hash is malformed"))?;
     if recorded.0 != HashAlgorithm::Sha256 || recorded.1 != sha256(&env.payload) {
