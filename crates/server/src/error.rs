@@ -9,6 +9,7 @@ use hallmark_ca::CaError;
 use hallmark_keys::KeyError;
 use hallmark_log::LogError;
 use hallmark_sigstore::EntryError;
+use hallmark_sigstore::fulcio::RequestError;
 
 /// An error answer.
 #[derive(Debug)]
@@ -145,6 +146,16 @@ impl From<EntryError> for ApiError {
     /// entry, an entry UUID that is not one).
     fn from(e: EntryError) -> Self {
         Self::bad_request(e.to_string())
+    }
+}
+
+impl From<RequestError> for ApiError {
+    /// A malformed `signingCert` request: 401 without an identity token, 400 otherwise.
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::NoToken => Self::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            _ => Self::bad_request(e.to_string()),
+        }
     }
 }
 

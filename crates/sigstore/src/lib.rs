@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | [`ct`], [`tls`] | RFC 6962: SCTs, `digitally-signed` inputs of SCTs and STHs, the SCT list extension, `MerkleTreeLeaf`, `PrecertChainEntry`, precertificate TBS rebuilding; the TLS length-prefixed codec |
 //! | [`oid`] | the OID registry: Fulcio's extensions (and [`oid::CiExtension`]), RFC 6962's, X.509 and algorithm OIDs |
+//! | [`fulcio`] | Fulcio's v2 API documents: the `signingCert` request (CSR or public key with proof of possession) and answer, the trust bundle |
 //! | [`identity`] | the identity a verified OIDC token proves and a Fulcio certificate carries |
 //! | [`crypto`] | key classification and signature verification (aws-lc-rs) |
 //! | [`index`] | the signature log's search-index keys (digests, public keys, identities) |
@@ -54,6 +55,7 @@ pub mod crypto;
 pub mod ct;
 mod entry;
 mod error;
+pub mod fulcio;
 pub mod identity;
 pub mod index;
 mod key;
