@@ -12,6 +12,7 @@
 //! | [`index`] | the signature log's search-index keys (digests, public keys, identities) |
 //! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
+//! | [`pem`] | PEM texts (RFC 7468), one block or a chain, through `pem-rfc7468` |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
 //! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]) |
 //! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
@@ -61,6 +62,7 @@ pub mod index;
 mod key;
 mod log;
 pub mod oid;
+pub mod pem;
 pub mod protojson;
 pub mod time;
 pub mod tls;

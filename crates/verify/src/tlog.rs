@@ -125,12 +125,10 @@ struct RawBytes {
 /// Whether base64-of-PEM `verifier` (a Rekor v1 field) is the signer's certificate or key.
 fn pem_matches(verifier_b64: &str, signer: Signer<'_>) -> Result<bool> {
     let pem = b64(verifier_b64, "verifier")?;
-    let text =
-        std::str::from_utf8(&pem).map_err(|_| body_err("the entry's verifier is not PEM text"))?;
-    let blocks = crate::json::pem_blocks(text)
-        .map_err(|e| body_err(format!("the entry's verifier: {e}")))?;
     // A chain may follow the signing certificate: the first block signs.
-    let Some((label, der)) = blocks.first() else {
+    let blocks = hallmark_sigstore::pem::decode_all(&pem)
+        .map_err(|e| body_err(format!("the entry's verifier: {e}")))?;
+    let Some(hallmark_sigstore::pem::PemBlock { label, der }) = blocks.first() else {
         return Ok(false);
     };
     Ok(match (signer.certificate, label.as_str()) {
