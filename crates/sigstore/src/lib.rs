@@ -14,7 +14,7 @@
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
 //! | [`pem`] | PEM texts (RFC 7468), one block or a chain, through `pem-rfc7468` |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
-//! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]) |
+//! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]); Rekor v2 canonical bodies (`hashedrekord` / `dsse` v0.0.2) in [`body::v2`], built and parsed |
 //! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
 //!
 //! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
