@@ -66,7 +66,7 @@ async fn issue(
         .verifier
         .verify(&token)
         .await
-        .map_err(|e| token_error(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     let ca_error = ApiError::from;
     let proven = match key {
         KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
@@ -97,20 +97,6 @@ async fn issue(
     chain.push(pem);
     chain.extend(state.ca.chain_pem.iter().cloned());
     Ok(chain)
-}
-
-/// A token that does not verify: the reason for the client's mistakes (4xx); for an identity
-/// provider that cannot be reached (5xx) a generic answer, the detail (transport errors naming
-/// internal hosts, the JWKS URL) only in the log.
-fn token_error(e: &hallmark_oidc::OidcError) -> ApiError {
-    if e.status() >= 500 {
-        tracing::warn!(error = %e, "token verification: identity provider unavailable");
-        return ApiError::new(
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            "the identity provider that issued this token is unavailable; retry later",
-        );
-    }
-    ApiError::from_status(e.status(), e.to_string())
 }
 
 pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<TrustBundle> {
@@ -177,9 +163,13 @@ mod tests {
             URL_SAFE_NO_PAD.encode([1u8; 256])
         );
         let e = verifier.verify(&token).await.unwrap_err();
-        assert_eq!(e.status(), 503, "{e}");
+        assert_eq!(
+            crate::error::oidc_status(&e),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{e}"
+        );
         assert!(e.to_string().contains("corp-internal"), "{e}");
-        let (status, body) = body_text(token_error(&e)).await;
+        let (status, body) = body_text(ApiError::from(&e)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("identity provider"), "{body}");
         for leak in [
