@@ -436,7 +436,6 @@ fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
 }
 
 fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
-    use base64::Engine as _;
     use spki::EncodePublicKey as _;
     let email = format!("bench-{n}@hallmark.local");
     let token = crate::serve_cmd::dev_token(url, &email)?;
@@ -445,13 +444,13 @@ fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>>
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
         .context("encoding the public key")?;
     let proof: DerSignature = key.sign(email.as_bytes());
-    Ok(serde_json::to_vec(&serde_json::json!({
-        "credentials": { "oidcIdentityToken": token },
-        "publicKeyRequest": {
-            "publicKey": { "algorithm": "ECDSA", "content": pem },
-            "proofOfPossession": base64::engine::general_purpose::STANDARD.encode(proof.as_bytes()),
-        }
-    }))?)
+    Ok(hallmark_sigstore::fulcio::SigningCertRequest::public_key(
+        &token,
+        "ECDSA",
+        &pem,
+        proof.as_bytes(),
+    )
+    .to_json()?)
 }
 
 fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Result<()> {
@@ -543,12 +542,11 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
     // A certificate from the server's CA for an in-memory key.
     let key = memory_key()?;
     let request = ca_request_body_for(&url, 0, &key)?;
-    let cert = crate::client::post_json_blocking(&format!("{url}/api/v2/signingCert"), request)
+    let cert = crate::client::post_blocking(&format!("{url}/api/v2/signingCert"), request)
         .context("getting a certificate")?;
-    let leaf = cert["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
-        .as_str()
-        .context("no certificate in the CA's answer")?
-        .to_owned();
+    let leaf = hallmark_sigstore::fulcio::SigningCertResponse::parse(&cert)
+        .and_then(|r| r.leaf().map(str::to_owned))
+        .context("the CA's answer")?;
     // Pre-sign distinct digests, so that client-side signing is not measured.
     let run = std::process::id();
     let prepare = Instant::now();

@@ -18,15 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use clap::Args;
 use hallmark_oidc_client::{
     AcquireOptions, AcquiredToken, IdentityToken, LoginOptions, ServiceAccountToken,
 };
 use hallmark_sigstore::SigningConfig;
+use hallmark_sigstore::fulcio::{SigningCertRequest, SigningCertResponse};
 use p256::ecdsa::{DerSignature, SigningKey};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// A certificate is replaced when less than this is left of its validity: an entry must reach
@@ -321,8 +320,7 @@ impl Session {
         let key = hallmark_keys::generate_memory_p256().context("generating the ephemeral key")?;
         let csr = csr_der(&key)?;
         let url = format!("{}/api/v2/signingCert", self.endpoints.ca);
-        let request =
-            serde_json::to_vec(&json!({ "certificateSigningRequest": STANDARD.encode(csr) }))?;
+        let request = SigningCertRequest::csr(&csr).to_json()?;
         let resp = self
             .send("the CA", &url, || {
                 self.http
@@ -332,12 +330,10 @@ impl Session {
                     .body(request.clone())
             })
             .await?;
-        let body = answer(resp, "the CA", &url).await?;
-        let pem = body
-            .pointer("/signedCertificateEmbeddedSct/chain/certificates/0")
-            .and_then(Value::as_str)
-            .context("the CA's answer has no signedCertificateEmbeddedSct certificate chain")?
-            .to_owned();
+        let body = answer_text(resp, "the CA", &url).await?;
+        let pem = SigningCertResponse::parse(body.as_bytes())
+            .and_then(|r| r.leaf().map(str::to_owned))
+            .with_context(|| format!("the CA at {url}"))?;
         let der = pem_to_der(&pem).context("the CA's leaf certificate")?;
         let cert = {
             use der::Decode as _;
@@ -461,6 +457,12 @@ fn existing_entry_uuid(resp: &reqwest::Response) -> Option<String> {
 
 /// The JSON body of a 2xx answer, or an error quoting the server's message.
 async fn answer(resp: reqwest::Response, who: &str, url: &str) -> Result<Value> {
+    let text = answer_text(resp, who, url).await?;
+    serde_json::from_str(&text).with_context(|| format!("{who} at {url} answered with non-JSON"))
+}
+
+/// The text of a 2xx answer; a non-2xx one is an error carrying the server's `message`.
+async fn answer_text(resp: reqwest::Response, who: &str, url: &str) -> Result<String> {
     let status = resp.status();
     let text = resp
         .text()
@@ -473,7 +475,7 @@ async fn answer(resp: reqwest::Response, who: &str, url: &str) -> Result<Value> 
             .unwrap_or_else(|| text.chars().take(300).collect());
         bail!("{who} at {url} answered {status}: {message}");
     }
-    serde_json::from_str(&text).with_context(|| format!("{who} at {url} answered with non-JSON"))
+    Ok(text)
 }
 
 fn key_spki(key: &SigningKey) -> Result<Vec<u8>> {
@@ -506,6 +508,12 @@ pub(crate) fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
 /// POST a JSON body and parse the JSON answer, from synchronous code (a one-off request of a
 /// command or a benchmark's set-up): fails on a non-2xx status.
 pub(crate) fn post_json_blocking(url: &str, body: Vec<u8>) -> Result<Value> {
+    Ok(serde_json::from_slice::<Value>(&post_blocking(url, body)?)?)
+}
+
+/// POST a JSON body and return the answer's bytes, from synchronous code: fails on a non-2xx
+/// status.
+pub(crate) fn post_blocking(url: &str, body: Vec<u8>) -> Result<Vec<u8>> {
     let ask = async {
         let bytes = reqwest::Client::new()
             .post(url)
@@ -516,7 +524,7 @@ pub(crate) fn post_json_blocking(url: &str, body: Vec<u8>) -> Result<Value> {
             .error_for_status()?
             .bytes()
             .await?;
-        anyhow::Ok(serde_json::from_slice::<Value>(&bytes)?)
+        anyhow::Ok(bytes.to_vec())
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

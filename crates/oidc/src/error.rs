@@ -1,8 +1,10 @@
-//! Why a token was refused, with the HTTP status Fulcio would answer.
+//! Why a token was refused.
 //!
-//! [`OidcError`] is the one error a request can see; [`OidcError::status`] is the single place
-//! that maps it to HTTP. Configuration problems found at start-up are [`ConfigError`]s instead:
-//! they never reach a client.
+//! [`OidcError`] is the one error a request can see; [`OidcError::kind`] classifies it (a
+//! malformed token, one that does not prove an identity, an issuer not allowed, an identity
+//! provider that is unavailable) so that the server can answer it (it maps kinds to HTTP
+//! statuses). Configuration problems found at start-up are [`ConfigError`]s instead: they never
+//! reach a client.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -174,15 +176,30 @@ pub enum OidcError {
     },
 }
 
+/// What kind of failure an [`OidcError`] is, for whoever answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The token is not a JWT (or is too large): the request is malformed.
+    Malformed,
+    /// The token does not verify, or does not prove an acceptable identity.
+    Unauthenticated,
+    /// The token's issuer is not one this verifier is configured to trust.
+    IssuerNotAllowed,
+    /// The identity provider could not be reached or answered with something unusable: the
+    /// token may be fine, retrying later may succeed.
+    IdpUnavailable,
+}
+
 impl OidcError {
-    /// The HTTP status to answer with, as Fulcio does: 400 for a malformed request, 401 for a
-    /// token that does not verify or does not prove an acceptable identity, 403 for an issuer that
-    /// is not allowed, 503 when the identity provider cannot be reached.
-    pub fn status(&self) -> u16 {
+    /// The kind of failure: the caller's mistake ([`ErrorKind::Malformed`],
+    /// [`ErrorKind::Unauthenticated`], [`ErrorKind::IssuerNotAllowed`]) or an unavailable
+    /// identity provider.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::TokenTooLarge { .. } | Self::Malformed(_) => 400,
-            Self::IssuerNotAllowed { .. } => 403,
-            Self::IdpUnavailable { .. } => 503,
+            Self::TokenTooLarge { .. } | Self::Malformed(_) => ErrorKind::Malformed,
+            Self::IssuerNotAllowed { .. } => ErrorKind::IssuerNotAllowed,
+            Self::IdpUnavailable { .. } => ErrorKind::IdpUnavailable,
             Self::AlgorithmNotAllowed { .. }
             | Self::AlgorithmMismatch { .. }
             | Self::UnknownKey { .. }
@@ -196,7 +213,7 @@ impl OidcError {
             | Self::EmailNotVerified { .. }
             | Self::SubjectNotAllowed { .. }
             | Self::VerificationFailed { .. }
-            | Self::DiscoveryIssuerMismatch { .. } => 401,
+            | Self::DiscoveryIssuerMismatch { .. } => ErrorKind::Unauthenticated,
         }
     }
 

@@ -17,7 +17,9 @@
 //!   ([`HttpKeySource`]), or documents held in memory ([`MemoryKeySource`]) so tests verify real
 //!   tokens with no identity provider running.
 //!
-//! Errors carry the HTTP status Fulcio would answer ([`OidcError::status`]).
+//! Errors say what kind of failure they are ([`OidcError::kind`]: a malformed token, one that
+//! proves no acceptable identity, an issuer not allowed, an unavailable identity provider); the
+//! server maps kinds to HTTP statuses.
 //!
 //! Its sibling crates: `hallmark-oidc-client` gets a token as a client does (CI, Kubernetes,
 //! interactive login), and `hallmark-dev-issuer` is the development issuer of tests and local
@@ -49,7 +51,7 @@ mod mapping;
 mod verifier;
 
 pub use config::{IssuerConfig, IssuerKind, IssuerPolicy, IssuerType};
-pub use error::{ConfigError, OidcError};
+pub use error::{ConfigError, ErrorKind, OidcError};
 pub use fetch::{FetchFuture, FetchRequest, Fetched, HttpKeySource, KeySource, MemoryKeySource};
 pub use identity::{CiExtensions, GithubV1Extensions, Identity, SubjectAltName};
 pub use jwt::{UnixTime, decode_payload_unverified};

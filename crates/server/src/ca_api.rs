@@ -8,53 +8,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
+use hallmark_sigstore::fulcio::{
+    CertificateChain, KeyProof, SigningCertRequest, SigningCertResponse, TrustBundle,
+};
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{LimitedBody, RequestLimit};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SigningCertRequest {
-    certificate_signing_request: Option<String>,
-    credentials: Option<Credentials>,
-    public_key_request: Option<PublicKeyRequest>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Credentials {
-    oidc_identity_token: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PublicKeyRequest {
-    public_key: PublicKey,
-    proof_of_possession: String,
-}
-
-#[derive(Deserialize)]
-struct PublicKey {
-    #[serde(default)]
-    #[allow(
-        dead_code,
-        reason = "accepted for compatibility; the key itself says its type"
-    )]
-    algorithm: Option<String>,
-    content: String,
-}
-
-/// The key the certificate is for, and how it was proven.
-pub(crate) enum KeyProof {
-    /// A CSR: its self-signature is the proof.
-    Csr(Vec<u8>),
-    /// A public key and a signature over the identity's challenge.
-    PublicKey { pem: String, proof: Vec<u8> },
-}
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers
@@ -67,57 +27,13 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// The identity token and the key with its proof, from the body (typed by
+/// [`hallmark_sigstore::fulcio`]) and the `Authorization` header.
 pub(crate) fn parse_request(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(String, KeyProof), ApiError> {
-    let req: SigningCertRequest = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "request body is not valid JSON of the expected shape: {e}"
-        ))
-    })?;
-    let token = req
-        .credentials
-        .and_then(|c| c.oidc_identity_token)
-        .or_else(|| bearer(headers))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "no identity token: send it as `Authorization: Bearer <token>` or in credentials.oidcIdentityToken",
-            )
-        })?;
-    let key = match (req.certificate_signing_request, req.public_key_request) {
-        (Some(csr), None) => {
-            let raw = STANDARD.decode(csr.trim()).map_err(|_| {
-                ApiError::bad_request(
-                    "certificateSigningRequest is not base64 (of a PEM or DER CSR)",
-                )
-            })?;
-            KeyProof::Csr(raw)
-        }
-        (None, Some(pk)) => {
-            let proof = STANDARD
-                .decode(pk.proof_of_possession.trim())
-                .map_err(|_| {
-                    ApiError::bad_request("publicKeyRequest.proofOfPossession is not base64")
-                })?;
-            KeyProof::PublicKey {
-                pem: pk.public_key.content,
-                proof,
-            }
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "send either certificateSigningRequest or publicKeyRequest, not both",
-            ));
-        }
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "missing the key: send certificateSigningRequest (base64 CSR) or publicKeyRequest with proofOfPossession",
-            ));
-        }
-    };
-    Ok((token, key))
+    Ok(SigningCertRequest::parse(body)?.into_parts(bearer(headers).as_deref())?)
 }
 
 pub(crate) async fn signing_cert(
@@ -136,10 +52,7 @@ pub(crate) async fn signing_cert(
     metrics::histogram!("hallmark_signing_cert_seconds").record(started.elapsed().as_secs_f64());
     let chain = result?;
     metrics::counter!("hallmark_certificates_issued_total").increment(1);
-    let body = serde_json::json!({
-        "signedCertificateEmbeddedSct": { "chain": { "certificates": chain } }
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(SigningCertResponse::new(chain))).into_response())
 }
 
 /// The whole issuance; returns leaf, issuing CA and root PEMs.
@@ -153,7 +66,7 @@ async fn issue(
         .verifier
         .verify(&token)
         .await
-        .map_err(|e| token_error(&e))?;
+        .map_err(|e| ApiError::from(&e))?;
     let ca_error = ApiError::from;
     let proven = match key {
         KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
@@ -186,24 +99,12 @@ async fn issue(
     Ok(chain)
 }
 
-/// A token that does not verify: the reason for the client's mistakes (4xx); for an identity
-/// provider that cannot be reached (5xx) a generic answer, the detail (transport errors naming
-/// internal hosts, the JWKS URL) only in the log.
-fn token_error(e: &hallmark_oidc::OidcError) -> ApiError {
-    if e.status() >= 500 {
-        tracing::warn!(error = %e, "token verification: identity provider unavailable");
-        return ApiError::new(
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            "the identity provider that issued this token is unavailable; retry later",
-        );
-    }
-    ApiError::from_status(e.status(), e.to_string())
-}
-
-pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "chains": [ { "certificates": state.ca.chain_pem } ]
-    }))
+pub(crate) async fn trust_bundle(State(state): State<Arc<AppState>>) -> Json<TrustBundle> {
+    Json(TrustBundle {
+        chains: vec![CertificateChain {
+            certificates: state.ca.chain_pem.clone(),
+        }],
+    })
 }
 
 pub(crate) async fn configuration(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
@@ -223,6 +124,7 @@ pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Resp
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+    use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
@@ -261,9 +163,13 @@ mod tests {
             URL_SAFE_NO_PAD.encode([1u8; 256])
         );
         let e = verifier.verify(&token).await.unwrap_err();
-        assert_eq!(e.status(), 503, "{e}");
+        assert_eq!(
+            crate::error::oidc_status(&e),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{e}"
+        );
         assert!(e.to_string().contains("corp-internal"), "{e}");
-        let (status, body) = body_text(token_error(&e)).await;
+        let (status, body) = body_text(ApiError::from(&e)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(body.contains("identity provider"), "{body}");
         for leak in [

@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use hallmark_ca::CaError;
 use hallmark_keys::KeyError;
 use hallmark_log::LogError;
+use hallmark_oidc::{ErrorKind as OidcErrorKind, OidcError};
 use hallmark_sigstore::EntryError;
+use hallmark_sigstore::fulcio::RequestError;
 
 /// An error answer.
 #[derive(Debug)]
@@ -140,11 +142,51 @@ impl From<CaError> for ApiError {
     }
 }
 
+/// The HTTP status of a token that does not verify, as Fulcio answers: 400 for a malformed
+/// token, 401 for one that does not prove an acceptable identity, 403 for an issuer that is not
+/// allowed, 503 when the identity provider cannot be reached.
+pub(crate) fn oidc_status(e: &OidcError) -> StatusCode {
+    match e.kind() {
+        OidcErrorKind::Malformed => StatusCode::BAD_REQUEST,
+        OidcErrorKind::IssuerNotAllowed => StatusCode::FORBIDDEN,
+        OidcErrorKind::IdpUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // Unauthenticated, and any kind added later: the token is refused.
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
+
+impl From<&OidcError> for ApiError {
+    /// A token that does not verify: the reason for the client's mistakes (4xx); for an
+    /// identity provider that cannot be reached (5xx) a generic answer, the detail (transport
+    /// errors naming internal hosts, the JWKS URL) only in the log.
+    fn from(e: &OidcError) -> Self {
+        let status = oidc_status(e);
+        if status.is_server_error() {
+            tracing::warn!(error = %e, "token verification: identity provider unavailable");
+            return Self::new(
+                status,
+                "the identity provider that issued this token is unavailable; retry later",
+            );
+        }
+        Self::new(status, e.to_string())
+    }
+}
+
 impl From<EntryError> for ApiError {
     /// 400: every [`EntryError`] is the request's mistake (a malformed or unverifiable proposed
     /// entry, an entry UUID that is not one).
     fn from(e: EntryError) -> Self {
         Self::bad_request(e.to_string())
+    }
+}
+
+impl From<RequestError> for ApiError {
+    /// A malformed `signingCert` request: 401 without an identity token, 400 otherwise.
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::NoToken => Self::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            _ => Self::bad_request(e.to_string()),
+        }
     }
 }
 
@@ -249,6 +291,115 @@ mod tests {
             ca_status(&CaError::Ct(hallmark_sigstore::ct::CtError::NoEmbeddedScts)),
             StatusCode::INTERNAL_SERVER_ERROR
         );
+    }
+
+    /// Token errors answer Fulcio's statuses: 400 malformed, 401 not proving an identity, 403
+    /// issuer not allowed, 503 identity provider unavailable (the statuses `OidcError::status`
+    /// gave when the mapping lived in hallmark-oidc, and that its tests asserted).
+    #[test]
+    fn token_errors_answer_fulcios_statuses() {
+        use hallmark_oidc::UnixTime;
+        use hallmark_oidc::error::{
+            ClaimProblem, Document, EmailVerified, FetchError, KeyId, MalformedToken,
+            SubjectRejection,
+        };
+        let kid = || KeyId(Some("k1".into()));
+        let cases = [
+            (OidcError::TokenTooLarge { size: 9, max: 8 }, 400),
+            (OidcError::Malformed(MalformedToken::Empty), 400),
+            (
+                OidcError::Malformed(MalformedToken::SegmentCount { found: 2 }),
+                400,
+            ),
+            (
+                OidcError::IssuerNotAllowed {
+                    issuer: "https://other".into(),
+                },
+                403,
+            ),
+            (
+                OidcError::IdpUnavailable {
+                    issuer: "https://idp".into(),
+                    url: "https://idp/jwks".into(),
+                    cause: std::sync::Arc::new(FetchError::Status {
+                        document: Document::Jwks,
+                        status: 404,
+                    }),
+                },
+                503,
+            ),
+            (OidcError::AlgorithmNotAllowed { alg: "none".into() }, 401),
+            (
+                OidcError::UnknownKey {
+                    issuer: "https://idp".into(),
+                    kid: kid(),
+                    keys: 1,
+                    refetched: true,
+                },
+                401,
+            ),
+            (
+                OidcError::BadSignature {
+                    issuer: "https://idp".into(),
+                    kid: kid(),
+                },
+                401,
+            ),
+            (OidcError::Expired { exp: UnixTime(1) }, 401),
+            (OidcError::NotYetValid { nbf: UnixTime(1) }, 401),
+            (OidcError::IssuedInFuture { iat: UnixTime(1) }, 401),
+            (
+                OidcError::WrongAudience {
+                    audience: vec!["x".into()],
+                    expected: "sigstore".into(),
+                },
+                401,
+            ),
+            (
+                OidcError::MissingClaim {
+                    claim: "email".into(),
+                },
+                401,
+            ),
+            (
+                OidcError::InvalidClaim {
+                    claim: "email".into(),
+                    problem: ClaimProblem::NotAnEmail,
+                },
+                401,
+            ),
+            (
+                OidcError::EmailNotVerified {
+                    email: "a@example.com".into(),
+                    found: EmailVerified::False,
+                },
+                401,
+            ),
+            (
+                OidcError::SubjectNotAllowed {
+                    subject: "a".into(),
+                    reason: SubjectRejection::IsEmail,
+                },
+                401,
+            ),
+            (
+                OidcError::DiscoveryIssuerMismatch {
+                    issuer: "https://idp".into(),
+                    discovered: "https://other".into(),
+                },
+                401,
+            ),
+        ];
+        for (err, status) in cases {
+            assert_eq!(oidc_status(&err).as_u16(), status, "{err:?}");
+            let api = ApiError::from(&err);
+            assert_eq!(api.status().as_u16(), status, "{err:?}");
+            if status < 500 {
+                assert_eq!(api.message(), err.to_string());
+            } else {
+                assert!(!api.message().contains("idp/jwks"), "{}", api.message());
+            }
+        }
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //! verified (signature, verifier) pairs; `intoto` drops the envelope's payload and adds the
 //! computed `payloadHash`, keeping `sig` and `publicKey` as sent (base64 of the DSSE base64 text:
 //! see [`b64_candidates`]).
+//!
+//! Rekor v2's bodies (`hashedrekord` / `dsse` v0.0.2) are in [`v2`].
+
+pub mod v2;
 
 use std::borrow::Cow;
 

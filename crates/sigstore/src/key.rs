@@ -81,9 +81,11 @@ impl Verifier {
         }
         let pem = crate::decode_b64(field, b64)?;
         // A certificate chain (leaf first) is accepted, as Rekor does: the leaf signs.
-        let (label, der_bytes) =
-            der::pem::decode_vec(first_pem_block(&pem)).map_err(|e| bad_key(field, e))?;
-        let (certificate_der, spki_der, sans) = match label {
+        let crate::pem::PemBlock {
+            label,
+            der: der_bytes,
+        } = crate::pem::decode_first(&pem).map_err(|e| bad_key(field, e))?;
+        let (certificate_der, spki_der, sans) = match label.as_str() {
             "CERTIFICATE" => {
                 let cert = Certificate::from_der(&der_bytes).map_err(|e| bad_key(field, e))?;
                 let spki = cert
@@ -170,28 +172,6 @@ impl Verifier {
             KeyType::Ed25519 => &[Scheme::Ed25519],
         };
         self.key.verifies_any(schemes, message, sig)
-    }
-}
-
-/// The first PEM block of `pem` (through its `-----END ...-----` line), or all of it.
-fn first_pem_block(pem: &[u8]) -> &[u8] {
-    const END: &[u8] = b"-----END ";
-    let Some(start) = pem.windows(END.len()).position(|w| w == END) else {
-        return pem;
-    };
-    let after = start + END.len();
-    match pem[after..].windows(5).position(|w| w == b"-----") {
-        Some(i) => {
-            let mut end = after + i + 5;
-            if pem.get(end) == Some(&b'\r') {
-                end += 1;
-            }
-            if pem.get(end) == Some(&b'\n') {
-                end += 1;
-            }
-            &pem[..end]
-        }
-        None => pem,
     }
 }
 

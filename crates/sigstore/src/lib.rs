@@ -6,13 +6,15 @@
 //! | --- | --- |
 //! | [`ct`], [`tls`] | RFC 6962: SCTs, `digitally-signed` inputs of SCTs and STHs, the SCT list extension, `MerkleTreeLeaf`, `PrecertChainEntry`, precertificate TBS rebuilding; the TLS length-prefixed codec |
 //! | [`oid`] | the OID registry: Fulcio's extensions (and [`oid::CiExtension`]), RFC 6962's, X.509 and algorithm OIDs |
+//! | [`fulcio`] | Fulcio's v2 API documents: the `signingCert` request (CSR or public key with proof of possession) and answer, the trust bundle |
 //! | [`identity`] | the identity a verified OIDC token proves and a Fulcio certificate carries |
 //! | [`crypto`] | key classification and signature verification (aws-lc-rs) |
 //! | [`index`] | the signature log's search-index keys (digests, public keys, identities) |
 //! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
+//! | [`pem`] | PEM texts (RFC 7468), one block or a chain, through `pem-rfc7468` |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
-//! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]) |
+//! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]); Rekor v2 canonical bodies (`hashedrekord` / `dsse` v0.0.2) in [`body::v2`], built and parsed |
 //! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
 //!
 //! Pure: no I/O, no async, no key backend. The server parses a `POST /api/v1/log/entries` body with
@@ -54,11 +56,13 @@ pub mod crypto;
 pub mod ct;
 mod entry;
 mod error;
+pub mod fulcio;
 pub mod identity;
 pub mod index;
 mod key;
 mod log;
 pub mod oid;
+pub mod pem;
 pub mod protojson;
 pub mod time;
 pub mod tls;

@@ -31,9 +31,9 @@ impl PublicKey {
     /// [`VerifyError::Parse`] for bad PEM, another label, or what [`PublicKey::from_spki_der`]
     /// rejects.
     pub fn from_pem(pem: &str) -> Result<Self> {
-        let blocks = crate::json::pem_blocks(pem)
+        let blocks = hallmark_sigstore::pem::decode_all(pem.as_bytes())
             .map_err(|e| VerifyError::parse(Document::PublicKey, "$", e))?;
-        let [(label, der)] = blocks.as_slice() else {
+        let [hallmark_sigstore::pem::PemBlock { label, der }] = blocks.as_slice() else {
             return Err(VerifyError::parse(
                 Document::PublicKey,
                 "$",

@@ -7,7 +7,7 @@
 //!   ([`hallmark_sigstore::body::CanonicalBody`], the types the log writes them with);
 //! - Rekor v2 `hashedrekord` 0.0.2 and the deprecated `dsse` 0.0.2
 //!   ([rekor-tiles protos](https://github.com/sigstore/rekor-tiles/tree/main/api/proto/rekor/v2)),
-//!   including DSSE envelopes logged as `hashedrekord` over `Hash(PAE(type, payload))`.
+//!   parsed by the spec layer ([`hallmark_sigstore::body::v2::CanonicalBody`]), including DSSE envelopes logged as `hashedrekord` over `Hash(PAE(type, payload))`.
 //!
 //! Checkpoints are signed notes ([C2SP signed-note](https://c2sp.org/signed-note)). The log's
 //! signature line is the one whose key ID is the log's (the trusted root's `checkpointKeyId`,
@@ -20,11 +20,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use der::Decode;
 use hallmark_sigstore::body::{
-    AlgValue, Body, CanonicalBody, DsseSpec, HashedRekordSpec, IntotoSpec, b64_candidates,
+    AlgValue, Body, CanonicalBody, DsseSpec, HashedRekordSpec, IntotoSpec, b64_candidates, v2,
 };
+use hallmark_sigstore::common::HashOutput;
 use hallmark_sigstore::{HashAlgorithm, KeyType};
 use hallmark_tlog::note::{Checkpoint, Note};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use x509_cert::Certificate;
 
@@ -33,7 +33,6 @@ use crate::bundle::{Content, Envelope, TlogEntry, hash_algorithm};
 use crate::crypto::{PublicKey, hash, sha256};
 use crate::error::{Check, Document, Result, fail};
 use crate::trust::LogInstance;
-use hallmark_sigstore::protojson::Base64 as B64;
 
 /// The key (and certificate, if any) that made the bundle's signature.
 #[derive(Clone, Copy, Debug)]
@@ -64,73 +63,13 @@ fn b64(value: &str, field: &str) -> Result<Vec<u8>> {
         .map_err(|e| body_err(format!("entry body: {e}")))
 }
 
-// Rekor v2 bodies: protobuf JSON, strict.
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct V2Spec {
-    #[serde(rename = "hashedRekordV002")]
-    hashed_rekord: Option<HashedRekordV002>,
-    #[serde(rename = "dsseV002")]
-    dsse: Option<DsseV002>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HashOutput {
-    algorithm: String,
-    digest: B64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HashedRekordV002 {
-    data: HashOutput,
-    signature: V2Signature,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DsseV002 {
-    #[serde(rename = "payloadHash")]
-    payload_hash: HashOutput,
-    signatures: Vec<V2Signature>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct V2Signature {
-    content: B64,
-    verifier: V2Verifier,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct V2Verifier {
-    #[serde(rename = "publicKey")]
-    public_key: Option<RawBytes>,
-    #[serde(rename = "x509Certificate")]
-    x509_certificate: Option<RawBytes>,
-    #[serde(rename = "keyDetails")]
-    key_details: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBytes {
-    #[serde(rename = "rawBytes")]
-    raw_bytes: B64,
-}
-
 /// Whether base64-of-PEM `verifier` (a Rekor v1 field) is the signer's certificate or key.
 fn pem_matches(verifier_b64: &str, signer: Signer<'_>) -> Result<bool> {
     let pem = b64(verifier_b64, "verifier")?;
-    let text =
-        std::str::from_utf8(&pem).map_err(|_| body_err("the entry's verifier is not PEM text"))?;
-    let blocks = crate::json::pem_blocks(text)
-        .map_err(|e| body_err(format!("the entry's verifier: {e}")))?;
     // A chain may follow the signing certificate: the first block signs.
-    let Some((label, der)) = blocks.first() else {
+    let blocks = hallmark_sigstore::pem::decode_all(&pem)
+        .map_err(|e| body_err(format!("the entry's verifier: {e}")))?;
+    let Some(hallmark_sigstore::pem::PemBlock { label, der }) = blocks.first() else {
         return Ok(false);
     };
     Ok(match (signer.certificate, label.as_str()) {
@@ -147,11 +86,12 @@ fn pem_matches(verifier_b64: &str, signer: Signer<'_>) -> Result<bool> {
 }
 
 /// Whether a Rekor v2 verifier is the signer's certificate or key, with consistent details.
-fn v2_verifier_matches(v: &V2Verifier, signer: Signer<'_>) -> Result<bool> {
+fn v2_verifier_matches(v: &v2::Verifier, signer: Signer<'_>) -> Result<bool> {
     let same = match (signer.certificate, &v.x509_certificate, &v.public_key) {
-        (Some(leaf), Some(cert), None) => {
-            decode(&cert.raw_bytes, Document::Bundle, "x509Certificate")? == leaf
-        }
+        (Some(leaf), Some(cert), None) => match &cert.raw_bytes {
+            Some(raw) => decode(raw, Document::Bundle, "x509Certificate")? == leaf,
+            None => false,
+        },
         (None, None, Some(key)) => {
             decode(&key.raw_bytes, Document::Bundle, "publicKey")? == signer.key.spki_der()
         }
@@ -174,9 +114,14 @@ fn rekor_v1_hash(a: &AlgValue<'_>) -> Option<(HashAlgorithm, Vec<u8>)> {
 }
 
 fn hash_output(h: &HashOutput) -> Result<(HashAlgorithm, Vec<u8>)> {
-    let alg = hash_algorithm(&h.algorithm)
-        .ok_or_else(|| body_err(format!("unsupported hash algorithm {:?}", h.algorithm)))?;
-    Ok((alg, decode(&h.digest, Document::Bundle, "digest")?))
+    let name = h.algorithm.as_deref().unwrap_or_default();
+    let alg = hash_algorithm(name)
+        .ok_or_else(|| body_err(format!("unsupported hash algorithm {name:?}")))?;
+    let digest = h
+        .digest
+        .as_ref()
+        .ok_or_else(|| body_err("the entry records no digest"))?;
+    Ok((alg, decode(digest, Document::Bundle, "digest")?))
 }
 
 fn need_dsse(content: &Content) -> Result<&Envelope> {
@@ -220,11 +165,15 @@ pub(crate) fn check_body(entry: &TlogEntry, expected: Expected<'_>) -> Result<()
             }
         }
         ("hashedrekord" | "dsse", "0.0.2") => {
-            let b: Body<'static, V2Spec> = parse_body(body)?;
-            match (b.spec.hashed_rekord, b.spec.dsse, entry.kind.as_str()) {
-                (Some(h), None, "hashedrekord") => hashedrekord_v002(&h, expected),
-                (None, Some(d), "dsse") => dsse_v002(&d, expected),
-                _ => Err(body_err("the body's spec does not match its kind")),
+            match v2::CanonicalBody::parse(body).map_err(|e| match e {
+                hallmark_sigstore::EntryError::Malformed { field: "spec", .. } => {
+                    body_err("the body's spec does not match its kind")
+                }
+                e => body_err(format!("undecodable entry body: {e}")),
+            })? {
+                v2::CanonicalBody::HashedRekord(h) => hashedrekord_v002(&h, expected),
+                v2::CanonicalBody::Dsse(d) => dsse_v002(&d, expected),
+                _ => Err(body_err("unsupported entry type")),
             }
         }
         (kind, version) => Err(body_err(format!(
@@ -339,7 +288,7 @@ fn intoto_v002(spec: &IntotoSpec<'_>, e: Expected<'_>) -> Result<()> {
     Ok(())
 }
 
-fn hashedrekord_v002(h: &HashedRekordV002, e: Expected<'_>) -> Result<()> {
+fn hashedrekord_v002(h: &v2::HashedRekordLogEntryV002, e: Expected<'_>) -> Result<()> {
     let (alg, recorded) = hash_output(&h.data)?;
     let content = decode(&h.signature.content, Document::Bundle, "signature.content")?;
     let (want_sig, want_digest) = match e.content {
@@ -384,7 +333,7 @@ fn hashedrekord_v002(h: &HashedRekordV002, e: Expected<'_>) -> Result<()> {
     Ok(())
 }
 
-fn dsse_v002(d: &DsseV002, e: Expected<'_>) -> Result<()> {
+fn dsse_v002(d: &v2::DsseLogEntryV002, e: Expected<'_>) -> Result<()> {
     let env = need_dsse(e.content)?;
     let (alg, recorded) = hash_output(&d.payload_hash)?;
     if recorded != hash(alg, &env.payload) {

@@ -36,7 +36,7 @@ async fn token_endpoint_mints_verifiable_tokens() {
     let answer = body(http.post(format!("{url}/token"))).await;
     let e = expect_error(
         v.verify(answer["id_token"].as_str().unwrap()).await,
-        401,
+        ErrorKind::Unauthenticated,
         "\"email\"",
     );
     assert!(matches!(e, hallmark_oidc::OidcError::MissingClaim { .. }));

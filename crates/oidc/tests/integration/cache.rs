@@ -33,7 +33,11 @@ async fn rotation_triggers_one_refetch() {
     assert_eq!(idp.dev.jwks_requests(), 2);
 
     // The old key is gone from the refetched set.
-    let e = expect_error(v.verify(&old).await, 401, &format!("no key \"{old_kid}\""));
+    let e = expect_error(
+        v.verify(&old).await,
+        ErrorKind::Unauthenticated,
+        &format!("no key \"{old_kid}\""),
+    );
     assert!(
         matches!(
             e,
@@ -73,7 +77,11 @@ async fn unknown_kid_refetches_at_most_once_per_interval() {
         .dev
         .sign_raw(&json!({"alg": "RS256", "kid": "no-such-key"}), &claims);
 
-    let e = expect_error(v.verify(&garbage).await, 401, "no key \"no-such-key\"");
+    let e = expect_error(
+        v.verify(&garbage).await,
+        ErrorKind::Unauthenticated,
+        "no key \"no-such-key\"",
+    );
     assert!(
         matches!(
             e,
@@ -88,7 +96,11 @@ async fn unknown_kid_refetches_at_most_once_per_interval() {
     assert_eq!(idp.dev.jwks_requests(), 2, "one refetch");
 
     for _ in 0..5 {
-        let e = expect_error(v.verify(&garbage).await, 401, "refetched: false");
+        let e = expect_error(
+            v.verify(&garbage).await,
+            ErrorKind::Unauthenticated,
+            "refetched: false",
+        );
         assert!(matches!(
             e,
             OidcError::UnknownKey {
@@ -123,12 +135,24 @@ async fn unknown_kid_refetch_again_after_the_interval() {
         .dev
         .sign_raw(&json!({"alg": "RS256", "kid": "later"}), &claims);
     // Cold: the first fetch already searched fresh keys for the kid, and counts as its refetch.
-    expect_error(v.verify(&garbage).await, 401, "refetched: true");
+    expect_error(
+        v.verify(&garbage).await,
+        ErrorKind::Unauthenticated,
+        "refetched: true",
+    );
     assert_eq!(idp.dev.jwks_requests(), 1);
-    expect_error(v.verify(&garbage).await, 401, "refetched: false");
+    expect_error(
+        v.verify(&garbage).await,
+        ErrorKind::Unauthenticated,
+        "refetched: false",
+    );
     assert_eq!(idp.dev.jwks_requests(), 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    expect_error(v.verify(&garbage).await, 401, "refetched: true");
+    expect_error(
+        v.verify(&garbage).await,
+        ErrorKind::Unauthenticated,
+        "refetched: true",
+    );
     assert_eq!(idp.dev.jwks_requests(), 2);
 }
 
@@ -164,7 +188,11 @@ async fn idp_down_then_back() {
     let v = verifier_with(&one_issuer(&url, "email", ""), o);
     let token = dev.mint_email("alice@example.com");
 
-    let e = expect_error(v.verify(&token).await, 503, "unavailable");
+    let e = expect_error(
+        v.verify(&token).await,
+        ErrorKind::IdpUnavailable,
+        "unavailable",
+    );
     assert!(matches!(e, OidcError::IdpUnavailable { .. }));
     assert!(
         e.to_string().contains("/.well-known/openid-configuration"),
@@ -175,7 +203,11 @@ async fn idp_down_then_back() {
     let l = tokio::net::TcpListener::bind(addr).await.unwrap();
     serve(l, dev.router());
     // Within the retry interval the failure is remembered, so the IdP is not hammered.
-    expect_error(v.verify(&token).await, 503, "unavailable");
+    expect_error(
+        v.verify(&token).await,
+        ErrorKind::IdpUnavailable,
+        "unavailable",
+    );
     assert_eq!(dev.discovery_requests(), 0);
     tokio::time::sleep(Duration::from_millis(350)).await;
     v.verify(&token).await.unwrap();
@@ -189,7 +221,7 @@ async fn idp_errors_are_503() {
     idp.down.store(true, Ordering::SeqCst);
     let e = expect_error(
         v.verify(&idp.dev.mint_email("a@example.com")).await,
-        503,
+        ErrorKind::IdpUnavailable,
         "answered HTTP 503",
     );
     assert!(matches!(e, OidcError::IdpUnavailable { .. }));
@@ -209,7 +241,7 @@ async fn idp_errors_are_503() {
     let v = verifier_for(&url, "email", "");
     let e = expect_error(
         v.verify(&dev.mint_email("a@example.com")).await,
-        503,
+        ErrorKind::IdpUnavailable,
         "JWK set answered HTTP 404",
     );
     assert!(e.to_string().contains(&format!("{url}/jwks")), "{e}");
@@ -243,7 +275,11 @@ async fn expired_keys_are_used_while_the_idp_is_down() {
     let strict = verifier_with(&one_issuer(&idp.url(), "email", ""), o);
     strict.verify(&token).await.unwrap();
     idp.down.store(true, Ordering::SeqCst);
-    expect_error(strict.verify(&token).await, 503, "unavailable");
+    expect_error(
+        strict.verify(&token).await,
+        ErrorKind::IdpUnavailable,
+        "unavailable",
+    );
 }
 
 #[tokio::test]

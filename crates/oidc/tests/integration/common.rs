@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hallmark_dev_issuer::{DevAlgorithm, DevIssuer};
+pub(crate) use hallmark_oidc::ErrorKind;
 use hallmark_oidc::{IssuerConfig, OidcError, TokenVerifier, UnixTime, VerifierOptions};
 use tokio::net::TcpListener;
 
@@ -128,18 +129,18 @@ pub(crate) fn b64(s: &str) -> String {
     URL_SAFE_NO_PAD.encode(s)
 }
 
-/// Asserts an error's status and that its message contains `needle`; returns it for matching.
+/// Asserts an error's kind and that its message contains `needle`; returns it for matching.
 #[track_caller]
 pub(crate) fn expect_error(
     result: Result<hallmark_oidc::Identity, OidcError>,
-    status: u16,
+    kind: ErrorKind,
     needle: &str,
 ) -> OidcError {
     let e = match result {
         Ok(id) => panic!("expected an error containing {needle:?}, got {id:?}"),
         Err(e) => e,
     };
-    assert_eq!(e.status(), status, "status of {e:?}");
+    assert_eq!(e.kind(), kind, "kind of {e:?}");
     assert!(
         e.to_string().contains(needle),
         "{:?} does not contain {needle:?}",

@@ -47,7 +47,7 @@ async fn email_with_federated_issuer_claim() {
     // The claim must be there.
     let e = expect_error(
         v.verify(&idp.dev.mint_email("bob@example.org")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "federated_claims",
     );
     assert!(matches!(e, hallmark_oidc::OidcError::MissingClaim { .. }));
@@ -370,7 +370,7 @@ async fn meta_issuer_wildcards() {
     // An extra path segment does not match, even though that issuer is served and valid.
     let e = expect_error(
         v.verify(&deep.mint_kubernetes("x", "y")).await,
-        403,
+        ErrorKind::IssuerNotAllowed,
         "not allowed",
     );
     assert!(matches!(
@@ -380,10 +380,18 @@ async fn meta_issuer_wildcards() {
     assert_eq!(deep.discovery_requests(), 0);
     // Another host does not match.
     let other_host = a.mint(json!({"iss": format!("http://localhost:{port}/id/cluster-a")}));
-    expect_error(v.verify(&other_host).await, 403, "localhost");
+    expect_error(
+        v.verify(&other_host).await,
+        ErrorKind::IssuerNotAllowed,
+        "localhost",
+    );
     // An empty segment does not match.
     let empty = a.mint(json!({"iss": format!("http://127.0.0.1:{port}/id/")}));
-    expect_error(v.verify(&empty).await, 403, "not allowed");
+    expect_error(
+        v.verify(&empty).await,
+        ErrorKind::IssuerNotAllowed,
+        "not allowed",
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Property: no input makes `verify` panic; every refusal is a 4xx with a message.
+//! Property: no input makes `verify` panic; every refusal is the token's fault (never an
+//! unavailable identity provider), with a message.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +16,12 @@ fn check(
     token: &str,
 ) -> Result<(), TestCaseError> {
     if let Err(e) = rt.block_on(v.verify(token)) {
-        prop_assert!((400..500).contains(&e.status()), "{e:?}");
+        prop_assert_ne!(
+            e.kind(),
+            hallmark_oidc::ErrorKind::IdpUnavailable,
+            "{:?}",
+            e
+        );
         prop_assert!(!e.to_string().is_empty());
     }
     Ok(())

@@ -26,7 +26,7 @@ async fn time_claims() {
             json!({"exp": exp, "iat": t - 4000, "nbf": t - 4000}),
         ))
         .await,
-        401,
+        ErrorKind::Unauthenticated,
         &format!("token expired at {}", UnixTime(exp)),
     );
     assert!(matches!(e, OidcError::Expired { exp: UnixTime(x) } if x == exp));
@@ -37,7 +37,7 @@ async fn time_claims() {
     let nbf = t + 3600;
     let e = expect_error(
         v.verify(&email(json!({"nbf": nbf, "exp": t + 7200}))).await,
-        401,
+        ErrorKind::Unauthenticated,
         &format!("not valid before {}", UnixTime(nbf)),
     );
     assert!(matches!(e, OidcError::NotYetValid { .. }));
@@ -45,16 +45,20 @@ async fn time_claims() {
     let iat = t + 3600;
     let e = expect_error(
         v.verify(&email(json!({"iat": iat, "exp": t + 7200}))).await,
-        401,
+        ErrorKind::Unauthenticated,
         &format!("issued in the future, at {}", UnixTime(iat)),
     );
     assert!(matches!(e, OidcError::IssuedInFuture { .. }));
 
-    let e = expect_error(v.verify(&email(json!({"exp": null}))).await, 401, "\"exp\"");
+    let e = expect_error(
+        v.verify(&email(json!({"exp": null}))).await,
+        ErrorKind::Unauthenticated,
+        "\"exp\"",
+    );
     assert!(matches!(e, OidcError::MissingClaim { .. }));
     let e = expect_error(
         v.verify(&email(json!({"exp": "tomorrow"}))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "\"exp\"",
     );
     assert!(matches!(e, OidcError::InvalidClaim { .. }));
@@ -71,7 +75,7 @@ async fn audience() {
     };
     let e = expect_error(
         v.verify(&mint(json!("foo"))).await,
-        401,
+        ErrorKind::Unauthenticated,
         r#"audience ["foo"] does not include "sigstore""#,
     );
     assert!(
@@ -80,10 +84,14 @@ async fn audience() {
     );
     expect_error(
         v.verify(&mint(json!(["api", "vault"]))).await,
-        401,
+        ErrorKind::Unauthenticated,
         r#"audience ["api", "vault"] does not include "sigstore""#,
     );
-    let e = expect_error(v.verify(&mint(json!(null))).await, 401, "\"aud\"");
+    let e = expect_error(
+        v.verify(&mint(json!(null))).await,
+        ErrorKind::Unauthenticated,
+        "\"aud\"",
+    );
     assert!(matches!(e, OidcError::MissingClaim { ref claim } if claim == "aud"));
 }
 
@@ -96,12 +104,16 @@ async fn issuers() {
     let other = DevIssuer::new("https://idp.attacker.example", DevAlgorithm::Rs256).unwrap();
     let e = expect_error(
         v.verify(&other.mint_email("alice@example.com")).await,
-        403,
+        ErrorKind::IssuerNotAllowed,
         "\"https://idp.attacker.example\" is not allowed",
     );
     assert!(matches!(e, OidcError::IssuerNotAllowed { .. }));
     let trailing = idp.dev.mint(json!({"iss": format!("{}/", idp.url())}));
-    expect_error(v.verify(&trailing).await, 403, "not allowed");
+    expect_error(
+        v.verify(&trailing).await,
+        ErrorKind::IssuerNotAllowed,
+        "not allowed",
+    );
     assert_eq!(idp.dev.discovery_requests(), 0);
 
     // The token's iss is configured, but the discovery document there names another issuer.
@@ -114,7 +126,7 @@ async fn issuers() {
     claims["iss"] = json!(served_as);
     let e = expect_error(
         v.verify(&liar.mint(claims)).await,
-        401,
+        ErrorKind::Unauthenticated,
         &format!("names issuer \"{served_as}/elsewhere\""),
     );
     assert!(matches!(e, OidcError::DiscoveryIssuerMismatch { .. }));
@@ -139,7 +151,11 @@ async fn signatures_and_algorithms() {
     // Another key, same kid: the signature does not verify.
     let impostor = DevIssuer::new(idp.url(), DevAlgorithm::Rs256).unwrap();
     let forged = impostor.sign_raw(&json!({"alg": "RS256", "kid": kid}), &claims);
-    let e = expect_error(v.verify(&forged).await, 401, "signature does not verify");
+    let e = expect_error(
+        v.verify(&forged).await,
+        ErrorKind::Unauthenticated,
+        "signature does not verify",
+    );
     assert!(matches!(e, OidcError::BadSignature { .. }));
 
     // A tampered payload under a genuine signature.
@@ -148,7 +164,11 @@ async fn signatures_and_algorithms() {
     let mut evil = claims.clone();
     evil["email"] = json!("mallory@example.com");
     let tampered = format!("{}.{}.{}", parts[0], b64(&evil.to_string()), parts[2]);
-    expect_error(v.verify(&tampered).await, 401, "signature does not verify");
+    expect_error(
+        v.verify(&tampered).await,
+        ErrorKind::Unauthenticated,
+        "signature does not verify",
+    );
 
     // alg: none, with and without a signature.
     let none_header = b64(&json!({"alg": "none", "kid": kid}).to_string());
@@ -157,7 +177,11 @@ async fn signatures_and_algorithms() {
         format!("{none_header}.{payload}."),
         format!("{none_header}.{payload}.{}", parts[2]),
     ] {
-        let e = expect_error(v.verify(&token).await, 401, "\"none\" is not accepted");
+        let e = expect_error(
+            v.verify(&token).await,
+            ErrorKind::Unauthenticated,
+            "\"none\" is not accepted",
+        );
         assert!(matches!(e, OidcError::AlgorithmNotAllowed { .. }));
     }
 
@@ -171,14 +195,22 @@ async fn signatures_and_algorithms() {
         &jsonwebtoken::EncodingKey::from_secret(public_key.as_bytes()),
     )
     .unwrap();
-    let e = expect_error(v.verify(&hs).await, 401, "\"HS256\" is not accepted");
+    let e = expect_error(
+        v.verify(&hs).await,
+        ErrorKind::Unauthenticated,
+        "\"HS256\" is not accepted",
+    );
     assert!(matches!(e, OidcError::AlgorithmNotAllowed { .. }));
 
     // A header alg that differs from the JWK's (RS256), even when the signature itself is
     // valid for the header's algorithm under the same RSA key.
     for alg in ["RS512", "PS256", "ES256"] {
         let token = idp.dev.sign_raw(&json!({"alg": alg, "kid": kid}), &claims);
-        let e = expect_error(v.verify(&token).await, 401, &format!("alg \"{alg}\""));
+        let e = expect_error(
+            v.verify(&token).await,
+            ErrorKind::Unauthenticated,
+            &format!("alg \"{alg}\""),
+        );
         assert!(
             matches!(
                 e,
@@ -203,7 +235,7 @@ async fn email_rules() {
     };
     let e = expect_error(
         v.verify(&with("email_verified", json!(false))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "email_verified is false",
     );
     assert!(matches!(
@@ -215,7 +247,7 @@ async fn email_rules() {
     ));
     let e = expect_error(
         v.verify(&with("email_verified", json!(null))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "email_verified is missing",
     );
     assert!(matches!(
@@ -227,28 +259,28 @@ async fn email_rules() {
     ));
     expect_error(
         v.verify(&with("email_verified", json!("false"))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "email_verified is false",
     );
     expect_error(
         v.verify(&with("email_verified", json!(1))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "email_verified is 1",
     );
     let e = expect_error(
         v.verify(&with("email", json!(null))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "no \"email\" claim",
     );
     assert!(matches!(e, OidcError::MissingClaim { .. }));
     expect_error(
         v.verify(&with("email", json!("not-an-address"))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "not an email address",
     );
     expect_error(
         v.verify(&with("email", json!(["a@b.c"]))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "expected a string",
     );
 
@@ -267,7 +299,7 @@ async fn subject_rules() {
     let username = verifier_for(&idp.url(), "username", "subject_domain: 127.0.0.1");
     let e = expect_error(
         username.verify(&sub("alice!evil.example")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "may not contain '!'",
     );
     assert!(matches!(
@@ -279,24 +311,24 @@ async fn subject_rules() {
     ));
     expect_error(
         username.verify(&sub("alice@example.com")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "email address",
     );
     expect_error(
         username.verify(&idp.dev.mint(json!({ "sub": null }))).await,
-        401,
+        ErrorKind::Unauthenticated,
         "no \"sub\" claim",
     );
     expect_error(
         username.verify(&sub("")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "\"sub\" is invalid: empty",
     );
 
     let uri = verifier_for(&idp.url(), "uri", "subject_domain: http://127.0.0.1");
     let e = expect_error(
         uri.verify(&sub("http://evil.example/users/alice")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "subject domain \"http://127.0.0.1\"",
     );
     assert!(matches!(
@@ -308,17 +340,17 @@ async fn subject_rules() {
     ));
     expect_error(
         uri.verify(&sub("https://127.0.0.1/users/alice")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "subject domain",
     );
     expect_error(
         uri.verify(&sub("http://127.0.0.1.evil.example/a")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "subject domain",
     );
     expect_error(
         uri.verify(&sub("not a uri")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "not an absolute URI",
     );
     // Subjects another URI parser could read with another host, or that are not in normal
@@ -333,7 +365,11 @@ async fn subject_rules() {
         "http://127.0.0.1:80/users/alice",
         "http://127.0.0.1",
     ] {
-        let e = expect_error(uri.verify(&sub(bad)).await, 401, "not a normalised URI");
+        let e = expect_error(
+            uri.verify(&sub(bad)).await,
+            ErrorKind::Unauthenticated,
+            "not a normalised URI",
+        );
         assert!(
             matches!(
                 e,
@@ -349,12 +385,12 @@ async fn subject_rules() {
     let spiffe = verifier_for(&idp.url(), "spiffe", "spiffe_trust_domain: example.org");
     expect_error(
         spiffe.verify(&sub("spiffe://evil.org/ns/a")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "trust domain \"example.org\"",
     );
     expect_error(
         spiffe.verify(&sub("spiffe://example.org/../x")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "not a valid spiffe:// ID",
     );
 
@@ -363,17 +399,17 @@ async fn subject_rules() {
     claims["kubernetes.io"]["namespace"] = json!(null);
     expect_error(
         k8s.verify(&idp.dev.mint(claims)).await,
-        401,
+        ErrorKind::Unauthenticated,
         "kubernetes.io.namespace",
     );
     expect_error(
         k8s.verify(&idp.dev.mint_kubernetes("a/../b", "bot")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "Kubernetes name",
     );
     expect_error(
         k8s.verify(&idp.dev.mint_email("x@example.com")).await,
-        401,
+        ErrorKind::Unauthenticated,
         "\"kubernetes.io\"",
     );
 }
@@ -394,21 +430,25 @@ async fn ci_claims() {
         c.as_object_mut().unwrap().remove(claim);
         let e = expect_error(
             gh.verify(&idp.dev.mint(c)).await,
-            401,
+            ErrorKind::Unauthenticated,
             &format!("no \"{claim}\" claim"),
         );
         assert!(matches!(e, OidcError::MissingClaim { .. }));
     }
     let mut c = DevIssuer::github_claims("o/r", "refs/heads/main", "ci.yml");
     c["job_workflow_ref"] = json!("o/r/.github/workflows/x y.yml@refs/heads/main");
-    expect_error(gh.verify(&idp.dev.mint(c)).await, 401, "printable ASCII");
+    expect_error(
+        gh.verify(&idp.dev.mint(c)).await,
+        ErrorKind::Unauthenticated,
+        "printable ASCII",
+    );
 
     let gl = verifier_for(&idp.url(), "gitlab-pipeline", "");
     let mut c = idp.dev.gitlab_claims("g/p", "main");
     c["ref_type"] = json!("commit");
     let e = expect_error(
         gl.verify(&idp.dev.mint(c)).await,
-        401,
+        ErrorKind::Unauthenticated,
         r#""commit" is not "branch" or "tag""#,
     );
     assert!(matches!(e, OidcError::InvalidClaim { .. }));
@@ -416,7 +456,7 @@ async fn ci_claims() {
     c["project_path"] = json!({"nested": true});
     expect_error(
         gl.verify(&idp.dev.mint(c)).await,
-        401,
+        ErrorKind::Unauthenticated,
         "expected a string or an integer",
     );
 }
@@ -455,12 +495,12 @@ async fn malformed_tokens() {
         (format!("{good}\n"), "not base64url or '.'"),
     ];
     for (token, needle) in cases {
-        let e = expect_error(v.verify(&token).await, 400, needle);
+        let e = expect_error(v.verify(&token).await, ErrorKind::Malformed, needle);
         assert!(matches!(e, OidcError::Malformed(_)), "{e:?}");
     }
     let e = expect_error(
         v.verify(&"a".repeat(16 * 1024 + 1)).await,
-        400,
+        ErrorKind::Malformed,
         "16385 bytes, over the 16384-byte limit",
     );
     assert!(matches!(

@@ -90,7 +90,11 @@ async fn private_ca_roots_are_per_issuer() {
 
     // Without the issuer's CA the server certificate is not trusted: the IdP is unreachable.
     let plain = verifier_for(dev.issuer(), "email", "");
-    let e = expect_error(plain.verify(&token).await, 503, "unavailable");
+    let e = expect_error(
+        plain.verify(&token).await,
+        ErrorKind::IdpUnavailable,
+        "unavailable",
+    );
     assert!(matches!(e, OidcError::IdpUnavailable { .. }));
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
     assert_eq!(dev.jwks_requests(), 1);
