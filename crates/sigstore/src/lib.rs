@@ -12,6 +12,7 @@
 //! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
+//! | [`intoto`] | in-toto: Statement v1 and link predicate v0.3, securesystemslib canonical JSON and key ids, classic v0.9 links and layouts (with keyless OIDC functionaries), artifact rules and their engine |
 //! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]) |
 //! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
 //!
@@ -56,6 +57,7 @@ mod entry;
 mod error;
 pub mod identity;
 pub mod index;
+pub mod intoto;
 mod key;
 mod log;
 pub mod oid;
