@@ -546,104 +546,111 @@ pub fn apply_rules(
     let link = links
         .link(item)
         .ok_or_else(|| fail(0, String::new(), RuleFailureReason::MissingLink))?;
-    let (materials, products) = (&link.materials, &link.products);
     let source: &Artifacts = match side {
-        ArtifactSide::Materials => materials,
-        ArtifactSide::Products => products,
+        ArtifactSide::Materials => &link.materials,
+        ArtifactSide::Products => &link.products,
     };
     let mut queue: BTreeSet<&str> = source.keys().map(String::as_str).collect();
     for (i, rule) in rules.iter().enumerate() {
-        let filter = |pattern: &str, queue: &BTreeSet<&str>| -> Vec<String> {
-            let pat = Pattern::new(pattern);
-            queue
-                .iter()
-                .filter(|p| pat.matches(p))
-                .map(|p| (*p).to_owned())
-                .collect()
-        };
-        let consumed: Vec<String> = match &rule.kind {
-            RuleKind::Allow(p) => filter(p, &queue),
-            RuleKind::Create(p) => filter(p, &queue)
-                .into_iter()
-                .filter(|a| products.contains_key(a) && !materials.contains_key(a))
-                .collect(),
-            RuleKind::Delete(p) => filter(p, &queue)
-                .into_iter()
-                .filter(|a| materials.contains_key(a) && !products.contains_key(a))
-                .collect(),
-            RuleKind::Modify(p) => filter(p, &queue)
-                .into_iter()
-                .filter(
-                    |a| matches!((materials.get(a), products.get(a)), (Some(m), Some(p)) if m != p),
-                )
-                .collect(),
-            RuleKind::Disallow(p) => {
-                let found = filter(p, &queue);
-                if !found.is_empty() {
-                    return Err(fail(
-                        i + 1,
-                        rule.to_string(),
-                        RuleFailureReason::Disallowed { artifacts: found },
-                    ));
-                }
-                Vec::new()
-            }
-            RuleKind::Require(f) => {
-                if !queue.contains(f.as_str()) {
-                    return Err(fail(
-                        i + 1,
-                        rule.to_string(),
-                        RuleFailureReason::Required {
-                            artifact: f.clone(),
-                        },
-                    ));
-                }
-                Vec::new()
-            }
-            RuleKind::Match {
-                pattern,
-                source_prefix,
-                destination,
-                destination_prefix,
-                from,
-            } => match links.link(from) {
-                None => Vec::new(),
-                Some(dest) => {
-                    let dest_artifacts = match destination {
-                        ArtifactSide::Materials => &dest.materials,
-                        ArtifactSide::Products => &dest.products,
-                    };
-                    let pat = Pattern::new(pattern);
-                    let normalized = source_prefix.as_deref().map(|s| join(s, ""));
-                    queue
-                        .iter()
-                        .filter_map(|path| match &normalized {
-                            Some(pre) => path.strip_prefix(pre.as_str()),
-                            None => Some(*path),
-                        })
-                        .filter(|rest| pat.matches(rest))
-                        .filter_map(|rest| {
-                            let src = match source_prefix {
-                                Some(s) => join(s, rest),
-                                None => rest.to_owned(),
-                            };
-                            let dst = match destination_prefix {
-                                Some(d) => join(d, rest),
-                                None => rest.to_owned(),
-                            };
-                            let same = matches!(
-                                (source.get(&src), dest_artifacts.get(&dst)),
-                                (Some(a), Some(b)) if a == b
-                            );
-                            same.then_some(src)
-                        })
-                        .collect()
-                }
-            },
-        };
+        let consumed = consume(&rule.kind, &queue, link, source, links)
+            .map_err(|reason| fail(i + 1, rule.to_string(), reason))?;
         for a in &consumed {
             queue.remove(a.as_str());
         }
     }
     Ok(queue.into_iter().map(str::to_owned).collect())
 }
+
+/// The queued paths one rule consumes, or why it fails. `item` is the link whose rules run
+/// (CREATE, DELETE and MODIFY compare its materials and products); `source` is the queued
+/// side's artifacts (MATCH compares their digests).
+fn consume(
+    kind: &RuleKind,
+    queue: &BTreeSet<&str>,
+    item: &Link,
+    source: &Artifacts,
+    links: &impl LinkSet,
+) -> Result<Vec<String>, RuleFailureReason> {
+    let (materials, products) = (&item.materials, &item.products);
+    let filter = |pattern: &str| -> Vec<String> {
+        let pat = Pattern::new(pattern);
+        queue
+            .iter()
+            .filter(|p| pat.matches(p))
+            .map(|p| (*p).to_owned())
+            .collect()
+    };
+    Ok(match kind {
+        RuleKind::Allow(p) => filter(p),
+        RuleKind::Create(p) => filter(p)
+            .into_iter()
+            .filter(|a| products.contains_key(a) && !materials.contains_key(a))
+            .collect(),
+        RuleKind::Delete(p) => filter(p)
+            .into_iter()
+            .filter(|a| materials.contains_key(a) && !products.contains_key(a))
+            .collect(),
+        RuleKind::Modify(p) => filter(p)
+            .into_iter()
+            .filter(|a| matches!((materials.get(a), products.get(a)), (Some(m), Some(p)) if m != p))
+            .collect(),
+        RuleKind::Disallow(p) => {
+            let found = filter(p);
+            if !found.is_empty() {
+                return Err(RuleFailureReason::Disallowed { artifacts: found });
+            }
+            Vec::new()
+        }
+        RuleKind::Require(f) => {
+            if !queue.contains(f.as_str()) {
+                return Err(RuleFailureReason::Required {
+                    artifact: f.clone(),
+                });
+            }
+            Vec::new()
+        }
+        RuleKind::Match {
+            pattern,
+            source_prefix,
+            destination,
+            destination_prefix,
+            from,
+        } => {
+            let Some(dest) = links.link(from) else {
+                return Ok(Vec::new());
+            };
+            let dest_artifacts = match destination {
+                ArtifactSide::Materials => &dest.materials,
+                ArtifactSide::Products => &dest.products,
+            };
+            let pat = Pattern::new(pattern);
+            let normalized = source_prefix.as_deref().map(|s| join(s, ""));
+            queue
+                .iter()
+                .filter_map(|path| match &normalized {
+                    Some(pre) => path.strip_prefix(pre.as_str()),
+                    None => Some(*path),
+                })
+                .filter(|rest| pat.matches(rest))
+                .filter_map(|rest| {
+                    let src = match source_prefix {
+                        Some(s) => join(s, rest),
+                        None => rest.to_owned(),
+                    };
+                    let dst = match destination_prefix {
+                        Some(d) => join(d, rest),
+                        None => rest.to_owned(),
+                    };
+                    let same = matches!(
+                        (source.get(&src), dest_artifacts.get(&dst)),
+                        (Some(a), Some(b)) if a == b
+                    );
+                    same.then_some(src)
+                })
+                .collect()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
