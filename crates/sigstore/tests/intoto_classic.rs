@@ -95,6 +95,10 @@ fn link_from_in_toto_run_verifies_and_satisfies_the_layout() {
         .unwrap()
         .verify(Scheme::Ed25519, &bytes, &hex::decode(&sig.sig).unwrap())
         .unwrap();
+    link.verify_signature(ALICE_KEYID, alice).unwrap();
+    // The same link as in-toto-python's DSSE payload.
+    let payload = serde_json::to_vec(&link.signed).unwrap();
+    assert_eq!(intoto::Link::parse_payload(&payload).unwrap(), link.signed);
     assert_eq!(
         link.signed.products["foo.py"]["sha256"],
         hex::encode(Sha256::digest(b"print('hi')\n"))

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{IntotoError, cjson};
+use crate::HashAlgorithm;
+use crate::crypto::{self, KeyAlgorithm, Scheme};
 
 /// `keytype` of Ed25519 keys.
 pub const KEYTYPE_ED25519: &str = "ed25519";
@@ -112,6 +114,85 @@ impl PublicKey {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+impl PublicKey {
+    /// The verifier this key dict describes, and the signature scheme its `scheme` names
+    /// (securesystemslib's: `ed25519`, `ecdsa-sha2-nistp256`/`384`, `rsassa-pss-sha256`/`384`/
+    /// `512`, `rsa-pkcs1v15-sha256`/`384`/`512`). ECDSA signatures are DER, RSA-PSS salts are
+    /// the digest's length (what securesystemslib's `CryptoSigner` writes).
+    ///
+    /// # Errors
+    ///
+    /// [`IntotoError::UnsupportedKey`] for another key type or scheme, or a curve that is not
+    /// the scheme's; [`IntotoError::BadKey`] for a key value that does not parse.
+    pub fn verifier(&self) -> Result<(crypto::PublicKey, Scheme), IntotoError> {
+        use HashAlgorithm::{Sha256, Sha384, Sha512};
+        let unsupported = || IntotoError::UnsupportedKey {
+            keytype: self.keytype.clone(),
+            scheme: self.scheme.clone(),
+        };
+        let bad = |reason: &'static str,
+                   source: Option<Box<dyn std::error::Error + Send + Sync>>| {
+            IntotoError::BadKey {
+                keytype: self.keytype.clone(),
+                reason,
+                source,
+            }
+        };
+        let (scheme, curve) = match (self.keytype.as_str(), self.scheme.as_str()) {
+            (KEYTYPE_ED25519, SCHEME_ED25519) => (Scheme::Ed25519, None),
+            (KEYTYPE_ECDSA, SCHEME_ECDSA_P256) => {
+                (Scheme::Ecdsa(Sha256), Some(KeyAlgorithm::EcdsaP256))
+            }
+            (KEYTYPE_ECDSA, "ecdsa-sha2-nistp384") => {
+                (Scheme::Ecdsa(Sha384), Some(KeyAlgorithm::EcdsaP384))
+            }
+            (KEYTYPE_RSA, "rsassa-pss-sha256") => (Scheme::RsaPss(Sha256), None),
+            (KEYTYPE_RSA, "rsassa-pss-sha384") => (Scheme::RsaPss(Sha384), None),
+            (KEYTYPE_RSA, "rsassa-pss-sha512") => (Scheme::RsaPss(Sha512), None),
+            (KEYTYPE_RSA, "rsa-pkcs1v15-sha256") => (Scheme::RsaPkcs1(Sha256), None),
+            (KEYTYPE_RSA, "rsa-pkcs1v15-sha384") => (Scheme::RsaPkcs1(Sha384), None),
+            (KEYTYPE_RSA, "rsa-pkcs1v15-sha512") => (Scheme::RsaPkcs1(Sha512), None),
+            _ => return Err(unsupported()),
+        };
+        let der = if scheme == Scheme::Ed25519 {
+            let raw = hex::decode(&self.keyval.public)
+                .ok()
+                .filter(|r| r.len() == 32)
+                .ok_or_else(|| bad("keyval.public is not 32 bytes of hex", None))?;
+            // SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519 }, BIT STRING raw key }.
+            let mut der = vec![
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            der.extend(raw);
+            der
+        } else {
+            let (label, der) = der::pem::decode_vec(self.keyval.public.as_bytes())
+                .map_err(|e| bad("keyval.public is not PEM", Some(Box::new(e))))?;
+            if label != "PUBLIC KEY" {
+                return Err(bad("keyval.public is not a PEM PUBLIC KEY", None));
+            }
+            der
+        };
+        let key = crypto::PublicKey::from_spki_der(&der).map_err(|e| {
+            bad(
+                "keyval.public is not a supported public key",
+                Some(Box::new(e)),
+            )
+        })?;
+        let fits = match curve {
+            Some(c) => key.algorithm() == c,
+            None => match scheme {
+                Scheme::Ed25519 => key.algorithm() == KeyAlgorithm::Ed25519,
+                _ => matches!(key.algorithm(), KeyAlgorithm::Rsa { .. }),
+            },
+        };
+        if !fits {
+            return Err(unsupported());
+        }
+        Ok((key, scheme))
     }
 }
 

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{IntotoError, cjson, key::check_hex};
+use super::key::{PublicKey, check_hex};
+use super::{IntotoError, cjson};
 
 /// Digests of one artifact: algorithm name (`sha256`) to lowercase hex.
 pub type DigestSet = BTreeMap<String, String>;
@@ -157,10 +158,53 @@ impl<T: Serialize> Metablock<T> {
     pub fn signature_by(&self, keyid: &str) -> Option<&Signature> {
         self.signatures.iter().find(|s| s.keyid == keyid)
     }
+
+    /// Verifies the (first) signature by `keyid` with the classic key `key`, as
+    /// in-toto-python's `Metablock.verify_signature` does.
+    ///
+    /// # Errors
+    ///
+    /// [`IntotoError::NoSignature`], [`IntotoError::BadSignature`], or the key's errors from
+    /// [`PublicKey::verifier`].
+    pub fn verify_signature(&self, keyid: &str, key: &PublicKey) -> Result<(), IntotoError> {
+        let sig = self
+            .signature_by(keyid)
+            .ok_or_else(|| IntotoError::NoSignature {
+                keyid: keyid.to_owned(),
+            })?;
+        let bytes = hex::decode(&sig.sig).map_err(|_| IntotoError::Invalid {
+            field: format!("signatures[{keyid}].sig"),
+            reason: "not hex".into(),
+        })?;
+        let (verifier, scheme) = key.verifier()?;
+        verifier
+            .verify(scheme, &self.signed_bytes()?, &bytes)
+            .map_err(|source| IntotoError::BadSignature {
+                keyid: keyid.to_owned(),
+                source,
+            })
+    }
 }
 
 /// A signed classic link.
 pub type SignedLink = Metablock<Link>;
+
+impl Link {
+    /// Parses the payload of a DSSE envelope of type [`super::statement::PAYLOAD_TYPE`] that
+    /// holds a classic link (in-toto-python's `--use-dsse`), not a Statement.
+    ///
+    /// # Errors
+    ///
+    /// As [`SignedLink::parse`].
+    pub fn parse_payload(bytes: &[u8]) -> Result<Self, IntotoError> {
+        let link: Link = serde_json::from_slice(bytes).map_err(|source| IntotoError::Json {
+            what: "link",
+            source,
+        })?;
+        link.validate()?;
+        Ok(link)
+    }
+}
 
 impl SignedLink {
     /// Parses a `.link` file.

@@ -102,6 +102,40 @@ pub enum IntotoError {
         /// The name as written.
         name: String,
     },
+    /// A classic key of a type or scheme Hallmark does not verify with.
+    #[error("unsupported key: keytype {keytype:?} with scheme {scheme:?}")]
+    UnsupportedKey {
+        /// The key's `keytype`.
+        keytype: String,
+        /// The key's `scheme`.
+        scheme: String,
+    },
+    /// A classic key's value does not parse.
+    #[error("{keytype} key: {reason}")]
+    BadKey {
+        /// The key's `keytype`.
+        keytype: String,
+        /// What is wrong with it.
+        reason: &'static str,
+        /// The decoder's error, if one failed.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The document has no signature by this key.
+    #[error("no signature by key {keyid}")]
+    NoSignature {
+        /// The key id looked for.
+        keyid: String,
+    },
+    /// The signature by this key does not verify.
+    #[error("signature by key {keyid}: {source}")]
+    BadSignature {
+        /// The key id.
+        keyid: String,
+        /// Why it was not accepted.
+        #[source]
+        source: crate::crypto::SignatureError,
+    },
     /// A time cannot be written in a layout.
     #[error("layout expiry: {source}")]
     Time {
