@@ -254,3 +254,47 @@ fn layout_rules_beyond_serde() {
     ));
     assert!(cjson::encode(&serde_json::json!(1)).is_ok());
 }
+
+/// What `hallmark intoto` will build: a layout naming one keyless and one classic functionary,
+/// signed as a Metablock; it parses back to itself.
+#[test]
+fn build_a_layout() {
+    use hallmark_sigstore::intoto::{ArtifactRule, Layout, Metablock, Signature, Step};
+    let (oidc_id, oidc) = LayoutKey::oidc(OidcFunctionary {
+        issuer: TextMatch::Exact("https://issuer.example".into()),
+        identity: TextMatch::Exact("builder@example.com".into()),
+        extensions: BTreeMap::new(),
+        trust_root: TrustRootRef::of_document(b"{}"),
+    })
+    .unwrap();
+    let (classic_id, classic) =
+        LayoutKey::classic(intoto::PublicKey::ecdsa_p256(OWNER_PEM)).unwrap();
+    assert_eq!(classic_id, OWNER_KEYID);
+    let mut layout = Layout::new(Expires::parse("2030-01-01T00:00:00Z").unwrap());
+    layout.keys.insert(oidc_id.clone(), oidc);
+    layout.keys.insert(classic_id.clone(), classic);
+    let mut build = Step::new("build");
+    build.pubkeys = vec![oidc_id, classic_id];
+    build.threshold = 2;
+    build.expected_products = vec![
+        "CREATE app".parse::<ArtifactRule>().unwrap(),
+        "DISALLOW *".parse().unwrap(),
+    ];
+    layout.steps.push(build);
+    layout.validate().unwrap();
+    let mut signed = Metablock::new(layout);
+    signed.signatures.push(Signature {
+        keyid: OWNER_KEYID.into(),
+        sig: "00".into(),
+        cert: None,
+    });
+    let bytes = serde_json::to_vec_pretty(&signed).unwrap();
+    assert_eq!(SignedLayout::parse(&bytes).unwrap(), signed);
+    let canonical = String::from_utf8(signed.signed_bytes().unwrap()).unwrap();
+    assert!(
+        canonical.starts_with(
+            r#"{"_type":"layout","expires":"2030-01-01T00:00:00Z","inspect":[],"keys":{"#
+        ),
+        "{canonical}"
+    );
+}

@@ -41,8 +41,9 @@
 //! would break the signature for stock tools. `keys` values are kept verbatim and resolved
 //! through securesystemslib's `KEY_FOR_TYPE_AND_SCHEME` registry, so a layout with keyless
 //! functionaries verifies with stock `in-toto-verify` once a plugin registering
-//! `hallmark-oidc`/`hallmark-oidc-v1` is imported; without it stock tools refuse the layout
-//! ("unsupported key"), never silently accept it. Layouts with only classic keys are plain
+//! `hallmark-oidc`/`hallmark-oidc-v1` is imported; without it in-toto 3.1.0 refuses to load
+//! the layout (`ValueError: Unsupported public key hallmark-oidc/hallmark-oidc-v1`, checked
+//! by hand), never silently accepts it. Layouts with only classic keys are plain
 //! in-toto layouts.
 //!
 //! Thresholds: a step's `threshold` counts distinct signer identities (issuer and SAN), not
