@@ -14,6 +14,7 @@
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
 //! | [`pem`] | PEM texts (RFC 7468), one block or a chain, through `pem-rfc7468` |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
+//! | [`intoto`] | in-toto: Statement v1 and link predicate v0.3, securesystemslib canonical JSON and key ids, classic v0.9 links and layouts (with keyless OIDC functionaries), artifact rules and their engine |
 //! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]); Rekor v2 canonical bodies (`hashedrekord` / `dsse` v0.0.2) in [`body::v2`], built and parsed |
 //! | crate root | Rekor v1 entries (parse, verify), entry UUIDs, SETs, log entries |
 //!
@@ -59,6 +60,7 @@ mod error;
 pub mod fulcio;
 pub mod identity;
 pub mod index;
+pub mod intoto;
 mod key;
 mod log;
 pub mod oid;

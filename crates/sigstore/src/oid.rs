@@ -327,6 +327,45 @@ impl CiExtension {
     }
 }
 
+impl CiExtension {
+    /// The extension's name in JSON policies (sigstore-go's `certificate.Extensions` field
+    /// names, e.g. `"sourceRepositoryURI"`), as Hallmark's in-toto layouts write constraints.
+    #[must_use]
+    pub fn json_name(self) -> &'static str {
+        match self {
+            CiExtension::GithubWorkflowTrigger => "githubWorkflowTrigger",
+            CiExtension::GithubWorkflowSha => "githubWorkflowSHA",
+            CiExtension::GithubWorkflowName => "githubWorkflowName",
+            CiExtension::GithubWorkflowRepository => "githubWorkflowRepository",
+            CiExtension::GithubWorkflowRef => "githubWorkflowRef",
+            CiExtension::BuildSignerUri => "buildSignerURI",
+            CiExtension::BuildSignerDigest => "buildSignerDigest",
+            CiExtension::RunnerEnvironment => "runnerEnvironment",
+            CiExtension::SourceRepositoryUri => "sourceRepositoryURI",
+            CiExtension::SourceRepositoryDigest => "sourceRepositoryDigest",
+            CiExtension::SourceRepositoryRef => "sourceRepositoryRef",
+            CiExtension::SourceRepositoryIdentifier => "sourceRepositoryIdentifier",
+            CiExtension::SourceRepositoryOwnerUri => "sourceRepositoryOwnerURI",
+            CiExtension::SourceRepositoryOwnerIdentifier => "sourceRepositoryOwnerIdentifier",
+            CiExtension::BuildConfigUri => "buildConfigURI",
+            CiExtension::BuildConfigDigest => "buildConfigDigest",
+            CiExtension::BuildTrigger => "buildTrigger",
+            CiExtension::RunInvocationUri => "runInvocationURI",
+            CiExtension::SourceRepositoryVisibility => "sourceRepositoryVisibilityAtSigning",
+            CiExtension::DeploymentEnvironment => "deploymentEnvironment",
+        }
+    }
+
+    /// The extension named by its [`Self::json_name`], its OID or its last arc.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        CiExtension::ALL
+            .into_iter()
+            .find(|e| e.json_name() == s)
+            .or_else(|| CiExtension::from_oid_str(s))
+    }
+}
+
 /// `1.3.6.1.4.1.57264.1.<arc>`: the Fulcio extension with this last arc.
 #[must_use]
 pub fn fulcio_extension(arc: u32) -> ObjectIdentifier {
@@ -360,5 +399,17 @@ mod tests {
         assert_eq!(fulcio_extension(8), FULCIO_ISSUER_V2);
         assert!(CiExtension::GithubWorkflowRef.is_raw());
         assert!(!CiExtension::BuildSignerUri.is_raw());
+    }
+
+    #[test]
+    fn json_names_are_distinct_and_read_back() {
+        for e in CiExtension::ALL {
+            assert_eq!(CiExtension::from_name(e.json_name()), Some(e));
+        }
+        assert_eq!(
+            CiExtension::from_name("1.3.6.1.4.1.57264.1.12"),
+            Some(CiExtension::SourceRepositoryUri)
+        );
+        assert_eq!(CiExtension::from_name("issuer"), None);
     }
 }
