@@ -268,11 +268,23 @@ impl Stack {
         body: &[u8],
         bearer: Option<&str>,
     ) -> Result<(u16, serde_json::Value)> {
+        self.post_as(path, body, bearer, "application/json")
+    }
+
+    /// POSTs `body` with the given `Content-Type`; returns the status and the body parsed as
+    /// JSON (or a JSON string of the text).
+    pub fn post_as(
+        &self,
+        path: &str,
+        body: &[u8],
+        bearer: Option<&str>,
+        content_type: &str,
+    ) -> Result<(u16, serde_json::Value)> {
         let mut req = ureq::post(format!("{}{path}", self.url))
             .config()
             .http_status_as_error(false)
             .build()
-            .header("content-type", "application/json");
+            .header("content-type", content_type);
         if let Some(t) = bearer {
             req = req.header("authorization", format!("Bearer {t}"));
         }

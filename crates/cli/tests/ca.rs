@@ -381,6 +381,29 @@ fn bad_requests_get_clear_errors() {
         );
         assert_eq!(resp["code"], want, "{what}: {resp}");
     }
+    // A body that is not JSON gets a JSON 415 — also when it is large: the body is read before
+    // the answer, so the client sees the error, not a reset while it is still sending.
+    for size in [10, 60_000, 1 << 20] {
+        for _ in 0..3 {
+            let body = vec![b'x'; size];
+            let (status, resp) = stack
+                .post_as(
+                    "/api/v2/signingCert",
+                    &body,
+                    Some(&email_token(&stack)),
+                    "text/plain",
+                )
+                .unwrap();
+            let (want, needle) = if size > 64 << 10 {
+                (413, "larger than the limit")
+            } else {
+                (415, "must be JSON")
+            };
+            assert_eq!(status, want, "text/plain, {size} bytes: {resp}");
+            let msg = resp["message"].as_str().unwrap_or_default();
+            assert!(msg.contains(needle), "text/plain, {size} bytes: {msg:?}");
+        }
+    }
     // Nothing above reached the CT log.
     let (_, sth) = stack.get("/ct/v1/get-sth").unwrap();
     let sth: Value = serde_json::from_str(&sth).unwrap();

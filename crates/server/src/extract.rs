@@ -68,7 +68,12 @@ impl<L: BodyLimit> FromRequest<Arc<AppState>> for LimitedBody<L> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        if let Some(v) = req.headers().get(header::CONTENT_TYPE)
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        // The body is read (and an oversized one drained) before the content type is judged:
+        // answering while the client is still sending resets the connection, and the client
+        // would see "broken pipe" instead of the 415.
+        let bytes = read_body(req.into_body(), L::limit(state)).await?;
+        if let Some(v) = content_type
             && !is_json(v.as_bytes())
         {
             return Err(ApiError::new(
@@ -79,7 +84,6 @@ impl<L: BodyLimit> FromRequest<Arc<AppState>> for LimitedBody<L> {
                 ),
             ));
         }
-        let bytes = read_body(req.into_body(), L::limit(state)).await?;
         Ok(Self {
             bytes,
             limit: PhantomData,
