@@ -148,8 +148,7 @@ umoci config --image "$OUT:$TAG" --no-history \
   --config.label "org.opencontainers.image.revision=$REVISION" \
   --config.label "org.opencontainers.image.created=$CREATED" \
   --config.label org.opencontainers.image.licenses=Apache-2.0 \
-  --config.label "org.opencontainers.image.source=${HALLMARK_SOURCE_URL:-https://example.invalid/hallmark}" \
-  --config.label "org.opencontainers.image.base.name=debian:$SUITE-slim (mmdebstrap minbase)"
+  --config.label "org.opencontainers.image.source=${HALLMARK_SOURCE_URL:-https://example.invalid/hallmark}"
 umoci gc --layout "$OUT"
 
 # The check: both tools parse the layout, and the config says what the chart relies on.
