@@ -112,3 +112,20 @@ ensure_helm() {
   fi
   export HALLMARK_HELM="$dir/helm"
 }
+
+# The container image test (tests/tests/image.rs): deploy/build-image.sh builds the image without
+# a container engine (mmdebstrap, umoci, skopeo; its Debian base layer is cached under
+# $CARGO_TARGET_DIR/image), and the test runs it under bubblewrap. Call after the production
+# build: the image holds $HALLMARK_PRODUCTION_BIN without its debug sections (a smaller layer;
+# the release image keeps them). Exports HALLMARK_IMAGE, HALLMARK_UMOCI and HALLMARK_BWRAP.
+ensure_image() {
+  ensure_packages mmdebstrap umoci skopeo bubblewrap binutils
+  local bin="$CARGO_TARGET_DIR/image/hallmark-test-bin"
+  mkdir -p "$CARGO_TARGET_DIR/image"
+  objcopy --strip-debug "$HALLMARK_PRODUCTION_BIN" "$bin"
+  "$ROOT/deploy/build-image.sh" --binary "$bin" --out "$CARGO_TARGET_DIR/image/oci" --tag test
+  export HALLMARK_IMAGE="$CARGO_TARGET_DIR/image/oci:test"
+  HALLMARK_UMOCI=$(command -v umoci)
+  HALLMARK_BWRAP=$(command -v bwrap)
+  export HALLMARK_UMOCI HALLMARK_BWRAP
+}

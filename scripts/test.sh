@@ -34,5 +34,8 @@ cargo build --locked -p hallmark-cli --bin hallmark
 cp "$CARGO_TARGET_DIR/debug/hallmark" "$CARGO_TARGET_DIR/debug/hallmark-production"
 export HALLMARK_PRODUCTION_BIN="$CARGO_TARGET_DIR/debug/hallmark-production"
 rm -f "$CARGO_TARGET_DIR/debug/hallmark"
+# The container image holding that build, for tests/tests/image.rs (Debian layer cached).
+log "container image (deploy/build-image.sh)"
+ensure_image
 log "cargo test"
 cargo test --workspace --locked
