@@ -40,6 +40,20 @@ fn signed_entry(key: &Path, leaf: &str, artifact: &[u8], dir: &Path) -> Vec<u8> 
     hashedrekord(&sig, leaf, &hex::encode(Sha256::digest(artifact)))
 }
 
+/// Posts a hashedrekord entry for `artifact` signed with `key`; asserts the 201 and returns
+/// the answer.
+fn create_signed(stack: &Stack, key: &Path, leaf: &str, artifact: &[u8], dir: &Path) -> Value {
+    let (status, resp) = stack
+        .post(
+            "/api/v1/log/entries",
+            &signed_entry(key, leaf, artifact, dir),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 201, "{resp}");
+    resp
+}
+
 fn the_entry(resp: &Value) -> (&String, &Value) {
     resp.as_object().unwrap().iter().next().unwrap()
 }
@@ -69,14 +83,7 @@ fn entries_proofs_search_and_bad_input() {
     let mut roots: Vec<(u64, [u8; 32])> = Vec::new();
     for i in 0..5u8 {
         let artifact = format!("artifact number {i}\n").into_bytes();
-        let (status, resp) = stack
-            .post(
-                "/api/v1/log/entries",
-                &signed_entry(&key, &leaf, &artifact, &dir),
-                None,
-            )
-            .unwrap();
-        assert_eq!(status, 201, "{resp}");
+        let resp = create_signed(&stack, &key, &leaf, &artifact, &dir);
         let (uuid, e) = the_entry(&resp);
         let body = STANDARD.decode(e["body"].as_str().unwrap()).unwrap();
         let index = e["logIndex"].as_u64().unwrap();
@@ -460,14 +467,7 @@ fn reads_never_make_the_hsm_sign() {
     let mut created = Vec::new();
     for i in 0..4u8 {
         let artifact = format!("read me {i}\n").into_bytes();
-        let (status, resp) = stack
-            .post(
-                "/api/v1/log/entries",
-                &signed_entry(&key, &leaf, &artifact, &dir),
-                None,
-            )
-            .unwrap();
-        assert_eq!(status, 201, "{resp}");
+        let resp = create_signed(&stack, &key, &leaf, &artifact, &dir);
         let (uuid, e) = the_entry(&resp);
         created.push((
             uuid.clone(),
@@ -570,14 +570,7 @@ fn search_pages_newest_first() {
     let mut uuids = Vec::new();
     for i in 0..5u8 {
         let artifact = format!("page me {i}\n").into_bytes();
-        let (status, resp) = stack
-            .post(
-                "/api/v1/log/entries",
-                &signed_entry(&key, &leaf, &artifact, &dir),
-                None,
-            )
-            .unwrap();
-        assert_eq!(status, 201, "{resp}");
+        let resp = create_signed(&stack, &key, &leaf, &artifact, &dir);
         uuids.push(the_entry(&resp).0.clone());
     }
     let newest_first: Vec<Value> = uuids.iter().rev().map(|u| json!(u)).collect();
