@@ -20,6 +20,8 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz targets' entry points (feature `fuzzing`) are not in a default build: check them too.
+cargo clippy -p hallmark-server --features fuzzing --lib --locked -- -D warnings
 # A production build has no development issuer (crates/cli/tests/attacks.rs checks the binary);
 # `cargo test` then builds target/debug/hallmark again with it, for the test stacks.
 # Cargo does not re-link target/debug/hallmark from a build that is already up to date, so the

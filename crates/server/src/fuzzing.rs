@@ -3,6 +3,7 @@
 //! server would answer a rejection with; a panic is the bug the fuzzer looks for.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use hallmark_sigstore::fulcio::KeyProof;
 
 use crate::error::ApiError;
 
@@ -24,8 +25,8 @@ pub fn signing_cert_request(authorization: &[u8], body: &[u8]) -> Result<(), u16
     let (token, key) = crate::ca_api::parse_request(&headers, body).map_err(|e| status(&e))?;
     let ca = |e: hallmark_ca::CaError| crate::error::ca_status(&e).as_u16();
     match key {
-        crate::ca_api::KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map(drop).map_err(ca),
-        crate::ca_api::KeyProof::PublicKey { pem, proof } => {
+        KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map(drop).map_err(ca),
+        KeyProof::PublicKey { pem, proof } => {
             hallmark_ca::verify_proof_of_possession(pem.as_bytes(), &token, &proof)
                 .map(drop)
                 .map_err(ca)
