@@ -5,7 +5,7 @@
 //! for artifact and payload digests, `key:<hex SHA-256 of the DER SPKI>` for a verifier's key,
 //! `email:<lowercased address>` and `uri:<uri>` for a certificate's SANs.
 
-use der::{Decode as _, DecodePem as _, Encode as _};
+use der::{Decode as _, Encode as _};
 use sha2::{Digest as _, Sha256};
 
 use crate::HashAlgorithm;
@@ -74,17 +74,29 @@ pub fn search_public_key_key(raw: &[u8]) -> Result<String> {
         field: FIELD,
         reason: e.to_string(),
     };
-    let text = std::str::from_utf8(raw).unwrap_or_default().trim_start();
-    let spki = if text.starts_with("-----BEGIN CERTIFICATE") {
-        x509_cert::Certificate::from_pem(text)
-            .map_err(bad)?
-            .tbs_certificate()
-            .subject_public_key_info()
-            .to_der()
-    } else if text.starts_with("-----BEGIN PUBLIC KEY") {
-        spki::SubjectPublicKeyInfoOwned::from_pem(text)
-            .map_err(bad)?
-            .to_der()
+    let bad_text = |reason: String| EntryError::BadPublicKey {
+        field: FIELD,
+        reason,
+    };
+    // PEM is read as an entry's verifier is (`crate::pem`: a preamble, one-line base64 and a
+    // chain, leaf first, are accepted), so whatever the log indexed can be searched for.
+    let spki = if raw.windows(11).any(|w| w == b"-----BEGIN ") {
+        let block = crate::pem::decode_first(raw).map_err(|e| bad_text(e.to_string()))?;
+        match block.label.as_str() {
+            "CERTIFICATE" => x509_cert::Certificate::from_der(&block.der)
+                .map_err(bad)?
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der(),
+            "PUBLIC KEY" => spki::SubjectPublicKeyInfoOwned::from_der(&block.der)
+                .map_err(bad)?
+                .to_der(),
+            other => {
+                return Err(bad_text(format!(
+                    "PEM label {other:?} (expected CERTIFICATE or PUBLIC KEY)"
+                )));
+            }
+        }
     } else {
         spki::SubjectPublicKeyInfoOwned::from_der(raw)
             .map_err(bad)?
@@ -120,5 +132,23 @@ mod tests {
         }
         assert!(search_public_key_key(b"-----BEGIN PUBLIC KEY-----\nnope\n").is_err());
         assert!(search_public_key_key(b"\x30\x00").is_err());
+    }
+
+    /// A search finds what the log indexed: the verifier PEM forms an entry may carry (a
+    /// preamble, a chain with the leaf first) give the leaf certificate's key, as its public key.
+    #[test]
+    fn searched_pem_forms_match_the_indexed_key() {
+        let cert = include_str!("../tests/fixtures/leaf_email.pem");
+        let pubkey = include_str!("../tests/fixtures/leaf.pub");
+        let want = search_public_key_key(pubkey.as_bytes()).unwrap();
+        assert_eq!(search_public_key_key(cert.as_bytes()).unwrap(), want);
+        let with_preamble = format!("a comment line\n{cert}");
+        assert_eq!(search_public_key_key(with_preamble.as_bytes()).unwrap(), want);
+        let other = include_str!("../tests/fixtures/leaf_uri.pem");
+        let chain = format!("{cert}{other}");
+        assert_eq!(search_public_key_key(chain.as_bytes()).unwrap(), want);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, cert);
+        let verifier = Verifier::parse("verifier", &b64).unwrap();
+        assert_eq!(public_key_key(&verifier.spki_der), want);
     }
 }
