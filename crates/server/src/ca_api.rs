@@ -67,12 +67,11 @@ async fn issue(
         .verify(&token)
         .await
         .map_err(|e| ApiError::from(&e))?;
-    let ca_error = ApiError::from;
     let proven = match key {
-        KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ca_error)?,
+        KeyProof::Csr(raw) => hallmark_ca::parse_csr(&raw).map_err(ApiError::from)?,
         KeyProof::PublicKey { pem, proof } => {
             hallmark_ca::verify_proof_of_possession(pem.as_bytes(), &identity.challenge, &proof)
-                .map_err(ca_error)?
+                .map_err(ApiError::from)?
         }
     };
     let now = SystemTime::now();
@@ -80,7 +79,7 @@ async fn issue(
         .ca
         .issuance
         .prepare(proven.spki_der(), &identity, now)
-        .map_err(ca_error)?;
+        .map_err(ApiError::from)?;
     // The precertificate goes into the CT log, durably, before any SCT exists for it. notBefore
     // is `now` rounded down to the second, so it never follows the SCT's timestamp.
     let timestamp_ms = crate::ct::now_ms();

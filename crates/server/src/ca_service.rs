@@ -29,10 +29,6 @@ pub(crate) struct CaService {
 /// Most signing certificates [`CaService::check_entry_signers`] remembers.
 const CHECKED_CERTS_MAX: usize = 16_384;
 
-fn ca_error(e: hallmark_ca::CaError) -> ApiError {
-    ApiError::from(e)
-}
-
 impl CaService {
     /// The CA issuing with `issuance` and `issuing_key` under `issuing_cert`; `chain_pem` is the
     /// issuing CA and root as PEM. Log entries must be signed by its certificates unless
@@ -105,8 +101,8 @@ impl CaService {
         let validity = match known {
             Some(validity) => validity,
             None => {
-                let cert =
-                    hallmark_ca::parse_certificate("signing certificate", der).map_err(ca_error)?;
+                let cert = hallmark_ca::parse_certificate("signing certificate", der)
+                    .map_err(ApiError::from)?;
                 hallmark_ca::verify_issued_by(
                     "signing certificate",
                     &cert,
@@ -154,11 +150,11 @@ impl CaService {
             prepared.issuer_key_hash(),
             prepared.precert_tbs_der(),
         )
-        .map_err(ca_error)?;
+        .map_err(ApiError::from)?;
         let cert = prepared
             .finish(&sct, self.issuing_key.as_ref())
-            .map_err(ca_error)?;
-        hallmark_ca::certificate_pem(&cert).map_err(ca_error)
+            .map_err(ApiError::from)?;
+        hallmark_ca::certificate_pem(&cert).map_err(ApiError::from)
     }
 }
 

@@ -54,8 +54,10 @@ pub(crate) struct CtLog {
     pub(crate) key: LogKey,
     /// SHA-256 of the CT key's SPKI: the log ID in SCTs.
     pub(crate) log_id: [u8; 32],
-    /// DER of the issuing chain, for `extra_data` and `get-roots`.
+    /// DER of the issuing chain, for `get-roots`.
     pub(crate) chain_der: Vec<Vec<u8>>,
+    /// `get-entries`' `extra_data` (the chain as a TLS certificate list, base64), encoded once.
+    extra_data: String,
     /// The latest STH signed.
     sth: Mutex<Option<Sth>>,
     /// Held while an STH is signed, so concurrent readers of a grown tree make one signature.
@@ -76,15 +78,17 @@ impl CtLog {
         key: LogKey,
         log_id: [u8; 32],
         chain_der: Vec<Vec<u8>>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, hallmark_sigstore::ct::CtError> {
+        let extra_data = STANDARD.encode(ct::encode_certificate_chain(&chain_der)?);
+        Ok(Self {
             seq,
             key,
             log_id,
             chain_der,
+            extra_data,
             sth: Mutex::new(None),
             signing_sth: tokio::sync::Mutex::new(()),
-        }
+        })
     }
 
     pub(crate) fn latest(&self) -> Arc<Committed> {
@@ -265,10 +269,7 @@ pub(crate) async fn get_entries(
             .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))
     })
     .await?;
-    let extra = STANDARD.encode(
-        ct::encode_certificate_chain(&state.ct.chain_der)
-            .map_err(|e| ApiError::internal("encoding extra_data", &e))?,
-    );
+    let extra = &state.ct.extra_data;
     let list: Vec<_> = entries
         .iter()
         .map(|e| serde_json::json!({ "leaf_input": STANDARD.encode(&e.data), "extra_data": extra }))

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use hallmark_log::{CheckpointSigner, Sequencer, SequencerConfig};
 use p256::ecdsa::VerifyingKey;
-use sha2::Digest as _;
 use signature::Keypair;
 use spki::EncodePublicKey as _;
 
@@ -42,7 +41,8 @@ pub(crate) fn ct_log(
         SequencerConfig::new(format!("{host} - ct"), host),
     )
     .context("starting the CT log")?;
-    Ok(CtLog::new(seq, Arc::new(key), log_id, chain_der))
+    CtLog::new(seq, Arc::new(key), log_id, chain_der)
+        .context("encoding the CT log's certificate chain")
 }
 
 /// The signature log's sequencer settings: its entry limit is the configured one (the
@@ -65,10 +65,8 @@ pub(crate) fn rekor_log(
     let spki = verifying
         .to_public_key_der()
         .context("encoding the log public key")?;
-    let log_id: [u8; 32] = sha2::Sha256::digest(spki.as_bytes()).into();
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&log_id[..8]);
-    let tree_id = u64::from_be_bytes(id) >> 1;
+    let log_id = hallmark_sigstore::rekor_log_id(spki.as_bytes());
+    let tree_id = hallmark_sigstore::tree_id(&log_id);
     let public_key_pem = verifying
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
         .context("encoding the log public key")?;

@@ -143,7 +143,10 @@ mod tests {
         let want = search_public_key_key(pubkey.as_bytes()).unwrap();
         assert_eq!(search_public_key_key(cert.as_bytes()).unwrap(), want);
         let with_preamble = format!("a comment line\n{cert}");
-        assert_eq!(search_public_key_key(with_preamble.as_bytes()).unwrap(), want);
+        assert_eq!(
+            search_public_key_key(with_preamble.as_bytes()).unwrap(),
+            want
+        );
         let other = include_str!("../tests/fixtures/leaf_uri.pem");
         let chain = format!("{cert}{other}");
         assert_eq!(search_public_key_key(chain.as_bytes()).unwrap(), want);

@@ -82,7 +82,7 @@ pub use error::{EntryError, Result};
 pub use key::{MAX_VERIFIER_BYTES, San};
 pub use log::{
     EntryUuid, InclusionProofParts, LogEntry, LogEntryParts, entry_uuid, log_entry_json,
-    parse_entry_uuid, set_payload,
+    parse_entry_uuid, rekor_log_id, set_payload, tree_id,
 };
 pub use time::rfc3339;
 pub use trust::{

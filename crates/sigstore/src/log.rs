@@ -41,6 +41,23 @@ pub fn set_payload(
     serde_json::to_vec(&payload).unwrap_or_default()
 }
 
+/// A Rekor log's id: SHA-256 of its DER `SubjectPublicKeyInfo`, as trust roots carry it
+/// (`logId.keyId`), the same rule as an RFC 6962 log id.
+#[must_use]
+pub fn rekor_log_id(public_key_der: &[u8]) -> [u8; 32] {
+    crate::ct::log_id(public_key_der)
+}
+
+/// Hallmark's tree id for a log, the first 16 hex digits of its entry UUIDs: the first eight
+/// bytes of the log id, big-endian, shifted right by one (a positive `int64`, as Rekor's tree
+/// ids are).
+#[must_use]
+pub fn tree_id(log_id: &[u8; 32]) -> u64 {
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&log_id[..8]);
+    u64::from_be_bytes(id) >> 1
+}
+
 /// The Rekor entry UUID: 16 hex digits of the tree id followed by the 64-hex leaf hash.
 #[must_use]
 pub fn entry_uuid(tree_id: u64, leaf_hash: &Hash) -> String {
