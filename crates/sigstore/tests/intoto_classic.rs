@@ -298,3 +298,23 @@ fn build_a_layout() {
         "{canonical}"
     );
 }
+
+/// A layout's patterns are read before its signature is checked: the regex form takes no
+/// other member (it would be dropped from the key id and the signed bytes), and an overlong or
+/// oversized pattern is refused instead of compiled.
+#[test]
+fn hostile_patterns_are_refused() {
+    let parse = |v: serde_json::Value| serde_json::from_value::<TextMatch>(v);
+    assert!(matches!(
+        parse(serde_json::json!({"regex": "a.*"})).unwrap(),
+        TextMatch::Regex(_)
+    ));
+    let extra = parse(serde_json::json!({"regex": "a.*", "flags": "i"}));
+    assert!(extra.is_err(), "an unknown member was accepted");
+    let long = "a".repeat(hallmark_sigstore::intoto::layout::MAX_REGEX_LEN + 1);
+    let err = parse(serde_json::json!({ "regex": long })).unwrap_err();
+    assert!(err.to_string().contains("longer than"), "{err}");
+    // Short to write, huge once compiled: nested counted repetitions.
+    let err = parse(serde_json::json!({"regex": "((a{100}){100}){100}"})).unwrap_err();
+    assert!(err.to_string().contains("regular expression"), "{err}");
+}

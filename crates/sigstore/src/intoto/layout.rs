@@ -69,6 +69,11 @@ pub const KEYTYPE_OIDC: &str = "hallmark-oidc";
 /// `scheme` of Hallmark's keyless functionaries.
 pub const SCHEME_OIDC: &str = "hallmark-oidc-v1";
 
+/// The longest identity or extension pattern a layout may hold.
+pub const MAX_REGEX_LEN: usize = 1024;
+/// The most memory one compiled pattern (and its lazy DFA) may take.
+const MAX_REGEX_PROGRAM: usize = 1 << 18;
+
 /// A regular expression matched against a whole value.
 #[derive(Clone, Debug)]
 pub struct AnchoredRegex {
@@ -83,10 +88,22 @@ impl AnchoredRegex {
     ///
     /// [`IntotoError::Regex`] when it does not compile.
     pub fn new(source: &str) -> Result<Self, IntotoError> {
-        let re = regex::Regex::new(&format!("^(?:{source})$")).map_err(|e| IntotoError::Regex {
-            pattern: source.to_owned(),
-            source: Box::new(e),
-        })?;
+        // Layouts are parsed before their signature is checked: a hostile file must not make
+        // the compiler spend much (the regex crate's own default allows ~10 MiB per pattern).
+        if source.len() > MAX_REGEX_LEN {
+            return Err(IntotoError::RegexTooLong {
+                len: source.len(),
+                max: MAX_REGEX_LEN,
+            });
+        }
+        let re = regex::RegexBuilder::new(&format!("^(?:{source})$"))
+            .size_limit(MAX_REGEX_PROGRAM)
+            .dfa_size_limit(MAX_REGEX_PROGRAM)
+            .build()
+            .map_err(|e| IntotoError::Regex {
+                pattern: source.to_owned(),
+                source: Box::new(e),
+            })?;
         Ok(AnchoredRegex {
             source: source.to_owned(),
             re,
@@ -154,15 +171,22 @@ impl Serialize for TextMatch {
 
 impl<'de> Deserialize<'de> for TextMatch {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Unknown members of the regex form are refused: a field accepted and then dropped
+        // would be outside the key id and the signed bytes alike.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RegexForm {
+            regex: String,
+        }
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
             Exact(String),
-            Regex { regex: String },
+            Regex(RegexForm),
         }
         match Raw::deserialize(d)? {
             Raw::Exact(s) => Ok(TextMatch::Exact(s)),
-            Raw::Regex { regex } => AnchoredRegex::new(&regex)
+            Raw::Regex(RegexForm { regex }) => AnchoredRegex::new(&regex)
                 .map(TextMatch::Regex)
                 .map_err(D::Error::custom),
         }

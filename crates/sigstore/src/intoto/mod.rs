@@ -85,6 +85,14 @@ pub enum IntotoError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A layout's regular expression is longer than [`layout::MAX_REGEX_LEN`].
+    #[error("a regular expression of {len} bytes is longer than the {max} a layout may hold")]
+    RegexTooLong {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A functionary's regular expression does not compile.
     #[error("regular expression {pattern:?}: {source}")]
     Regex {
