@@ -144,10 +144,11 @@ impl KeySource for HttpKeySource {
 
 fn client_builder(options: &VerifierOptions) -> reqwest::ClientBuilder {
     let redirect = reqwest::redirect::Policy::custom(|attempt| {
-        // Like Fulcio: follow redirects only within the host first asked.
-        let same_host =
-            attempt.previous().first().map(|u| u.host_str()) == Some(attempt.url().host_str());
-        if attempt.previous().len() > 5 || !same_host {
+        // Follow redirects only within the origin first asked (scheme, host and port): the
+        // issuer URL's checks (HTTPS, or loopback HTTP) hold for every document it serves.
+        let same_origin =
+            attempt.previous().first().map(url::Url::origin) == Some(attempt.url().origin());
+        if attempt.previous().len() > 5 || !same_origin {
             attempt.stop()
         } else {
             attempt.follow()

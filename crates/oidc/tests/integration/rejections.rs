@@ -520,3 +520,24 @@ async fn malformed_tokens() {
         "malformed tokens never reach the IdP"
     );
 }
+
+/// Discovery and JWKS fetches follow redirects only within the origin first asked (scheme,
+/// host and port): an issuer whose documents redirect to another port of the same host is
+/// unavailable, not trusted through the other server.
+#[tokio::test]
+async fn redirects_leave_no_origin() {
+    // The real documents and keys sit on one port; the issuer's own port only redirects there.
+    let (front, front_addr) = listener().await;
+    let (back, back_addr) = listener().await;
+    let issuer = format!("http://{front_addr}");
+    let dev = DevIssuer::new(issuer.clone(), DevAlgorithm::Es256).unwrap();
+    serve(back, dev.router());
+    let redirect = axum::Router::new().fallback(move |uri: axum::http::Uri| async move {
+        axum::response::Redirect::temporary(&format!("http://{back_addr}{uri}"))
+    });
+    serve(front, redirect);
+    let v = verifier_for(&issuer, "email", "");
+    let token = dev.mint(DevIssuer::email_claims("alice@example.com"));
+    let e = v.verify(&token).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IdpUnavailable, "{e}");
+}
