@@ -32,14 +32,15 @@ ensure_rust() {
 
 # A Python venv with the independent checkers the tests use: cryptography (SCTs, certificates),
 # pkilint (certificate linting), sigstore-python (the reference client), and for the Helm chart
-# (tests/tests/helm_chart.rs) kubernetes-validate (offline Kubernetes schemas) and checkov.
+# (tests/tests/helm_chart.rs) kubernetes-validate (offline Kubernetes schemas) and checkov, and
+# in-toto 3.1.0 (stock in-toto-run / in-toto-verify for the in-toto round trips).
 # Exports HALLMARK_PYTHON, HALLMARK_KUBERNETES_VALIDATE and HALLMARK_CHECKOV for the tests.
 # The import check names every package of `want`: a venv missing one is completed.
 ensure_venv() {
   local venv="$ROOT/.venv"
-  local want="cryptography pkilint sigstore==4.5.1 kubernetes-validate==1.37.0 checkov==3.3.30"
+  local want="cryptography pkilint sigstore==4.5.1 kubernetes-validate==1.37.0 checkov==3.3.30 in-toto==3.1.0"
   ensure_packages python3-venv
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore, kubernetes_validate, checkov' 2>/dev/null; then
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore, kubernetes_validate, checkov, in_toto' 2>/dev/null; then
     log "installing the Python reference tools ($want) into .venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check $want

@@ -15,6 +15,7 @@ mod bench;
 mod client;
 mod demo;
 mod hsm_cmd;
+mod intoto_cmd;
 mod serve_cmd;
 mod sign_cmd;
 mod token_cmd;
@@ -44,6 +45,10 @@ enum Command {
     /// Sign an in-toto Statement v1 (SLSA provenance, in-toto links, any predicate) in a DSSE
     /// envelope, log it and write a Sigstore bundle.
     Attest(sign_cmd::AttestArgs),
+    /// in-toto supply chains: record and sign steps by workload identity, sign layouts,
+    /// verify.
+    #[command(subcommand)]
+    Intoto(intoto_cmd::IntotoCommand),
     /// Verify a Sigstore bundle offline against a trust root and an identity policy or key.
     Verify(verify_cmd::VerifyArgs),
     /// Get an identity token as `sign` would (CI system, Kubernetes, or a login) and print it
@@ -134,6 +139,7 @@ fn main() -> std::process::ExitCode {
         Command::Sign(a) => sign_cmd::sign(a),
         Command::Attest(a) => sign_cmd::attest(a),
         Command::Verify(a) => verify_cmd::verify(a),
+        Command::Intoto(c) => intoto_cmd::run(c),
         Command::Token(a) => token_cmd::token(a),
     };
     match result {

@@ -287,6 +287,7 @@ fn build_a_layout() {
         keyid: OWNER_KEYID.into(),
         sig: "00".into(),
         cert: None,
+        bundle: None,
     });
     let bytes = serde_json::to_vec_pretty(&signed).unwrap();
     assert_eq!(SignedLayout::parse(&bytes).unwrap(), signed);

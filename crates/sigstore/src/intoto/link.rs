@@ -122,6 +122,12 @@ pub struct Signature {
     /// as an unrecognized field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<String>,
+    /// Hallmark's keyless signatures: the Sigstore bundle (v0.3 JSON object, a message
+    /// signature over the SHA-256 of the canonical `signed` bytes, with its log entry) whose
+    /// certificate made `sig`. The key id is then that of a `hallmark-oidc` layout key.
+    /// securesystemslib keeps it as an unrecognized field, which the Python plugin reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<Value>,
 }
 
 /// The signed wrapper of links and layouts: `{"signed": ..., "signatures": [...]}`.
