@@ -264,7 +264,7 @@ fn build_a_layout() {
         issuer: TextMatch::Exact("https://issuer.example".into()),
         identity: TextMatch::Exact("builder@example.com".into()),
         extensions: BTreeMap::new(),
-        trust_root: TrustRootRef::of_document(b"{}"),
+        trust_root: TrustRootRef::of_document(b"{}").unwrap(),
     })
     .unwrap();
     let (classic_id, classic) =
@@ -318,4 +318,32 @@ fn hostile_patterns_are_refused() {
     // Short to write, huge once compiled: nested counted repetitions.
     let err = parse(serde_json::json!({"regex": "((a{100}){100}){100}"})).unwrap_err();
     assert!(err.to_string().contains("regular expression"), "{err}");
+}
+
+/// A trust-root reference names the root, not its file: re-indented, reordered or wrapped in a
+/// ClientTrustConfig it is the same; a changed root is not; non-objects are refused.
+#[test]
+fn trust_root_reference_is_canonical() {
+    let bare = br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[{"baseUrl":"http://x","logId":{"keyId":"AAEC"}}],"certificateAuthorities":[]}"#;
+    let pretty = br#"{
+      "certificateAuthorities": [],
+      "tlogs": [ { "logId": { "keyId": "AAEC" }, "baseUrl": "http://x" } ],
+      "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+    }"#;
+    let wrapped = format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.clienttrustconfig.v0.1+json","signingConfig":{{"caUrls":[]}},"trustedRoot":{}}}"#,
+        std::str::from_utf8(bare).unwrap()
+    );
+    let r = TrustRootRef::of_document(bare).unwrap();
+    assert_eq!(TrustRootRef::of_document(pretty).unwrap(), r);
+    assert_eq!(TrustRootRef::of_document(wrapped.as_bytes()).unwrap(), r);
+    let changed = String::from_utf8(bare.to_vec())
+        .unwrap()
+        .replace("AAEC", "AAED");
+    assert_ne!(TrustRootRef::of_document(changed.as_bytes()).unwrap(), r);
+    // The value is SHA-256 of the canonical form, as securesystemslib would encode it.
+    let canonical = br#"{"certificateAuthorities":[],"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[{"baseUrl":"http://x","logId":{"keyId":"AAEC"}}]}"#;
+    assert_eq!(r.0, <[u8; 32]>::from(Sha256::digest(canonical)));
+    assert!(TrustRootRef::of_document(b"[1]").is_err());
+    assert!(TrustRootRef::of_document(b"not json").is_err());
 }

@@ -28,8 +28,8 @@
 //! - `identity`: the certificate's SAN value (email, URI, or `.7` username);
 //! - `extensions` (optional): Fulcio CI-extension constraints, keyed by the names of
 //!   [`CiExtension::json_name`] (`sourceRepositoryURI`, `buildSignerURI`, ...);
-//! - `trust_root`: `sha256:<hex>`, the SHA-256 of the `trusted_root.json` file (as its bytes
-//!   were distributed) whose CAs and logs must vouch for the certificate.
+//! - `trust_root`: `sha256:<hex>`, the SHA-256 of the canonical JSON of the trusted root
+//!   whose CAs and logs must vouch for the certificate ([`TrustRootRef`]).
 //!
 //! Each of `issuer`, `identity` and extension values is either a string (exact match) or
 //! `{"regex": "<RE>"}`, a regular expression (Rust `regex` syntax, linear time) anchored at both
@@ -193,16 +193,49 @@ impl<'de> Deserialize<'de> for TextMatch {
     }
 }
 
-/// Which trusted root must vouch for a keyless functionary's certificate: the SHA-256 of its
-/// `trusted_root.json` bytes (JSON: `sha256:<hex>`).
+/// Which trusted root must vouch for a keyless functionary's certificate (JSON:
+/// `sha256:<hex>`): the SHA-256 of the securesystemslib canonical JSON of the `TrustedRoot`
+/// object.
+///
+/// Canonical, so the reference does not depend on how the root was distributed: a bare
+/// `trusted_root.json`, the `trustedRoot` of a ClientTrustConfig (what `hallmark sign` and
+/// sigstore-python's `--trust-config` read), re-indented or with its keys reordered, all give
+/// the same reference. The Python plugin computes it with securesystemslib's
+/// `encode_canonical`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TrustRootRef(pub [u8; 32]);
 
+/// `mediaType` prefix of a ClientTrustConfig, whose `trustedRoot` member is the root.
+const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.clienttrustconfig";
+
 impl TrustRootRef {
-    /// The reference to the trusted root document `bytes`.
-    #[must_use]
-    pub fn of_document(bytes: &[u8]) -> Self {
-        TrustRootRef(Sha256::digest(bytes).into())
+    /// The reference to the trusted root in `bytes`: a `TrustedRoot` JSON document, or a
+    /// ClientTrustConfig holding one.
+    ///
+    /// # Errors
+    ///
+    /// [`IntotoError::Json`] when `bytes` is not a JSON object; [`IntotoError::Float`] when it
+    /// holds a non-integer number (no trusted root does).
+    pub fn of_document(bytes: &[u8]) -> Result<Self, IntotoError> {
+        let doc: Value = serde_json::from_slice(bytes).map_err(|source| IntotoError::Json {
+            what: "trusted root",
+            source,
+        })?;
+        let is_client_config = doc
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with(CLIENT_TRUST_CONFIG_MEDIA_TYPE));
+        let root = match doc.get("trustedRoot") {
+            Some(root) if is_client_config => root,
+            _ => &doc,
+        };
+        if !root.is_object() {
+            return Err(IntotoError::Invalid {
+                field: "trustedRoot".into(),
+                reason: "a trusted root is a JSON object".into(),
+            });
+        }
+        Ok(TrustRootRef(Sha256::digest(cjson::encode(root)?).into()))
     }
 }
 
