@@ -75,15 +75,20 @@ impl Link {
         }
     }
 
-    /// Checks what serde cannot: artifact digests are hex, as in-toto-python requires.
+    /// Checks what serde cannot: artifact digests are hex, as in-toto-python requires, and the
+    /// free-form `byproducts` and `environment` hold no non-integer number (canonical JSON
+    /// cannot encode one, so no signature over such a link could be checked: it is refused
+    /// when read rather than when verified).
     ///
     /// # Errors
     ///
-    /// [`IntotoError::Invalid`] naming the artifact.
+    /// [`IntotoError::Invalid`] naming the artifact, [`IntotoError::Float`].
     pub fn validate(&self) -> Result<(), IntotoError> {
         for (side, artifacts) in [("materials", &self.materials), ("products", &self.products)] {
             check_artifacts(side, artifacts)?;
         }
+        cjson::to_canonical(&self.byproducts)?;
+        cjson::to_canonical(&self.environment)?;
         Ok(())
     }
 
