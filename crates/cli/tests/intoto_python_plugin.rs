@@ -6,7 +6,9 @@
 //! Hallmark; the links carry the Sigstore bundle beside the hex signature; the layouts (signed
 //! by a classic owner key, one keyless step named by OIDC identity and trust-root hash, one
 //! classic-key step) take their `hallmark-oidc` key values and key ids from
-//! `hallmark_sigstore::intoto` (the driver script checks the plugin computes the same ids).
+//! `hallmark_sigstore::intoto` (the driver script checks the plugin computes the same ids), and
+//! the link parses as Hallmark's keyless classic link (its bundle's digest is of the canonical
+//! bytes Hallmark's encoder gives).
 //! Then the venv's own `in-toto-verify` console script must pass, also three hours later
 //! (under libfaketime) when the ten-minute certificate has long expired: the chain is checked
 //! at the log's integrated time. And it must fail, with the plugin's precise reason on stderr,
@@ -22,9 +24,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use common::*;
 use hallmark_sigstore::intoto::layout::{AnchoredRegex, LayoutKey, OidcFunctionary};
-use hallmark_sigstore::intoto::{TextMatch, TrustRootRef};
+use hallmark_sigstore::intoto::{SignedLink, TextMatch, TrustRootRef, link_file_name};
 use hallmark_sigstore::oid::CiExtension;
 use serde_json::{Value, json};
 
@@ -219,6 +223,30 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
     assert!(printed.contains("LINKS OK"), "{printed}");
     let not_after = printed.lines().next().unwrap().to_owned();
     let sc = |name: &str| out.join(name);
+
+    // The link is the shared keyless classic format Hallmark reads: its canonical `signed`
+    // bytes (Rust's encoder) are what the bundle's message digest covers, and `sig` is the
+    // bundle's signature.
+    let good_keyid = plan_scenarios["good"]["keyid"].as_str().unwrap();
+    let link_bytes = std::fs::read(
+        sc("good")
+            .join("links")
+            .join(link_file_name("build", good_keyid)),
+    )
+    .unwrap();
+    let link = SignedLink::parse(&link_bytes).unwrap();
+    let sig = link.signature_by(good_keyid).unwrap();
+    let bundle = sig
+        .bundle
+        .as_ref()
+        .expect("the keyless signature carries its bundle");
+    let message = &bundle["messageSignature"];
+    let b64 = |v: &Value| BASE64.decode(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        hex::encode(b64(&message["messageDigest"]["digest"])),
+        sha256_hex(&link.signed_bytes().unwrap())
+    );
+    assert_eq!(hex::encode(b64(&message["signature"])), sig.sig);
 
     // Passes: exact identity (ClientTrustConfig), anchored regex (bare trusted_root.json).
     assert_ok(
