@@ -33,17 +33,21 @@ ensure_rust() {
 # A Python venv with the independent checkers the tests use: cryptography (SCTs, certificates),
 # pkilint (certificate linting), sigstore-python (the reference client), and for the Helm chart
 # (tests/tests/helm_chart.rs) kubernetes-validate (offline Kubernetes schemas) and checkov, and
-# in-toto 3.1.0 (stock in-toto-run / in-toto-verify for the in-toto round trips).
+# in-toto 3.1.0 (stock in-toto-run / in-toto-verify for the in-toto round trips), and this repo's
+# securesystemslib plugin (python/hallmark-securesystemslib, editable) that lets stock
+# in-toto-verify check keyless links; faketime runs a verifier hours after signing.
 # Exports HALLMARK_PYTHON, HALLMARK_KUBERNETES_VALIDATE and HALLMARK_CHECKOV for the tests.
-# The import check names every package of `want`: a venv missing one is completed.
+# The import check names every package of `want`: a venv missing one is completed. For the
+# plugin it checks that its .pth file ran at start-up (what stock tools rely on).
 ensure_venv() {
   local venv="$ROOT/.venv"
   local want="cryptography pkilint sigstore==4.5.1 kubernetes-validate==1.37.0 checkov==3.3.30 in-toto==3.1.0"
-  ensure_packages python3-venv
-  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import cryptography, pkilint, sigstore, kubernetes_validate, checkov, in_toto' 2>/dev/null; then
+  ensure_packages python3-venv faketime
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys, cryptography, pkilint, sigstore, kubernetes_validate, checkov, in_toto
+assert "hallmark_securesystemslib._autoload" in sys.modules' 2>/dev/null; then
     log "installing the Python reference tools ($want) into .venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check $want
+    "$venv/bin/pip" install -q --disable-pip-version-check $want -e "$ROOT/python/hallmark-securesystemslib"
   fi
   export HALLMARK_PYTHON="$venv/bin/python"
   export HALLMARK_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"

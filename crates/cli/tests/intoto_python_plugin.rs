@@ -1,0 +1,355 @@
+//! Stock `in-toto-verify` (in-toto 3.1.0) verifies Hallmark's keyless classic links through the
+//! `hallmark-oidc` securesystemslib plugin (python/hallmark-securesystemslib), loaded by its
+//! `.pth` file with no wrapper.
+//!
+//! sigstore-python signs a real in-toto link's canonical bytes keylessly against a running
+//! Hallmark; the links carry the Sigstore bundle beside the hex signature; the layouts (signed
+//! by a classic owner key, one keyless step named by OIDC identity and trust-root hash, one
+//! classic-key step) take their `hallmark-oidc` key values and key ids from
+//! `hallmark_sigstore::intoto` (the driver script checks the plugin computes the same ids), and
+//! the link parses as Hallmark's keyless classic link (its bundle's digest is of the canonical
+//! bytes Hallmark's encoder gives).
+//! Then the venv's own `in-toto-verify` console script must pass, also three hours later
+//! (under libfaketime) when the ten-minute certificate has long expired: the chain is checked
+//! at the log's integrated time. And it must fail, with the plugin's precise reason on stderr,
+//! for a wrong identity, a wrong issuer, an identity regex that only matches part of the SAN,
+//! a missing certificate extension, tampered materials, a wrong trust-root hash, a tampered
+//! inclusion proof, a signature without bundle, a signature that is not the bundle's, and no
+//! trusted roots configured; without the plugin (`python -S`) it refuses the layout.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::*;
+use hallmark_sigstore::intoto::layout::{AnchoredRegex, LayoutKey, OidcFunctionary};
+use hallmark_sigstore::intoto::{SignedLink, TextMatch, TrustRootRef, link_file_name};
+use hallmark_sigstore::oid::CiExtension;
+use serde_json::{Value, json};
+
+const EMAIL: &str = "signer@example.com";
+
+/// The driver script (in-toto models, securesystemslib, sigstore-python).
+fn driver() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/intoto_plugin_links.py")
+}
+
+/// The `hallmark-oidc` key value and key id Hallmark computes for a functionary.
+fn key(f: OidcFunctionary) -> (Value, String) {
+    let (keyid, key) = LayoutKey::oidc(f).unwrap();
+    let dict = serde_json::to_value(&key).unwrap();
+    (dict["keyval"].clone(), keyid)
+}
+
+fn exact(s: &str) -> TextMatch {
+    TextMatch::Exact(s.to_owned())
+}
+
+fn regex(s: &str) -> TextMatch {
+    TextMatch::Regex(AnchoredRegex::new(s).unwrap())
+}
+
+/// `faketime` (libfaketime), which `scripts/lib.sh` installs; fails loudly when absent.
+fn faketime() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("faketime"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("faketime is not installed: run ./scripts/test.sh (it installs faketime)")
+        })
+}
+
+/// The venv's site-packages (for running a stock console script without `.pth` processing).
+fn site_packages() -> String {
+    py(
+        "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        &[],
+    )
+    .trim()
+    .to_owned()
+}
+
+/// Stock `in-toto-verify` on scenario `dir`, with `HALLMARK_TRUSTED_ROOT=roots` (unset when
+/// `None`); `wrap` prefixes the command (faketime, `python -S`).
+fn in_toto_verify(dir: &Path, roots: Option<&Path>, wrap: &[&str]) -> Output {
+    let tool = venv_bin("in-toto-verify");
+    assert!(
+        tool.is_file(),
+        "{} is missing: run ./scripts/test.sh (it installs in-toto 3.1.0 and the plugin)",
+        tool.display()
+    );
+    let mut c = match wrap.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(&tool);
+            c
+        }
+        None => Command::new(&tool),
+    };
+    c.args([
+        "--layout",
+        "root.layout",
+        "--verification-keys",
+        "owner.pub",
+    ])
+    .args(["--link-dir", "links"])
+    .current_dir(dir)
+    .env_remove("HALLMARK_TRUSTED_ROOT");
+    if let Some(r) = roots {
+        c.env("HALLMARK_TRUSTED_ROOT", r);
+    }
+    c.output().unwrap()
+}
+
+fn assert_fails(what: &str, out: &Output, reason: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{what}: in-toto-verify passed\n{stderr}"
+    );
+    assert!(
+        stderr.contains(reason),
+        "{what}: stderr does not say {reason:?}:\n{stderr}"
+    );
+}
+
+#[test]
+fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().to_path_buf();
+    let tc = dir.join("trust-config.json");
+    write_trust_config(&stack, &tc, None);
+    let tc_bytes = std::fs::read(&tc).unwrap();
+    let trust_root = TrustRootRef::of_document(&tc_bytes).unwrap();
+    // The same root, bare and re-indented: the same reference.
+    let doc: Value = serde_json::from_slice(&tc_bytes).unwrap();
+    let bare = dir.join("trusted_root.json");
+    std::fs::write(&bare, serde_json::to_string(&doc["trustedRoot"]).unwrap()).unwrap();
+    assert_eq!(
+        TrustRootRef::of_document(&std::fs::read(&bare).unwrap()).unwrap(),
+        trust_root
+    );
+
+    let issuer = stack.issuer();
+    let functionary = |issuer: TextMatch, identity: TextMatch| OidcFunctionary {
+        issuer,
+        identity,
+        extensions: BTreeMap::new(),
+        trust_root,
+    };
+    let mut with_extension = functionary(exact(&issuer), exact(EMAIL));
+    with_extension.extensions.insert(
+        CiExtension::SourceRepositoryUri,
+        exact("https://github.com/acme/app"),
+    );
+    let mut other_root = functionary(exact(&issuer), exact(EMAIL));
+    other_root.trust_root = TrustRootRef([0x42; 32]);
+    let scenarios: Vec<(&str, OidcFunctionary, &str)> = vec![
+        ("good", functionary(exact(&issuer), exact(EMAIL)), "good"),
+        (
+            "regex",
+            functionary(exact(&issuer), regex(r"signer@example\.(com|org)")),
+            "good",
+        ),
+        (
+            "regex_partial",
+            functionary(exact(&issuer), regex("signer@example")),
+            "good",
+        ),
+        (
+            "wrong_identity",
+            functionary(exact(&issuer), exact("mallory@example.com")),
+            "good",
+        ),
+        (
+            "wrong_issuer",
+            functionary(exact("https://accounts.google.com"), exact(EMAIL)),
+            "good",
+        ),
+        ("missing_extension", with_extension, "good"),
+        (
+            "tampered_materials",
+            functionary(exact(&issuer), exact(EMAIL)),
+            "tampered_materials",
+        ),
+        ("wrong_trust_root", other_root, "good"),
+        (
+            "tampered_proof",
+            functionary(exact(&issuer), exact(EMAIL)),
+            "tampered_proof",
+        ),
+        (
+            "no_bundle",
+            functionary(exact(&issuer), exact(EMAIL)),
+            "no_bundle",
+        ),
+        (
+            "other_sig",
+            functionary(exact(&issuer), exact(EMAIL)),
+            "other_sig",
+        ),
+    ];
+    let mut plan_scenarios = serde_json::Map::new();
+    for (name, f, link) in scenarios {
+        let (keyval, keyid) = key(f);
+        plan_scenarios.insert(
+            name.to_owned(),
+            json!({"keyval": keyval, "keyid": keyid, "link": link}),
+        );
+    }
+    let out = dir.join("scenarios");
+    let plan = dir.join("plan.json");
+    std::fs::write(
+        &plan,
+        serde_json::to_vec(&json!({
+            "trust_config": tc,
+            "token": email_token(&stack, EMAIL),
+            "out": out,
+            "scenarios": plan_scenarios,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let printed = run(Command::new(python())
+        .arg(driver())
+        .arg(&plan)
+        .current_dir(&dir));
+    assert!(printed.contains("LINKS OK"), "{printed}");
+    let not_after = printed.lines().next().unwrap().to_owned();
+    let sc = |name: &str| out.join(name);
+
+    // The link is the shared keyless classic format Hallmark reads: its canonical `signed`
+    // bytes (Rust's encoder) are what the bundle's message digest covers, and `sig` is the
+    // bundle's signature.
+    let good_keyid = plan_scenarios["good"]["keyid"].as_str().unwrap();
+    let link_bytes = std::fs::read(
+        sc("good")
+            .join("links")
+            .join(link_file_name("build", good_keyid)),
+    )
+    .unwrap();
+    let link = SignedLink::parse(&link_bytes).unwrap();
+    let sig = link.signature_by(good_keyid).unwrap();
+    let bundle = sig
+        .bundle
+        .as_ref()
+        .expect("the keyless signature carries its bundle");
+    let message = &bundle["messageSignature"];
+    let b64 = |v: &Value| BASE64.decode(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        hex::encode(b64(&message["messageDigest"]["digest"])),
+        sha256_hex(&link.signed_bytes().unwrap())
+    );
+    assert_eq!(hex::encode(b64(&message["signature"])), sig.sig);
+
+    // Passes: exact identity (ClientTrustConfig), anchored regex (bare trusted_root.json).
+    assert_ok(
+        "exact identity",
+        &in_toto_verify(&sc("good"), Some(&tc), &[]),
+    );
+    assert_ok(
+        "regex identity",
+        &in_toto_verify(&sc("regex"), Some(&bare), &[]),
+    );
+
+    // Three hours later the certificate has expired; verification still passes, since the
+    // chain is checked at the log's integrated time. First prove the clock really moved.
+    let ft = faketime();
+    let ft = ft.to_str().unwrap();
+    let later = "+3 hours";
+    let expired = run(Command::new(ft).arg(later).arg(python()).args([
+        "-c",
+        "import sys, datetime; n = datetime.datetime.fromisoformat(sys.argv[1]); \
+         print('expired' if datetime.datetime.now(datetime.timezone.utc) > n else 'valid')",
+        &not_after,
+    ]));
+    assert_eq!(expired.trim(), "expired", "notAfter {not_after}");
+    assert_ok(
+        "exact identity, three hours later",
+        &in_toto_verify(&sc("good"), Some(&tc), &[ft, later]),
+    );
+
+    // Failures, each with the plugin's reason and in-toto's threshold error.
+    let threshold = "Step 'build' requires at least '1' links";
+    let cases: [(&str, Option<&Path>, &str); 11] = [
+        (
+            "regex_partial",
+            Some(&tc),
+            "identity mismatch: the key expects /signer@example/, the certificate has 'signer@example.com'",
+        ),
+        (
+            "wrong_identity",
+            Some(&tc),
+            "identity mismatch: the key expects 'mallory@example.com', the certificate has 'signer@example.com'",
+        ),
+        (
+            "wrong_issuer",
+            Some(&tc),
+            "issuer mismatch: the key expects 'https://accounts.google.com', the certificate has",
+        ),
+        (
+            "missing_extension",
+            Some(&tc),
+            "certificate extension sourceRepositoryURI (1.3.6.1.4.1.57264.1.12) mismatch: the key expects 'https://github.com/acme/app', the certificate has none",
+        ),
+        (
+            "tampered_materials",
+            Some(&tc),
+            "Bundle message digest mismatch",
+        ),
+        (
+            "wrong_trust_root",
+            Some(&tc),
+            "no trusted root in HALLMARK_TRUSTED_ROOT is sha256:4242",
+        ),
+        ("tampered_proof", Some(&tc), "invalid log entry"),
+        (
+            "no_bundle",
+            Some(&tc),
+            "the signature has no Sigstore bundle",
+        ),
+        ("other_sig", Some(&tc), "is not the bundle's signature"),
+        ("good", None, "HALLMARK_TRUSTED_ROOT is not set"),
+        // A trust file that is not a trusted root.
+        (
+            "good",
+            Some(&dir.join("other-trust-config.json")),
+            "cannot use",
+        ),
+    ];
+    std::fs::write(dir.join("other-trust-config.json"), b"not json").unwrap();
+    for (name, roots, reason) in cases {
+        let out = in_toto_verify(&sc(name), roots, &[]);
+        assert_fails(name, &out, reason);
+        assert_fails(name, &out, threshold);
+    }
+
+    // Without the plugin (no .pth processing: `python -S`, site-packages on PYTHONPATH) the
+    // stock tool refuses the layout instead of ignoring the keyless functionary.
+    let py = python();
+    let mut c = Command::new(&py);
+    c.arg("-S")
+        .arg(venv_bin("in-toto-verify"))
+        .args([
+            "--layout",
+            "root.layout",
+            "--verification-keys",
+            "owner.pub",
+        ])
+        .args(["--link-dir", "links"])
+        .current_dir(sc("good"))
+        .env("PYTHONPATH", site_packages())
+        .env("HALLMARK_TRUSTED_ROOT", &tc);
+    let out = c.output().unwrap();
+    assert_fails(
+        "plugin not loaded",
+        &out,
+        "Unsupported public key hallmark-oidc/hallmark-oidc-v1",
+    );
+}
