@@ -52,6 +52,7 @@ mod content;
 mod crypto;
 mod error;
 mod identity;
+pub mod intoto;
 mod json;
 mod policy;
 mod sct;
