@@ -91,8 +91,11 @@ fn openssl_keypair(dir: &Path, name: &str, alg: &[&str]) -> (PathBuf, PathBuf) {
 }
 
 fn in_toto_run(work: &Path, step: &str, key: &Path, m: &[&str], p: &[&str], cmd: &[&str]) {
+    // A directory named `dsse` gets in-toto-python's DSSE links (`--use-dsse`).
+    let dsse = work.file_name().is_some_and(|n| n == "dsse");
     run(Command::new(venv_bin("in-toto-run"))
         .current_dir(work)
+        .args(dsse.then_some("--use-dsse"))
         .args(["-n", step, "--signing-key"])
         .arg(key)
         .arg("-m")
@@ -191,6 +194,15 @@ fn links_from_stock_in_toto_run_verify_and_their_faults_are_named() {
         .current_dir(&work)
         .args(["--layout", "root.layout", "--verification-keys"])
         .arg(&owner));
+
+    // The same chain as in-toto-python's DSSE links (`in-toto-run --use-dsse`).
+    let dsse = stock_chain(root, "dsse", "1d", |_| {});
+    let first = std::fs::read_to_string(link_file(&dsse, "build")).unwrap();
+    assert!(first.contains("\"payloadType\""), "{first}");
+    assert_ok(
+        "hallmark intoto verify (stock DSSE links)",
+        &intoto_verify(&dsse, "root.layout", &owner, &[]),
+    );
 
     // A tampered link: its signature fails, so the step has no accepted link.
     let build = link_file(&work, "build");

@@ -43,6 +43,9 @@
 //! SCTs (6), `identity.rs` the identity (7); `verified.rs` holds what a success returns. The
 //! bundle and trusted-root documents are `hallmark_sigstore`'s typed models, checked in
 //! `bundle.rs` and `trust.rs`.
+//!
+//! [`intoto`] builds on [`verify()`]: an in-toto layout's links and artifact rules, with keyless
+//! functionaries whose bundles verify here (`hallmark intoto verify`).
 
 mod asn1;
 mod bundle;

@@ -171,6 +171,12 @@ fn run(args: &VerifyArgs) -> Result<Value> {
     );
 
     let (candidates, files, notes) = read_links(&args.links)?;
+    if !args.json {
+        // Now, so they are seen when verification fails too.
+        for n in &notes {
+            eprintln!("note: {n}");
+        }
+    }
     let input = Input {
         layout: &layout,
         trust: &trust,
@@ -189,7 +195,9 @@ fn run(args: &VerifyArgs) -> Result<Value> {
         inspection_links.insert(inspection.name.clone(), link);
     }
     let mut report = steps.finish(inspection_links)?;
-    report.warnings.extend(notes);
+    if args.json {
+        report.warnings.extend(notes);
+    }
 
     let vsa = match &args.vsa {
         Some(out) => {
@@ -294,7 +302,8 @@ fn read_links(paths: &[PathBuf]) -> Result<Links> {
     let mut notes = Vec::new();
     let mut take = |path: &Path, strict: bool| -> Result<()> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let name = path.display().to_string();
+        // `--links .` lists `./x.link`: named `x.link`, still relative to the directory.
+        let name = path.strip_prefix(".").unwrap_or(path).display().to_string();
         match Candidate::parse(name.clone(), &bytes) {
             Ok(c) => {
                 files.insert(
