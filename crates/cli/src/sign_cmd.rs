@@ -391,3 +391,22 @@ fn check_statement(bytes: &[u8]) -> Result<()> {
     );
     Ok(())
 }
+
+/// Signs a complete in-toto `statement` keylessly as `hallmark attest --statement` does (DSSE,
+/// logged, the bundle verified before it is written) and writes the bundle to `out`. Returns
+/// the log index. (`intoto verify --vsa` signs its summary with it.)
+pub(crate) fn attest_statement(signer: &SignerArgs, statement: Vec<u8>, out: &Path) -> Result<u64> {
+    check_statement(&statement).context("the statement to sign is not an in-toto Statement v1")?;
+    let trust = signer.trust.load()?;
+    let session = Session::new(
+        signer.endpoints(&trust)?,
+        signer.token.acquire_options(Some(&trust)),
+    )?;
+    let content = Content::Dsse {
+        payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
+        payload: statement,
+    };
+    let (bundle, index) = runtime()?.block_on(sign_content(&session, &trust, &content))?;
+    write_bundle(out, &bundle)?;
+    Ok(index)
+}

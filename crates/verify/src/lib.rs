@@ -43,6 +43,9 @@
 //! SCTs (6), `identity.rs` the identity (7); `verified.rs` holds what a success returns. The
 //! bundle and trusted-root documents are `hallmark_sigstore`'s typed models, checked in
 //! `bundle.rs` and `trust.rs`.
+//!
+//! [`intoto`] builds on [`verify()`]: an in-toto layout's links and artifact rules, with keyless
+//! functionaries whose bundles verify here (`hallmark intoto verify`).
 
 mod asn1;
 mod bundle;
@@ -52,6 +55,7 @@ mod content;
 mod crypto;
 mod error;
 mod identity;
+pub mod intoto;
 mod json;
 mod policy;
 mod sct;

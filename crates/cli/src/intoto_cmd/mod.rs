@@ -23,7 +23,7 @@ pub(crate) enum IntotoCommand {
     SignLayout(run::SignLayoutArgs),
     /// Verify a supply chain: the layout, each step's links and functionaries, thresholds,
     /// artifact rules and inspections.
-    Verify(verify::VerifyArgs),
+    Verify(Box<verify::VerifyArgs>),
 }
 
 /// Runs one `hallmark intoto` command.
@@ -32,6 +32,6 @@ pub(crate) fn run(command: IntotoCommand) -> Result<()> {
         IntotoCommand::Run(a) => run::run(a),
         IntotoCommand::Record(c) => run::record(c),
         IntotoCommand::SignLayout(a) => run::sign_layout(a),
-        IntotoCommand::Verify(a) => verify::verify(a),
+        IntotoCommand::Verify(a) => verify::verify(*a),
     }
 }

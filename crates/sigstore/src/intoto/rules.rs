@@ -513,7 +513,7 @@ impl fmt::Display for RuleFailureReason {
 }
 
 /// `os.path.join(prefix, path)` for `/`-separated paths.
-fn join(prefix: &str, path: &str) -> String {
+pub fn join(prefix: &str, path: &str) -> String {
     if path.starts_with('/') {
         path.to_owned()
     } else if prefix.is_empty() || prefix.ends_with('/') {

@@ -1,0 +1,447 @@
+//! Who signed a candidate link (or the layout): classic key signatures, and keyless
+//! signatures whose Sigstore bundles verify against a functionary's trust root.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use hallmark_sigstore::intoto::{LayoutKey, OidcFunctionary, Signature, TrustRootRef};
+
+use super::candidate::{Candidate, Form};
+use super::{Acceptance, LogEntryInfo, RejectReason, Rejection, SignerId, TrustRoots};
+use crate::cert::Cert;
+use crate::{
+    Artifact, Bundle, Content, IdentityPolicy, Matcher, Policy, Signed, Signer, TrustedRoot,
+    Verified,
+};
+
+/// The policy that accepts any certificate identity: the bundle check proves the chain, the
+/// log and the time; the identity is matched afterwards against each functionary.
+fn any_identity() -> &'static Policy {
+    static ANY: OnceLock<Policy> = OnceLock::new();
+    ANY.get_or_init(|| {
+        // A constant pattern that compiles: `.*` cannot fail.
+        #[allow(clippy::expect_used)]
+        let any = || Matcher::regex(".*").expect("`.*` is a valid regular expression");
+        Policy::Identity(IdentityPolicy {
+            san: any(),
+            issuer: any(),
+            extensions: Vec::new(),
+        })
+    })
+}
+
+/// A keyless signature that verified against a trust root: the certificate and what the
+/// bundle proved.
+struct Keyless {
+    issuer: String,
+    cert: Cert,
+    verified: Verified,
+}
+
+/// The functionaries a step (or the layout's owner) may be signed by.
+pub(crate) struct Functionaries<'a> {
+    /// Classic keys by key id.
+    pub(crate) classic: BTreeMap<&'a str, &'a hallmark_sigstore::intoto::PublicKey>,
+    /// Keyless functionaries with their key ids.
+    pub(crate) oidc: Vec<(&'a str, &'a OidcFunctionary)>,
+}
+
+impl<'a> Functionaries<'a> {
+    pub(crate) fn from_keys(keys: impl Iterator<Item = (&'a str, &'a LayoutKey)>) -> Self {
+        let mut classic = BTreeMap::new();
+        let mut oidc = Vec::new();
+        for (id, key) in keys {
+            match key {
+                LayoutKey::Classic(k) => {
+                    classic.insert(id, k);
+                }
+                LayoutKey::Oidc { functionary, .. } => oidc.push((id, functionary)),
+            }
+        }
+        Functionaries { classic, oidc }
+    }
+}
+
+fn entries(v: &Verified) -> (Vec<LogEntryInfo>, Vec<i64>) {
+    let log = v
+        .entries
+        .iter()
+        .map(|e| LogEntryInfo {
+            log: e.log.clone(),
+            log_index: e.log_index,
+            integrated_time: e.integrated_time,
+        })
+        .collect();
+    let times = v.signing_times.iter().map(|t| t.unix).collect();
+    (log, times)
+}
+
+/// Verifies `bundle` against `root` and returns the certificate identity.
+fn verify_bundle(
+    bundle: &Bundle,
+    artifact: Option<&Artifact<'_>>,
+    root: &TrustedRoot,
+    now: i64,
+) -> Result<Keyless, crate::VerifyError> {
+    let verified = crate::verify(bundle, artifact, root, any_identity(), now)?;
+    let Signer::Certificate {
+        issuer,
+        certificate_der,
+        ..
+    } = &verified.signer
+    else {
+        return Err(crate::error::fail(
+            crate::Check::Key,
+            "a keyless link is signed with a certificate, not a managed key",
+        ));
+    };
+    let cert = Cert::parse(certificate_der)
+        .map_err(|e| crate::error::fail_with(crate::Check::Certificate, "", e))?;
+    Ok(Keyless {
+        issuer: issuer.clone(),
+        cert,
+        verified,
+    })
+}
+
+/// The SAN of `cert` that satisfies `f`, or why none does.
+fn match_identity(
+    k: &Keyless,
+    f: &OidcFunctionary,
+) -> Result<String, hallmark_sigstore::intoto::IdentityMismatch> {
+    let values: BTreeMap<_, _> = f
+        .extensions
+        .keys()
+        .filter_map(|e| {
+            k.cert
+                .fulcio_value(&e.oid(), e.is_raw())
+                .and_then(Result::ok)
+                .map(|v| (*e, v))
+        })
+        .collect();
+    let sans = k.cert.sans().unwrap_or_default();
+    let mut first_err = None;
+    for san in &sans {
+        match f.check(&k.issuer, san, |e| values.get(&e).map(String::as_str)) {
+            Ok(()) => return Ok(san.clone()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(
+        first_err.unwrap_or(hallmark_sigstore::intoto::IdentityMismatch::Identity {
+            expected: f.identity.to_string(),
+            actual: String::new(),
+        }),
+    )
+}
+
+/// What a keyless signature must prove about the signed content.
+enum Over<'b> {
+    /// A classic signature: the bundle's message signature is over SHA-256 of these canonical
+    /// bytes and is the `sig` given (DER, from hex).
+    Classic {
+        signed_bytes: &'b [u8],
+        sig: &'b str,
+    },
+    /// A DSSE bundle: its verified payload is this statement payload.
+    Dsse { payload: &'b [u8] },
+}
+
+/// Verifies a keyless signature against each keyless functionary's trust root and matches
+/// the identity. One acceptance (the first functionary matched), or why none matched.
+fn keyless(
+    source: &str,
+    bundle: &Bundle,
+    over: &Over<'_>,
+    fs: &Functionaries<'_>,
+    roots: &TrustRoots,
+    now: i64,
+) -> Result<Acceptance, Box<Rejection>> {
+    let reject = |signer: Option<SignerId>, reason| {
+        Box::new(Rejection {
+            source: source.to_owned(),
+            signer,
+            reason,
+        })
+    };
+    if fs.oidc.is_empty() {
+        return Err(reject(None, RejectReason::NoKeylessFunctionary));
+    }
+    if let Over::Classic { sig, .. } = over {
+        let Content::MessageSignature { signature, .. } = &bundle.content else {
+            return Err(reject(
+                None,
+                RejectReason::NotThisLink {
+                    reason: "a classic signature's bundle must hold a message signature, not DSSE",
+                },
+            ));
+        };
+        if hex::decode(sig).ok().as_deref() != Some(signature.as_slice()) {
+            return Err(reject(
+                None,
+                RejectReason::NotThisLink {
+                    reason: "the signature's sig is not the signature in its bundle",
+                },
+            ));
+        }
+    }
+    let artifact = match over {
+        Over::Classic { signed_bytes, .. } => Some(Artifact::Bytes(signed_bytes)),
+        Over::Dsse { .. } => None,
+    };
+    // One bundle verification per trust root.
+    let mut by_root: Vec<(TrustRootRef, Vec<(&str, &OidcFunctionary)>)> = Vec::new();
+    for (id, f) in &fs.oidc {
+        match by_root.iter_mut().find(|(r, _)| *r == f.trust_root) {
+            Some((_, v)) => v.push((id, f)),
+            None => by_root.push((f.trust_root, vec![(id, f)])),
+        }
+    }
+    let mut reasons = Vec::new();
+    for (root_ref, functionaries) in by_root {
+        let Some(root) = roots.get(&root_ref) else {
+            reasons.push(RejectReason::UnknownTrustRoot {
+                functionaries: functionaries
+                    .iter()
+                    .map(|(id, _)| (*id).to_owned())
+                    .collect(),
+                trust_root: root_ref,
+            });
+            continue;
+        };
+        let k = match verify_bundle(bundle, artifact.as_ref(), root, now) {
+            Ok(k) => k,
+            Err(source) => {
+                reasons.push(RejectReason::Bundle {
+                    trust_root: root_ref,
+                    source,
+                });
+                continue;
+            }
+        };
+        if let Over::Dsse { payload } = over {
+            let same = matches!(&k.verified.signed,
+                Signed::Dsse { payload: p, payload_type } if p == payload
+                    && payload_type == hallmark_sigstore::intoto::statement::PAYLOAD_TYPE);
+            if !same {
+                return Err(reject(
+                    None,
+                    RejectReason::NotThisLink {
+                        reason: "the bundle's verified payload is not this link statement",
+                    },
+                ));
+            }
+        }
+        let mut mismatches = Vec::new();
+        for (id, f) in functionaries {
+            match match_identity(&k, f) {
+                Ok(san) => {
+                    let (log_entries, signing_times) = entries(&k.verified);
+                    return Ok(Acceptance {
+                        source: source.to_owned(),
+                        signer: SignerId::Identity {
+                            issuer: k.issuer.clone(),
+                            san,
+                        },
+                        functionary: id.to_owned(),
+                        log_entries,
+                        signing_times,
+                    });
+                }
+                Err(m) => mismatches.push((id.to_owned(), m)),
+            }
+        }
+        let san = k.cert.sans().ok().and_then(|s| s.into_iter().next());
+        return Err(reject(
+            san.map(|san| SignerId::Identity {
+                issuer: k.issuer.clone(),
+                san,
+            }),
+            RejectReason::Identity { mismatches },
+        ));
+    }
+    Err(reject(None, RejectReason::Keyless { reasons }))
+}
+
+/// Every functionary signature on `c`: acceptances and rejections.
+pub(crate) fn check_candidate(
+    c: &Candidate,
+    fs: &Functionaries<'_>,
+    roots: &TrustRoots,
+    now: i64,
+) -> (Vec<Acceptance>, Vec<Rejection>) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    let reject = |keyid: &str, reason| Rejection {
+        source: c.source.clone(),
+        signer: Some(SignerId::Key {
+            keyid: keyid.to_owned(),
+        }),
+        reason,
+    };
+    match &c.form {
+        Form::Classic(link) => {
+            let signed_bytes = match link.signed_bytes() {
+                Ok(b) => b,
+                Err(source) => {
+                    bad.push(Rejection {
+                        source: c.source.clone(),
+                        signer: None,
+                        reason: RejectReason::Format { source },
+                    });
+                    return (ok, bad);
+                }
+            };
+            check_classic_signatures(
+                &c.source,
+                &link.signatures,
+                &signed_bytes,
+                fs,
+                roots,
+                now,
+                &mut ok,
+                &mut bad,
+            );
+        }
+        Form::Bundle { bundle, .. } => {
+            let Content::Dsse(env) = &bundle.content else {
+                return (ok, bad);
+            };
+            match keyless(
+                &c.source,
+                bundle,
+                &Over::Dsse {
+                    payload: &env.payload,
+                },
+                fs,
+                roots,
+                now,
+            ) {
+                Ok(a) => ok.push(a),
+                Err(r) => bad.push(*r),
+            }
+        }
+        Form::Dsse {
+            payload,
+            signatures,
+            ..
+        } => {
+            let pae = hallmark_sigstore::dsse_pae(
+                hallmark_sigstore::intoto::statement::PAYLOAD_TYPE,
+                payload,
+            );
+            for (keyid, sig) in signatures {
+                let Some(key) = fs.classic.get(keyid.as_str()) else {
+                    bad.push(reject(keyid, RejectReason::NotAuthorized));
+                    continue;
+                };
+                let result = key.verifier().and_then(|(v, scheme)| {
+                    v.verify(scheme, &pae, sig).map_err(|source| {
+                        hallmark_sigstore::intoto::IntotoError::BadSignature {
+                            keyid: keyid.clone(),
+                            source,
+                        }
+                    })
+                });
+                match result {
+                    Ok(()) => ok.push(classic_acceptance(&c.source, keyid)),
+                    Err(source) => bad.push(reject(keyid, RejectReason::Signature { source })),
+                }
+            }
+        }
+    }
+    (ok, bad)
+}
+
+fn classic_acceptance(source: &str, keyid: &str) -> Acceptance {
+    Acceptance {
+        source: source.to_owned(),
+        signer: SignerId::Key {
+            keyid: keyid.to_owned(),
+        },
+        functionary: keyid.to_owned(),
+        log_entries: Vec::new(),
+        signing_times: Vec::new(),
+    }
+}
+
+/// The signatures of a classic `{signed, signatures}` document (link or layout).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_classic_signatures(
+    source: &str,
+    signatures: &[Signature],
+    signed_bytes: &[u8],
+    fs: &Functionaries<'_>,
+    roots: &TrustRoots,
+    now: i64,
+    ok: &mut Vec<Acceptance>,
+    bad: &mut Vec<Rejection>,
+) {
+    for sig in signatures {
+        if let Some(bundle_json) = &sig.bundle {
+            // A Value always serializes; from_json then checks it as any bundle file.
+            let parsed = serde_json::to_vec(bundle_json)
+                .map_err(|e| crate::VerifyError::parse_with(crate::Document::Bundle, "$", e))
+                .and_then(|b| Bundle::from_json(&b));
+            let bundle = match parsed {
+                Ok(b) => b,
+                Err(err) => {
+                    bad.push(Rejection {
+                        source: source.to_owned(),
+                        signer: Some(SignerId::Key {
+                            keyid: sig.keyid.clone(),
+                        }),
+                        reason: RejectReason::BadBundle { source: err },
+                    });
+                    continue;
+                }
+            };
+            match keyless(
+                source,
+                &bundle,
+                &Over::Classic {
+                    signed_bytes,
+                    sig: &sig.sig,
+                },
+                fs,
+                roots,
+                now,
+            ) {
+                Ok(a) => ok.push(a),
+                Err(r) => bad.push(*r),
+            }
+            continue;
+        }
+        let reject = |reason| Rejection {
+            source: source.to_owned(),
+            signer: Some(SignerId::Key {
+                keyid: sig.keyid.clone(),
+            }),
+            reason,
+        };
+        let Some(key) = fs.classic.get(sig.keyid.as_str()) else {
+            bad.push(reject(RejectReason::NotAuthorized));
+            continue;
+        };
+        let result = hex::decode(&sig.sig)
+            .map_err(|_| hallmark_sigstore::intoto::IntotoError::Invalid {
+                field: format!("signatures[{}].sig", sig.keyid),
+                reason: "not hex".into(),
+            })
+            .and_then(|der| {
+                let (v, scheme) = key.verifier()?;
+                v.verify(scheme, signed_bytes, &der).map_err(|source| {
+                    hallmark_sigstore::intoto::IntotoError::BadSignature {
+                        keyid: sig.keyid.clone(),
+                        source,
+                    }
+                })
+            });
+        match result {
+            Ok(()) => ok.push(classic_acceptance(source, &sig.keyid)),
+            Err(source) => bad.push(reject(RejectReason::Signature { source })),
+        }
+    }
+}
