@@ -57,8 +57,9 @@ use crate::client::{SignerArgs, now_unix};
 
 /// The VSA's predicate type.
 const VSA_V1: &str = "https://slsa.dev/verification_summary/v1";
-/// The VSA's verifier id.
-const VERIFIER_ID: &str = "https://github.com/hallmark-sigstore/hallmark/intoto-verify";
+/// The VSA's verifier id: this command, under the project's repository URL (the workspace's
+/// `repository`), so a deployment that publishes Hallmark elsewhere changes it in one place.
+const VERIFIER_ID: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/intoto-verify");
 
 /// `hallmark intoto verify`.
 #[derive(Debug, Args)]
