@@ -103,3 +103,14 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+// Measured 2026-12-05 on the 2-core development machine (shared with two other builds, so
+// the parallel numbers are pessimistic), bench profile:
+//   record (2 threads)   132 ms   591 MiB/s
+//   record, one thread   121 ms   645 MiB/s
+//   bare read, 1 thread   39 ms   1.97 GiB/s
+//   bare read, 2 threads  41 ms   1.87 GiB/s
+//   sha256 in memory      77 ms   1.02 GiB/s (one core)
+// Recording costs 1.04x (one thread) to 1.14x (two threads) of bare read + one core's hashing.
+// `hallmark intoto run --no-command -p . --key K` (debug build) over the same 10,000 files:
+// 0.25 s against `xargs sha256sum` 0.30 s (0.83x) and stock in-toto-run 0.61 s (2.4x).

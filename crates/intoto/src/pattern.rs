@@ -91,6 +91,10 @@ impl ExcludeSet {
         // only through a directory marker decides unless such a match comes earlier.
         let mut result: Option<bool> = None;
         for p in self.patterns.iter().rev() {
+            // Most paths match no pattern: the plain test is cheaper than capturing.
+            if !p.regex.is_match(file) {
+                continue;
+            }
             let Some(caps) = p.regex.captures(file) else {
                 continue;
             };
