@@ -70,7 +70,7 @@ pub(crate) struct AttestArgs {
 }
 
 /// What one signature covers.
-enum Content {
+pub(crate) enum Content {
     /// A SHA-256 digest (of a file).
     Digest([u8; 32]),
     /// A DSSE envelope's payload.
@@ -194,18 +194,34 @@ pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
 
 async fn sign_file(session: &Session, trust: &TrustConfig, file: &Path, out: &Path) -> Result<u64> {
     let digest = file_sha256(file).await?;
-    let (bundle, index) = sign_content(session, trust, &Content::Digest(digest)).await?;
-    write_bundle(out, &bundle)?;
-    Ok(index)
+    let signed = sign_content(session, trust, &Content::Digest(digest)).await?;
+    write_bundle(out, &signed.bundle)?;
+    Ok(signed.log_index)
 }
 
-/// Signs, logs, builds the bundle and verifies it. Returns the bundle's JSON and its log index.
-async fn sign_content(
+/// A signature made, logged and verified by [`sign_content`].
+#[derive(Debug)]
+pub(crate) struct Signed {
+    /// The Sigstore bundle v0.3, JSON.
+    pub(crate) bundle: Vec<u8>,
+    /// Its log index.
+    pub(crate) log_index: u64,
+    /// The signature (ECDSA, DER), over the digest or the DSSE PAE.
+    pub(crate) signature: Vec<u8>,
+    /// The signer's certificate identity, as the bundle verified.
+    pub(crate) signer: hallmark_verify::Signer,
+    /// The leaf certificate, DER.
+    pub(crate) cert_der: Vec<u8>,
+}
+
+/// Signs, logs, builds the bundle and verifies it against the trust root.
+pub(crate) async fn sign_content(
     session: &Session,
     trust: &TrustConfig,
     content: &Content,
-) -> Result<(Vec<u8>, u64)> {
+) -> Result<Signed> {
     let cred = session.credential().await?;
+    let signature: Vec<u8>;
     let (proposed, bundle_content) = match content {
         Content::Digest(digest) => {
             let sig: p256::ecdsa::Signature = cred
@@ -213,6 +229,7 @@ async fn sign_content(
                 .sign_prehash(digest)
                 .context("signing the digest")?;
             let sig = sig.to_der();
+            signature = sig.as_bytes().to_vec();
             (
                 EntryBody::hashedrekord(
                     sig.as_bytes(),
@@ -235,6 +252,7 @@ async fn sign_content(
             let pae = hallmark_sigstore::dsse_pae(payload_type, payload);
             let sig: p256::ecdsa::DerSignature = signature::Signer::try_sign(&cred.key, &pae)
                 .context("signing the DSSE envelope")?;
+            signature = sig.as_bytes().to_vec();
             let envelope = Envelope::new(payload_type, payload, sig.as_bytes());
             (
                 EntryBody::dsse(&envelope, &[cred.cert_pem.as_bytes()])?.to_json()?,
@@ -247,13 +265,23 @@ async fn sign_content(
     let tlog_entry = TransparencyLogEntry::from_rekor_v1(&entry)
         .context("the log's answer cannot go into a bundle")?;
     let json = Bundle::v0_3(&cred.cert_der, bundle_content, tlog_entry).to_json()?;
-    check_bundle(trust, &json, content)?;
-    Ok((json, index))
+    let verified = check_bundle(trust, &json, content)?;
+    Ok(Signed {
+        bundle: json,
+        log_index: index,
+        signature,
+        signer: verified.signer,
+        cert_der: cred.cert_der.clone(),
+    })
 }
 
 /// Verifies a freshly made bundle offline against the trust root (any identity: the point is
 /// the log's and the CA's answers).
-fn check_bundle(trust: &TrustConfig, bundle_json: &[u8], content: &Content) -> Result<()> {
+fn check_bundle(
+    trust: &TrustConfig,
+    bundle_json: &[u8],
+    content: &Content,
+) -> Result<hallmark_verify::Verified> {
     static ANY_SIGNER: std::sync::OnceLock<Option<Policy>> = std::sync::OnceLock::new();
     let parsed = hallmark_verify::Bundle::from_json(bundle_json)
         .context("the bundle just built does not parse")?;
@@ -272,12 +300,11 @@ fn check_bundle(trust: &TrustConfig, bundle_json: &[u8], content: &Content) -> R
         Content::Dsse { .. } => None,
     };
     hallmark_verify::verify(&parsed, artifact.as_ref(), &trust.root, policy, now_unix())
-        .context("the server's answer does not verify against the trust root")?;
-    Ok(())
+        .context("the server's answer does not verify against the trust root")
 }
 
 /// Writes the bundle JSON to `out` atomically (a temporary file beside it, then a rename).
-fn write_bundle(out: &Path, bundle_json: &[u8]) -> Result<()> {
+pub(crate) fn write_bundle(out: &Path, bundle_json: &[u8]) -> Result<()> {
     let dir = out
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -337,9 +364,13 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
         payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
         payload: statement,
     };
-    let (bundle, index) = runtime()?.block_on(sign_content(&session, &trust, &content))?;
-    write_bundle(&out, &bundle)?;
-    println!("attested -> {} (log index {index})", out.display());
+    let signed = runtime()?.block_on(sign_content(&session, &trust, &content))?;
+    write_bundle(&out, &signed.bundle)?;
+    println!(
+        "attested -> {} (log index {})",
+        out.display(),
+        signed.log_index
+    );
     Ok(())
 }
 

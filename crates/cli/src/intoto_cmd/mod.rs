@@ -7,6 +7,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 
+mod classic_key;
 mod run;
 mod verify;
 

@@ -67,7 +67,9 @@ impl PublicKey {
         Self::new(KEYTYPE_ECDSA, SCHEME_ECDSA_P256, pem.to_owned())
     }
 
-    fn new(keytype: &str, scheme: &str, public: String) -> Self {
+    /// A key dict of any type and scheme (`public`: hex or PEM, as the type writes it).
+    #[must_use]
+    pub fn new(keytype: &str, scheme: &str, public: String) -> Self {
         PublicKey {
             keyid: None,
             keytype: keytype.to_owned(),
