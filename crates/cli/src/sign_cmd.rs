@@ -355,22 +355,8 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
         "{} exists: pass --overwrite to replace it",
         out.display()
     );
-    let trust = args.signer.trust.load()?;
-    let session = Session::new(
-        args.signer.endpoints(&trust)?,
-        args.signer.token.acquire_options(Some(&trust)),
-    )?;
-    let content = Content::Dsse {
-        payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
-        payload: statement,
-    };
-    let signed = runtime()?.block_on(sign_content(&session, &trust, &content))?;
-    write_bundle(&out, &signed.bundle)?;
-    println!(
-        "attested -> {} (log index {})",
-        out.display(),
-        signed.log_index
-    );
+    let index = attest_statement(&args.signer, statement, &out)?;
+    println!("attested -> {} (log index {index})", out.display());
     Ok(())
 }
 
@@ -437,7 +423,7 @@ pub(crate) fn attest_statement(signer: &SignerArgs, statement: Vec<u8>, out: &Pa
         payload_type: INTOTO_PAYLOAD_TYPE.to_owned(),
         payload: statement,
     };
-    let (bundle, index) = runtime()?.block_on(sign_content(&session, &trust, &content))?;
-    write_bundle(out, &bundle)?;
-    Ok(index)
+    let signed = runtime()?.block_on(sign_content(&session, &trust, &content))?;
+    write_bundle(out, &signed.bundle)?;
+    Ok(signed.log_index)
 }

@@ -353,3 +353,95 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
         "Unsupported public key hallmark-oidc/hallmark-oidc-v1",
     );
 }
+
+/// Hallmark's own writer, end to end with stock tools: `hallmark intoto sign-layout --key` signs
+/// a layout whose step names its functionary by a regular-expression identity; `hallmark intoto
+/// run --classic --layout` records the step and writes the keyless classic link under the
+/// layout's key id; stock `in-toto-verify` with the plugin accepts it, and refuses it once its
+/// products are changed.
+#[test]
+fn stock_in_toto_verify_checks_links_written_by_hallmark_intoto_run() {
+    let stack = Stack::start(&bin()).unwrap();
+    let dir = stack.dir().join("chain");
+    let links = dir.join("links");
+    std::fs::create_dir_all(&links).unwrap();
+    let tc = stack.dir().join("trust-config.json");
+    write_trust_config(&stack, &tc, None);
+    let trust_root = TrustRootRef::of_document(&std::fs::read(&tc).unwrap()).unwrap();
+    py(
+        r#"
+import sys
+from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric import ed25519
+k = ed25519.Ed25519PrivateKey.generate()
+open(sys.argv[1] + "/owner.pem", "wb").write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))
+open(sys.argv[1] + "/owner.pub", "wb").write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+"#,
+        &[dir.to_str().unwrap()],
+    );
+    let (keyval, keyid) = key(OidcFunctionary {
+        issuer: exact(&stack.issuer()),
+        identity: regex(r"[a-z]+@example\.com"),
+        extensions: BTreeMap::new(),
+        trust_root,
+    });
+    let expires = hallmark_sigstore::intoto::Expires::from_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + 3600,
+    )
+    .unwrap();
+    let layout = json!({
+        "_type": "layout", "expires": expires, "readme": "",
+        "keys": {keyid.clone(): {"keyid": keyid, "keytype": "hallmark-oidc",
+                                 "scheme": "hallmark-oidc-v1", "keyval": keyval}},
+        "steps": [{"_type": "step", "name": "build", "pubkeys": [keyid], "threshold": 1,
+                   "expected_command": [],
+                   "expected_materials": [["DISALLOW", "*"]],
+                   "expected_products": [["CREATE", "app.bin"], ["DISALLOW", "*"]]}],
+        "inspect": [],
+    });
+    std::fs::write(
+        dir.join("layout.json"),
+        serde_json::to_vec(&layout).unwrap(),
+    )
+    .unwrap();
+    run(client(&stack, &tc).current_dir(&dir).args([
+        "intoto",
+        "sign-layout",
+        "layout.json",
+        "--out",
+        "root.layout",
+        "--key",
+        "owner.pem",
+    ]));
+    let token = dir.join("token");
+    std::fs::write(&token, email_token(&stack, EMAIL)).unwrap();
+    run(client(&stack, &tc)
+        .current_dir(&dir)
+        .args(["intoto", "run", "-n", "build", "-p", "app.bin", "--classic"])
+        .args(["--layout", "root.layout", "-d", "links", "--no-login"])
+        .arg("--identity-token-file")
+        .arg(&token)
+        .args(["--", "sh", "-c", "echo built > app.bin"]));
+    let link = links.join(link_file_name("build", &keyid));
+    assert!(link.is_file(), "{} was not written", link.display());
+
+    let ok = in_toto_verify(&dir, Some(&tc), &[]);
+    assert!(
+        ok.status.success(),
+        "stock in-toto-verify refused hallmark's keyless link:\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&link).unwrap()).unwrap();
+    doc["signed"]["products"]["app.bin"]["sha256"] = json!("00".repeat(32));
+    std::fs::write(&link, serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert_fails(
+        "changed products",
+        &in_toto_verify(&dir, Some(&tc), &[]),
+        "Bundle message digest mismatch",
+    );
+}

@@ -224,7 +224,7 @@ fn links_from_stock_in_toto_run_verify_and_their_faults_are_named() {
         "tampered link",
         &intoto_verify(&tampered, "root.layout", &owner, &[]),
         &[
-            "step 'build' needs links signed by 1 distinct functionaries; 0 accepted",
+            "step 'build' needs links signed by 1 distinct functionaries (threshold); 1 link(s) name it, 0 distinct signer(s) accepted",
             &format!("signed by key {keyid}: signature by key {keyid}"),
         ],
     );
@@ -533,7 +533,7 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
         "wrong identity",
         &k.verify(&layout, &[&mallory_build, &package], &[]),
         &[
-            "step 'build' needs links signed by 1 distinct functionaries; 0 accepted",
+            "step 'build' needs links signed by 1 distinct functionaries (threshold); 1 link(s) name it, 0 distinct signer(s) accepted",
             &format!("signed by {MALLORY} (issuer {issuer})"),
             &format!("identity \"{MALLORY}\" does not match \"{ALICE}\""),
         ],
@@ -577,7 +577,8 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
         "two links by one identity",
         &k.verify(&two, &[&build_bundle, &second, &package], &[]),
         &[
-            "step 'build' needs links signed by 2 distinct functionaries; 1 accepted",
+            "step 'build' needs links signed by 2 distinct functionaries (threshold); 2 link(s) name it, 1 distinct signer(s) accepted",
+            "2 accepted signatures came from 1 distinct signer(s), and links by one signer count once",
             &format!("({ALICE} (issuer {issuer}))"),
         ],
     );
@@ -599,7 +600,7 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
     assert_fails_with(
         "missing step",
         &k.verify(&layout, &[&build_bundle], &[]),
-        &["step 'package' needs links signed by 1 distinct functionaries; 0 accepted (none)"],
+        &["step 'package' (threshold 1): no link names this step (is a step missing?)"],
     );
 
     // A tampered inclusion proof.

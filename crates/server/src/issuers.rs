@@ -2,8 +2,6 @@
 //! issuers file, plus the development issuer when it is on), and Fulcio's
 //! `/api/v2/configuration` listing them.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 use hallmark_oidc::config::{IssuerType, IssuersFile};
 use hallmark_oidc::{IssuerConfig, TokenVerifier};
@@ -19,23 +17,14 @@ pub(crate) fn verifier(settings: &Settings) -> Result<(TokenVerifier, Option<Dev
             IssuerConfig::load(path).with_context(|| format!("OIDC issuers {}", path.display()))?
         }
         (file, Some(dev)) => {
-            let mut issuers = match file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    serde_norway::from_str::<IssuersFile>(&text).with_context(|| {
-                        format!(
-                            "{}: with the development issuer enabled, the issuers file must be in \
-                             Hallmark's format (issuers: / meta_issuers:)",
-                            path.display()
-                        )
-                    })?
-                }
-                None => IssuersFile::default(),
-            };
-            dev::add_to(&mut issuers, dev);
-            let base = file.as_deref().and_then(Path::parent);
-            IssuerConfig::from_file(issuers, base)?
+            // The issuers file (Hallmark's format or Fulcio's), plus the development issuer.
+            let mut extra = IssuersFile::default();
+            dev::add_to(&mut extra, dev);
+            match file {
+                Some(path) => IssuerConfig::load_with(path, extra)
+                    .with_context(|| format!("OIDC issuers {}", path.display()))?,
+                None => IssuerConfig::from_file(extra, None)?,
+            }
         }
         (None, None) => bail!("no OIDC issuers configured"),
     };

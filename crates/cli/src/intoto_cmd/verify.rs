@@ -11,10 +11,11 @@
 //!   the client trust config (`--trust-config`, `HALLMARK_TRUST_CONFIG` or the default
 //!   location) when one is given or found, or when no `--trust-root` is. Keyless
 //!   functionaries name theirs by `TrustRootRef` (SHA-256 of the root's canonical JSON).
-//! - **Links**: `--links` takes directories and files. In a directory, `*.link` files must
-//!   parse; `*.sigstore.json` files are taken when they hold a link statement and skipped
-//!   (with a note) otherwise, since artifact bundles often sit beside links. Files named
-//!   explicitly must parse.
+//! - **Links**: `--links` takes directories and files. In a directory, `*.link` and
+//!   `*.link.sigstore.json` files must parse as links; other `*.sigstore.json` files are taken
+//!   when they hold a link statement, skipped (with a note) when they are valid Sigstore
+//!   bundles of something else (artifact bundles often sit beside links), and refused when
+//!   they are not bundles at all. Files named explicitly must parse.
 //! - **Inspections** run as in-toto-python runs them: in the current directory, after the
 //!   steps' rules hold, each command with every file under `.` recorded as materials before
 //!   and products after (paths relative, `/`-separated), a non-zero exit failing the
@@ -316,7 +317,11 @@ fn read_links(paths: &[PathBuf]) -> Result<Links> {
                 );
                 candidates.push(c);
             }
-            Err(e) if !strict => notes.push(format!("skipped {name}: {e}")),
+            // A Sigstore bundle of something else (an artifact's, beside the links) is
+            // skipped; a file that is no bundle at all is an error, as is any link file.
+            Err(e) if !strict && hallmark_verify::Bundle::from_json(&bytes).is_ok() => {
+                notes.push(format!("skipped {name}: {e}"));
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(())
@@ -334,7 +339,7 @@ fn read_links(paths: &[PathBuf]) -> Result<Links> {
                     .file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default();
-                if name.ends_with(".link") {
+                if name.ends_with(".link") || name.ends_with(".link.sigstore.json") {
                     take(e, true)?;
                 } else if name.ends_with(".sigstore.json") {
                     take(e, false)?;
@@ -387,8 +392,24 @@ fn run_inspection(name: &str, command: &[String], timeout: Duration) -> Result<L
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("inspection '{name}': running {command:?}"))?;
+    // The pipes are drained while the command runs: a command writing more than a pipe
+    // holds would otherwise block forever and be killed as too slow.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = std::io::Read::read_to_end(&mut p, &mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let start = Instant::now();
-    while child.try_wait()?.is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
         if start.elapsed() > timeout {
             child.kill().ok();
             child.wait().ok();
@@ -398,8 +419,12 @@ fn run_inspection(name: &str, command: &[String], timeout: Duration) -> Result<L
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output()?;
+    };
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
     let code = out.status.code();
     ensure!(
         code == Some(0),

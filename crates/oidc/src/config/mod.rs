@@ -313,14 +313,28 @@ impl IssuerConfig {
     /// Reads a file in either format: a file whose top level has `OIDCIssuers`, `MetaIssuers`,
     /// `oidc-issuers` or `meta-issuers` is Fulcio's; anything else is Hallmark's YAML.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::build(Self::file_drafts(path)?)
+    }
+
+    /// Like [`IssuerConfig::load`], with the issuers of `extra` (Hallmark's format, relative
+    /// paths resolved against the working directory) added: how the server adds its
+    /// development issuer to an issuers file of either format. A URL in both is refused as a
+    /// duplicate.
+    pub fn load_with(path: &Path, extra: IssuersFile) -> Result<Self, ConfigError> {
+        let mut drafts = Self::file_drafts(path)?;
+        drafts.extend(hallmark::drafts(extra, None)?);
+        Self::build(drafts)
+    }
+
+    fn file_drafts(path: &Path) -> Result<Vec<Draft>, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
             source,
         })?;
         if fulcio::is_fulcio_format(&text) {
-            Self::from_fulcio(&text)
+            fulcio::drafts(fulcio::parse(&text)?)
         } else {
-            Self::from_file(serde_norway::from_str(&text)?, path.parent())
+            hallmark::drafts(serde_norway::from_str(&text)?, path.parent())
         }
     }
 

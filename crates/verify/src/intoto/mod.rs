@@ -210,6 +210,51 @@ impl fmt::Display for Rejection {
     }
 }
 
+/// The text of [`ChainError::Threshold`]: what was found, what counted, and why the rest
+/// did not.
+fn threshold_text(e: &ChainError) -> String {
+    let ChainError::Threshold {
+        step,
+        threshold,
+        links,
+        accepted_signatures,
+        accepted,
+        rejected,
+    } = e
+    else {
+        return String::new();
+    };
+    if *links == 0 {
+        return format!(
+            "step '{step}' (threshold {threshold}): no link names this step (is a step missing?)"
+        );
+    }
+    let signers = if accepted.is_empty() {
+        "none".to_owned()
+    } else {
+        accepted
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let once = if *accepted_signatures > accepted.len() {
+        format!(
+            "; {accepted_signatures} accepted signatures came from {} distinct signer(s), and \
+             links by one signer count once",
+            accepted.len()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "step '{step}' needs links signed by {threshold} distinct functionaries (threshold); \
+         {links} link(s) name it, {} distinct signer(s) accepted ({signers}){once}; rejected: {}",
+        accepted.len(),
+        list(rejected)
+    )
+}
+
 fn list<T: fmt::Display>(items: &[T]) -> String {
     if items.is_empty() {
         return "none".into();
@@ -271,15 +316,16 @@ pub enum ChainError {
         now: String,
     },
     /// Too few distinct functionaries signed links of a step.
-    #[error(
-        "step '{step}' needs links signed by {threshold} distinct functionaries; {} accepted ({}); rejected: {}",
-        accepted.len(), if accepted.is_empty() { "none".to_owned() } else { accepted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") }, list(rejected)
-    )]
+    #[error("{}", threshold_text(self))]
     Threshold {
         /// The step.
         step: String,
         /// Its threshold.
         threshold: u32,
+        /// How many link files name the step.
+        links: usize,
+        /// How many signatures on them were accepted (by the distinct signers below).
+        accepted_signatures: usize,
         /// The distinct signers accepted.
         accepted: Vec<SignerId>,
         /// The signatures set aside.
@@ -423,6 +469,8 @@ pub fn verify_steps<'a>(input: &Input<'a>) -> Result<VerifiedSteps<'a>, ChainErr
             return Err(ChainError::Threshold {
                 step: step.name.clone(),
                 threshold: step.threshold,
+                links: input.links.iter().filter(|c| c.step() == step.name).count(),
+                accepted_signatures: accepted.len(),
                 accepted: distinct.into_iter().cloned().collect(),
                 rejected,
             });

@@ -257,7 +257,7 @@ fn a_missing_step_fails_its_threshold() {
     let links = vec![candidate("build.link", &signed(build_link(), &c.build))];
     let e = run(&c, &links, NOW).unwrap_err().to_string();
     assert!(
-        e.contains("step 'package' needs links signed by 1 distinct functionaries; 0 accepted"),
+        e.contains("step 'package' (threshold 1): no link names this step"),
         "{e}"
     );
 }
@@ -282,7 +282,9 @@ fn the_threshold_counts_distinct_signers_and_links_must_agree() {
     ];
     let e = run(&c, &twice, NOW).unwrap_err().to_string();
     assert!(
-        e.contains("needs links signed by 2 distinct functionaries; 1 accepted"),
+        e.contains(
+            "needs links signed by 2 distinct functionaries (threshold); 2 link(s) name it, 1 distinct signer(s) accepted"
+        ) && e.contains("links by one signer count once"),
         "{e}"
     );
     // Two keys agreeing pass.
