@@ -210,8 +210,6 @@ pub(crate) struct Signed {
     pub(crate) signature: Vec<u8>,
     /// The signer's certificate identity, as the bundle verified.
     pub(crate) signer: hallmark_verify::Signer,
-    /// The leaf certificate, DER.
-    pub(crate) cert_der: Vec<u8>,
 }
 
 /// Signs, logs, builds the bundle and verifies it against the trust root.
@@ -271,7 +269,6 @@ pub(crate) async fn sign_content(
         log_index: index,
         signature,
         signer: verified.signer,
-        cert_der: cred.cert_der.clone(),
     })
 }
 

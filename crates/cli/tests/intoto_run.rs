@@ -558,6 +558,14 @@ fn keyless_links_verify_and_name_the_products() {
             .join(format!("test.{}.link.sigstore.json", &regex_id[..8]))
             .exists()
     );
+    let tree_size = || {
+        let (status, body) = stack.get("/api/v1/log").unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["treeSize"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = tree_size();
     let out = keyless(&stack, &tc, &work)
         .args(["run", "-n", "deploy", "-p", "app.bin", "--layout"])
         .arg(&lp)
@@ -573,6 +581,8 @@ fn keyless_links_verify_and_name_the_products() {
         "{}",
         stderr(&out)
     );
+    // Refused before anything was signed: the log did not grow.
+    assert_eq!(tree_size(), before, "a refused signer left a log entry");
 
     // sign-layout, keyless: the signature's bundle verifies over the canonical layout.
     run(keyless(&stack, &tc, &work)

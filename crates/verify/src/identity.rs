@@ -28,30 +28,7 @@ pub(crate) fn check_identity(leaf: &Cert, policy: &IdentityPolicy) -> Result<(St
                 ),
             )
         })?;
-    let issuer_err = |e| fail_with(Check::Issuer, "", e);
-    let v2 = leaf
-        .fulcio_value(&fulcio_oid(8), false)
-        .transpose()
-        .map_err(issuer_err)?;
-    let v1 = leaf
-        .fulcio_value(&fulcio_oid(1), true)
-        .transpose()
-        .map_err(issuer_err)?;
-    let issuer = match (v2, v1) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(fail(
-                Check::Issuer,
-                format!("the certificate names two issuers: {a:?} (.1.8) and {b:?} (.1.1)"),
-            ));
-        }
-        (Some(a), _) | (None, Some(a)) => a,
-        (None, None) => {
-            return Err(fail(
-                Check::Issuer,
-                "the certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)",
-            ));
-        }
-    };
+    let issuer = issuer_of(leaf)?;
     if !policy.issuer.matches(&issuer) {
         return Err(fail(
             Check::Issuer,
@@ -77,4 +54,29 @@ pub(crate) fn check_identity(leaf: &Cert, policy: &IdentityPolicy) -> Result<(St
         }
     }
     Ok((san, issuer))
+}
+
+/// The OIDC issuer a certificate names: extension `1.3.6.1.4.1.57264.1.8`, else the legacy
+/// `.1.1`; both present must agree.
+pub(crate) fn issuer_of(leaf: &Cert) -> Result<String> {
+    let issuer_err = |e| fail_with(Check::Issuer, "", e);
+    let v2 = leaf
+        .fulcio_value(&fulcio_oid(8), false)
+        .transpose()
+        .map_err(issuer_err)?;
+    let v1 = leaf
+        .fulcio_value(&fulcio_oid(1), true)
+        .transpose()
+        .map_err(issuer_err)?;
+    match (v2, v1) {
+        (Some(a), Some(b)) if a != b => Err(fail(
+            Check::Issuer,
+            format!("the certificate names two issuers: {a:?} (.1.8) and {b:?} (.1.1)"),
+        )),
+        (Some(a), _) | (None, Some(a)) => Ok(a),
+        (None, None) => Err(fail(
+            Check::Issuer,
+            "the certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)",
+        )),
+    }
 }

@@ -33,7 +33,6 @@ use hallmark_sigstore::intoto::{
     Layout, LayoutKey, Link, Metablock, OidcFunctionary, Signature, SignedLayout, SignedLink,
     TextMatch, TrustRootRef, link_file_name,
 };
-use hallmark_sigstore::oid::CiExtension;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
@@ -484,6 +483,22 @@ fn sign_keyless(
     let classic_digest: [u8; 32] = sha2::Sha256::digest(classic_block.signed_bytes()?).into();
     let dir = &args.metadata_directory;
     runtime()?.block_on(async {
+        // With a layout, the key id is chosen from the certificate before anything is signed
+        // or logged: a signer the layout does not name leaves no entry behind.
+        let layout_keyid = match &candidates {
+            Some(keys) => {
+                let cred = session.credential().await?;
+                let id = hallmark_verify::intoto::functionary_for_certificate(&cred.cert_der, keys)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "this signer is none of the layout's functionaries for step {:?}, so nothing was signed or logged: {e}",
+                            link.name
+                        )
+                    })?;
+                Some(id.to_owned())
+            }
+            None => None,
+        };
         let dsse = sign_content(
             &session,
             trust,
@@ -494,8 +509,8 @@ fn sign_keyless(
         )
         .await?;
         let (san, issuer) = identity(&dsse.signer)?;
-        let keyid = match &candidates {
-            Some(keys) => pick_layout_key(keys, &link.name, &issuer, &san, &dsse.cert_der)?,
+        let keyid = match layout_keyid {
+            Some(id) => id,
             None => exact_keyid(&issuer, &san, trust_ref)?,
         };
         let bundle_path = dir.join(format!(
@@ -587,54 +602,6 @@ fn layout_candidates(
         "the layout's step {step:?} has no keyless (hallmark-oidc) functionary bound to this trust root ({trust_ref})"
     );
     Ok(keys)
-}
-
-fn pick_layout_key(
-    keys: &[(String, OidcFunctionary)],
-    step: &str,
-    issuer: &str,
-    san: &str,
-    cert_der: &[u8],
-) -> Result<String> {
-    let extensions = ci_extensions(cert_der)?;
-    let mut why = Vec::new();
-    for (id, f) in keys {
-        match f.check(issuer, san, |e| extensions.get(&e).map(String::as_str)) {
-            Ok(()) => return Ok(id.clone()),
-            Err(e) => why.push(format!("key {}: {e}", short(id))),
-        }
-    }
-    bail!(
-        "the signer {san} ({issuer}) is none of the layout's functionaries for step {step:?}; the link is logged but not written: {}",
-        why.join("; ")
-    )
-}
-
-/// The Fulcio CI extensions a certificate carries, by extension.
-fn ci_extensions(cert_der: &[u8]) -> Result<BTreeMap<CiExtension, String>> {
-    use der::Decode as _;
-    let cert = x509_cert::Certificate::from_der(cert_der).context("the signing certificate")?;
-    let mut out = BTreeMap::new();
-    for ext in cert.tbs_certificate().extensions().into_iter().flatten() {
-        let Some(e) = CiExtension::ALL
-            .into_iter()
-            .find(|e| e.oid() == ext.extn_id)
-        else {
-            continue;
-        };
-        let bytes = ext.extn_value.as_bytes();
-        let value = if e.is_raw() {
-            std::str::from_utf8(bytes).ok().map(str::to_owned)
-        } else {
-            der::asn1::Utf8StringRef::from_der(bytes)
-                .ok()
-                .map(|s| s.as_str().to_owned())
-        };
-        if let Some(v) = value {
-            out.insert(e, v);
-        }
-    }
-    Ok(out)
 }
 
 fn load_trust(signer: &SignerArgs) -> Result<(TrustConfig, TrustRootRef)> {

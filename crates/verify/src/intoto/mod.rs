@@ -50,6 +50,7 @@ mod candidate;
 mod signer;
 
 pub use candidate::Candidate;
+pub use signer::{FunctionaryMismatch, functionary_for_certificate};
 
 use signer::{Functionaries, check_candidate, check_classic_signatures};
 

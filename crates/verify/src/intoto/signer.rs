@@ -106,23 +106,23 @@ fn verify_bundle(
 
 /// The SAN of `cert` that satisfies `f`, or why none does.
 fn match_identity(
-    k: &Keyless,
+    issuer: &str,
+    cert: &Cert,
     f: &OidcFunctionary,
 ) -> Result<String, hallmark_sigstore::intoto::IdentityMismatch> {
     let values: BTreeMap<_, _> = f
         .extensions
         .keys()
         .filter_map(|e| {
-            k.cert
-                .fulcio_value(&e.oid(), e.is_raw())
+            cert.fulcio_value(&e.oid(), e.is_raw())
                 .and_then(Result::ok)
                 .map(|v| (*e, v))
         })
         .collect();
-    let sans = k.cert.sans().unwrap_or_default();
+    let sans = cert.sans().unwrap_or_default();
     let mut first_err = None;
     for san in &sans {
-        match f.check(&k.issuer, san, |e| values.get(&e).map(String::as_str)) {
+        match f.check(issuer, san, |e| values.get(&e).map(String::as_str)) {
             Ok(()) => return Ok(san.clone()),
             Err(e) => {
                 first_err.get_or_insert(e);
@@ -135,6 +135,45 @@ fn match_identity(
             actual: String::new(),
         }),
     )
+}
+
+/// The key id of the first of `keys` whose identity the certificate `der` states (its issuer
+/// as verification reads it, any of its SANs, its CI extensions), or why none matches.
+///
+/// For a signer choosing the key id its link goes under before anything is signed or logged:
+/// nothing is verified here (the verifier checks the chain, the log and the identity again).
+///
+/// # Errors
+///
+/// [`crate::VerifyError`] when the certificate does not parse or names no issuer;
+/// [`FunctionaryMismatch`] listing each key's mismatch.
+pub fn functionary_for_certificate<'k>(
+    der: &[u8],
+    keys: &'k [(String, OidcFunctionary)],
+) -> Result<&'k str, FunctionaryMismatch> {
+    let cert =
+        Cert::parse(der).map_err(|e| crate::error::fail_with(crate::Check::Certificate, "", e))?;
+    let issuer = crate::identity::issuer_of(&cert)?;
+    let mut why = Vec::new();
+    for (id, f) in keys {
+        match match_identity(&issuer, &cert, f) {
+            Ok(_) => return Ok(id),
+            Err(e) => why.push((id.clone(), e)),
+        }
+    }
+    Err(FunctionaryMismatch::NoMatch(why))
+}
+
+/// Why [`functionary_for_certificate`] found no key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FunctionaryMismatch {
+    /// The certificate cannot be read.
+    #[error(transparent)]
+    Certificate(#[from] crate::VerifyError),
+    /// No key matches; each key id with its mismatch.
+    #[error("{}", .0.iter().map(|(id, e)| format!("key {}: {e}", id.get(..8).unwrap_or(id))).collect::<Vec<_>>().join("; "))]
+    NoMatch(Vec<(String, hallmark_sigstore::intoto::IdentityMismatch)>),
 }
 
 /// What a keyless signature must prove about the signed content.
@@ -236,7 +275,7 @@ fn keyless(
         }
         let mut mismatches = Vec::new();
         for (id, f) in functionaries {
-            match match_identity(&k, f) {
+            match match_identity(&k.issuer, &k.cert, f) {
                 Ok(san) => {
                     let (log_entries, signing_times) = entries(&k.verified);
                     return Ok(Acceptance {
