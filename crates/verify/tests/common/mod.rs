@@ -176,6 +176,8 @@ pub struct Options {
     pub managed_key: bool,
     /// Put the SAN in an email SAN instead of a URI.
     pub san: String,
+    /// With `dsse`: this in-toto statement as the payload instead of one about the artifact.
+    pub payload: Option<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -188,6 +190,7 @@ impl Default for Options {
             dsse: false,
             managed_key: false,
             san: SAN.to_owned(),
+            payload: None,
         }
     }
 }
@@ -334,7 +337,10 @@ impl Deployment {
                 "predicateType": "https://example/predicate",
                 "predicate": {},
             });
-            let payload = serde_json::to_vec(&statement).unwrap();
+            let payload = o
+                .payload
+                .clone()
+                .unwrap_or_else(|| serde_json::to_vec(&statement).unwrap());
             let payload_type = "application/vnd.in-toto+json";
             let pae = hallmark_sigstore::dsse_pae(payload_type, &payload);
             let sig = sign(&self.leaf_key, &pae);
