@@ -57,19 +57,7 @@ pub fn run_command(
     if record_streams {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
-    let mut child = cmd.spawn().map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            RecordError::CommandNotFound {
-                program: program.clone(),
-                source,
-            }
-        } else {
-            RecordError::CommandStart {
-                program: program.clone(),
-                source,
-            }
-        }
-    })?;
+    let mut child = cmd.spawn().map_err(|e| start_error(program, e))?;
     let tees = record_streams.then(|| {
         let out = child.stdout.take().map(|s| tee(s, std::io::stdout));
         let err = child.stderr.take().map(|s| tee(s, std::io::stderr));
@@ -113,6 +101,122 @@ pub fn run_command(
         stdout,
         stderr,
     })
+}
+
+/// Runs an inspection's command for a verifier: in a process group of its own, its output
+/// captured (never shown: the verifier's own output may be JSON), the whole group killed once
+/// `timeout` has passed, whether the command is still running or has exited leaving children
+/// that hold its output open.
+///
+/// # Errors
+///
+/// As [`run_command`]; [`RecordError::CommandTimeout`] when the deadline passes.
+pub fn run_inspection_command(
+    args: &[String],
+    timeout: Duration,
+) -> Result<Byproducts, RecordError> {
+    use std::os::unix::process::CommandExt as _;
+    use std::sync::mpsc;
+    let (program, rest) = args.split_first().ok_or(RecordError::NoCommand)?;
+    let mut child = Command::new(program)
+        .args(rest)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| start_error(program, e))?;
+    let group = child.id();
+    let kill_group = || {
+        // The group id is the child's pid (process_group(0)). Best effort: the group may be
+        // gone already.
+        if let Some(pgid) = i32::try_from(group)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+    };
+    let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
+    for (is_out, pipe) in [
+        (
+            true,
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+        (
+            false,
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            let _ = tx.send((is_out, buf));
+        });
+    }
+    drop(tx);
+    let deadline = Instant::now() + timeout;
+    let timed_out = || RecordError::CommandTimeout {
+        program: program.clone(),
+        seconds: timeout.as_secs_f64(),
+    };
+    let wait_error = |source| RecordError::CommandWait {
+        program: program.clone(),
+        source,
+    };
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(wait_error)? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            kill_group();
+            let _ = child.wait();
+            return Err(timed_out());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((true, b)) => stdout = b,
+            Ok((false, b)) => stderr = b,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Exited, but something it started still holds the output open.
+                kill_group();
+                return Err(timed_out());
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let return_value = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt as _;
+        status.signal().map_or(-1, |s| -s)
+    });
+    Ok(Byproducts {
+        return_value,
+        stdout: universal_newlines(&String::from_utf8_lossy(&stdout)),
+        stderr: universal_newlines(&String::from_utf8_lossy(&stderr)),
+    })
+}
+
+/// Why `program` could not be started.
+fn start_error(program: &str, source: std::io::Error) -> RecordError {
+    let program = program.to_owned();
+    if source.kind() == std::io::ErrorKind::NotFound {
+        RecordError::CommandNotFound { program, source }
+    } else {
+        RecordError::CommandStart { program, source }
+    }
 }
 
 type Tee = std::thread::JoinHandle<Vec<u8>>;
@@ -163,6 +267,40 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    /// An inspection's output is captured whole, however large (the pipes are drained while
+    /// it runs), and its exit code kept.
+    #[test]
+    fn inspections_capture_large_output() {
+        let b = run_inspection_command(
+            &s(&[
+                "sh",
+                "-c",
+                "yes line | head -n 100000; echo oops >&2; exit 3",
+            ]),
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        assert_eq!(b.stdout.len(), 500_000);
+        assert_eq!(b.stderr, "oops\n");
+        assert_eq!(b.return_value, 3);
+    }
+
+    /// The deadline holds when the command runs on, and when it exits leaving a child that
+    /// keeps its output open; the whole process group is killed.
+    #[test]
+    fn inspection_deadlines_hold_for_the_whole_process_group() {
+        for script in ["sleep 30", "sleep 30 & exit 0"] {
+            let start = Instant::now();
+            let e = run_inspection_command(&s(&["sh", "-c", script]), Duration::from_millis(500))
+                .unwrap_err();
+            assert!(
+                matches!(e, RecordError::CommandTimeout { .. }),
+                "{script}: {e}"
+            );
+            assert!(start.elapsed() < Duration::from_secs(10), "{script}");
+        }
     }
 
     #[test]

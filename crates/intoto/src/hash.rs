@@ -67,6 +67,10 @@ pub struct LineEndings {
 impl LineEndings {
     /// Converts `input`, passing the output to `out` in pieces (slices of `input` and `\n`).
     pub fn feed(&mut self, mut input: &[u8], mut out: impl FnMut(&[u8])) {
+        if input.is_empty() {
+            // Nothing read: a CR pending from the last piece stays pending.
+            return;
+        }
         if self.after_cr && input.first() == Some(&b'\n') {
             // The LF of a CRLF split across reads: the CR already became the LF.
             input = &input[1..];

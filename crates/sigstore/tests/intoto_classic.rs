@@ -156,11 +156,15 @@ fn oidc_functionary_key() {
     );
     let back: LayoutKey = serde_json::from_value(json.clone()).unwrap();
     assert_eq!(back, key);
-    // Extensions by OID read as by name.
-    let mut by_oid = json.clone();
-    by_oid["keyval"]["extensions"] =
-        serde_json::json!({"1.3.6.1.4.1.57264.1.12": "https://github.com/acme/app"});
-    assert_eq!(serde_json::from_value::<LayoutKey>(by_oid).unwrap(), key);
+    // Extensions by name only: an OID or arc alias would re-serialize as the name, changing
+    // the signed bytes and the key id.
+    for alias in ["1.3.6.1.4.1.57264.1.12", "12"] {
+        let mut by_alias = json.clone();
+        by_alias["keyval"]["extensions"] =
+            serde_json::json!({alias: "https://github.com/acme/app"});
+        let e = serde_json::from_value::<LayoutKey>(by_alias).unwrap_err();
+        assert!(e.to_string().contains("OIDs are not accepted"), "{e}");
+    }
 
     let ext = |e: CiExtension| {
         (e == CiExtension::SourceRepositoryUri).then_some("https://github.com/acme/app")
@@ -346,4 +350,17 @@ fn trust_root_reference_is_canonical() {
     assert_eq!(r.0, <[u8; 32]>::from(Sha256::digest(canonical)));
     assert!(TrustRootRef::of_document(b"[1]").is_err());
     assert!(TrustRootRef::of_document(b"not json").is_err());
+}
+
+/// A functionary's pattern that closes the anchoring group early is refused (it would match
+/// any identity once wrapped in `^(?:...)$`); alternations stay anchored.
+#[test]
+fn identity_patterns_cannot_escape_their_anchors() {
+    use hallmark_sigstore::intoto::AnchoredRegex;
+    for escape in [r"alice@corp\.com)|(.*", r".*)|(?:x", ")("] {
+        assert!(AnchoredRegex::new(escape).is_err(), "{escape}");
+    }
+    let r = AnchoredRegex::new(r"alice@corp\.com|bob@corp\.com").unwrap();
+    assert!(r.is_match("bob@corp.com"));
+    assert!(!r.is_match("mallory@evil.com") && !r.is_match("bob@corp.com.evil"));
 }

@@ -61,9 +61,12 @@ impl Matcher {
     ///
     /// [`VerifyError::Parse`] when the pattern does not compile.
     pub fn regex(pattern: &str) -> Result<Self> {
-        Regex::new(&format!("^(?:{pattern})$"))
-            .map(Matcher::Regex)
-            .map_err(|e| VerifyError::parse(Document::Policy, "regex", e))
+        let compile =
+            |p: &str| Regex::new(p).map_err(|e| VerifyError::parse(Document::Policy, "regex", e));
+        // The pattern must stand on its own before it is anchored: `a)|(.*` is refused, where
+        // wrapped it would compile as `^(?:a)|(.*)$` and match anything.
+        compile(pattern)?;
+        compile(&format!("^(?:{pattern})$")).map(Matcher::Regex)
     }
 
     /// Whether `value` matches.
@@ -119,5 +122,24 @@ impl IdentityPolicy {
             issuer: Matcher::exact(issuer),
             extensions: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A pattern that closes the anchoring group early is refused, not turned into an
+    /// unanchored alternation that matches any identity.
+    #[test]
+    fn patterns_cannot_escape_their_anchors() {
+        for escape in [r"alice@corp\.com)|(.*", r".*)|(?:x", ")("] {
+            assert!(Matcher::regex(escape).is_err(), "{escape}");
+        }
+        let m = Matcher::regex(r"alice@corp\.com|bob@corp\.com").unwrap();
+        assert!(m.matches("bob@corp.com"));
+        assert!(!m.matches("mallory@evil.com"));
+        assert!(!m.matches("xbob@corp.com"));
     }
 }

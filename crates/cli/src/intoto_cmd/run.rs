@@ -20,7 +20,11 @@
 //! `record start` writes the unfinished link `.<step>.<keyid8>.link-unfinished` (signed, with
 //! `--key`, as in-toto-record) or `.<step>.link-unfinished` (keyless: unsigned; only the
 //! finished link is signed) in the metadata directory; `record stop` reads it back (checking
-//! the signature with `--key`), records the products, signs, and removes it.
+//! the signature with `--key`), records the products, signs, and removes it. Keyless, nothing
+//! protects the unfinished file between the two: code run during the step that can write the
+//! metadata directory can change the materials `stop` will sign. Keep that directory out of
+//! the step's reach (in-toto-record's signed file protects only against a step that cannot
+//! read the key, and a keyless step holds its token).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

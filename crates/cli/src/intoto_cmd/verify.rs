@@ -18,8 +18,12 @@
 //!   they are not bundles at all. Files named explicitly must parse.
 //! - **Inspections** run as in-toto-python runs them: in the current directory, after the
 //!   steps' rules hold, each command with every file under `.` recorded as materials before
-//!   and products after (paths relative, `/`-separated), a non-zero exit failing the
-//!   verification. Unlike in-toto-python, no inspection link is written to the directory.
+//!   and products after (as `intoto run` records, with in-toto's default excludes), a
+//!   non-zero exit failing the verification. Each runs in a process group of its own, its
+//!   output captured, and the whole group is killed at `--inspection-timeout` (also when the
+//!   command exited leaving children that hold its output). Unlike in-toto-python, no
+//!   inspection link is written to the directory. The VSA names the products of the link
+//!   verification used, never a file read again after the inspections ran.
 //! - **Output**: a text report, or with `--json` one JSON object on stdout:
 //!   `{"verified": true, "layout": {"file", "sha256", "expires", "signers": [SIGNER]},
 //!   "steps": [{"name", "threshold", "accepted": [{"file", "signer": SIGNER, "functionary",
@@ -37,8 +41,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
@@ -136,7 +139,8 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&failure_json(&e))?);
             }
-            Err(e)
+            // Attacker-written text (step names, paths, identities) reaches the message.
+            Err(anyhow::anyhow!("{}", terminal_safe(&format!("{e:#}"))))
         }
     }
 }
@@ -176,7 +180,7 @@ fn run(args: &VerifyArgs) -> Result<Value> {
     if !args.json {
         // Now, so they are seen when verification fails too.
         for n in &notes {
-            eprintln!("note: {n}");
+            eprintln!("note: {}", terminal_safe(n));
         }
     }
     let input = Input {
@@ -353,94 +357,39 @@ fn read_links(paths: &[PathBuf]) -> Result<Links> {
     Ok((candidates, files, notes))
 }
 
-/// Every file under `.`, by `/`-separated relative path, with its SHA-256.
+/// Every file under `.` as in-toto-python's inspections record it: `hallmark intoto run`'s
+/// recording with in-toto's default excludes (`*.link*`, `.git`, `*.pyc`, `*~`).
 fn record_cwd() -> Result<Artifacts> {
-    fn walk(dir: &Path, prefix: &str, out: &mut Artifacts) -> Result<()> {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .with_context(|| format!("listing {}", dir.display()))?
-            .collect::<Result<_, _>>()?;
-        entries.sort_by_key(std::fs::DirEntry::file_name);
-        for e in entries {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let rel = format!("{prefix}{name}");
-            let path = e.path();
-            // Symlinked directories are not followed (in-toto's default); files are hashed.
-            if e.file_type()?.is_dir() {
-                walk(&path, &format!("{rel}/"), out)?;
-            } else if path.is_file() {
-                let d = crate::sign_cmd::sha256_file(&path)?;
-                out.insert(rel, BTreeMap::from([("sha256".to_owned(), hex::encode(d))]));
-            }
-        }
-        Ok(())
-    }
-    let mut out = Artifacts::new();
-    walk(Path::new("."), "", &mut out)?;
-    Ok(out)
+    let r = hallmark_intoto::record_artifacts(&["."], &hallmark_intoto::RecordOptions::default())
+        .context("recording the current directory")?;
+    Ok(r.artifacts)
 }
 
 /// Runs an inspection in the current directory and records its link.
 fn run_inspection(name: &str, command: &[String], timeout: Duration) -> Result<Link> {
-    let (program, args) = command
-        .split_first()
-        .with_context(|| format!("inspection '{name}' has no command"))?;
     let materials = record_cwd()?;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("inspection '{name}': running {command:?}"))?;
-    // The pipes are drained while the command runs: a command writing more than a pipe
-    // holds would otherwise block forever and be killed as too slow.
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = std::io::Read::read_to_end(&mut p, &mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            child.kill().ok();
-            child.wait().ok();
-            bail!(
+    // Its own process group, output captured (never mixed into ours), and the whole group
+    // killed at the deadline, children holding the output open included.
+    let byproducts = hallmark_intoto::command::run_inspection_command(command, timeout).map_err(
+        |e| match e {
+            hallmark_intoto::RecordError::CommandTimeout { .. } => anyhow::anyhow!(
                 "inspection '{name}': {command:?} ran longer than {} s (--inspection-timeout)",
                 timeout.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = std::process::Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    let code = out.status.code();
+            ),
+            e => anyhow::Error::new(e).context(format!("inspection '{name}'")),
+        },
+    )?;
     ensure!(
-        code == Some(0),
+        byproducts.return_value == 0,
         "inspection '{name}': {command:?} exited with {} (stderr: {})",
-        code.map_or_else(|| "a signal".to_owned(), |c| c.to_string()),
-        String::from_utf8_lossy(&out.stderr).trim()
+        byproducts.return_value,
+        byproducts.stderr.trim()
     );
     let mut link = Link::new(name);
     link.command = command.to_vec();
     link.materials = materials;
     link.products = record_cwd()?;
-    link.byproducts.insert("return-value".into(), json!(0));
-    link.byproducts
-        .insert("stdout".into(), json!(String::from_utf8_lossy(&out.stdout)));
-    link.byproducts
-        .insert("stderr".into(), json!(String::from_utf8_lossy(&out.stderr)));
+    link.byproducts = byproducts.to_map();
     Ok(link)
 }
 
@@ -546,13 +495,39 @@ fn time_text(t: i64) -> String {
     hallmark_sigstore::time::rfc3339(t).unwrap_or_else(|_| t.to_string())
 }
 
+/// Text for a terminal: control characters (newlines, escape sequences) that link files,
+/// step names or identities may carry are shown escaped, so they cannot fake lines or colours
+/// in the report.
+fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// `println!` through [`terminal_safe`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", terminal_safe(&format!($($arg)*)))
+    };
+}
+
 fn print_report(layout: &ReadFile, r: &Report) {
     let signers: Vec<String> = r
         .layout_signers
         .iter()
         .map(|a| a.signer.to_string())
         .collect();
-    println!(
+    say!(
         "layout {} (sha256 {}) signed by {}; expires {}",
         layout.name,
         layout.sha256,
@@ -560,7 +535,7 @@ fn print_report(layout: &ReadFile, r: &Report) {
         r.expires
     );
     for s in &r.steps {
-        println!("step '{}' (threshold {}):", s.name, s.threshold);
+        say!("step '{}' (threshold {}):", s.name, s.threshold);
         for a in &s.accepted {
             let log: Vec<String> = a
                 .log_entries
@@ -580,19 +555,19 @@ fn print_report(layout: &ReadFile, r: &Report) {
             } else {
                 format!(" [{}]", log.join("; "))
             };
-            println!("  accepted {} by {}{log}", a.source, a.signer);
+            say!("  accepted {} by {}{log}", a.source, a.signer);
         }
         for x in &s.rejected {
-            println!("  set aside {x}");
+            say!("  set aside {x}");
         }
     }
     for i in &r.inspections {
-        println!("inspection '{i}': rules hold");
+        say!("inspection '{i}': rules hold");
     }
     for w in &r.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
-    println!("PASSED: the supply chain verifies against {}", layout.name);
+    say!("PASSED: the supply chain verifies against {}", layout.name);
 }
 
 /// The VSA statement (JSON bytes).
@@ -609,22 +584,18 @@ fn vsa_statement(
         .steps
         .last()
         .context("the layout has no steps to summarize")?;
-    let last_link = report
+    // The products of the link verification used, never the file read again (an inspection
+    // or another writer may have replaced it since).
+    let products: Vec<Value> = report
         .steps
         .iter()
         .find(|s| s.name == last.name)
-        .and_then(|s| s.accepted.first())
-        .context("no accepted link for the last step")?;
-    let products: Vec<Value> = Candidate::parse(
-        last_link.source.clone(),
-        &std::fs::read(&last_link.source)
-            .with_context(|| format!("reading {}", last_link.source))?,
-    )?
-    .link()
-    .products
-    .iter()
-    .map(|(name, digest)| json!({ "name": name, "digest": digest }))
-    .collect();
+        .and_then(|s| s.link.as_ref())
+        .context("no verified link for the last step")?
+        .products
+        .iter()
+        .map(|(name, digest)| json!({ "name": name, "digest": digest }))
+        .collect();
     ensure!(
         !products.is_empty(),
         "the last step '{}' has no products to name as the VSA's subjects",
@@ -660,4 +631,19 @@ fn vsa_statement(
         },
     });
     Ok(serde_json::to_vec(&statement)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    /// A step name or path carrying a newline or an escape sequence cannot fake report lines.
+    #[test]
+    fn attacker_text_is_escaped_for_the_terminal() {
+        assert_eq!(terminal_safe("build"), "build");
+        assert_eq!(
+            terminal_safe("x\nPASSED: all good\u{1b}[32m"),
+            "x\\nPASSED: all good\\u{1b}[32m"
+        );
+    }
 }

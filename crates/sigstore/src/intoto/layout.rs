@@ -96,14 +96,20 @@ impl AnchoredRegex {
                 max: MAX_REGEX_LEN,
             });
         }
-        let re = regex::RegexBuilder::new(&format!("^(?:{source})$"))
-            .size_limit(MAX_REGEX_PROGRAM)
-            .dfa_size_limit(MAX_REGEX_PROGRAM)
-            .build()
-            .map_err(|e| IntotoError::Regex {
-                pattern: source.to_owned(),
-                source: Box::new(e),
-            })?;
+        let compile = |pattern: &str| {
+            regex::RegexBuilder::new(pattern)
+                .size_limit(MAX_REGEX_PROGRAM)
+                .dfa_size_limit(MAX_REGEX_PROGRAM)
+                .build()
+                .map_err(|e| IntotoError::Regex {
+                    pattern: source.to_owned(),
+                    source: Box::new(e),
+                })
+        };
+        // The expression must stand on its own before it is anchored: `a)|(.*` is refused,
+        // where wrapped it would compile as `^(?:a)|(.*)$` and match anything.
+        compile(source)?;
+        let re = compile(&format!("^(?:{source})$"))?;
         Ok(AnchoredRegex {
             source: source.to_owned(),
             re,
@@ -341,7 +347,12 @@ impl OidcFunctionary {
     fn from_keyval(kv: OidcKeyVal) -> Result<Self, IntotoError> {
         let mut extensions = BTreeMap::new();
         for (name, m) in kv.extensions {
-            let e = CiExtension::from_name(&name).ok_or(IntotoError::UnknownExtension { name })?;
+            // Only the JSON name: an OID or arc-number alias would be rewritten to the name
+            // on re-serialization, changing the signed bytes and the key id (and two aliases
+            // of one extension would silently overwrite each other).
+            let e = CiExtension::from_name(&name)
+                .filter(|e| e.json_name() == name)
+                .ok_or(IntotoError::UnknownExtension { name })?;
             extensions.insert(e, m);
         }
         Ok(OidcFunctionary {

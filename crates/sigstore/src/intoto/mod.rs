@@ -104,7 +104,7 @@ pub enum IntotoError {
     },
     /// A keyless functionary constrains a certificate extension Hallmark does not know.
     #[error(
-        "unknown certificate extension {name:?} (use a name such as sourceRepositoryURI, or a Fulcio OID)"
+        "unknown certificate extension {name:?} (name it as sigstore-go does, e.g. sourceRepositoryURI; OIDs are not accepted)"
     )]
     UnknownExtension {
         /// The name as written.

@@ -385,6 +385,9 @@ pub struct StepReport {
     pub accepted: Vec<Acceptance>,
     /// Signatures set aside (the threshold was met without them).
     pub rejected: Vec<Rejection>,
+    /// The verified link the step's rules used (its accepted links all agree with it), `None`
+    /// for a step with threshold 0 and no link.
+    pub link: Option<Link>,
 }
 
 /// What a successful verification found.
@@ -514,6 +517,7 @@ pub fn verify_steps<'a>(input: &Input<'a>) -> Result<VerifiedSteps<'a>, ChainErr
             threshold: step.threshold,
             accepted: accepted.into_iter().map(|(_, a)| a).collect(),
             rejected,
+            link: reduced.get(&step.name).cloned(),
         });
     }
     for step in &layout.steps {
