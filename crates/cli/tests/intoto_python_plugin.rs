@@ -2,20 +2,22 @@
 //! `hallmark-oidc` securesystemslib plugin (python/hallmark-securesystemslib), loaded by its
 //! `.pth` file with no wrapper.
 //!
-//! sigstore-python signs a real in-toto link's canonical bytes keylessly against a running
-//! Hallmark; the links carry the Sigstore bundle beside the hex signature; the layouts (signed
-//! by a classic owner key, one keyless step named by OIDC identity and trust-root hash, one
-//! classic-key step) take their `hallmark-oidc` key values and key ids from
-//! `hallmark_sigstore::intoto` (the driver script checks the plugin computes the same ids), and
-//! the link parses as Hallmark's keyless classic link (its bundle's digest is of the canonical
-//! bytes Hallmark's encoder gives).
+//! `hallmark intoto run --classic` records and signs a real in-toto link keylessly against a
+//! running Hallmark: its signature carries a Sigstore bundle whose DSSE envelope, of Hallmark's
+//! payload type, holds the canonical `signed` bytes (the driver checks they are in-toto's own),
+//! beside the hex signature. The driver re-keys it per scenario (the key id is not signed) into
+//! layouts (signed by a classic owner key, one keyless step named by OIDC identity and
+//! trust-root hash, one classic-key step) whose `hallmark-oidc` key values and key ids come from
+//! `hallmark_sigstore::intoto` (the driver checks the plugin computes the same ids).
 //! Then the venv's own `in-toto-verify` console script must pass, also three hours later
 //! (under libfaketime) when the ten-minute certificate has long expired: the chain is checked
 //! at the log's integrated time. And it must fail, with the plugin's precise reason on stderr,
 //! for a wrong identity, a wrong issuer, an identity regex that only matches part of the SAN,
 //! a missing certificate extension, tampered materials, a wrong trust-root hash, a tampered
-//! inclusion proof, a signature without bundle, a signature that is not the bundle's, and no
-//! trusted roots configured; without the plugin (`python -S`) it refuses the layout.
+//! inclusion proof, a signature without bundle, a signature that is not the bundle's, a
+//! message-signature bundle over the same canonical bytes by the same identity (a blob
+//! signature made by sigstore-python, lifted into the link: refused for domain separation),
+//! and no trusted roots configured; without the plugin (`python -S`) it refuses the layout.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -28,7 +30,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::*;
 use hallmark_sigstore::intoto::layout::{AnchoredRegex, LayoutKey, OidcFunctionary};
-use hallmark_sigstore::intoto::{SignedLink, TextMatch, TrustRootRef, link_file_name};
+use hallmark_sigstore::intoto::{
+    SIGNED_PAYLOAD_TYPE, SignedLink, TextMatch, TrustRootRef, link_file_name,
+};
 use hallmark_sigstore::oid::CiExtension;
 use serde_json::{Value, json};
 
@@ -194,6 +198,11 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
             functionary(exact(&issuer), exact(EMAIL)),
             "other_sig",
         ),
+        (
+            "message_signature",
+            functionary(exact(&issuer), exact(EMAIL)),
+            "message_signature",
+        ),
     ];
     let mut plan_scenarios = serde_json::Map::new();
     for (name, f, link) in scenarios {
@@ -203,6 +212,33 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
             json!({"keyval": keyval, "keyid": keyid, "link": link}),
         );
     }
+    // The keyless classic link, written by Hallmark itself.
+    let work = dir.join("work");
+    let written = dir.join("hallmark-links");
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    std::fs::create_dir_all(&written).unwrap();
+    std::fs::write(work.join("src/main.c"), b"int main(void) { return 0; }\n").unwrap();
+    let token = dir.join("run.jwt");
+    std::fs::write(&token, email_token(&stack, EMAIL)).unwrap();
+    run(client(&stack, &tc)
+        .current_dir(&work)
+        .args([
+            "intoto",
+            "run",
+            "-n",
+            "build",
+            "-m",
+            "src/main.c",
+            "-p",
+            "app",
+        ])
+        .args(["--classic", "--no-login", "-d"])
+        .arg(&written)
+        .arg("--identity-token-file")
+        .arg(&token)
+        .args(["--", "sh", "-c", "echo built > app"]));
+    let exact_keyid = plan_scenarios["good"]["keyid"].as_str().unwrap().to_owned();
+    let hallmark_link = written.join(link_file_name("build", &exact_keyid));
     let out = dir.join("scenarios");
     let plan = dir.join("plan.json");
     std::fs::write(
@@ -211,6 +247,8 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
             "trust_config": tc,
             "token": email_token(&stack, EMAIL),
             "out": out,
+            "link": hallmark_link,
+            "payload_type": SIGNED_PAYLOAD_TYPE,
             "scenarios": plan_scenarios,
         }))
         .unwrap(),
@@ -224,9 +262,9 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
     let not_after = printed.lines().next().unwrap().to_owned();
     let sc = |name: &str| out.join(name);
 
-    // The link is the shared keyless classic format Hallmark reads: its canonical `signed`
-    // bytes (Rust's encoder) are what the bundle's message digest covers, and `sig` is the
-    // bundle's signature.
+    // The link is the shared keyless classic format Hallmark reads: its bundle is a DSSE
+    // envelope of Hallmark's payload type whose payload is the canonical `signed` bytes (Rust's
+    // encoder), and `sig` is the envelope's signature.
     let good_keyid = plan_scenarios["good"]["keyid"].as_str().unwrap();
     let link_bytes = std::fs::read(
         sc("good")
@@ -240,13 +278,12 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
         .bundle
         .as_ref()
         .expect("the keyless signature carries its bundle");
-    let message = &bundle["messageSignature"];
+    assert!(bundle.get("messageSignature").is_none(), "{bundle}");
+    let envelope = &bundle["dsseEnvelope"];
     let b64 = |v: &Value| BASE64.decode(v.as_str().unwrap()).unwrap();
-    assert_eq!(
-        hex::encode(b64(&message["messageDigest"]["digest"])),
-        sha256_hex(&link.signed_bytes().unwrap())
-    );
-    assert_eq!(hex::encode(b64(&message["signature"])), sig.sig);
+    assert_eq!(envelope["payloadType"], SIGNED_PAYLOAD_TYPE);
+    assert_eq!(b64(&envelope["payload"]), link.signed_bytes().unwrap());
+    assert_eq!(hex::encode(b64(&envelope["signatures"][0]["sig"])), sig.sig);
 
     // Passes: exact identity (ClientTrustConfig), anchored regex (bare trusted_root.json).
     assert_ok(
@@ -277,7 +314,7 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
 
     // Failures, each with the plugin's reason and in-toto's threshold error.
     let threshold = "Step 'build' requires at least '1' links";
-    let cases: [(&str, Option<&Path>, &str); 11] = [
+    let cases: [(&str, Option<&Path>, &str); 12] = [
         (
             "regex_partial",
             Some(&tc),
@@ -301,7 +338,7 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
         (
             "tampered_materials",
             Some(&tc),
-            "Bundle message digest mismatch",
+            "DSSE payload mismatch: the bundle's payload is not the canonical signed bytes",
         ),
         (
             "wrong_trust_root",
@@ -315,6 +352,11 @@ fn stock_in_toto_verify_checks_keyless_links_with_the_plugin() {
             "the signature has no Sigstore bundle",
         ),
         ("other_sig", Some(&tc), "is not the bundle's signature"),
+        (
+            "message_signature",
+            Some(&tc),
+            "the bundle holds a message signature, which any blob signer makes over any file: a keyless signature on a classic link or layout must be a DSSE envelope of type application/vnd.hallmark.intoto-signed+json over its canonical signed bytes (domain separation)",
+        ),
         ("good", None, "HALLMARK_TRUSTED_ROOT is not set"),
         // A trust file that is not a trusted root.
         (
@@ -442,6 +484,6 @@ open(sys.argv[1] + "/owner.pub", "wb").write(k.public_key().public_bytes(s.Encod
     assert_fails(
         "changed products",
         &in_toto_verify(&dir, Some(&tc), &[]),
-        "Bundle message digest mismatch",
+        "DSSE payload mismatch",
     );
 }

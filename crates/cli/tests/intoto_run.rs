@@ -393,20 +393,6 @@ fn run_exit_codes_and_failure_messages() {
     );
 }
 
-/// `hallmark verify sha256:<digest of data> --bundle BUNDLE` for the test's signer.
-fn hallmark_verify_digest(stack: &Stack, tc: &Path, data: &[u8], bundle: &Path) -> Output {
-    let digest = format!("sha256:{}", sha256_hex(data));
-    let mut c = client(stack, tc);
-    c.args(["verify", &digest, "--bundle"]).arg(bundle);
-    c.args([
-        "--cert-identity",
-        EMAIL,
-        "--cert-oidc-issuer",
-        &stack.issuer(),
-    ]);
-    c.output().unwrap()
-}
-
 /// `hallmark intoto` as a client of `stack`, run in `work`.
 fn keyless(stack: &Stack, tc: &Path, work: &Path) -> Command {
     let mut c = client(stack, tc);
@@ -483,29 +469,12 @@ fn keyless_links_verify_and_name_the_products() {
         bundle.file_name().unwrap().to_str().unwrap(),
         format!("build.{}.link.sigstore.json", &keyid[..8])
     );
-    // The classic link: its bundle verifies over the canonical signed bytes.
+    // The classic link: its bundle is a DSSE envelope of Hallmark's payload type over the
+    // canonical signed bytes (never a message signature: domain separation), it verifies, and
+    // `sig` is the envelope's signature.
     let classic = json(&links.join(format!("build.{}.link", &keyid[..8])));
     assert_eq!(classic["signatures"][0]["keyid"], keyid.as_str());
-    let canonical = cjson::encode(&classic["signed"]).unwrap();
-    let cb = links.join("classic-bundle.json");
-    std::fs::write(
-        &cb,
-        serde_json::to_vec(&classic["signatures"][0]["bundle"]).unwrap(),
-    )
-    .unwrap();
-    assert_ok(
-        "hallmark verify on the classic link's bundle",
-        &hallmark_verify_digest(&stack, &tc, &canonical, &cb),
-    );
-    let sig = hex::decode(classic["signatures"][0]["sig"].as_str().unwrap()).unwrap();
-    let bundle_sig = base64::engine::general_purpose::STANDARD
-        .decode(
-            classic["signatures"][0]["bundle"]["messageSignature"]["signature"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap();
-    assert_eq!(sig, bundle_sig, "sig is the bundle's signature in hex");
+    assert_classic_bundle(&stack, &tc, &classic, &links.join("classic-bundle.json"));
 
     // record start/stop, keyless.
     run(keyless(&stack, &tc, &work)
@@ -593,15 +562,64 @@ fn keyless_links_verify_and_name_the_products() {
         .args(&flags));
     let signed = json(&stack.dir().join("signed.layout"));
     assert_eq!(signed["signatures"][0]["keyid"], keyid.as_str());
-    let lb = stack.dir().join("layout-bundle.json");
-    std::fs::write(
-        &lb,
-        serde_json::to_vec(&signed["signatures"][0]["bundle"]).unwrap(),
-    )
-    .unwrap();
-    let canonical = cjson::encode(&signed["signed"]).unwrap();
+    assert_classic_bundle(
+        &stack,
+        &tc,
+        &signed,
+        &stack.dir().join("layout-bundle.json"),
+    );
+}
+
+/// `doc`'s (a classic link or layout) first signature carries a bundle whose DSSE envelope
+/// has Hallmark's payload type and the canonical `signed` bytes as its payload, whose
+/// signature is `sig`, and which `hallmark verify` accepts for the test's signer.
+fn assert_classic_bundle(stack: &Stack, tc: &Path, doc: &Value, bundle_out: &Path) {
+    let bundle = &doc["signatures"][0]["bundle"];
+    assert!(
+        bundle.get("messageSignature").is_none(),
+        "a message signature: {bundle}"
+    );
+    let env = &bundle["dsseEnvelope"];
+    assert_eq!(
+        env["payloadType"],
+        hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE
+    );
+    assert_eq!(
+        env["payloadType"],
+        "application/vnd.hallmark.intoto-signed+json"
+    );
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        b64(&env["payload"]),
+        cjson::encode(&doc["signed"]).unwrap(),
+        "the payload is the canonical signed bytes"
+    );
+    let sig = hex::decode(doc["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sig,
+        b64(&env["signatures"][0]["sig"]),
+        "sig is the envelope's signature in hex"
+    );
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    std::fs::write(bundle_out, serde_json::to_vec(bundle).unwrap()).unwrap();
+    let mut c = client(stack, tc);
+    c.args(["verify", "--no-artifact", "--bundle"])
+        .arg(bundle_out)
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ]);
     assert_ok(
-        "hallmark verify on the layout's bundle",
-        &hallmark_verify_digest(&stack, &tc, &canonical, &lb),
+        "hallmark verify on the classic signature's bundle",
+        &c.output().unwrap(),
     );
 }

@@ -1,7 +1,10 @@
 //! `hallmark intoto verify` with real parts: (a) links written by stock `in-toto-run` (in-toto
-//! 3.1.0) against a layout made and signed by in-toto-python, and (b) keyless links signed by
-//! `hallmark attest` / `hallmark sign` against a running stack, verified against a layout
-//! with keyless functionaries, also hours after the certificates expired.
+//! 3.1.0) against a layout made and signed by in-toto-python, and (b) keyless links written by
+//! `hallmark attest` (DSSE) and `hallmark intoto run --classic` against a running stack,
+//! verified against a layout with keyless functionaries signed by `hallmark intoto
+//! sign-layout`, also hours after the certificates expired; a blob signature (`hallmark sign`)
+//! over a file holding canonical link or layout JSON, lifted into a link or layout signature,
+//! is refused (domain separation).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -279,13 +282,14 @@ struct Keyless {
 }
 
 impl Keyless {
-    fn signer(&self, sub: &str, email: &str) -> Command {
+    /// `hallmark SUB...` signing as `email`.
+    fn signer(&self, sub: &[&str], email: &str) -> Command {
         let tok = self.dir.join(format!("{email}.jwt"));
         if !tok.exists() {
             std::fs::write(&tok, email_token(&self.stack, email)).unwrap();
         }
         let mut c = client(&self.stack, &self.tc);
-        c.arg(sub)
+        c.args(sub)
             .args(["--no-login", "--kubernetes-token-file"])
             .arg(self.dir.join("no-such-k8s-token"))
             .arg("--identity-token-file")
@@ -304,14 +308,15 @@ impl Keyless {
         (keyid, with_id)
     }
 
-    /// A keyless classic signature `{keyid, sig, bundle}` by `email` over `signed`'s canonical
-    /// bytes, made with `hallmark sign`.
-    fn classic_signature(&self, signed: &Value, keyid: &str, email: &str, name: &str) -> Value {
+    /// THE ATTACK: a blob signature `{keyid, sig, bundle}` by `email` over a file holding
+    /// `signed`'s canonical bytes, made with `hallmark sign` (a message signature, as `cosign
+    /// sign-blob` would make), lifted into a classic signature.
+    fn lifted_blob_signature(&self, signed: &Value, keyid: &str, email: &str, name: &str) -> Value {
         let bytes = self.dir.join(format!("{name}.canonical"));
         std::fs::write(&bytes, cjson::encode(signed).unwrap()).unwrap();
         let bundle_path = self.dir.join(format!("{name}.canonical.sigstore.json"));
         run(self
-            .signer("sign", email)
+            .signer(&["sign"], email)
             .arg("--overwrite")
             .arg("--bundle")
             .arg(&bundle_path)
@@ -331,7 +336,7 @@ impl Keyless {
         ));
         std::fs::write(&st, link.to_statement().to_json().unwrap()).unwrap();
         run(self
-            .signer("attest", email)
+            .signer(&["attest"], email)
             .arg("--overwrite")
             .arg("--statement")
             .arg(&st)
@@ -339,11 +344,51 @@ impl Keyless {
             .arg(out));
     }
 
-    /// A keyless classic `.link` file by `email`.
-    fn classic_link(&self, link: &Link, keyid: &str, email: &str, out: &Path) {
-        let signed = serde_json::to_value(link).unwrap();
+    /// A keyless classic `.link` file by `email` for `files`, written by `hallmark intoto run
+    /// --classic` over real files with those contents, then re-keyed to `keyid` (the key id is
+    /// not covered by the signature).
+    fn classic_link(&self, files: &Files, keyid: &str, email: &str, out: &Path) {
         let name = out.file_name().unwrap().to_string_lossy().into_owned();
-        let sig = self.classic_signature(&signed, keyid, email, &name);
+        let work = self.dir.join(format!("{name}.work"));
+        let meta = self.dir.join(format!("{name}.meta"));
+        std::fs::create_dir_all(&work).unwrap();
+        std::fs::create_dir_all(&meta).unwrap();
+        let mut c = self.signer(&["intoto", "run"], email);
+        c.current_dir(&work)
+            .args(["-n", files.step, "--classic", "-d"])
+            .arg(&meta);
+        for (path, content) in files.materials.iter().chain(&files.products) {
+            std::fs::write(work.join(path), content).unwrap();
+        }
+        for (path, _) in &files.materials {
+            c.args(["-m", path]);
+        }
+        for (path, _) in &files.products {
+            c.args(["-p", path]);
+        }
+        run(c.args(["--", "true"]));
+        let written: Vec<_> = std::fs::read_dir(&meta)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "link"))
+            .collect();
+        let [link] = written.as_slice() else {
+            panic!("intoto run --classic wrote {written:?}");
+        };
+        let mut doc: Value = serde_json::from_slice(&std::fs::read(link).unwrap()).unwrap();
+        assert_eq!(
+            doc["signatures"][0]["bundle"]["dsseEnvelope"]["payloadType"],
+            hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE
+        );
+        doc["signatures"][0]["keyid"] = json!(keyid);
+        std::fs::write(out, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    }
+
+    /// The attack on a link: `files`' link signed by `email` with a lifted blob signature.
+    fn lifted_link(&self, files: &Files, keyid: &str, email: &str, out: &Path) {
+        let signed = serde_json::to_value(files.link()).unwrap();
+        let name = out.file_name().unwrap().to_string_lossy().into_owned();
+        let sig = self.lifted_blob_signature(&signed, keyid, email, &name);
         let doc = json!({"signed": signed, "signatures": [sig]});
         std::fs::write(out, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
     }
@@ -398,32 +443,61 @@ fn common_now() -> i64 {
         .as_secs() as i64
 }
 
-/// Signs a layout keylessly as alice and writes it.
+/// Signs a layout keylessly as alice with `hallmark intoto sign-layout` and writes it.
 fn write_layout(k: &Keyless, signed: &Value, name: &str) -> PathBuf {
-    let keyid = k.functionary(ALICE, &k.stack.issuer()).0;
-    let sig = k.classic_signature(signed, &keyid, ALICE, name);
+    let unsigned = k.dir.join(format!("{name}.unsigned.json"));
+    std::fs::write(&unsigned, serde_json::to_vec_pretty(signed).unwrap()).unwrap();
     let path = k.dir.join(name);
-    std::fs::write(
-        &path,
-        serde_json::to_vec_pretty(&json!({"signed": signed, "signatures": [sig]})).unwrap(),
-    )
-    .unwrap();
+    run(k
+        .signer(&["intoto", "sign-layout"], ALICE)
+        .arg(&unsigned)
+        .arg("--out")
+        .arg(&path));
     path
 }
 
-fn build_link(app: &str) -> Link {
-    let mut l = Link::new("build");
-    l.command = vec!["make".into()];
-    l.materials.insert("src.c".into(), digest("int main;"));
-    l.products.insert("app".into(), digest(app));
-    l
+/// A step's artifacts as file contents (their digests are `digest(content)`).
+struct Files {
+    step: &'static str,
+    materials: Vec<(&'static str, String)>,
+    products: Vec<(&'static str, String)>,
 }
 
-fn package_link(app: &str) -> Link {
-    let mut l = Link::new("package");
-    l.materials.insert("app".into(), digest(app));
-    l.products.insert("app.tar".into(), digest("tar"));
-    l
+impl Files {
+    /// The link recording these artifacts (`make` for build).
+    fn link(&self) -> Link {
+        let mut l = Link::new(self.step);
+        if self.step == "build" {
+            l.command = vec!["make".into()];
+        }
+        for (p, c) in &self.materials {
+            l.materials.insert((*p).into(), digest(c));
+        }
+        for (p, c) in &self.products {
+            l.products.insert((*p).into(), digest(c));
+        }
+        l
+    }
+}
+
+fn build_files(app: &str) -> Files {
+    Files {
+        step: "build",
+        materials: vec![("src.c", "int main;".into())],
+        products: vec![("app", app.into())],
+    }
+}
+
+fn package_files(app: &str) -> Files {
+    Files {
+        step: "package",
+        materials: vec![("app", app.into())],
+        products: vec![("app.tar", "tar".into())],
+    }
+}
+
+fn build_link(app: &str) -> Link {
+    build_files(app).link()
 }
 
 #[test]
@@ -450,13 +524,13 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
     );
 
     // build: a DSSE link statement (hallmark attest); package: a classic keyless link (hallmark
-    // sign over the canonical bytes).
+    // intoto run --classic).
     let links = dir.join("links");
     std::fs::create_dir_all(&links).unwrap();
     let build_bundle = links.join(format!("build.{}.link.sigstore.json", &alice.0[..8]));
     k.dsse_link(&build_link("app v1"), ALICE, &build_bundle);
     let package = links.join(format!("package.{}.link", &bob.0[..8]));
-    k.classic_link(&package_link("app v1"), &bob.0, BOB, &package);
+    k.classic_link(&package_files("app v1"), &bob.0, BOB, &package);
 
     let out = k.verify(&layout, &[&links], &["--json"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -572,7 +646,7 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
         "threshold.layout",
     );
     let second = dir.join("build.second.link");
-    k.classic_link(&build_link("app v1"), &alice_re.0, ALICE, &second);
+    k.classic_link(&build_files("app v1"), &alice_re.0, ALICE, &second);
     assert_fails_with(
         "two links by one identity",
         &k.verify(&two, &[&build_bundle, &second, &package], &[]),
@@ -585,7 +659,7 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
 
     // An artifact changed between steps.
     let changed = dir.join("package.changed.link");
-    k.classic_link(&package_link("app v2"), &bob.0, BOB, &changed);
+    k.classic_link(&package_files("app v2"), &bob.0, BOB, &changed);
     assert_fails_with(
         "changed artifact",
         &k.verify(&layout, &[&build_bundle, &changed], &[]),
@@ -636,6 +710,37 @@ fn keyless_links_verify_by_identity_hours_later_and_their_faults_are_named() {
             "package.unlogged.link signed by key",
             "no transparency log entry",
         ],
+    );
+
+    // THE ATTACK, domain separation: bob once signed a file (`hallmark sign`, a blob
+    // signature) whose bytes were the canonical package link; lifted into the link's
+    // signature it is refused, with the reason. The same for alice and the layout.
+    let refused = "the bundle holds a message signature, which any blob signer (hallmark sign, cosign sign-blob) makes over any file: a keyless signature on a classic link or layout must be a DSSE envelope of type application/vnd.hallmark.intoto-signed+json over its canonical signed bytes (domain separation)";
+    let lifted = dir.join("package.lifted.link");
+    k.lifted_link(&package_files("app v1"), &bob.0, BOB, &lifted);
+    assert_fails_with(
+        "a lifted blob signature on a link",
+        &k.verify(&layout, &[&build_bundle, &lifted], &[]),
+        &[
+            "step 'package'",
+            "package.lifted.link",
+            "0 distinct signer(s) accepted",
+            refused,
+        ],
+    );
+    let layout_signed_value = layout_signed(std::slice::from_ref(&alice), 1, &bob);
+    let sig = k.lifted_blob_signature(&layout_signed_value, &alice.0, ALICE, "lifted.layout");
+    let lifted_layout = dir.join("lifted.layout");
+    std::fs::write(
+        &lifted_layout,
+        serde_json::to_vec_pretty(&json!({"signed": layout_signed_value, "signatures": [sig]}))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_fails_with(
+        "a lifted blob signature on the layout",
+        &k.verify(&lifted_layout, &[&links], &[]),
+        &[refused],
     );
 
     // The wrong trust root: the functionaries name a root whose CA was not valid then.

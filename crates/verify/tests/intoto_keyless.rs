@@ -5,7 +5,8 @@
 //! log could vouch for. Its signature, SET, inclusion proof and checkpoint all verify; only
 //! the certificate's validity at the integrated time is wrong, and the link must not count.
 //! The same link integrated inside the window verifies, also hours after the certificate
-//! expired.
+//! expired. And domain separation on classic keyless links: only a DSSE envelope of
+//! Hallmark's payload type over the canonical bytes counts, never a message signature.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -145,6 +146,86 @@ fn a_link_whose_certificate_was_expired_at_integration_time_does_not_count() {
                 "(integrated time of https://rekor.test) is outside the certificate's validity"
             ),
             "{what}: the failure says the certificate was not valid then: {text}"
+        );
+    }
+}
+
+/// The build link as a classic link whose keyless signature carries `bundle` (made by the
+/// deployment's leaf key) with `sig` the hex of `sig_of(bundle)`.
+fn classic_build_link(w: &World, o: impl FnOnce(&[u8]) -> Options) -> Candidate {
+    let mut link = Link::new("build");
+    link.products.insert(
+        "app".into(),
+        BTreeMap::from([("sha256".to_owned(), hex::encode(sha256(b"app")))]),
+    );
+    let mut block = Metablock::new(link);
+    let bundle = w.deployment.bundle(&o(&block.signed_bytes().unwrap()));
+    let sig = bundle["dsseEnvelope"]["signatures"][0]["sig"]
+        .as_str()
+        .or(bundle["messageSignature"]["signature"].as_str())
+        .unwrap();
+    let sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig).unwrap();
+    block.signatures.push(Signature {
+        keyid: "0".repeat(64),
+        sig: hex::encode(sig),
+        cert: None,
+        bundle: Some(bundle),
+    });
+    Candidate::parse("build.00000000.link", &serde_json::to_vec(&block).unwrap()).unwrap()
+}
+
+/// Domain separation: a keyless signature on a classic link counts only as a DSSE envelope of
+/// Hallmark's payload type over the canonical bytes. A message signature over the very same
+/// bytes (what a blob signer makes over a file an attacker chose) is refused, as are an
+/// envelope of another type and one over other bytes; each fully verifies as a bundle.
+#[test]
+fn a_classic_keyless_signature_must_be_hallmarks_dsse_envelope_of_the_link() {
+    let w = world();
+    let ok = classic_build_link(&w, |bytes| Options {
+        dsse: true,
+        payload: Some(bytes.to_vec()),
+        payload_type: Some(hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE.into()),
+        ..Options::default()
+    });
+    let report = run(&w, &[ok], T0 + 3600).unwrap();
+    assert_eq!(report.steps[0].accepted.len(), 1);
+
+    let refused: [(&str, Candidate, &str); 3] = [
+        (
+            "message signature",
+            classic_build_link(&w, |bytes| Options {
+                payload: Some(bytes.to_vec()),
+                ..Options::default()
+            }),
+            "the bundle holds a message signature, which any blob signer (hallmark sign, cosign sign-blob) makes over any file: a keyless signature on a classic link or layout must be a DSSE envelope of type application/vnd.hallmark.intoto-signed+json over its canonical signed bytes (domain separation)",
+        ),
+        (
+            "in-toto payload type",
+            classic_build_link(&w, |bytes| Options {
+                dsse: true,
+                payload: Some(bytes.to_vec()),
+                ..Options::default()
+            }),
+            "the bundle's DSSE payload type is not application/vnd.hallmark.intoto-signed+json",
+        ),
+        (
+            "other bytes",
+            classic_build_link(&w, |_| Options {
+                dsse: true,
+                payload: Some(b"{}".to_vec()),
+                payload_type: Some(hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE.into()),
+                ..Options::default()
+            }),
+            "the bundle's DSSE payload is not these canonical signed bytes",
+        ),
+    ];
+    for (what, link, reason) in refused {
+        let e = run(&w, &[link], T0 + 3600).unwrap_err();
+        assert!(matches!(e, ChainError::Threshold { .. }), "{what}: {e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("build.00000000.link") && text.contains(reason),
+            "{what}: {text}"
         );
     }
 }

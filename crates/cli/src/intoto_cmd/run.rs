@@ -5,9 +5,11 @@
 //! - keyless (default): `<step>.<keyid8>.link.sigstore.json`, a Sigstore bundle v0.3 whose
 //!   DSSE envelope holds the link as an in-toto Statement v1 (link predicate v0.3, products as
 //!   subjects), logged, verified against the trust root before it is written; with
-//!   `--classic` also `<step>.<keyid8>.link`, the classic Metablock whose signature over the
-//!   canonical `signed` bytes carries its own bundle (a second, `hashedrekord`, log entry made
-//!   with the same certificate). The key id is that of the layout's `hallmark-oidc` key the
+//!   `--classic` also `<step>.<keyid8>.link`, the classic Metablock whose signature carries
+//!   its own bundle: a DSSE envelope of type [`SIGNED_PAYLOAD_TYPE`] whose payload is the
+//!   canonical `signed` bytes (a second, `dsse`, log entry made with the same certificate; not
+//!   a message signature, which any blob signer could have made over the same bytes), `sig`
+//!   being the envelope's signature. The key id is that of the layout's `hallmark-oidc` key the
 //!   signer satisfies (`--layout`), else that of the signer's exact-identity key.
 //! - `--key PEM`: `<step>.<keyid8>.link` signed as in-toto-python signs, not logged.
 //!
@@ -16,6 +18,8 @@
 //! is an error and nothing is written. Unlike in-toto-run there is no 10-second default
 //! timeout (`--run-timeout` sets one), and without `--record-streams` the command's output
 //! goes to the terminal instead of being discarded (the link records empty strings either way).
+//!
+//! `sign-layout` without `--key` signs the layout's canonical `signed` bytes the same way.
 //!
 //! `record start` writes the unfinished link `.<step>.<keyid8>.link-unfinished` (signed, with
 //! `--key`, as in-toto-record) or `.<step>.link-unfinished` (keyless: unsigned; only the
@@ -34,11 +38,10 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand};
 use hallmark_intoto::{ExcludeSet, LstripPaths, RecordOptions, SkipReason, run_command};
 use hallmark_sigstore::intoto::{
-    Layout, LayoutKey, Link, Metablock, OidcFunctionary, Signature, SignedLayout, SignedLink,
-    TextMatch, TrustRootRef, link_file_name,
+    Layout, LayoutKey, Link, Metablock, OidcFunctionary, SIGNED_PAYLOAD_TYPE, Signature,
+    SignedLayout, SignedLink, TextMatch, TrustRootRef, link_file_name,
 };
 use serde_json::{Map, Value};
-use sha2::Digest as _;
 
 use super::classic_key::ClassicKey;
 use crate::client::{Session, SignerArgs, TrustConfig};
@@ -484,7 +487,7 @@ fn sign_keyless(
         signer.token.acquire_options(Some(trust)),
     )?;
     let classic_block = Metablock::new(link.clone());
-    let classic_digest: [u8; 32] = sha2::Sha256::digest(classic_block.signed_bytes()?).into();
+    let classic_signed = classic_content(classic_block.signed_bytes()?);
     let dir = &args.metadata_directory;
     runtime()?.block_on(async {
         // With a layout, the key id is chosen from the certificate before anything is signed
@@ -533,7 +536,7 @@ fn sign_keyless(
         );
         let mut written = vec![bundle_path];
         if args.classic {
-            let signed = sign_content(&session, trust, &Content::Digest(classic_digest)).await?;
+            let signed = sign_content(&session, trust, &classic_signed).await?;
             let mut block = classic_block;
             block.signatures.push(Signature {
                 keyid,
@@ -548,6 +551,16 @@ fn sign_keyless(
         }
         Ok(written)
     })
+}
+
+/// What a keyless signature on a classic link or layout signs: its canonical `signed` bytes
+/// as the payload of a DSSE envelope of Hallmark's own type, never a message signature (see
+/// [`SIGNED_PAYLOAD_TYPE`]).
+fn classic_content(signed_bytes: Vec<u8>) -> Content {
+    Content::Dsse {
+        payload_type: SIGNED_PAYLOAD_TYPE.to_owned(),
+        payload: signed_bytes,
+    }
 }
 
 /// The certificate identity (SAN, issuer) a verified bundle names.
@@ -686,9 +699,8 @@ pub(crate) fn sign_layout(args: SignLayoutArgs) -> Result<()> {
                 args.signer.endpoints(&trust)?,
                 args.signer.token.acquire_options(Some(&trust)),
             )?;
-            let digest: [u8; 32] = sha2::Sha256::digest(block.signed_bytes()?).into();
-            let signed =
-                runtime()?.block_on(sign_content(&session, &trust, &Content::Digest(digest)))?;
+            let content = classic_content(block.signed_bytes()?);
+            let signed = runtime()?.block_on(sign_content(&session, &trust, &content))?;
             let (san, issuer) = identity(&signed.signer)?;
             let keyid = exact_keyid(&issuer, &san, trust_ref)?;
             block.signatures.retain(|s| s.keyid != keyid);

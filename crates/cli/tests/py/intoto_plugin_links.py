@@ -3,16 +3,21 @@
 Usage: python intoto_plugin_links.py PLAN.json
 
 PLAN: {"trust_config": path, "token": OIDC token, "out": dir,
+       "link": a keyless classic link written by `hallmark intoto run --classic`,
+       "payload_type": Hallmark's DSSE payload type for such links (the Rust constant),
        "scenarios": {name: {"keyval": {...}, "keyid": Hallmark's key id for it,
                             "link": "good" | "tampered_materials" | "tampered_proof"
-                                    | "no_bundle" | "other_sig"}}}
+                                    | "no_bundle" | "other_sig" | "message_signature"}}}
 
 With the real parts only: in-toto 3.1.0's models for links and layouts, securesystemslib's
-canonical JSON and CryptoSigner for the classic keys, sigstore-python 4.5.1 signing keylessly
-against the test's Hallmark stack. For each scenario it writes OUT/NAME/{root.layout,
-owner.pub, links/build.<K8>.link, links/package.<K8>.link}: a two-step layout (a keyless
-"build" step named by a hallmark-oidc key, a classic "package" step) signed by a fresh owner
-key. Prints the certificate's notAfter (ISO 8601) for the time checks.
+canonical JSON and CryptoSigner for the classic keys, sigstore-python 4.5.1 for the message
+signature (the blob signature the plugin must refuse), against the test's Hallmark stack. The
+keyless link is Hallmark's own (sigstore-python cannot sign a non-in-toto DSSE payload type);
+it is re-keyed per scenario (the key id is not covered by its signature). For each scenario
+it writes OUT/NAME/{root.layout, owner.pub, links/build.<K8>.link,
+links/package.<K8>.link}: a two-step layout (a keyless "build" step named by a hallmark-oidc
+key, a classic "package" step) signed by a fresh owner key. Prints the certificate's notAfter
+(ISO 8601) for the time checks.
 """
 
 import base64
@@ -21,6 +26,7 @@ import json
 import os
 import sys
 
+import hallmark_securesystemslib
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hallmark_securesystemslib import HallmarkOidcKey
@@ -28,7 +34,7 @@ from in_toto.models.layout import Layout, Step
 from in_toto.models.link import Link
 from in_toto.models.metadata import Metablock
 from securesystemslib.signer import CryptoSigner, Key
-from sigstore.models import ClientTrustConfig
+from sigstore.models import Bundle, ClientTrustConfig
 from sigstore.oidc import IdentityToken
 from sigstore.sign import SigningContext
 
@@ -36,47 +42,49 @@ with open(sys.argv[1]) as f:
     plan = json.load(f)
 out = plan["out"]
 
-SRC = {"src/main.c": {"sha256": "1" * 64}}
-APP = {"app": {"sha256": "2" * 64}}
-TAR = {"app.tar": {"sha256": "3" * 64}}
+# The plugin and Hallmark agree on the payload type.
+payload_type = plan["payload_type"]
+assert hallmark_securesystemslib.SIGNED_PAYLOAD_TYPE == payload_type, payload_type
 
-
-def link(name, materials, products, command, byproducts):
-    """An in-toto link (in a Metablock, unsigned)."""
-    return Metablock(
-        signed=Link(
-            name=name,
-            materials=materials,
-            products=products,
-            command=command,
-            byproducts=byproducts,
-            environment={},
-        )
-    )
-
-
-# The keyless link: canonical bytes of `signed`, signed by sigstore-python against the stack.
-build = link(
-    "build",
-    SRC,
-    APP,
-    ["cc", "-o", "app", "src/main.c"],
-    {"return-value": 0, "stdout": "", "stderr": ""},
-)
+# Hallmark's keyless link: a DSSE envelope of Hallmark's type over the canonical bytes of
+# `signed`, as in-toto (securesystemslib's canonical JSON) computes them.
+with open(plan["link"]) as f:
+    hallmark_link = json.load(f)
+build = Metablock.load(plan["link"])
+assert isinstance(build.signed, Link), type(build.signed)
 data = build.signed.signable_bytes
+bundle_json = hallmark_link["signatures"][0]["bundle"]
+envelope = bundle_json["dsseEnvelope"]
+assert envelope["payloadType"] == payload_type, envelope["payloadType"]
+assert base64.b64decode(envelope["payload"]) == data, "not in-toto's canonical bytes"
+sig_hex = hallmark_link["signatures"][0]["sig"]
+hallmark_bundle = Bundle.from_json(json.dumps(bundle_json))
+assert hallmark_bundle.signature.hex() == sig_hex
+print(hallmark_bundle.signing_certificate.not_valid_after_utc.isoformat())
+
+# The attack the plugin must refuse: a blob signature (message signature) by the same
+# identity over the same canonical bytes, as `sigstore sign` or `cosign sign-blob` makes.
 with open(plan["trust_config"]) as f:
     ctx = SigningContext.from_trust_config(ClientTrustConfig.from_json(f.read()))
 with ctx.signer(IdentityToken(plan["token"]), cache=True) as signer:
-    # A first entry, so the link's entry has a non-empty inclusion path to tamper with.
-    signer.sign_artifact(b"an earlier log entry\n")
-    bundle = signer.sign_artifact(data)
-bundle_json = json.loads(bundle.to_json())
-sig_hex = bundle.signature.hex()
-print(bundle.signing_certificate.not_valid_after_utc.isoformat())
+    blob_bundle = signer.sign_artifact(data)
+blob_json = json.loads(blob_bundle.to_json())
+assert "messageSignature" in blob_json, blob_json.keys()
 
-# The classic step, signed by a functionary key.
+# The classic step, signed by a functionary key; it consumes what build produced.
+APP = {"app": hallmark_link["signed"]["products"]["app"]}
+TAR = {"app.tar": {"sha256": "3" * 64}}
 functionary = CryptoSigner(ec.generate_private_key(ec.SECP256R1()))
-package = link("package", APP, TAR, ["tar", "cf", "app.tar", "app"], {})
+package = Metablock(
+    signed=Link(
+        name="package",
+        materials=APP,
+        products=TAR,
+        command=["tar", "cf", "app.tar", "app"],
+        byproducts={},
+        environment={},
+    )
+)
 package.create_signature(functionary)
 functionary_key = functionary.public_key.to_dict()
 functionary_key["keyid"] = functionary.public_key.keyid
@@ -89,8 +97,10 @@ owner_pem = owner_private.public_key().public_bytes(
 
 
 def keyless_link(kind, keyid):
-    sig = {"keyid": keyid, "sig": sig_hex, "bundle": copy.deepcopy(bundle_json)}
-    doc = {"signed": json.loads(json.dumps(build.to_dict()["signed"])), "signatures": [sig]}
+    doc = copy.deepcopy(hallmark_link)
+    sig = doc["signatures"][0]
+    # Re-keyed: the key id is not covered by the signature.
+    sig["keyid"] = keyid
     if kind == "tampered_materials":
         doc["signed"]["materials"]["src/main.c"]["sha256"] = "f" * 64
     elif kind == "tampered_proof":
@@ -102,6 +112,9 @@ def keyless_link(kind, keyid):
         del sig["bundle"]
     elif kind == "other_sig":
         sig["sig"] = sig_hex[:-2] + ("00" if sig_hex[-2:] != "00" else "01")
+    elif kind == "message_signature":
+        sig["sig"] = blob_bundle.signature.hex()
+        sig["bundle"] = copy.deepcopy(blob_json)
     else:
         assert kind == "good", kind
     return doc
@@ -135,7 +148,7 @@ for name, sc in plan["scenarios"].items():
                 name="build",
                 pubkeys=[keyid],
                 threshold=1,
-                expected_command=["cc", "-o", "app", "src/main.c"],
+                expected_command=hallmark_link["signed"]["command"],
                 expected_materials=[["ALLOW", "src/main.c"], ["DISALLOW", "*"]],
                 expected_products=[["CREATE", "app"], ["DISALLOW", "*"]],
             ),

@@ -21,6 +21,18 @@ use serde_json::{Map, Value};
 use super::key::{PublicKey, check_hex};
 use super::{IntotoError, cjson};
 
+/// The DSSE payload type of a keyless signature on a classic link or layout
+/// ([`Signature::bundle`]): the envelope's payload is the canonical `signed` bytes.
+///
+/// Domain separation: a plain Sigstore message signature over those bytes is exactly what a
+/// generic blob signer (`hallmark sign`, `cosign sign-blob`, `sigstore sign`) makes for any
+/// file, so a functionary's signature on a file whose bytes an attacker chose to be canonical
+/// link or layout JSON could be lifted into a link or layout signature. A DSSE signature
+/// covers the payload type too (PAE), and no generic signer or attester uses this one
+/// (attesters sign `application/vnd.in-toto+json`), so such a bundle can only have been made
+/// to sign in-toto metadata. Verifiers (Rust and the Python plugin) refuse anything else.
+pub const SIGNED_PAYLOAD_TYPE: &str = "application/vnd.hallmark.intoto-signed+json";
+
 /// Digests of one artifact: algorithm name (`sha256`) to lowercase hex.
 pub type DigestSet = BTreeMap<String, String>;
 
@@ -127,9 +139,11 @@ pub struct Signature {
     /// as an unrecognized field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<String>,
-    /// Hallmark's keyless signatures: the Sigstore bundle (v0.3 JSON object, a message
-    /// signature over the SHA-256 of the canonical `signed` bytes, with its log entry) whose
-    /// certificate made `sig`. The key id is then that of a `hallmark-oidc` layout key.
+    /// Hallmark's keyless signatures: the Sigstore bundle (v0.3 JSON object) whose certificate
+    /// made `sig`: a DSSE envelope of type [`SIGNED_PAYLOAD_TYPE`] whose payload is exactly
+    /// the canonical `signed` bytes, logged as a Rekor `dsse` entry; `sig` is the envelope's
+    /// signature (over the DSSE PAE). A message-signature bundle is refused (see
+    /// [`SIGNED_PAYLOAD_TYPE`]). The key id is then that of a `hallmark-oidc` layout key.
     /// securesystemslib keeps it as an unrecognized field, which the Python plugin reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<Value>,

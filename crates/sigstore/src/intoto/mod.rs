@@ -37,7 +37,10 @@ pub use layout::{
     AnchoredRegex, Expires, IdentityMismatch, Inspection, Layout, LayoutKey, OidcFunctionary,
     SignedLayout, Step, TextMatch, TrustRootRef,
 };
-pub use link::{Artifacts, DigestSet, Link, Metablock, Signature, SignedLink, link_file_name};
+pub use link::{
+    Artifacts, DigestSet, Link, Metablock, SIGNED_PAYLOAD_TYPE, Signature, SignedLink,
+    link_file_name,
+};
 pub use rules::{
     ArtifactRule, ArtifactSide, LinkSet, Pattern, RuleFailure, RuleFailureReason, RuleKind,
     apply_rules,

@@ -6,8 +6,9 @@
 //!
 //! 1. **Layout signatures** ([`LayoutTrust`]): every classic layout key must have a valid
 //!    signature on the layout, and every trusted identity a keyless signature (a signature
-//!    carrying a Sigstore `bundle` whose message signature is over the SHA-256 of the layout's
-//!    canonical bytes, verified as a link's is). At least one of them must be given.
+//!    carrying a Sigstore `bundle` whose DSSE envelope, of type
+//!    [`hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE`], holds the layout's canonical bytes,
+//!    verified as a link's is; a message-signature bundle is refused: domain separation). At least one of them must be given.
 //! 2. **Expiry** at `now`.
 //! 3. **Links** ([`Candidate`]s, grouped by the step name they record; links of other names
 //!    are ignored with a warning). Each signature on a link is checked against the step's
@@ -16,8 +17,8 @@
 //!    with [`crate::verify`] against the functionary's trust root (chain and validity at the
 //!    log's integrated time or a timestamp, never `now`; inclusion proof; SCTs), then the
 //!    certificate's identity against the [`OidcFunctionary`], then that the bundle signs *this*
-//!    link (DSSE: the verified payload is the link statement; classic: the bundle's signature
-//!    is the `sig` and covers these bytes). Failed signatures are set aside, as in-toto-python
+//!    link (DSSE: the verified payload is the link statement; classic: the envelope's payload
+//!    is these canonical bytes with Hallmark's payload type, and its signature is the `sig`). Failed signatures are set aside, as in-toto-python
 //!    skips them, and reported if the threshold then fails.
 //! 4. **Threshold**: the distinct signers ([`SignerId`]: issuer and SAN, or a classic key id)
 //!    among a step's accepted links.

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use hallmark_sigstore::intoto::{LayoutKey, OidcFunctionary, Signature, TrustRootRef};
+use hallmark_sigstore::intoto::{
+    LayoutKey, OidcFunctionary, SIGNED_PAYLOAD_TYPE, Signature, TrustRootRef,
+};
 
 use super::candidate::{Candidate, Form};
 use super::{Acceptance, LogEntryInfo, RejectReason, Rejection, SignerId, TrustRoots};
 use crate::cert::Cert;
 use crate::{
-    Artifact, Bundle, Content, IdentityPolicy, Matcher, Policy, Signed, Signer, TrustedRoot,
-    Verified,
+    Bundle, Content, IdentityPolicy, Matcher, Policy, Signed, Signer, TrustedRoot, Verified,
 };
 
 /// The policy that accepts any certificate identity: the bundle check proves the chain, the
@@ -76,14 +77,14 @@ fn entries(v: &Verified) -> (Vec<LogEntryInfo>, Vec<i64>) {
     (log, times)
 }
 
-/// Verifies `bundle` against `root` and returns the certificate identity.
+/// Verifies `bundle` (a DSSE bundle: its envelope signature over the PAE, and the log entry
+/// binding that envelope) against `root` and returns the certificate identity.
 fn verify_bundle(
     bundle: &Bundle,
-    artifact: Option<&Artifact<'_>>,
     root: &TrustedRoot,
     now: i64,
 ) -> Result<Keyless, crate::VerifyError> {
-    let verified = crate::verify(bundle, artifact, root, any_identity(), now)?;
+    let verified = crate::verify(bundle, None, root, any_identity(), now)?;
     let Signer::Certificate {
         issuer,
         certificate_der,
@@ -178,14 +179,44 @@ pub enum FunctionaryMismatch {
 
 /// What a keyless signature must prove about the signed content.
 enum Over<'b> {
-    /// A classic signature: the bundle's message signature is over SHA-256 of these canonical
-    /// bytes and is the `sig` given (DER, from hex).
+    /// A classic signature (link or layout): the bundle's DSSE envelope has Hallmark's
+    /// payload type [`SIGNED_PAYLOAD_TYPE`], its payload is these canonical bytes, and its
+    /// signature is the `sig` given (DER, from hex). Never a message signature: any blob
+    /// signer makes those, so one over these bytes proves no intent to sign in-toto metadata.
     Classic {
         signed_bytes: &'b [u8],
         sig: &'b str,
     },
     /// A DSSE bundle: its verified payload is this statement payload.
     Dsse { payload: &'b [u8] },
+}
+
+/// The reason a classic keyless signature refused because of a message-signature bundle
+/// (what `hallmark intoto verify` prints and the tests look for).
+pub(crate) const MESSAGE_SIGNATURE_REFUSED: &str = "the bundle holds a message signature, which any blob signer (hallmark sign, cosign sign-blob) makes over any file: a keyless signature on a classic link or layout must be a DSSE envelope of type application/vnd.hallmark.intoto-signed+json over its canonical signed bytes (domain separation)";
+
+/// Why a classic keyless signature's bundle is not Hallmark's DSSE signature of
+/// `signed_bytes` with signature `sig`.
+fn classic_envelope(bundle: &Bundle, signed_bytes: &[u8], sig: &str) -> Result<(), &'static str> {
+    let env = match &bundle.content {
+        Content::Dsse(env) => env,
+        Content::MessageSignature { .. } => return Err(MESSAGE_SIGNATURE_REFUSED),
+    };
+    if env.payload_type != SIGNED_PAYLOAD_TYPE {
+        return Err(
+            "the bundle's DSSE payload type is not application/vnd.hallmark.intoto-signed+json, the only type a keyless signature on a classic link or layout may have (domain separation)",
+        );
+    }
+    if env.payload != signed_bytes {
+        return Err("the bundle's DSSE payload is not these canonical signed bytes");
+    }
+    let [one] = env.signatures.as_slice() else {
+        return Err("the bundle's DSSE envelope must carry exactly one signature");
+    };
+    if hex::decode(sig).ok().as_deref() != Some(one.as_slice()) {
+        return Err("the signature's sig is not the signature in its bundle");
+    }
+    Ok(())
 }
 
 /// Verifies a keyless signature against each keyless functionary's trust root and matches
@@ -208,28 +239,11 @@ fn keyless(
     if fs.oidc.is_empty() {
         return Err(reject(None, RejectReason::NoKeylessFunctionary));
     }
-    if let Over::Classic { sig, .. } = over {
-        let Content::MessageSignature { signature, .. } = &bundle.content else {
-            return Err(reject(
-                None,
-                RejectReason::NotThisLink {
-                    reason: "a classic signature's bundle must hold a message signature, not DSSE",
-                },
-            ));
-        };
-        if hex::decode(sig).ok().as_deref() != Some(signature.as_slice()) {
-            return Err(reject(
-                None,
-                RejectReason::NotThisLink {
-                    reason: "the signature's sig is not the signature in its bundle",
-                },
-            ));
-        }
+    if let Over::Classic { signed_bytes, sig } = over
+        && let Err(reason) = classic_envelope(bundle, signed_bytes, sig)
+    {
+        return Err(reject(None, RejectReason::NotThisLink { reason }));
     }
-    let artifact = match over {
-        Over::Classic { signed_bytes, .. } => Some(Artifact::Bytes(signed_bytes)),
-        Over::Dsse { .. } => None,
-    };
     // One bundle verification per trust root.
     let mut by_root: Vec<(TrustRootRef, Vec<(&str, &OidcFunctionary)>)> = Vec::new();
     for (id, f) in &fs.oidc {
@@ -250,7 +264,7 @@ fn keyless(
             });
             continue;
         };
-        let k = match verify_bundle(bundle, artifact.as_ref(), root, now) {
+        let k = match verify_bundle(bundle, root, now) {
             Ok(k) => k,
             Err(source) => {
                 reasons.push(RejectReason::Bundle {
@@ -260,18 +274,25 @@ fn keyless(
                 continue;
             }
         };
-        if let Over::Dsse { payload } = over {
-            let same = matches!(&k.verified.signed,
-                Signed::Dsse { payload: p, payload_type } if p == payload
-                    && payload_type == hallmark_sigstore::intoto::statement::PAYLOAD_TYPE);
-            if !same {
-                return Err(reject(
-                    None,
-                    RejectReason::NotThisLink {
-                        reason: "the bundle's verified payload is not this link statement",
-                    },
-                ));
-            }
+        // What the bundle verification proved signed (the envelope, over its PAE) must be
+        // what was checked above.
+        let (want_type, want_payload, reason) = match over {
+            Over::Dsse { payload } => (
+                hallmark_sigstore::intoto::statement::PAYLOAD_TYPE,
+                *payload,
+                "the bundle's verified payload is not this link statement",
+            ),
+            Over::Classic { signed_bytes, .. } => (
+                SIGNED_PAYLOAD_TYPE,
+                *signed_bytes,
+                "the bundle's verified payload is not these canonical signed bytes",
+            ),
+        };
+        let same = matches!(&k.verified.signed,
+            Signed::Dsse { payload: p, payload_type } if p == want_payload
+                && payload_type == want_type);
+        if !same {
+            return Err(reject(None, RejectReason::NotThisLink { reason }));
         }
         let mut mismatches = Vec::new();
         for (id, f) in functionaries {

@@ -176,8 +176,11 @@ pub struct Options {
     pub managed_key: bool,
     /// Put the SAN in an email SAN instead of a URI.
     pub san: String,
-    /// With `dsse`: this in-toto statement as the payload instead of one about the artifact.
+    /// With `dsse`: this in-toto statement as the payload instead of one about the artifact;
+    /// without: sign these bytes instead of the artifact.
     pub payload: Option<Vec<u8>>,
+    /// With `dsse`: this payload type instead of in-toto's.
+    pub payload_type: Option<String>,
 }
 
 impl Default for Options {
@@ -191,6 +194,7 @@ impl Default for Options {
             managed_key: false,
             san: SAN.to_owned(),
             payload: None,
+            payload_type: None,
         }
     }
 }
@@ -329,7 +333,8 @@ impl Deployment {
         } else {
             pem_cert(&leaf)
         };
-        let digest = sha256(ARTIFACT);
+        let message = o.payload.as_deref().unwrap_or(ARTIFACT);
+        let digest = sha256(message);
         let (content_key, content, body) = if o.dsse {
             let statement = json!({
                 "_type": "https://in-toto.io/Statement/v1",
@@ -341,7 +346,10 @@ impl Deployment {
                 .payload
                 .clone()
                 .unwrap_or_else(|| serde_json::to_vec(&statement).unwrap());
-            let payload_type = "application/vnd.in-toto+json";
+            let payload_type = o
+                .payload_type
+                .as_deref()
+                .unwrap_or("application/vnd.in-toto+json");
             let pae = hallmark_sigstore::dsse_pae(payload_type, &payload);
             let sig = sign(&self.leaf_key, &pae);
             let envelope = json!({
@@ -358,7 +366,7 @@ impl Deployment {
             );
             ("dsseEnvelope", envelope, body)
         } else {
-            let sig = sign(&self.leaf_key, ARTIFACT);
+            let sig = sign(&self.leaf_key, message);
             let body = format!(
                 r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{}"}}}}}}}}"#,
                 hex::encode(digest),

@@ -10,8 +10,10 @@ A layout names a keyless functionary as a key of keytype ``hallmark-oidc``, sche
                 "trust_root": "sha256:<hex>"}}
 
 (the format is defined next to Hallmark's own verifier, ``crates/sigstore/src/intoto/layout.rs``).
-A link signed by such a functionary is a classic Metablock whose signature carries, besides
-``keyid`` and ``sig``, a ``bundle``: a Sigstore bundle over the canonical ``signed`` bytes.
+A link (or layout) signed by such a functionary is a classic Metablock whose signature
+carries, besides ``keyid`` and ``sig``, a ``bundle``: a Sigstore bundle whose DSSE envelope, of
+type :data:`SIGNED_PAYLOAD_TYPE`, holds the canonical ``signed`` bytes (``sig`` is the envelope
+signature). Message-signature bundles are refused (domain separation, see that constant).
 
 :class:`HallmarkOidcKey` verifies such a signature with sigstore-python, offline, against the
 trusted roots named by the environment variable ``HALLMARK_TRUSTED_ROOT`` (see
@@ -33,12 +35,20 @@ KEYTYPE = "hallmark-oidc"
 SCHEME = "hallmark-oidc-v1"
 """``scheme`` of Hallmark's keyless functionaries."""
 
+SIGNED_PAYLOAD_TYPE = "application/vnd.hallmark.intoto-signed+json"
+"""DSSE payload type of a keyless signature's bundle; the payload is the canonical ``signed``
+bytes. Domain separation: a message signature over those bytes is what any blob signer
+(``hallmark sign``, ``cosign sign-blob``, ``sigstore sign``) makes for any file, so it could be
+lifted from a file an attacker chose; no generic signer or attester uses this type. Defined in
+Rust as ``hallmark_sigstore::intoto::SIGNED_PAYLOAD_TYPE`` (crates/sigstore/src/intoto/link.rs)."""
+
 TRUSTED_ROOT_ENV = "HALLMARK_TRUSTED_ROOT"
 """Environment variable naming the trusted-root files (``os.pathsep``-separated)."""
 
 __all__ = [
     "KEYTYPE",
     "SCHEME",
+    "SIGNED_PAYLOAD_TYPE",
     "TRUSTED_ROOT_ENV",
     "HallmarkOidcKey",
     "register",

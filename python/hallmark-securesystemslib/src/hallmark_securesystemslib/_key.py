@@ -11,7 +11,7 @@ from securesystemslib.exceptions import UnverifiedSignatureError, VerificationEr
 from securesystemslib.signer import KEY_FOR_TYPE_AND_SCHEME, Key, Signature
 from securesystemslib.signer._utils import compute_default_keyid
 
-from . import KEYTYPE, SCHEME, TRUSTED_ROOT_ENV
+from . import KEYTYPE, SCHEME, SIGNED_PAYLOAD_TYPE, TRUSTED_ROOT_ENV
 from ._match import TextMatch
 
 logger = logging.getLogger(__name__)
@@ -108,10 +108,13 @@ class HallmarkOidcKey(Key):
 
     def verify_signature(self, signature: Signature, data: bytes) -> None:
         """Verifies the Sigstore bundle in ``signature.unrecognized_fields["bundle"]`` over
-        ``data``: the trusted root the key pins (from ``HALLMARK_TRUSTED_ROOT``), the
-        certificate chain at the log's integrated time, the SCT, the SET, the inclusion proof
-        and checkpoint, the signature, and the key's issuer, identity and extensions; and that
-        ``signature.signature`` is the bundle's signature.
+        ``data``: it must be a DSSE bundle whose payload type is :data:`SIGNED_PAYLOAD_TYPE`
+        and whose payload is ``data`` (a message-signature bundle is refused: any blob signer
+        makes those), with ``signature.signature`` its envelope signature; then the trusted
+        root the key pins (from ``HALLMARK_TRUSTED_ROOT``), the certificate chain at the log's
+        integrated time, the SCT, the SET, the inclusion proof and checkpoint, the envelope
+        signature over the DSSE PAE, the log entry binding the envelope, and the key's issuer,
+        identity and extensions.
 
         The reason for a failure is also logged at WARNING (stock in-toto reports only
         "Invalid signature for keyid").
@@ -164,6 +167,26 @@ class HallmarkOidcKey(Key):
             bundle = Bundle.from_json(json.dumps(bundle_json))
         except (SigstoreError, ValueError, TypeError, KeyError) as e:
             raise self._fail(f"the bundle does not parse: {e}") from e
+        # Domain separation: only a DSSE envelope of Hallmark's own payload type counts. A
+        # message signature over ``data`` is what any blob signer (hallmark sign, cosign
+        # sign-blob, sigstore sign) makes for any file, so it proves no intent to sign this.
+        envelope = bundle._dsse_envelope
+        if envelope is None:
+            raise self._fail(
+                "the bundle holds a message signature, which any blob signer makes over any "
+                "file: a keyless signature on a classic link or layout must be a DSSE envelope "
+                f"of type {SIGNED_PAYLOAD_TYPE} over its canonical signed bytes (domain "
+                "separation)"
+            )
+        if envelope._inner.payload_type != SIGNED_PAYLOAD_TYPE:
+            raise self._fail(
+                f"the bundle's DSSE payload type is {envelope._inner.payload_type!r}, not "
+                f"{SIGNED_PAYLOAD_TYPE!r} (domain separation)"
+            )
+        if envelope._inner.payload != data:
+            raise self._fail(
+                "DSSE payload mismatch: the bundle's payload is not the canonical signed bytes"
+            )
         try:
             sig = bytes.fromhex(signature.signature)
         except ValueError as e:
@@ -178,9 +201,15 @@ class HallmarkOidcKey(Key):
             raise VerificationError(f"trusted root {root.path} does not load: {e}") from e
         policy = FunctionaryPolicy(self._issuer, self._identity, self._extensions)
         try:
-            Verifier(trusted_root=trusted_root).verify_artifact(data, bundle, policy)
+            payload_type, payload = Verifier(trusted_root=trusted_root).verify_dsse(bundle, policy)
         except SigstoreVerificationError as e:
             raise self._fail(str(e)) from e
+        # What the verification proved signed must be what was checked above.
+        if (payload_type, payload) != (SIGNED_PAYLOAD_TYPE, data):
+            raise self._fail(
+                "DSSE payload mismatch: the verified envelope is not a "
+                f"{SIGNED_PAYLOAD_TYPE} envelope of the canonical signed bytes"
+            )
 
 
 # Importing this module registers the key type (hallmark_securesystemslib._autoload relies on it).
