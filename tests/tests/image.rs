@@ -450,16 +450,64 @@ fn names(containers: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// An OIDC issuer standing in for the cluster's service-account issuer: `tests/py/oidc_idp.py`,
+/// a separate Python process (pyca/cryptography, not Hallmark's code) serving discovery and a
+/// JWKS over HTTP on loopback and minting ES256 tokens.
+struct Idp {
+    child: Child,
+    issuer: String,
+}
+
+impl Idp {
+    fn start() -> Idp {
+        let python = tool("HALLMARK_PYTHON");
+        let mut child = Command::new(python)
+            .arg(root().join("tests/py/oidc_idp.py"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let issuer = line.trim().to_owned();
+        assert!(issuer.starts_with("http://127.0.0.1:"), "{issuer:?}");
+        Idp { child, issuer }
+    }
+
+    /// A token with `claims`, as the API server would project one for a service account.
+    fn mint(&self, claims: &Value) -> String {
+        let mut resp = ureq::post(format!("{}/mint", self.issuer))
+            .send_json(claims)
+            .unwrap();
+        resp.body_mut().read_to_string().unwrap()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn image_runs_the_charts_softhsm_pod_as_its_user_with_a_read_only_root() {
     let image = unpack();
     check_config(&image);
     let port = free_port();
+    let idp = Idp::start();
     let docs = render(
         &[&root().join("charts/hallmark/ci/softhsm-values.yaml")],
         &[
             format!("server.port={port}"),
-            // No cluster here: the kube-root-ca.crt ConfigMap does not exist.
+            // Clients reach the server here (the trust config names it).
+            format!("publicUrl=http://127.0.0.1:{port}"),
+            // No cluster here: the service-account issuer is the test's, and the
+            // kube-root-ca.crt ConfigMap does not exist.
+            format!("oidc.kubernetes.issuerUrl={}", idp.issuer),
             "oidc.kubernetes.useClusterCA=false".to_owned(),
         ],
     );
@@ -524,6 +572,62 @@ fn image_runs_the_charts_softhsm_pod_as_its_user_with_a_read_only_root() {
     // The server: ready once the HSM answers.
     let _server = start(&pod, &image, &main);
     wait_ready(port);
+
+    // An unmodified sigstore-python signs as an in-cluster workload would: the trust config
+    // the chart publishes, and a service-account token (audience sigstore) read from its
+    // projected file into SIGSTORE_IDENTITY_TOKEN, as the chart's example Job does.
+    let work = tempfile::tempdir().unwrap();
+    let token_file = work.path().join("token");
+    let token = idp.mint(&serde_json::json!({
+        "sub": "system:serviceaccount:ci:release-bot",
+        "kubernetes.io": {
+            "namespace": "ci",
+            "serviceaccount": {"name": "release-bot", "uid": "8a7c1f52-0d6e-4f0e-9a51-3b1c2d4e5f60"},
+        },
+    }));
+    std::fs::write(&token_file, &token).unwrap();
+    let artifact = work.path().join("release.tar");
+    std::fs::write(&artifact, b"a release built in the cluster\n").unwrap();
+    let bundle = work.path().join("release.tar.sigstore.json");
+    let trust_config = trust_out.join("trust-config.json");
+    let sigstore = tool("HALLMARK_PYTHON").parent().unwrap().join("sigstore");
+    let sign = Command::new(&sigstore)
+        .arg("--trust-config")
+        .arg(&trust_config)
+        .args(["sign", "--bundle"])
+        .arg(&bundle)
+        .arg(&artifact)
+        .env(
+            "SIGSTORE_IDENTITY_TOKEN",
+            std::fs::read_to_string(&token_file).unwrap(),
+        )
+        .output()
+        .unwrap();
+    assert!(sign.status.success(), "sigstore sign:\n{}", text(&sign));
+    let verify = |identity: &str| {
+        Command::new(&sigstore)
+            .arg("--trust-config")
+            .arg(&trust_config)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&bundle)
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                &idp.issuer,
+            ])
+            .arg(&artifact)
+            .output()
+            .unwrap()
+    };
+    let ok = verify("https://kubernetes.io/namespaces/ci/serviceaccounts/release-bot");
+    assert!(ok.status.success(), "sigstore verify:\n{}", text(&ok));
+    let other = verify("https://kubernetes.io/namespaces/ci/serviceaccounts/someone-else");
+    assert!(
+        !other.status.success(),
+        "another identity verified:\n{}",
+        text(&other)
+    );
 }
 
 /// The sidecar's vendor HSM for the test: SoftHSM with its token store on a volume only the
