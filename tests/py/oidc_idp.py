@@ -2,7 +2,8 @@
 service-account issuer, independent of Hallmark's own code.
 
 Serves OIDC discovery (/.well-known/openid-configuration) and a JWKS (/jwks) on loopback, and
-mints ES256 JWTs for the claims POSTed to /mint (merged over iss/aud/iat/nbf/exp defaults).
+mints ES256 JWTs for the claims POSTed to /mint (merged over iss/aud/iat/nbf/exp defaults);
+/mint-forged signs the same way with a key the JWKS does not hold (under the same kid).
 Prints its issuer URL on the first line of stdout, then serves until killed.
 """
 
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 KEY = ec.generate_private_key(ec.SECP256R1())
+# Not in the JWKS: /mint-forged signs with it under KEY's kid, as a forger would.
+FORGER = ec.generate_private_key(ec.SECP256R1())
 KID = "image-test-1"
 
 
@@ -37,7 +40,7 @@ def jwk() -> dict:
     }
 
 
-def mint(issuer: str, claims: dict) -> str:
+def mint(issuer: str, claims: dict, key=KEY) -> str:
     now = int(time.time())
     body = {"iss": issuer, "aud": "sigstore", "iat": now, "nbf": now, "exp": now + 600}
     body.update(claims)
@@ -45,7 +48,7 @@ def mint(issuer: str, claims: dict) -> str:
     signing_input = (
         b64u(json.dumps(header).encode()) + "." + b64u(json.dumps(body).encode())
     ).encode()
-    r, s = decode_dss_signature(KEY.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
     return signing_input.decode() + "." + b64u(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
 
@@ -74,11 +77,13 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"not found\n", "text/plain")
 
     def do_POST(self) -> None:  # noqa: N802
-        if self.path != "/mint":
+        keys = {"/mint": KEY, "/mint-forged": FORGER}
+        if self.path not in keys:
             self._send(404, b"not found\n", "text/plain")
             return
         claims = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self._send(200, mint(self.server.issuer, claims).encode(), "text/plain")
+        token = mint(self.server.issuer, claims, keys[self.path])
+        self._send(200, token.encode(), "text/plain")
 
     def log_message(self, *args) -> None:
         pass

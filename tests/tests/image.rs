@@ -479,7 +479,16 @@ impl Idp {
 
     /// A token with `claims`, as the API server would project one for a service account.
     fn mint(&self, claims: &Value) -> String {
-        let mut resp = ureq::post(format!("{}/mint", self.issuer))
+        self.mint_at("mint", claims)
+    }
+
+    /// The same, signed with a key the issuer's JWKS does not hold (under its key id).
+    fn mint_forged(&self, claims: &Value) -> String {
+        self.mint_at("mint-forged", claims)
+    }
+
+    fn mint_at(&self, path: &str, claims: &Value) -> String {
+        let mut resp = ureq::post(format!("{}/{path}", self.issuer))
             .send_json(claims)
             .unwrap();
         resp.body_mut().read_to_string().unwrap()
@@ -578,13 +587,14 @@ fn image_runs_the_charts_softhsm_pod_as_its_user_with_a_read_only_root() {
     // projected file into SIGSTORE_IDENTITY_TOKEN, as the chart's example Job does.
     let work = tempfile::tempdir().unwrap();
     let token_file = work.path().join("token");
-    let token = idp.mint(&serde_json::json!({
+    let claims = serde_json::json!({
         "sub": "system:serviceaccount:ci:release-bot",
         "kubernetes.io": {
             "namespace": "ci",
             "serviceaccount": {"name": "release-bot", "uid": "8a7c1f52-0d6e-4f0e-9a51-3b1c2d4e5f60"},
         },
-    }));
+    });
+    let token = idp.mint(&claims);
     std::fs::write(&token_file, &token).unwrap();
     let artifact = work.path().join("release.tar");
     std::fs::write(&artifact, b"a release built in the cluster\n").unwrap();
@@ -620,6 +630,27 @@ fn image_runs_the_charts_softhsm_pod_as_its_user_with_a_read_only_root() {
             .output()
             .unwrap()
     };
+    // A forged token (the same claims and key id, another key) gets no certificate.
+    let forged_bundle = work.path().join("forged.sigstore.json");
+    let forged = Command::new(&sigstore)
+        .arg("--trust-config")
+        .arg(&trust_config)
+        .args(["sign", "--bundle"])
+        .arg(&forged_bundle)
+        .arg(&artifact)
+        .env("SIGSTORE_IDENTITY_TOKEN", idp.mint_forged(&claims))
+        .output()
+        .unwrap();
+    assert!(
+        !forged.status.success() && !forged_bundle.exists(),
+        "a forged token signed:\n{}",
+        text(&forged)
+    );
+    assert!(
+        text(&forged).contains("401 Client Error: Unauthorized"),
+        "the CA should refuse the forged token (401):\n{}",
+        text(&forged)
+    );
     let ok = verify("https://kubernetes.io/namespaces/ci/serviceaccounts/release-bot");
     assert!(ok.status.success(), "sigstore verify:\n{}", text(&ok));
     let other = verify("https://kubernetes.io/namespaces/ci/serviceaccounts/someone-else");

@@ -105,8 +105,9 @@ pub fn run_command(
 
 /// Runs an inspection's command for a verifier: in a process group of its own, its output
 /// captured (never shown: the verifier's own output may be JSON), the whole group killed once
-/// `timeout` has passed, whether the command is still running or has exited leaving children
-/// that hold its output open.
+/// `timeout` has passed (whether the command is still running or has exited leaving children
+/// that hold its output open) and in any case once it has exited, so nothing it started in
+/// the background outlives it. (A child that leaves the group with `setsid` escapes this.)
 ///
 /// # Errors
 ///
@@ -198,6 +199,9 @@ pub fn run_inspection_command(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    // Nothing the inspection started outlives it: background processes could change files
+    // after the products were recorded.
+    kill_group();
     let return_value = status.code().unwrap_or_else(|| {
         use std::os::unix::process::ExitStatusExt as _;
         status.signal().map_or(-1, |s| -s)
@@ -285,6 +289,37 @@ mod tests {
         assert_eq!(b.stdout.len(), 500_000);
         assert_eq!(b.stderr, "oops\n");
         assert_eq!(b.return_value, 3);
+    }
+
+    /// Background processes an inspection started do not outlive it.
+    #[test]
+    fn inspection_background_processes_are_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("bg.pid");
+        let script = format!(
+            "sleep 30 >/dev/null 2>&1 & echo $! > {}",
+            pid_file.display()
+        );
+        run_inspection_command(&s(&["sh", "-c", &script]), Duration::from_secs(30)).unwrap();
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_owned();
+        // Killed, and reaped by init once it was re-parented: /proc has no such process, or
+        // (briefly) a zombie.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+            let alive = state.is_some_and(|s| !s.contains(") Z "));
+            if !alive {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "background process {pid} still runs"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The deadline holds when the command runs on, and when it exits leaving a child that

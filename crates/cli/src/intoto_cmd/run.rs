@@ -516,9 +516,28 @@ fn sign_keyless(
         )
         .await?;
         let (san, issuer) = identity(&dsse.signer)?;
-        let keyid = match layout_keyid {
-            Some(id) => id,
-            None => exact_keyid(&issuer, &san, trust_ref)?,
+        let keyid = match (layout_keyid, &candidates) {
+            (Some(id), Some(keys)) => {
+                // The certificate may have been renewed between the check and the signature
+                // (it was close to expiry): the one that signed must satisfy the same key.
+                let hallmark_verify::Signer::Certificate {
+                    certificate_der, ..
+                } = &dsse.signer
+                else {
+                    bail!("the bundle was not signed with a certificate");
+                };
+                let signed_as =
+                    hallmark_verify::intoto::functionary_for_certificate(certificate_der, keys)
+                        .map_err(|e| anyhow::anyhow!("the signing certificate: {e}"))?;
+                ensure!(
+                    signed_as == id,
+                    "the certificate was renewed while signing and now satisfies layout key {} instead of {}: sign again",
+                    short(signed_as),
+                    short(&id)
+                );
+                id
+            }
+            _ => exact_keyid(&issuer, &san, trust_ref)?,
         };
         let bundle_path = dir.join(format!(
             "{}.sigstore.json",

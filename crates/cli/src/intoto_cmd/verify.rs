@@ -499,12 +499,20 @@ fn time_text(t: i64) -> String {
 /// step names or identities may carry are shown escaped, so they cannot fake lines or colours
 /// in the report.
 fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    // Control characters, and the invisible ones that reorder or hide text: bidi marks,
+    // embeddings, overrides and isolates, zero-width characters, line and paragraph
+    // separators, the byte-order mark.
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    };
+    if !text.chars().any(hidden) {
         return text.into();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if hidden(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -644,6 +652,11 @@ mod tests {
         assert_eq!(
             terminal_safe("x\nPASSED: all good\u{1b}[32m"),
             "x\\nPASSED: all good\\u{1b}[32m"
+        );
+        // A right-to-left override and a zero-width space are shown, not obeyed.
+        assert_eq!(
+            terminal_safe("a\u{202E}b\u{200B}c"),
+            "a\\u{202e}b\\u{200b}c"
         );
     }
 }
