@@ -17,17 +17,16 @@ use hallmark_sigstore::body::Body as EntryBody;
 use hallmark_sigstore::bundle::{
     Bundle, BundleContent, Envelope, MessageSignature, TransparencyLogEntry,
 };
+use hallmark_sigstore::intoto::{ResourceDescriptor, Statement};
 use hallmark_verify::{IdentityPolicy, Matcher, Policy};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::Digest as _;
 use signature::hazmat::PrehashSigner as _;
 
 use crate::client::{Session, SignerArgs, TrustConfig, now_unix};
 
-/// The DSSE payload type of in-toto statements.
-pub(crate) const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
-/// The in-toto Statement v1 `_type`.
-pub(crate) const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// The DSSE payload type of in-toto statements (the spec layer's).
+pub(crate) use hallmark_sigstore::intoto::statement::PAYLOAD_TYPE as INTOTO_PAYLOAD_TYPE;
 
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
@@ -325,7 +324,7 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
             );
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            check_statement(&bytes)
+            Statement::parse(&bytes)
                 .with_context(|| format!("{} is not an in-toto Statement v1", path.display()))?;
             (bytes, bundle_beside(path))
         }
@@ -342,7 +341,7 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
                 bail!("--predicate needs --type (the predicate type URI)");
             };
             let statement = build_statement(&args.subjects, predicate_type, predicate)?;
-            (serde_json::to_vec(&statement)?, bundle_beside(first))
+            (statement.to_json()?, bundle_beside(first))
         }
         _ => bail!("give either --predicate FILE --type URI SUBJECT... or --statement FILE"),
     };
@@ -358,59 +357,33 @@ pub(crate) fn attest(args: AttestArgs) -> Result<()> {
 }
 
 /// An in-toto Statement v1 with a SHA-256 subject per file (named by its file name).
-fn build_statement(subjects: &[PathBuf], predicate_type: &str, predicate: Value) -> Result<Value> {
-    let subjects: Vec<Value> = subjects
+fn build_statement(
+    subjects: &[PathBuf],
+    predicate_type: &str,
+    predicate: Value,
+) -> Result<Statement> {
+    let subjects = subjects
         .iter()
-        .map(|p| -> Result<Value> {
+        .map(|p| -> Result<ResourceDescriptor> {
             let digest = sha256_file(p)?;
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| p.display().to_string());
-            Ok(json!({ "name": name, "digest": { "sha256": hex::encode(digest) } }))
+            Ok(ResourceDescriptor::artifact(
+                name,
+                [("sha256".to_owned(), hex::encode(digest))].into(),
+            ))
         })
         .collect::<Result<_>>()?;
-    Ok(json!({
-        "_type": STATEMENT_V1,
-        "subject": subjects,
-        "predicateType": predicate_type,
-        "predicate": predicate,
-    }))
-}
-
-/// A statement must be JSON with the v1 `_type`, a non-empty subject list with digests, and a
-/// predicate type.
-fn check_statement(bytes: &[u8]) -> Result<()> {
-    let v: Value = serde_json::from_slice(bytes).context("not JSON")?;
-    ensure!(
-        v.get("_type").and_then(Value::as_str) == Some(STATEMENT_V1),
-        "_type must be {STATEMENT_V1}"
-    );
-    let subjects = v
-        .get("subject")
-        .and_then(Value::as_array)
-        .filter(|s| !s.is_empty())
-        .context("subject must be a non-empty list")?;
-    for s in subjects {
-        ensure!(
-            s.get("digest")
-                .and_then(Value::as_object)
-                .is_some_and(|d| !d.is_empty()),
-            "every subject needs a digest"
-        );
-    }
-    ensure!(
-        v.get("predicateType").and_then(Value::as_str).is_some(),
-        "predicateType is missing"
-    );
-    Ok(())
+    Ok(Statement::new(subjects, predicate_type, predicate))
 }
 
 /// Signs a complete in-toto `statement` keylessly as `hallmark attest --statement` does (DSSE,
 /// logged, the bundle verified before it is written) and writes the bundle to `out`. Returns
 /// the log index. (`intoto verify --vsa` signs its summary with it.)
 pub(crate) fn attest_statement(signer: &SignerArgs, statement: Vec<u8>, out: &Path) -> Result<u64> {
-    check_statement(&statement).context("the statement to sign is not an in-toto Statement v1")?;
+    Statement::parse(&statement).context("the statement to sign is not an in-toto Statement v1")?;
     let trust = signer.trust.load()?;
     let session = Session::new(
         signer.endpoints(&trust)?,

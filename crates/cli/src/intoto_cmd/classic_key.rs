@@ -57,38 +57,34 @@ impl ClassicKey {
     }
 
     fn from_pkcs8(der: &[u8]) -> Result<Self> {
-        let spki_pem = |spki: &[u8]| -> Result<String> {
-            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, spki)
-                .map_err(|e| anyhow::anyhow!("encoding the public key: {e}"))
-        };
-        let (pair, public) = if let Ok(k) =
-            signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
-        {
-            let raw: [u8; 32] = k
-                .public_key()
-                .as_ref()
-                .try_into()
-                .context("an Ed25519 public key is 32 bytes")?;
-            (Pair::Ed25519(k), PublicKey::ed25519(&raw))
-        } else if let Ok(k) =
-            signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der)
-        {
-            let spki = k.public_key().as_der().context("encoding the public key")?;
-            let public = PublicKey::ecdsa_p256(&spki_pem(spki.as_ref())?);
-            (Pair::Ecdsa(k), public)
-        } else if let Ok(k) =
-            signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P384_SHA384_ASN1_SIGNING, der)
-        {
-            let spki = k.public_key().as_der().context("encoding the public key")?;
-            let public = PublicKey::new("ecdsa", "ecdsa-sha2-nistp384", spki_pem(spki.as_ref())?);
-            (Pair::Ecdsa(k), public)
-        } else if let Ok(k) = signature::RsaKeyPair::from_pkcs8(der) {
-            let spki = k.public_key().as_der().context("encoding the public key")?;
-            let public = PublicKey::new("rsa", "rsassa-pss-sha256", spki_pem(spki.as_ref())?);
-            (Pair::Rsa(k), public)
-        } else {
-            bail!("not an Ed25519, ECDSA P-256/P-384 or RSA PKCS#8 private key");
-        };
+        let from_spki = |spki: &[u8]| -> Result<PublicKey> { Ok(PublicKey::from_spki_der(spki)?) };
+        let (pair, public) =
+            if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
+                let raw: [u8; 32] = k
+                    .public_key()
+                    .as_ref()
+                    .try_into()
+                    .context("an Ed25519 public key is 32 bytes")?;
+                (Pair::Ed25519(k), PublicKey::ed25519(&raw))
+            } else if let Ok(k) =
+                signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, der)
+                    .or_else(|_| {
+                        signature::EcdsaKeyPair::from_pkcs8(
+                            &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+                            der,
+                        )
+                    })
+            {
+                let spki = k.public_key().as_der().context("encoding the public key")?;
+                let public = from_spki(spki.as_ref())?;
+                (Pair::Ecdsa(k), public)
+            } else if let Ok(k) = signature::RsaKeyPair::from_pkcs8(der) {
+                let spki = k.public_key().as_der().context("encoding the public key")?;
+                let public = from_spki(spki.as_ref())?;
+                (Pair::Rsa(k), public)
+            } else {
+                bail!("not an Ed25519, ECDSA P-256/P-384 or RSA PKCS#8 private key");
+            };
         let keyid = public.compute_keyid()?;
         Ok(ClassicKey {
             pair,

@@ -43,12 +43,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use clap::Args;
-use hallmark_sigstore::crypto::KeyAlgorithm;
 use hallmark_sigstore::intoto::layout::{OidcFunctionary, TextMatch};
 use hallmark_sigstore::intoto::{
-    Artifacts, Link, PublicKey, RuleFailureReason, SignedLayout, TrustRootRef,
+    Artifacts, Link, PublicKey, ResourceDescriptor, RuleFailureReason, SignedLayout, Statement,
+    TrustRootRef,
 };
 use hallmark_verify::TrustedRoot;
 use hallmark_verify::intoto::{
@@ -264,38 +264,13 @@ fn load_roots(
     Ok((roots, first))
 }
 
-/// A PEM public key as the in-toto key dict securesystemslib makes of it (`from_crypto`):
-/// Ed25519 raw hex, ECDSA P-256/P-384 as re-encoded PEM, RSA with RSASSA-PSS SHA-256.
+/// A PEM public key as the in-toto key dict securesystemslib makes of it (`from_crypto`).
 fn classic_key(path: &Path) -> Result<PublicKey> {
     let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let block = hallmark_sigstore::pem::decode_first(&pem)
         .with_context(|| format!("{} is not PEM", path.display()))?;
-    let der = block.der;
-    let key = hallmark_sigstore::crypto::PublicKey::from_spki_der(&der)
-        .with_context(|| format!("{} is not a supported public key", path.display()))?;
-    let pem = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, &der)
-        .context("re-encoding the public key")?;
-    let dict = |keytype: &str, scheme: &str, public: String| -> Result<PublicKey> {
-        Ok(serde_json::from_value(json!({
-            "keytype": keytype, "scheme": scheme, "keyval": {"public": public}
-        }))?)
-    };
-    Ok(match key.algorithm() {
-        KeyAlgorithm::Ed25519 => {
-            let raw: [u8; 32] = der
-                .get(der.len().saturating_sub(32)..)
-                .and_then(|r| r.try_into().ok())
-                .context("an Ed25519 key of other than 32 bytes")?;
-            PublicKey::ed25519(&raw)
-        }
-        KeyAlgorithm::EcdsaP256 => PublicKey::ecdsa_p256(&pem),
-        KeyAlgorithm::EcdsaP384 => dict("ecdsa", "ecdsa-sha2-nistp384", pem)?,
-        KeyAlgorithm::Rsa { .. } => dict("rsa", "rsassa-pss-sha256", pem)?,
-        other => bail!(
-            "{}: in-toto keys of type {other:?} are not supported",
-            path.display()
-        ),
-    })
+    PublicKey::from_spki_der(&block.der)
+        .with_context(|| format!("{} is not a supported public key", path.display()))
 }
 
 type Links = (Vec<Candidate>, BTreeMap<String, ReadFile>, Vec<String>);
@@ -594,7 +569,7 @@ fn vsa_statement(
         .context("the layout has no steps to summarize")?;
     // The products of the link verification used, never the file read again (an inspection
     // or another writer may have replaced it since).
-    let products: Vec<Value> = report
+    let products: Vec<ResourceDescriptor> = report
         .steps
         .iter()
         .find(|s| s.name == last.name)
@@ -602,7 +577,7 @@ fn vsa_statement(
         .context("no verified link for the last step")?
         .products
         .iter()
-        .map(|(name, digest)| json!({ "name": name, "digest": digest }))
+        .map(|(name, digest)| ResourceDescriptor::artifact(name.clone(), digest.clone()))
         .collect();
     ensure!(
         !products.is_empty(),
@@ -611,7 +586,7 @@ fn vsa_statement(
     );
     let resource_uri = match &args.resource_uri {
         Some(u) => u.clone(),
-        None => products[0]["name"].as_str().unwrap_or_default().to_owned(),
+        None => products[0].name.clone().unwrap_or_default(),
     };
     let mut inputs: Vec<Value> = Vec::new();
     for s in &report.steps {
@@ -623,22 +598,17 @@ fn vsa_statement(
             }
         }
     }
-    let statement = json!({
-        "_type": hallmark_sigstore::intoto::statement::STATEMENT_V1,
-        "subject": products,
-        "predicateType": VSA_V1,
-        "predicate": {
-            "verifier": { "id": VERIFIER_ID, "version": { "hallmark": env!("CARGO_PKG_VERSION") } },
-            "timeVerified": time_text(now),
-            "resourceUri": resource_uri,
-            "policy": { "uri": layout_file.name, "digest": { "sha256": layout_file.sha256 } },
-            "inputAttestations": inputs,
-            "verificationResult": "PASSED",
-            "verifiedLevels": args.verified_levels,
-            "slsaVersion": "1.0",
-        },
+    let predicate = json!({
+        "verifier": { "id": VERIFIER_ID, "version": { "hallmark": env!("CARGO_PKG_VERSION") } },
+        "timeVerified": time_text(now),
+        "resourceUri": resource_uri,
+        "policy": { "uri": layout_file.name, "digest": { "sha256": layout_file.sha256 } },
+        "inputAttestations": inputs,
+        "verificationResult": "PASSED",
+        "verifiedLevels": args.verified_levels,
+        "slsaVersion": "1.0",
     });
-    Ok(serde_json::to_vec(&statement)?)
+    Ok(Statement::new(products, VSA_V1, predicate).to_json()?)
 }
 
 #[cfg(test)]

@@ -25,6 +25,16 @@ pub const KEYTYPE_RSA: &str = "rsa";
 pub const SCHEME_ED25519: &str = "ed25519";
 /// `scheme` of ECDSA P-256 keys with SHA-256.
 pub const SCHEME_ECDSA_P256: &str = "ecdsa-sha2-nistp256";
+/// `scheme` of ECDSA P-384 keys with SHA-384.
+pub const SCHEME_ECDSA_P384: &str = "ecdsa-sha2-nistp384";
+/// `scheme` securesystemslib gives RSA keys by default (RSASSA-PSS with SHA-256).
+pub const SCHEME_RSA_PSS_SHA256: &str = "rsassa-pss-sha256";
+
+/// The DER of an Ed25519 `SubjectPublicKeyInfo` before its 32 raw key bytes:
+/// `SEQUENCE { AlgorithmIdentifier { id-Ed25519 }, BIT STRING ... }`.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 /// `keyval` of a public key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +75,50 @@ impl PublicKey {
     #[must_use]
     pub fn ecdsa_p256(pem: &str) -> Self {
         Self::new(KEYTYPE_ECDSA, SCHEME_ECDSA_P256, pem.to_owned())
+    }
+
+    /// The key dict securesystemslib's `SSlibKey.from_crypto` makes of a public key (DER
+    /// `SubjectPublicKeyInfo`): Ed25519 as raw hex, ECDSA P-256/P-384 and RSA (RSASSA-PSS
+    /// SHA-256, its default) as PEM.
+    ///
+    /// # Errors
+    ///
+    /// [`IntotoError::BadKey`] for a key that does not parse or of an unsupported algorithm.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, IntotoError> {
+        let bad = |reason: &'static str, source: Box<dyn std::error::Error + Send + Sync>| {
+            IntotoError::BadKey {
+                keytype: "public".into(),
+                reason,
+                source: Some(source),
+            }
+        };
+        let key = crypto::PublicKey::from_spki_der(der)
+            .map_err(|e| bad("not a supported SubjectPublicKeyInfo", Box::new(e)))?;
+        let pem = || {
+            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, der)
+                .map_err(|e| bad("cannot be written as PEM", Box::new(e)))
+        };
+        Ok(match key.algorithm() {
+            KeyAlgorithm::Ed25519 => {
+                use der::Decode as _;
+                let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
+                    .map_err(|e| bad("not a SubjectPublicKeyInfo", Box::new(e)))?;
+                // from_spki_der checked it is 32 bytes.
+                let raw: [u8; 32] = spki
+                    .subject_public_key
+                    .as_bytes()
+                    .and_then(|r| r.try_into().ok())
+                    .ok_or(IntotoError::BadKey {
+                        keytype: KEYTYPE_ED25519.into(),
+                        reason: "not 32 bytes",
+                        source: None,
+                    })?;
+                Self::ed25519(&raw)
+            }
+            KeyAlgorithm::EcdsaP256 => Self::new(KEYTYPE_ECDSA, SCHEME_ECDSA_P256, pem()?),
+            KeyAlgorithm::EcdsaP384 => Self::new(KEYTYPE_ECDSA, SCHEME_ECDSA_P384, pem()?),
+            KeyAlgorithm::Rsa { .. } => Self::new(KEYTYPE_RSA, SCHEME_RSA_PSS_SHA256, pem()?),
+        })
     }
 
     /// A key dict of any type and scheme (`public`: hex or PEM, as the type writes it).
@@ -148,10 +202,10 @@ impl PublicKey {
             (KEYTYPE_ECDSA, SCHEME_ECDSA_P256) => {
                 (Scheme::Ecdsa(Sha256), Some(KeyAlgorithm::EcdsaP256))
             }
-            (KEYTYPE_ECDSA, "ecdsa-sha2-nistp384") => {
+            (KEYTYPE_ECDSA, SCHEME_ECDSA_P384) => {
                 (Scheme::Ecdsa(Sha384), Some(KeyAlgorithm::EcdsaP384))
             }
-            (KEYTYPE_RSA, "rsassa-pss-sha256") => (Scheme::RsaPss(Sha256), None),
+            (KEYTYPE_RSA, SCHEME_RSA_PSS_SHA256) => (Scheme::RsaPss(Sha256), None),
             (KEYTYPE_RSA, "rsassa-pss-sha384") => (Scheme::RsaPss(Sha384), None),
             (KEYTYPE_RSA, "rsassa-pss-sha512") => (Scheme::RsaPss(Sha512), None),
             (KEYTYPE_RSA, "rsa-pkcs1v15-sha256") => (Scheme::RsaPkcs1(Sha256), None),
@@ -164,10 +218,7 @@ impl PublicKey {
                 .ok()
                 .filter(|r| r.len() == 32)
                 .ok_or_else(|| bad("keyval.public is not 32 bytes of hex", None))?;
-            // SubjectPublicKeyInfo { AlgorithmIdentifier { id-Ed25519 }, BIT STRING raw key }.
-            let mut der = vec![
-                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-            ];
+            let mut der = ED25519_SPKI_PREFIX.to_vec();
             der.extend(raw);
             der
         } else {
@@ -233,6 +284,20 @@ mod tests {
         "607f42135d7855e1145188a58aaf4c055fec1edbd7041680576e486f7ea574d1";
     const P256_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEn62Erq4Iu+9/AQAU2CzvagneKwz4\ncbXODE8dE6WaWTQHy0V2nxBw4sJHD+Wxv+YxM8CwzcZOpL83kajsKgf9Tw==\n-----END PUBLIC KEY-----\n";
     const P256_KEYID: &str = "55445b6b43db73c0371eac481a6ca1d12d6a0fe792c4883ee7f8eccf960ebdd5";
+
+    /// `from_spki_der` makes the dicts `SSlibKey.from_crypto` makes (same key ids).
+    #[test]
+    fn spki_keys_match_securesystemslib() {
+        let (_, der) = der::pem::decode_vec(P256_PEM.as_bytes()).unwrap();
+        let ec = PublicKey::from_spki_der(&der).unwrap();
+        assert_eq!(ec.compute_keyid().unwrap(), P256_KEYID);
+        let raw = hex::decode(ED25519_PUBLIC).unwrap();
+        let mut spki = ED25519_SPKI_PREFIX.to_vec();
+        spki.extend(raw);
+        let ed = PublicKey::from_spki_der(&spki).unwrap();
+        assert_eq!(ed.compute_keyid().unwrap(), ED25519_KEYID);
+        assert!(PublicKey::from_spki_der(b"not a key").is_err());
+    }
 
     #[test]
     fn keyids_match_securesystemslib() {

@@ -102,6 +102,20 @@ pub struct LinkPredicate {
     pub environment: Map<String, Value>,
 }
 
+impl<P: Serialize> Statement<P> {
+    /// Serializes the statement as the DSSE payload.
+    ///
+    /// # Errors
+    ///
+    /// [`IntotoError::Json`] when the predicate cannot be serialized (never for JSON values).
+    pub fn to_json(&self) -> Result<Vec<u8>, IntotoError> {
+        serde_json::to_vec(self).map_err(|source| IntotoError::Json {
+            what: "in-toto statement",
+            source,
+        })
+    }
+}
+
 impl<P> Statement<P> {
     /// A statement about `subject` with this predicate.
     pub fn new(
@@ -194,18 +208,6 @@ impl Statement<LinkPredicate> {
         link.environment.clone_from(&p.environment);
         link.validate()?;
         Ok(link)
-    }
-
-    /// Serializes the statement as the DSSE payload.
-    ///
-    /// # Errors
-    ///
-    /// [`IntotoError::Json`] never in practice (all keys are strings).
-    pub fn to_json(&self) -> Result<Vec<u8>, IntotoError> {
-        serde_json::to_vec(self).map_err(|source| IntotoError::Json {
-            what: "in-toto statement",
-            source,
-        })
     }
 }
 
