@@ -20,7 +20,6 @@ use hallmark_sigstore::bundle::{
 use hallmark_sigstore::intoto::{ResourceDescriptor, Statement};
 use hallmark_verify::{IdentityPolicy, Matcher, Policy};
 use serde_json::Value;
-use sha2::Digest as _;
 use signature::hazmat::PrehashSigner as _;
 
 use crate::client::{Session, SignerArgs, TrustConfig, now_unix};
@@ -174,21 +173,9 @@ async fn file_sha256(path: &Path) -> Result<[u8; 32]> {
         .context("hashing task failed")?
 }
 
-/// SHA-256 of a file, read in 64 KiB pieces.
+/// SHA-256 of a file, streamed (the recorder's hashing, one reused buffer per thread).
 pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            return Ok(h.finalize().into());
-        }
-        h.update(&buf[..n]);
-    }
+    Ok(hallmark_intoto::hash::sha256_file(path, false)?)
 }
 
 async fn sign_file(session: &Session, trust: &TrustConfig, file: &Path, out: &Path) -> Result<u64> {
