@@ -94,6 +94,10 @@ pub enum LogError {
     /// The sequencer has stopped (shutting down, or its thread died).
     #[error("the log sequencer is not running")]
     Stopped,
+    /// The sequencer's queue is full ([`crate::Sequencer::try_append`]): the caller should come
+    /// back later.
+    #[error("the log is busy: its append queue is full")]
+    Overloaded,
     /// A proof or read was asked for sizes the log cannot serve.
     #[error(transparent)]
     Tree(#[from] hallmark_tlog::Error),

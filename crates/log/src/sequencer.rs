@@ -263,6 +263,26 @@ impl<S: LogStore> Sequencer<S> {
         rx.await.map_err(|_| Arc::new(LogError::Stopped))?
     }
 
+    /// Like [`Sequencer::append`], but refuses at once with [`LogError::Overloaded`] when the
+    /// queue holds [`SequencerConfig::queue_depth`] appends, instead of waiting for room: for
+    /// APIs that push back (Rekor v2 answers 503 with `Retry-After`).
+    pub async fn try_append(&self, entry: NewEntry) -> Result<Appended, Arc<LogError>> {
+        self.check_size(&entry)?;
+        let (reply, rx) = oneshot::channel();
+        let leaf_hash = leaf_hash(&entry.data);
+        self.tx
+            .try_send(Request {
+                entry,
+                leaf_hash,
+                reply,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => Arc::new(LogError::Overloaded),
+                mpsc::error::TrySendError::Closed(_) => Arc::new(LogError::Stopped),
+            })?;
+        rx.await.map_err(|_| Arc::new(LogError::Stopped))?
+    }
+
     /// Appends an entry from a thread that is not running async code; blocks until durable.
     pub fn append_blocking(&self, entry: NewEntry) -> Result<Appended, Arc<LogError>> {
         self.check_size(&entry)?;

@@ -150,6 +150,7 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
     for (what, key) in [
         ("CT log", &settings.ct_key),
         ("signature log", &settings.log_key),
+        ("Rekor v2 log", &settings.log_v2.key),
     ] {
         let hsm = open_token(settings, key)?;
         match hsm.load_p256(key.object()) {

@@ -22,6 +22,11 @@
 //!   key: pkcs11:token=hallmark;object=log-key
 //!   max_entry_bytes: 131072
 //!   accept_any_signer: false            # true: keys and certificates from any CA are logged
+//! log_v2:                               # the Rekor v2 log (tiles; checkpoints, no SETs)
+//!   enabled: true
+//!   key: pkcs11:token=hallmark;object=log-v2-key
+//!   frozen: false                       # true: writes answer 405, reads go on
+//!   tiles_dir: /srv/tiles               # also write checkpoint and tiles here (static hosting)
 //! oidc:
 //!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
 //! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
@@ -107,6 +112,8 @@ struct File {
     #[serde(default)]
     log: LogFile,
     #[serde(default)]
+    log_v2: LogV2File,
+    #[serde(default)]
     oidc: OidcFile,
     dev_oidc: Option<bool>,
     dev_oidc_unsafe_allow_anywhere: Option<bool>,
@@ -173,6 +180,29 @@ struct LogFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct LogV2File {
+    enabled: Option<bool>,
+    key: Option<String>,
+    frozen: Option<bool>,
+    tiles_dir: Option<PathBuf>,
+}
+
+/// The Rekor v2 log's settings (`log_v2:`).
+#[derive(Debug, Clone)]
+pub struct LogV2Settings {
+    /// Whether the server runs the Rekor v2 log (and lists it in the trust root).
+    pub enabled: bool,
+    /// Its checkpoint key (P-256, in the HSM).
+    pub key: KeyRef,
+    /// Frozen: writes answer 405; checkpoint and tiles are still served.
+    pub frozen: bool,
+    /// A directory the server also writes the checkpoint and tiles to, for a static file
+    /// server or CDN.
+    pub tiles_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct OidcFile {
     issuers_file: Option<PathBuf>,
 }
@@ -209,6 +239,8 @@ pub struct Settings {
     pub ct_key: KeyRef,
     /// Signature log key.
     pub log_key: KeyRef,
+    /// The Rekor v2 log.
+    pub log_v2: LogV2Settings,
     /// Largest accepted log entry request, and largest canonical entry the log's sequencer
     /// takes (at most [`hallmark_sigstore::MAX_ENTRY_BYTES`]).
     pub max_entry_bytes: usize,
@@ -257,6 +289,15 @@ impl Settings {
     /// The URL of the development OIDC issuer, when enabled.
     pub fn dev_issuer_url(&self) -> String {
         format!("{}/dev-oidc", self.public_url())
+    }
+
+    /// The host name of the public URL, without port: a C2SP checkpoint's origin (the Rekor v2
+    /// log's).
+    pub fn public_host_name(&self) -> String {
+        url::Url::parse(&self.public_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "hallmark.local".to_owned())
     }
 
     /// The host (and port) part of the public URL: the name logs sign checkpoints under.
@@ -438,6 +479,16 @@ pub fn load(
         file.log.key,
         "pkcs11:token=hallmark;object=log-key",
     )?;
+    let log_v2 = LogV2Settings {
+        enabled: file.log_v2.enabled.unwrap_or(true),
+        key: key(
+            "log_v2.key",
+            file.log_v2.key,
+            "pkcs11:token=hallmark;object=log-v2-key",
+        )?,
+        frozen: file.log_v2.frozen.unwrap_or(false),
+        tiles_dir: file.log_v2.tiles_dir,
+    };
     let max_entry_bytes = file.log.max_entry_bytes.unwrap_or(128 * 1024);
     // The request body, the entry parser and the sequencer all take this one limit; the parser
     // refuses bodies above MAX_ENTRY_BYTES whatever the configuration says.
@@ -518,6 +569,7 @@ pub fn load(
         ca_curve: file.ca.curve.unwrap_or_default(),
         ct_key,
         log_key,
+        log_v2,
         max_entry_bytes,
         accept_any_signer: file.log.accept_any_signer.unwrap_or(false),
         issuers_file,

@@ -208,6 +208,13 @@ impl From<&LogError> for ApiError {
                 Self::unavailable("the log's storage")
             }
             LogError::Tree(t) => Self::bad_request(t.to_string()),
+            LogError::Overloaded => {
+                metrics::counter!("hallmark_log_pushback_total").increment(1);
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the log is busy (its append queue is full); retry later",
+                )
+            }
             other => Self::internal("log append failed", other),
         }
     }

@@ -35,6 +35,7 @@ mod issuers;
 mod logs;
 mod reads;
 mod rekor;
+mod rekor_v2;
 mod startup;
 mod state;
 mod store;
@@ -77,6 +78,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/log/publicKey", get(rekor::public_key))
         .route("/api/v1/log/proof", get(rekor::proof))
         .route("/api/v1/index/retrieve", post(rekor::index_retrieve))
+        .route("/api/v2/log/entries", post(rekor_v2::create_entry))
+        .route("/checkpoint", get(rekor_v2::checkpoint))
+        .route("/tile/{*path}", get(rekor_v2::tile))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
@@ -102,6 +106,13 @@ pub async fn serve(mut settings: Settings, metrics: PrometheusHandle) -> Result<
     let public = settings.resolve_public_url(bound);
     let state = Arc::new(AppState::open(settings, metrics).await?);
     let app = router(state.clone());
+    if let (Some(dir), Some(v2)) = (&state.settings.log_v2.tiles_dir, &state.rekor_v2) {
+        let mut mirror = rekor_v2::TileMirror::new(dir.clone(), v2.seq.clone())?;
+        mirror
+            .sync()
+            .context("writing the v2 log's tiles to log_v2.tiles_dir")?;
+        mirror.spawn(std::time::Duration::from_millis(500));
+    }
     if let Some(banner) = dev::banner(&state.settings) {
         println!("{banner}");
     }

@@ -12,6 +12,7 @@ use spki::EncodePublicKey as _;
 use crate::Settings;
 use crate::ct::CtLog;
 use crate::rekor::{RekorLog, SetSigner, WORKERS_PER_CORE};
+use crate::rekor_v2::{MAX_V2_ENTRY_BYTES, RekorV2Log};
 use crate::store::SharedStore;
 
 /// A log key as both logs take it: signs checkpoints (and SCTs, STHs, SETs) and has a P-256
@@ -87,6 +88,34 @@ pub(crate) fn rekor_log(
         log_id,
         tree_id,
         public_key_pem,
+        workers: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, usize::from) * WORKERS_PER_CORE,
+        ),
+    })
+}
+
+/// The Rekor v2 log over `store`, its checkpoints signed by `key` under the public URL's host
+/// name (C2SP: the origin is the log's base URL without scheme, port or path, and the key signs
+/// under its origin).
+pub(crate) fn rekor_v2_log(
+    store: SharedStore,
+    key: impl LogSigningKey,
+    settings: &Settings,
+) -> Result<RekorV2Log> {
+    let spki = key
+        .verifying_key()
+        .to_public_key_der()
+        .context("encoding the v2 log public key")?;
+    let key_id = hallmark_sigstore::rekor_log_id(spki.as_bytes());
+    let origin = settings.public_host_name();
+    let mut config = SequencerConfig::new(origin.clone(), origin);
+    config.max_entry_bytes = MAX_V2_ENTRY_BYTES;
+    let seq =
+        Sequencer::start(Arc::new(store), key, config).context("starting the Rekor v2 log")?;
+    Ok(RekorV2Log {
+        seq,
+        key_id,
+        frozen: settings.log_v2.frozen,
         workers: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, usize::from) * WORKERS_PER_CORE,
         ),

@@ -186,7 +186,8 @@ fn store_error(e: hallmark_log::StoreError) -> ApiError {
     ApiError::from(&hallmark_log::LogError::Store(e))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs create-path CPU work on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

@@ -65,6 +65,7 @@ struct HsmCustody {
     issuing: Hsm,
     log: Pkcs11Key<p256::NistP256>,
     ct: Pkcs11Key<p256::NistP256>,
+    log_v2: Option<Pkcs11Key<p256::NistP256>>,
 }
 
 impl KeyCustody for HsmCustody {
@@ -80,6 +81,12 @@ impl KeyCustody for HsmCustody {
             ("ct_log", self.ct.signature_count()),
         ] {
             metrics::counter!("hallmark_hsm_signatures_total", "key" => key).absolute(signatures);
+        }
+        if let Some(k) = &self.log_v2 {
+            metrics::counter!("hallmark_hsm_signatures_total", "key" => "log_v2")
+                .absolute(k.signature_count());
+            metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => "log_v2")
+                .set(k.hsm().sessions_in_use() as f64);
         }
         for (handle, hsm) in [
             ("issuing", &self.issuing),
@@ -97,7 +104,7 @@ impl AppState {
     /// `metrics` renders the recorder the binary installed.
     pub async fn open(settings: Settings, metrics: PrometheusHandle) -> Result<Self> {
         let s = settings.clone();
-        let (custody, ca, ct, rekor, root_key_reachable) =
+        let (custody, ca, ct, rekor, rekor_v2, root_key_reachable) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let hsm = open_token(&s, &s.issuing_key)?;
                 let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
@@ -139,6 +146,14 @@ impl AppState {
                 let log_key = load_log_key(&s, &s.log_key, "log key")?;
                 let rekor =
                     crate::logs::rekor_log(open_store(&s, "log.redb")?, log_key.clone(), &s)?;
+                let (rekor_v2, log_v2_key) = if s.log_v2.enabled {
+                    let key = load_log_key(&s, &s.log_v2.key, "Rekor v2 log key")?;
+                    let log =
+                        crate::logs::rekor_v2_log(open_store(&s, "log-v2.redb")?, key.clone(), &s)?;
+                    (Some(Arc::new(log)), Some(key))
+                } else {
+                    (None, None)
+                };
                 let ca = CaService::new(
                     chain_pem,
                     issuance,
@@ -150,8 +165,9 @@ impl AppState {
                     issuing: hsm,
                     log: log_key,
                     ct: ct_key,
+                    log_v2: log_v2_key,
                 };
-                Ok((custody, ca, ct, rekor, root_key_reachable))
+                Ok((custody, ca, ct, rekor, rekor_v2, root_key_reachable))
             })
             .await
             .context("start-up task")??;
@@ -169,6 +185,7 @@ impl AppState {
             custody: Arc::new(custody),
             ct: Arc::new(ct),
             rekor: Arc::new(rekor),
+            rekor_v2,
             ca,
             verifier,
             dev_issuer,

@@ -17,6 +17,7 @@ use crate::ca_service::CaService;
 use crate::ct::CtLog;
 use crate::dev::DevIssuer;
 use crate::rekor::RekorLog;
+use crate::rekor_v2::RekorV2Log;
 
 /// A log's P-256 signing key: an HSM key in production, `p256::ecdsa::SigningKey` in tests.
 pub(crate) type LogKey = Arc<dyn Signer<DerSignature> + Send + Sync>;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub(crate) custody: Arc<dyn KeyCustody>,
     pub(crate) ct: Arc<CtLog>,
     pub(crate) rekor: Arc<RekorLog>,
+    /// The Rekor v2 log, unless `log_v2.enabled` is false.
+    pub(crate) rekor_v2: Option<Arc<RekorV2Log>>,
     pub(crate) ca: CaService,
     pub(crate) verifier: TokenVerifier,
     pub(crate) dev_issuer: Option<DevIssuer>,

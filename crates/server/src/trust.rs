@@ -43,6 +43,19 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     };
     let ct_key = key_der(&settings.ct_key)?;
     let log_key = key_der(&settings.log_key)?;
+    let log_v2_key = if settings.log_v2.enabled {
+        Some(key_der(&settings.log_v2.key)?)
+    } else {
+        None
+    };
+    let mut tlogs = vec![TransparencyLogInstance::new(url, &log_key, valid.clone())?];
+    if let Some(der) = &log_v2_key {
+        // Rekor v2: checkpoints are signed under the ECDSA key's ID, SHA-256 of its SPKI, which
+        // is also its log ID.
+        let mut v2 = TransparencyLogInstance::new(url, der, valid.clone())?;
+        v2.checkpoint_key_id = v2.log_id.clone();
+        tlogs.push(v2);
+    }
     let trusted_root = TrustedRoot::new(
         vec![CertificateAuthority::new(
             &settings.organization,
@@ -51,7 +64,7 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
             &chain_der,
             valid.clone(),
         )],
-        vec![TransparencyLogInstance::new(url, &log_key, valid.clone())?],
+        tlogs,
         vec![TransparencyLogInstance::new(url, &ct_key, valid.clone())?],
     );
     let operator = settings.public_host();
@@ -62,7 +75,11 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     } else {
         Vec::new()
     };
-    let signing = SigningConfig::new(vec![service(url)], oidc, vec![service(url)]);
+    let mut rekor = vec![service(url)];
+    if log_v2_key.is_some() {
+        rekor.push(Service::new(url, 2, valid.clone(), &operator));
+    }
+    let signing = SigningConfig::new(vec![service(url)], oidc, rekor);
     let client = ClientTrustConfig::new(trusted_root.clone(), signing);
     Ok((trusted_root, client))
 }

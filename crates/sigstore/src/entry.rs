@@ -576,6 +576,7 @@ fn verify_hashedrekord(h: &HashedRekord) -> Result<VerifiedEntry> {
         h.hash,
         &h.digest,
         &h.signature,
+        ("spec.data.hash.value", "spec.signature.content"),
     )?;
     let body = Body::new(
         EntryKind::HashedRekord,

@@ -85,18 +85,9 @@ impl Verifier {
             label,
             der: der_bytes,
         } = crate::pem::decode_first(&pem).map_err(|e| bad_key(field, e))?;
-        let (certificate_der, spki_der, sans) = match label.as_str() {
-            "CERTIFICATE" => {
-                let cert = Certificate::from_der(&der_bytes).map_err(|e| bad_key(field, e))?;
-                let spki = cert
-                    .tbs_certificate()
-                    .subject_public_key_info()
-                    .to_der()
-                    .map_err(|e| bad_key(field, e))?;
-                let sans = certificate_sans(field, &cert)?;
-                (Some(der_bytes), spki, sans)
-            }
-            "PUBLIC KEY" => (None, der_bytes, Vec::new()),
+        let mut verifier = match label.as_str() {
+            "CERTIFICATE" => Verifier::from_certificate_der(field, der_bytes)?,
+            "PUBLIC KEY" => Verifier::from_spki_der(field, der_bytes)?,
             other => {
                 return Err(bad_key(
                     field,
@@ -104,10 +95,26 @@ impl Verifier {
                 ));
             }
         };
+        b64.clone_into(&mut verifier.b64);
+        Ok(verifier)
+    }
+
+    /// A verifier from a DER certificate (Rekor v2 sends DER, not PEM). `b64` is left empty.
+    pub(crate) fn from_certificate_der(
+        field: &'static str,
+        der_bytes: Vec<u8>,
+    ) -> Result<Verifier> {
+        let cert = Certificate::from_der(&der_bytes).map_err(|e| bad_key(field, e))?;
+        let spki_der = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| bad_key(field, e))?;
+        let sans = certificate_sans(field, &cert)?;
         let key = PublicKey::from_spki_der(&spki_der).map_err(|e| bad_key(field, e))?;
         Ok(Verifier {
-            b64: b64.to_owned(),
-            certificate_der,
+            b64: String::new(),
+            certificate_der: Some(der_bytes),
             spki_der,
             key_type: key.key_type(),
             key,
@@ -115,13 +122,28 @@ impl Verifier {
         })
     }
 
-    /// Verifies `sig` over the already-hashed `digest` (hashedrekord).
+    /// A verifier from a DER `SubjectPublicKeyInfo`. `b64` is left empty.
+    pub(crate) fn from_spki_der(field: &'static str, spki_der: Vec<u8>) -> Result<Verifier> {
+        let key = PublicKey::from_spki_der(&spki_der).map_err(|e| bad_key(field, e))?;
+        Ok(Verifier {
+            b64: String::new(),
+            certificate_der: None,
+            spki_der,
+            key_type: key.key_type(),
+            key,
+            sans: Vec::new(),
+        })
+    }
+
+    /// Verifies `sig` over the already-hashed `digest` (hashedrekord). Errors name the key by
+    /// `field`, the digest by `fields.0` and the signature by `fields.1`.
     pub(crate) fn verify_digest(
         &self,
         field: &'static str,
         hash: HashAlgorithm,
         digest_bytes: &[u8],
         sig: &[u8],
+        fields: (&'static str, &'static str),
     ) -> Result<()> {
         use HashAlgorithm::{Sha256, Sha384, Sha512};
         let scheme = match (self.key_type, hash) {
@@ -151,12 +173,11 @@ impl Verifier {
         };
         match self.key.verify_prehashed(scheme, digest_bytes, sig) {
             Ok(()) => Ok(()),
-            Err(SignatureError::DigestLength { .. }) => Err(EntryError::malformed(
-                "spec.data.hash.value",
-                "wrong digest length",
-            )),
+            Err(SignatureError::DigestLength { .. }) => {
+                Err(EntryError::malformed(fields.0, "wrong digest length"))
+            }
             Err(_) => Err(EntryError::BadSignature {
-                what: "spec.signature.content over spec.data.hash".to_owned(),
+                what: format!("{} over {}", fields.1, fields.0),
             }),
         }
     }

@@ -66,6 +66,7 @@ mod log;
 pub mod oid;
 pub mod pem;
 pub mod protojson;
+pub mod rekor_v2;
 pub mod time;
 pub mod tls;
 pub mod trust;

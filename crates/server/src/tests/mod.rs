@@ -9,6 +9,7 @@
 mod ca;
 mod ct;
 mod rekor;
+mod rekor_v2;
 mod service;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -210,6 +211,7 @@ pub(crate) struct Harness {
     pub(crate) issuing_cert: Certificate,
     pub(crate) ct_key: SigningKey,
     pub(crate) log_key: SigningKey,
+    pub(crate) log_v2_key: SigningKey,
     custody: Arc<MemoryCustody>,
 }
 
@@ -272,6 +274,17 @@ impl Harness {
             &settings,
         )
         .unwrap();
+        let log_v2_key = hallmark_keys::generate_memory_p256().unwrap();
+        let rekor_v2 = settings.log_v2.enabled.then(|| {
+            Arc::new(
+                crate::logs::rekor_v2_log(
+                    SharedStore::new(MemoryStore::new()),
+                    log_v2_key.clone(),
+                    &settings,
+                )
+                .unwrap(),
+            )
+        });
         let config = hallmark_oidc::IssuerConfig::from_yaml(&format!(
             "issuers:\n  - url: {}\n    type: email\n",
             idp.issuer
@@ -289,6 +302,7 @@ impl Harness {
             custody: custody.clone(),
             ct: Arc::new(ct),
             rekor: Arc::new(rekor),
+            rekor_v2,
             ca,
             verifier: hallmark_oidc::TokenVerifier::new(config).unwrap(),
             dev_issuer,
@@ -302,6 +316,7 @@ impl Harness {
             issuing_cert,
             ct_key,
             log_key,
+            log_v2_key,
             custody,
         }
     }

@@ -67,12 +67,13 @@ pub struct Signature {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Verifier {
     /// The `PublicKeyDetails` name (`PKIX_ECDSA_P256_SHA_256`).
+    #[serde(alias = "key_details")]
     pub key_details: String,
     /// A DER SubjectPublicKeyInfo, when the signer has no certificate.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "public_key", skip_serializing_if = "Option::is_none")]
     pub public_key: Option<PublicKey>,
     /// The signer's DER certificate.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "x509_certificate", skip_serializing_if = "Option::is_none")]
     pub x509_certificate: Option<X509Certificate>,
 }
 
@@ -81,6 +82,7 @@ pub struct Verifier {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PublicKey {
     /// The DER SubjectPublicKeyInfo.
+    #[serde(alias = "raw_bytes")]
     pub raw_bytes: Base64,
 }
 
