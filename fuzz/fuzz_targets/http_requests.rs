@@ -1,6 +1,6 @@
 //! The HTTP layer's request parsers (`hallmark_server::fuzzing`): signing-certificate requests
 //! (JSON, Authorization header, CSR or proof-of-possession key), proposed log entries (parse and
-//! verify), entry UUIDs, retrieve and index requests, index public keys. The first byte picks
+//! verify), Rekor v2 `CreateEntryRequest`s (parse and verify), entry UUIDs, retrieve and index requests, index public keys. The first byte picks
 //! the parser; the rest is its input. Each must answer or refuse, never panic.
 #![no_main]
 
@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    match mode % 7 {
+    match mode % 9 {
         0 => {
             // Authorization header up to the first NUL, body after it.
             let (auth, body) = match rest.iter().position(|&b| b == 0) {
@@ -34,6 +34,21 @@ fuzz_target!(|data: &[u8]| {
         }
         5 => {
             let _ = fuzzing::index_public_key(rest);
+        }
+        6 => {
+            let _ = fuzzing::v2_entry_request(rest);
+        }
+        7 => {
+            // A well-formed Rekor v2 request around arbitrary certificate bytes.
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(rest);
+            let body = serde_json::json!({"hashedRekordRequestV002": {
+                "digest": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                "signature": {"content": "MEUCIQ", "verifier": {
+                    "x509Certificate": {"rawBytes": b64}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}},
+            }})
+            .to_string();
+            let _ = fuzzing::v2_entry_request(body.as_bytes());
         }
         _ => {
             // A well-formed signing request around arbitrary key material.

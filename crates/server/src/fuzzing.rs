@@ -46,6 +46,18 @@ pub fn proposed_entry(body: &[u8]) -> Result<(), u16> {
         .map_err(|e| status(&ApiError::from(e)))
 }
 
+/// `POST /api/v2/log/entries`: parse and verify a `CreateEntryRequest`.
+///
+/// # Errors
+///
+/// The status of the rejection.
+pub fn v2_entry_request(body: &[u8]) -> Result<(), u16> {
+    hallmark_sigstore::rekor_v2::CreateEntryRequest::parse(body)
+        .and_then(|e| e.verify())
+        .map(drop)
+        .map_err(|e| status(&ApiError::from(e)))
+}
+
 /// An entry UUID (`GET /api/v1/log/entries/{uuid}`, `entryUUIDs` of a retrieve request).
 ///
 /// # Errors
