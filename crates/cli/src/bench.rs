@@ -68,9 +68,12 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         rate: Option<f64>,
     },
-    /// Entries per second into a running server's signature log: POST /api/v1/log/entries with
-    /// hashedrekord entries (pre-signed with a certificate from the server's CA), concurrent
-    /// clients; every 201 must carry a SET and an inclusion proof.
+    /// Entries per second into a running server's signature log, hashedrekord entries
+    /// pre-signed with a certificate from the server's CA, from concurrent clients. Rekor v1
+    /// (`POST /api/v1/log/entries`): every 201 must carry a SET and an inclusion proof. Rekor v2
+    /// (`--api 2`, `POST /api/v2/log/entries`): every answer is checked, its inclusion proof
+    /// against its checkpoint and the checkpoint's signature with the v2 log key from
+    /// `--trust-config`.
     LogApi {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -81,6 +84,13 @@ pub(crate) enum BenchCommand {
         /// Entries to post (each distinct).
         #[arg(long, default_value_t = 50_000)]
         entries: usize,
+        /// The log API: 1 (Rekor v1) or 2 (Rekor v2).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        api: u32,
+        /// The server's ClientTrustConfig or trusted root (for `--api 2`: the v2 log key that
+        /// checks each answer's checkpoint).
+        #[arg(long)]
+        trust_config: Option<PathBuf>,
     },
     /// `hallmark sign` on many small files in one invocation against a running server (with
     /// its development OIDC issuer): signatures per second, and how many certificates it took.
@@ -155,7 +165,16 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             url,
             clients,
             entries,
-        } => bench_log_api(&url, clients, entries),
+            api,
+            trust_config,
+        } => {
+            let checker = match (api, trust_config) {
+                (1, _) => None,
+                (_, Some(tc)) => Some(Arc::new(V2Checker::new(&url, &tc)?)),
+                (_, None) => bail!("--api 2 needs --trust-config (the v2 log key)"),
+            };
+            bench_log_api(&url, clients, entries, checker)
+        }
     }
 }
 
@@ -531,7 +550,88 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
     Ok(())
 }
 
-fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
+/// Checks Rekor v2 answers: the inclusion proof against the answer's checkpoint, and the
+/// checkpoint's signature (once per distinct checkpoint: a batch's entries share one).
+struct V2Checker {
+    verifier: hallmark_tlog::note::NoteVerifier,
+    seen: std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>,
+}
+
+impl V2Checker {
+    fn new(url: &str, trust_config: &Path) -> Result<Self> {
+        use spki::DecodePublicKey as _;
+        let bytes = std::fs::read(trust_config)
+            .with_context(|| format!("reading {}", trust_config.display()))?;
+        let root = hallmark_sigstore::trust::TrustedRoot::from_json_or_client_config(&bytes)
+            .context("--trust-config is not a trusted root or ClientTrustConfig")?;
+        let spki = root
+            .tlogs
+            .iter()
+            .find(|t| t.checkpoint_key_id.is_some())
+            .and_then(|t| t.public_key.as_ref()?.raw_bytes.as_ref()?.decode().ok())
+            .context("the trust config lists no Rekor v2 log (a tlog with checkpointKeyId)")?;
+        let key = VerifyingKey::from_public_key_der(&spki).context("the v2 log key")?;
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .context("--url has no host")?;
+        Ok(Self {
+            verifier: hallmark_tlog::note::NoteVerifier::ecdsa(&host, key)?,
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// Whether `answer` is a v2 entry included, by its proof, in a checkpoint the log signed.
+    fn check(&self, answer: &[u8]) -> bool {
+        let Ok(entry) =
+            serde_json::from_slice::<hallmark_sigstore::bundle::TransparencyLogEntry>(answer)
+        else {
+            return false;
+        };
+        let (Some(body), Some(proof)) = (&entry.canonicalized_body, &entry.inclusion_proof) else {
+            return false;
+        };
+        let Some(note) = proof.checkpoint.as_ref().and_then(|c| c.envelope.as_ref()) else {
+            return false;
+        };
+        let cached = self.seen.lock().ok().and_then(|m| m.get(note).copied());
+        let (size, root) = match cached {
+            Some(v) => v,
+            None => match self.verifier.verify_checkpoint(note) {
+                Ok(cp) => {
+                    if let Ok(mut m) = self.seen.lock() {
+                        m.insert(note.clone(), (cp.size, cp.root));
+                    }
+                    (cp.size, cp.root)
+                }
+                Err(_) => return false,
+            },
+        };
+        let hashes: Option<Vec<Vec<u8>>> = proof.hashes.iter().map(|h| h.decode().ok()).collect();
+        let (Some(hashes), Ok(body), Some(index), Some(tree)) = (
+            hashes,
+            body.decode(),
+            proof.log_index.and_then(|i| i.unsigned()),
+            proof.tree_size.and_then(|i| i.unsigned()),
+        ) else {
+            return false;
+        };
+        tree == size
+            && proof
+                .root_hash
+                .as_ref()
+                .and_then(|r| r.decode().ok())
+                .is_some_and(|r| r == root.0)
+            && verify_inclusion(index, size, &leaf_hash(&body).0, &hashes, &root.0).is_ok()
+    }
+}
+
+fn bench_log_api(
+    url: &str,
+    clients: usize,
+    entries: usize,
+    v2: Option<Arc<V2Checker>>,
+) -> Result<()> {
     use sha2::Digest as _;
     use signature::hazmat::PrehashSigner as _;
     let url = url.trim_end_matches('/').to_owned();
@@ -547,6 +647,7 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
     let leaf = hallmark_sigstore::fulcio::SigningCertResponse::parse(&cert)
         .and_then(|r| r.leaf().map(str::to_owned))
         .context("the CA's answer")?;
+    let leaf_der = crate::client::pem_to_der(&leaf)?;
     // Pre-sign distinct digests, so that client-side signing is not measured.
     let run = std::process::id();
     let prepare = Instant::now();
@@ -554,6 +655,19 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         .map(|i| {
             let digest = sha2::Sha256::digest(format!("bench {run} {i}").as_bytes());
             let sig: p256::ecdsa::Signature = key.sign_prehash(&digest)?;
+            if v2.is_some() {
+                return Ok(
+                    hallmark_sigstore::rekor_v2::CreateEntryRequest::hashed_rekord(
+                        &digest,
+                        sig.to_der().as_bytes(),
+                        hallmark_sigstore::body::v2::Verifier::certificate(
+                            &leaf_der,
+                            hallmark_sigstore::KeyType::EcdsaP256,
+                        ),
+                    )
+                    .to_json()?,
+                );
+            }
             Ok(hallmark_sigstore::body::Body::hashedrekord(
                 sig.to_der().as_bytes(),
                 leaf.as_bytes(),
@@ -572,7 +686,8 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let endpoint: Arc<str> = format!("{url}/api/v1/log/entries").into();
+    let api = if v2.is_some() { 2 } else { 1 };
+    let endpoint: Arc<str> = format!("{url}/api/v{api}/log/entries").into();
     let (lat, failures, elapsed) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
@@ -581,8 +696,13 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let (http, next, bodies, endpoint) =
-                (http.clone(), next.clone(), bodies.clone(), endpoint.clone());
+            let (http, next, bodies, endpoint, v2) = (
+                http.clone(),
+                next.clone(),
+                bodies.clone(),
+                endpoint.clone(),
+                v2.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 loop {
@@ -596,9 +716,14 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
                         .send()
                         .await
                     {
-                        Ok(r) if r.status().as_u16() == 201 => r.text().await.is_ok_and(|t| {
-                            t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
-                        }),
+                        Ok(r) if r.status().as_u16() == 201 => match (r.bytes().await, &v2) {
+                            (Ok(b), Some(checker)) => checker.check(&b),
+                            (Ok(b), None) => {
+                                let t = String::from_utf8_lossy(&b);
+                                t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
+                            }
+                            (Err(_), _) => false,
+                        },
                         _ => false,
                     };
                     out.push((t.elapsed().as_micros() as u64, ok));
@@ -610,9 +735,15 @@ fn bench_log_api(url: &str, clients: usize, entries: usize) -> Result<()> {
         Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
     })?;
     println!("clients            {clients}");
+    println!("log API            Rekor v{api}");
     println!(
-        "entries/s          {:.0} (201 with SET and proof: {}, failures: {failures})",
+        "entries/s          {:.0} ({}: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
+        if api == 2 {
+            "201 with a proof that verifies in a signed checkpoint"
+        } else {
+            "201 with SET and proof"
+        },
         lat.len()
     );
     print_latency(&lat);

@@ -93,6 +93,10 @@ pub(crate) struct TrustConfig {
     pub(crate) root: hallmark_verify::TrustedRoot,
     pub(crate) ca_url: Option<String>,
     pub(crate) rekor_url: Option<String>,
+    /// A Rekor v2 log (`majorApiVersion` 2), when the signing config offers one.
+    pub(crate) rekor_v2_url: Option<String>,
+    /// A timestamp authority's full URL (`.../api/v1/timestamp`).
+    pub(crate) tsa_url: Option<String>,
     pub(crate) oidc_url: Option<String>,
 }
 
@@ -110,10 +114,22 @@ impl TrustConfig {
         };
         // The first service of each kind whose window is open; signing configs list the
         // current one first.
+        let rekor = |v1: bool| {
+            let services: Vec<_> = signing
+                .rekor_tlog_urls
+                .iter()
+                .filter(|s| (s.major_api_version.unwrap_or(1) == 1) == v1)
+                .filter(|s| v1 || s.major_api_version == Some(2))
+                .cloned()
+                .collect();
+            SigningConfig::current_url(&services)
+        };
         Ok(TrustConfig {
             root,
             ca_url: SigningConfig::current_url(&signing.ca_urls),
-            rekor_url: SigningConfig::current_url(&signing.rekor_tlog_urls),
+            rekor_url: rekor(true),
+            rekor_v2_url: rekor(false),
+            tsa_url: SigningConfig::current_url(&signing.tsa_urls),
             oidc_url: SigningConfig::current_url(&signing.oidc_urls),
         })
     }
@@ -130,6 +146,15 @@ pub(crate) struct SignerArgs {
     /// Signature log base URL (default: the trust config's signing config).
     #[arg(long, env = "HALLMARK_REKOR_URL")]
     pub(crate) rekor_url: Option<String>,
+    /// The log API to write to: 2 (Rekor v2: checkpoints, and a timestamp authority for the
+    /// signing time) or 1 (Rekor v1: a signed entry timestamp per entry). Default: 2 when the
+    /// signing config offers a v2 log and a timestamp authority, else 1.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    pub(crate) rekor_version: Option<u32>,
+    /// Timestamp authority URL, the full `.../api/v1/timestamp` (default: the signing
+    /// config's). Used with Rekor v2.
+    #[arg(long, env = "HALLMARK_TSA_URL")]
+    pub(crate) tsa_url: Option<String>,
     #[command(flatten)]
     pub(crate) token: TokenArgs,
     /// Requests to the log in flight at once.
@@ -181,6 +206,10 @@ pub(crate) struct TokenArgs {
 pub(crate) struct Endpoints {
     pub(crate) ca: String,
     pub(crate) rekor: String,
+    /// The log's API: 1 or 2.
+    pub(crate) rekor_version: u32,
+    /// The timestamp authority (always set with Rekor v2).
+    pub(crate) tsa: Option<String>,
 }
 
 impl SignerArgs {
@@ -195,9 +224,32 @@ impl SignerArgs {
                     )
                 })
         };
+        let tsa = self
+            .tsa_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .or_else(|| trust.tsa_url.clone());
+        let offers_v2 = trust.rekor_v2_url.is_some() && tsa.is_some();
+        let rekor_version = match self.rekor_version {
+            Some(2) if tsa.is_none() => {
+                return Err(anyhow!(
+                    "--rekor-version 2 needs a timestamp authority (Rekor v2 gives no signed                      entry timestamp): the signing config lists none; pass --tsa-url"
+                ));
+            }
+            Some(v) => v,
+            None if offers_v2 => 2,
+            None => 1,
+        };
+        let config_rekor = if rekor_version == 2 {
+            &trust.rekor_v2_url
+        } else {
+            &trust.rekor_url
+        };
         Ok(Endpoints {
             ca: pick(&self.ca_url, &trust.ca_url, "CA", "ca-url")?,
-            rekor: pick(&self.rekor_url, &trust.rekor_url, "log", "rekor-url")?,
+            rekor: pick(&self.rekor_url, config_rekor, "log", "rekor-url")?,
+            rekor_version,
+            tsa: if rekor_version == 2 { tsa } else { None },
         })
     }
 }
@@ -390,6 +442,77 @@ impl Session {
 }
 
 impl Session {
+    /// The log's API version and, with Rekor v2, the timestamp authority.
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// `POST /api/v2/log/entries` (Rekor v2): the entry as the log answers it, in a signed
+    /// checkpoint. A 409 (the entry is logged already, for instance by an earlier attempt of
+    /// ours whose answer was lost) is an error naming its index: Rekor v2 has no API to read an
+    /// entry back with its proof.
+    pub(crate) async fn create_entry_v2(
+        &self,
+        request: Vec<u8>,
+    ) -> Result<hallmark_sigstore::bundle::TransparencyLogEntry> {
+        let url = format!("{}/api/v2/log/entries", self.endpoints.rekor);
+        let resp = self
+            .send("the log", &url, || {
+                self.http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(request.clone())
+            })
+            .await?;
+        if resp.status() == reqwest::StatusCode::CONFLICT {
+            let index = resp
+                .headers()
+                .get("x-log-index")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .to_owned();
+            bail!(
+                "the log at {url} already holds this signature (log index {index}); sign again \
+                 to get a new signature"
+            );
+        }
+        let body = answer(resp, "the log", &url).await?;
+        serde_json::from_value(body)
+            .context("the log's answer is not a Rekor v2 TransparencyLogEntry")
+    }
+
+    /// `POST` an RFC 3161 `TimeStampReq` (DER) to the timestamp authority; its
+    /// `TimeStampResp` (DER).
+    pub(crate) async fn timestamp(&self, request_der: Vec<u8>) -> Result<Vec<u8>> {
+        let url = self
+            .endpoints
+            .tsa
+            .clone()
+            .context("no timestamp authority is configured")?;
+        let resp = self
+            .send("the timestamp authority", &url, || {
+                self.http
+                    .post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/timestamp-query")
+                    .body(request_der.clone())
+            })
+            .await?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer of the timestamp authority at {url}"))?;
+        if !status.is_success() {
+            let text: String = String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(300)
+                .filter(|c| !c.is_control())
+                .collect();
+            bail!("the timestamp authority at {url} answered {status}: {text}");
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Sends the request `build` makes, again after a pause while it fails in a way that may
     /// pass: no connection, a timeout, or 429/502/503/504. The last outcome is returned.
     async fn send(

@@ -60,38 +60,6 @@ fn js_sign(
     bundle
 }
 
-/// What `tests/js/verify.mjs` said: `Ok(identity)` or `Err(the rejection)`, both as its JSON.
-fn js_verify(
-    root: &Path,
-    bundle: &Path,
-    artifact: Option<&Path>,
-    identity: &str,
-    issuer: &str,
-) -> Result<Value, Value> {
-    let mut c = node("verify.mjs");
-    c.arg("--trusted-root")
-        .arg(root)
-        .arg("--bundle")
-        .arg(bundle);
-    if let Some(a) = artifact {
-        c.arg("--artifact").arg(a);
-    }
-    let out = c
-        .args(["--identity", identity, "--issuer", issuer])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let parsed: Option<Value> = serde_json::from_str(stdout.trim()).ok();
-    match (out.status.code(), parsed) {
-        (Some(0), Some(v)) if v["verified"] == true => Ok(v),
-        (Some(1), Some(v)) if v["verified"] == false => Err(v),
-        (code, _) => panic!(
-            "verify.mjs neither verified nor rejected (exit {code:?}):\n{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
-
 /// sigstore-js accepted the bundle, for `EMAIL` at the stack's issuer.
 fn assert_js_accepts(
     what: &str,

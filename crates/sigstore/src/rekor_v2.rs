@@ -16,7 +16,7 @@
 //! SHA-256 of its PAE (sigstore-python >= 4.3, cosign >= 3.1); the Rekor v1 API still takes
 //! `dsse` entries.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::body::v2::{CanonicalBody, HashedRekordLogEntryV002, Signature, Verifier};
 use crate::bundle::{Checkpoint, InclusionProof, KindVersion, TransparencyLogEntry};
@@ -38,23 +38,29 @@ const VERIFIER: &str = "hashedRekordRequestV002.signature.verifier";
 const KEY_DETAILS: &str = "hashedRekordRequestV002.signature.verifier.keyDetails";
 
 /// `CreateEntryRequest`: exactly one entry of its `oneof`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEntryRequest {
     /// A signature over a digest.
     #[serde(
         default,
         rename = "hashedRekordRequestV002",
-        alias = "hashed_rekord_request_v002"
+        alias = "hashed_rekord_request_v002",
+        skip_serializing_if = "Option::is_none"
     )]
     hashed_rekord: Option<HashedRekordRequestV002>,
     /// A DSSE envelope (deprecated; refused, see the module documentation).
-    #[serde(default, rename = "dsseRequestV002", alias = "dsse_request_v002")]
+    #[serde(
+        default,
+        rename = "dsseRequestV002",
+        alias = "dsse_request_v002",
+        skip_serializing
+    )]
     dsse: Option<serde::de::IgnoredAny>,
 }
 
 /// `HashedRekordRequestV002`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct HashedRekordRequestV002 {
     digest: Base64,
@@ -114,6 +120,30 @@ fn bytes(field: &'static str, b: &Base64) -> Result<Vec<u8>> {
 }
 
 impl CreateEntryRequest {
+    /// A `hashedRekordRequestV002`: `signature` over `digest`, checked with `verifier` (for a
+    /// DSSE envelope: the digest of its PAE and the envelope's signature).
+    #[must_use]
+    pub fn hashed_rekord(digest: &[u8], signature: &[u8], verifier: Verifier) -> Self {
+        CreateEntryRequest {
+            hashed_rekord: Some(HashedRekordRequestV002 {
+                digest: Base64::encode(digest),
+                signature: Signature {
+                    content: Base64::encode(signature),
+                    verifier,
+                },
+            }),
+            dsse: None,
+        }
+    }
+
+    /// The request's JSON.
+    ///
+    /// # Errors
+    /// [`EntryError::Malformed`] if serde_json refuses the value (it does not for this type).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| EntryError::malformed("request", e.to_string()))
+    }
+
     /// Parses the JSON body of `POST /api/v2/log/entries`.
     ///
     /// # Errors

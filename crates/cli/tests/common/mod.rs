@@ -338,3 +338,35 @@ pub fn node(script: &str) -> Command {
     c.arg(dir.join(script)).current_dir(dir);
     c
 }
+
+/// What `tests/js/verify.mjs` said: `Ok(identity)` or `Err(the rejection)`, both as its JSON.
+pub fn js_verify(
+    root: &Path,
+    bundle: &Path,
+    artifact: Option<&Path>,
+    identity: &str,
+    issuer: &str,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let mut c = node("verify.mjs");
+    c.arg("--trusted-root")
+        .arg(root)
+        .arg("--bundle")
+        .arg(bundle);
+    if let Some(a) = artifact {
+        c.arg("--artifact").arg(a);
+    }
+    let out = c
+        .args(["--identity", identity, "--issuer", issuer])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed: Option<serde_json::Value> = serde_json::from_str(stdout.trim()).ok();
+    match (out.status.code(), parsed) {
+        (Some(0), Some(v)) if v["verified"] == true => Ok(v),
+        (Some(1), Some(v)) if v["verified"] == false => Err(v),
+        (code, _) => panic!(
+            "verify.mjs neither verified nor rejected (exit {code:?}):\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
