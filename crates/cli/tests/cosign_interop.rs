@@ -244,7 +244,8 @@ fn cosign_verify(
 
 /// The bundle's one log entry, checked: a v0.3 bundle, the expected kind and version; for v1
 /// the log serves the same canonicalized body at the same index, for v2 the inclusion proof
-/// carries a checkpoint and the bundle a signed timestamp. Returns the log index.
+/// carries a checkpoint, the log's checkpoint covers the index and the bundle has a signed
+/// timestamp. Returns the log index.
 fn assert_logged(stack: &Stack, bundle: &Path, rekor: Rekor, kind: &str) -> u64 {
     let doc: Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     assert_eq!(
@@ -289,6 +290,15 @@ fn assert_logged(stack: &Stack, bundle: &Path, rekor: Rekor, kind: &str) -> u64 
                 entry["inclusionProof"]["checkpoint"]["envelope"].is_string(),
                 "{entry}"
             );
+            // The log's current checkpoint (C2SP: origin, then the tree size) covers the entry.
+            let (status, checkpoint) = stack.get("/checkpoint").unwrap();
+            assert_eq!(status, 200, "{checkpoint}");
+            let size: u64 = checkpoint
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_else(|| panic!("no tree size in the checkpoint:\n{checkpoint}"));
+            assert!(size > index, "checkpoint size {size}, entry {index}");
             assert_eq!(
                 doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
                     .as_array()
