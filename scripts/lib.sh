@@ -134,3 +134,29 @@ ensure_image() {
   HALLMARK_BWRAP=$(command -v bwrap)
   export HALLMARK_UMOCI HALLMARK_BWRAP
 }
+
+# cosign 3 for the interop tests (crates/cli/tests/cosign_interop.rs). No cosign package here: it is
+# built from its Go module, pinned by version (the Go checksum database checks what is downloaded),
+# with `go install` into .tools/cosign-$COSIGN_VERSION (gitignored). Skipped when that binary
+# exists and its build info names the pinned version. Go's module and build caches stay in their
+# defaults in the user's home (GOMODCACHE, GOCACHE; about 3 GB after this build), so a fresh clone
+# on a machine that kept them only relinks (about 10 s) instead of building again (about 160 s on
+# 2 cores; run under nice). cosign 3.1.3 needs Go >= 1.26.0 (GOTOOLCHAIN=auto lets an older go
+# fetch that toolchain). Exports HALLMARK_COSIGN.
+COSIGN_VERSION=3.1.3
+ensure_cosign() {
+  local dir="$ROOT/.tools/cosign-$COSIGN_VERSION"
+  if [ ! -x "$dir/cosign" ] || ! go version -m "$dir/cosign" 2>/dev/null |
+    grep -qE "^[[:space:]]+mod[[:space:]]+github.com/sigstore/cosign/v3[[:space:]]+v$COSIGN_VERSION[[:space:]]"; then
+    command -v go >/dev/null || {
+      echo "go not found: cosign $COSIGN_VERSION is built from source (install Go >= 1.26)" >&2
+      return 1
+    }
+    log "building cosign $COSIGN_VERSION (go install) into .tools"
+    mkdir -p "$dir"
+    local start=$SECONDS
+    GOBIN="$dir" CGO_ENABLED=0 GOTOOLCHAIN=auto nice go install "github.com/sigstore/cosign/v3/cmd/cosign@v$COSIGN_VERSION"
+    log "cosign $COSIGN_VERSION built in $((SECONDS - start)) s"
+  fi
+  export HALLMARK_COSIGN="$dir/cosign"
+}

@@ -11,6 +11,7 @@ ensure_packages softhsm2 openssl chromium chromium-driver
 ensure_venv
 ensure_node_clients
 ensure_helm
+ensure_cosign
 
 if [ ! -d "$ROOT/../shared/reference/testdata/rfc6962" ]; then
   echo "note: ../shared/reference/testdata is missing; the RFC 6962 vector tests will fail and say so" >&2

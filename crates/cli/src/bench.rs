@@ -499,7 +499,7 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
                 .body((*body).clone());
             async move {
                 let t = Instant::now();
-                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 201);
+                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 200);
                 (t.elapsed().as_micros() as u64, ok)
             }
         };
@@ -541,7 +541,7 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
     };
     println!("mode               {mode}, {seconds:.0} s");
     println!(
-        "certificates/s     {:.0} (201s: {}, failures: {failures})",
+        "certificates/s     {:.0} (200s: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );

@@ -52,7 +52,9 @@ pub(crate) async fn signing_cert(
     metrics::histogram!("hallmark_signing_cert_seconds").record(started.elapsed().as_secs_f64());
     let chain = result?;
     metrics::counter!("hallmark_certificates_issued_total").increment(1);
-    Ok((StatusCode::CREATED, Json(SigningCertResponse::new(chain))).into_response())
+    // 200 OK, as Fulcio's v2 API answers (grpc-gateway's default; only its legacy v1 API says
+    // 201). sigstore-go, and so cosign, refuses any other status.
+    Ok((StatusCode::OK, Json(SigningCertResponse::new(chain))).into_response())
 }
 
 /// The whole issuance; returns leaf, issuing CA and root PEMs.

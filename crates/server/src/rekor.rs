@@ -257,6 +257,11 @@ pub(crate) async fn create_entry(
     if let Ok(v) = HeaderValue::from_str(&location) {
         headers.insert(header::LOCATION, v);
     }
+    // Rekor sends the entry's UUID (the key of the answer's one-entry map) as a bare `ETag`;
+    // its generated Go client, and so sigstore-go and cosign, finds the entry by that header.
+    if let Ok(v) = HeaderValue::from_str(&uuid) {
+        headers.insert(header::ETAG, v);
+    }
     Ok((StatusCode::CREATED, headers, Json(json)).into_response())
 }
 

@@ -229,7 +229,7 @@ pub struct EmbeddedSctChain {
     pub chain: CertificateChain,
 }
 
-/// `SigningCertificate`: the answer of `POST /api/v2/signingCert` (HTTP 201), in its
+/// `SigningCertificate`: the answer of `POST /api/v2/signingCert` (HTTP 200), in its
 /// embedded-SCT form.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

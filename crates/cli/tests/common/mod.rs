@@ -133,7 +133,7 @@ pub fn openssl_verify_chain(dir: &Path) {
 }
 
 /// A fresh P-256 key and CSR in `dir`, a dev-issuer token for `email`, and the certificate chain
-/// the CA answers with (leaf, issuing CA, root as PEM). Asserts a 201.
+/// the CA answers with (leaf, issuing CA, root as PEM). Asserts a 200.
 pub fn request_certificate(
     stack: &Stack,
     dir: &Path,
@@ -153,7 +153,7 @@ pub fn request_certificate(
     let (status, resp) = stack
         .post("/api/v2/signingCert", &body, Some(&token))
         .unwrap();
-    assert_eq!(status, 201, "{resp}");
+    assert_eq!(status, 200, "{resp}");
     let chain = resp["signedCertificateEmbeddedSct"]["chain"]["certificates"]
         .as_array()
         .unwrap_or_else(|| panic!("no chain in {resp}"))
@@ -184,18 +184,22 @@ pub fn email_token(stack: &Stack, email: &str) -> String {
         .unwrap()
 }
 
+/// The environment variables through which a signing client may pick up a token from the test's
+/// own environment (CI variables, `SIGSTORE_ID_TOKEN`); client commands in the tests remove them.
+pub const AMBIENT_TOKEN_VARS: [&str; 6] = [
+    "SIGSTORE_ID_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "HALLMARK_IDENTITY_TOKEN",
+];
+
 /// A `hallmark` command for the client side: no token source from the test's own environment
 /// (CI variables, `SIGSTORE_ID_TOKEN`), the stack's trust config, run in the stack's directory.
 pub fn client(stack: &Stack, tc: &Path) -> Command {
     let mut c = Command::new(bin());
-    for var in [
-        "SIGSTORE_ID_TOKEN",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITHUB_ACTIONS",
-        "GITLAB_CI",
-        "HALLMARK_IDENTITY_TOKEN",
-    ] {
+    for var in AMBIENT_TOKEN_VARS {
         c.env_remove(var);
     }
     c.env("HALLMARK_TRUST_CONFIG", tc).current_dir(stack.dir());
