@@ -1,5 +1,5 @@
 //! Hallmark's HTTP server: the certificate authority (Fulcio v2 API), its certificate-transparency
-//! log (RFC 6962 API), health, readiness and metrics, and — only when asked for — a development
+//! log (RFC 6962 API), the RFC 3161 timestamp authority (see `tsa`), health, readiness and metrics, and — only when asked for — a development
 //! OIDC issuer.
 //!
 //! # Life of a certificate request (`POST /api/v2/signingCert`)
@@ -41,6 +41,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod trust;
+mod tsa;
 
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-pub use ca_init::{CaInitReport, ca_init};
+pub use ca_init::{CaInitReport, ca_init, ca_init_tsa};
 pub use config::{ConfigError, Settings};
 pub use http::HttpLimits;
 pub use state::AppState;
@@ -77,6 +78,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/log/publicKey", get(rekor::public_key))
         .route("/api/v1/log/proof", get(rekor::proof))
         .route("/api/v1/index/retrieve", post(rekor::index_retrieve))
+        .route("/api/v1/timestamp", post(tsa::timestamp))
+        .route("/api/v1/timestamp/certchain", get(tsa::certchain))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));

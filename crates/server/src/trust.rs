@@ -43,7 +43,7 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     };
     let ct_key = key_der(&settings.ct_key)?;
     let log_key = key_der(&settings.log_key)?;
-    let trusted_root = TrustedRoot::new(
+    let mut trusted_root = TrustedRoot::new(
         vec![CertificateAuthority::new(
             &settings.organization,
             &settings.common_name,
@@ -62,7 +62,37 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     } else {
         Vec::new()
     };
-    let signing = SigningConfig::new(vec![service(url)], oidc, vec![service(url)]);
+    let mut signing = SigningConfig::new(vec![service(url)], oidc, vec![service(url)]);
+    // The timestamp authority, once `ca init` / `ca init-tsa` made its certificate.
+    if settings.tsa_cert_path().exists() {
+        let leaf = read(settings.tsa_cert_path())?;
+        let chain = [
+            hallmark_ca::certificate_der(&leaf)?,
+            hallmark_ca::certificate_der(&root)?,
+        ];
+        let start = leaf
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs() as i64;
+        let tsa_url = format!("{url}/api/v1/timestamp");
+        trusted_root
+            .timestamp_authorities
+            .push(CertificateAuthority::new(
+                &settings.organization,
+                &format!("{} timestamp authority", settings.common_name),
+                &tsa_url,
+                &chain,
+                TimeRange::from(start)?,
+            ));
+        signing.tsa_urls.push(Service::new(
+            &tsa_url,
+            1,
+            TimeRange::from(start)?,
+            &operator,
+        ));
+    }
     let client = ClientTrustConfig::new(trusted_root.clone(), signing);
     Ok((trusted_root, client))
 }

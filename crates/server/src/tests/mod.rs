@@ -10,6 +10,7 @@ mod ca;
 mod ct;
 mod rekor;
 mod service;
+mod tsa;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -210,6 +211,8 @@ pub(crate) struct Harness {
     pub(crate) issuing_cert: Certificate,
     pub(crate) ct_key: SigningKey,
     pub(crate) log_key: SigningKey,
+    /// The timestamp authority's chain (leaf, root), key and signing gate.
+    pub(crate) tsa: tsa::TsaParts,
     custody: Arc<MemoryCustody>,
 }
 
@@ -283,7 +286,9 @@ impl Harness {
         } else {
             None
         };
+        let tsa_harness = tsa::TsaParts::new(&settings);
         let state = Arc::new(AppState {
+            tsa: Some(tsa_harness.tsa.clone()),
             reads: tokio::sync::Semaphore::new(settings.max_concurrent_reads),
             settings,
             custody: custody.clone(),
@@ -302,6 +307,7 @@ impl Harness {
             issuing_cert,
             ct_key,
             log_key,
+            tsa: tsa_harness,
             custody,
         }
     }
