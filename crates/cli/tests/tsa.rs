@@ -63,16 +63,11 @@ fn openssl_verifies_hallmark_timestamps_and_refuses_other_data() {
     let blocks = hallmark_sigstore::pem::decode_all(chain.as_bytes()).unwrap();
     assert_eq!(blocks.len(), 2, "leaf and root");
     let pem = |der: &[u8]| {
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            lines.join("\n")
-        )
+        use der::{Decode as _, EncodePem as _};
+        x509_cert::Certificate::from_der(der)
+            .unwrap()
+            .to_pem(der::pem::LineEnding::LF)
+            .unwrap()
     };
     std::fs::write(dir.join("leaf.pem"), pem(&blocks[0].der)).unwrap();
     std::fs::write(dir.join("root.pem"), pem(&blocks[1].der)).unwrap();
