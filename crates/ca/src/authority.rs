@@ -14,6 +14,11 @@
 //! | authorityKeyIdentifier | its own SKI | the root's SKI |
 //! | serial | 126 random bits | 126 random bits |
 //! | key | ECDSA P-256 / P-384 | ECDSA P-256 / P-384 |
+//!
+//! The timestamp authority's leaf ([`tsa_certificate`], issued by the root), as RFC 3161 §2.3
+//! and the Sigstore TSA require: subject `O=<organization>, CN=<common name>`; basicConstraints
+//! CA false (critical); keyUsage digitalSignature (critical); extKeyUsage exactly timeStamping,
+//! critical; SKI, and AKI = the root's SKI; 126 random serial bits; an ECDSA P-256 key.
 
 use std::time::{Duration, SystemTime};
 
@@ -169,6 +174,87 @@ pub fn intermediate_certificate<K: IssuingKey + ?Sized>(
     let der = sign_certificate(
         root_key,
         "signing the intermediate certificate",
+        &algorithm,
+        &tbs.encode()?,
+    )?;
+    decode_own(&der)
+}
+
+/// Build the timestamp authority's leaf for `tsa_public_key` (DER `SubjectPublicKeyInfo`, ECDSA
+/// P-256), issued and signed by the root (`root_key` holding `root`'s key), valid from
+/// `not_before` for `validity` (but never past the root's notAfter).
+///
+/// # Errors
+/// [`CaError::CertificateKeyMismatch`] if `root` does not hold `root_key`'s public key,
+/// [`CaError::UnsuitableCertificate`] if `root` is not a CA, [`CaError::UnsupportedCaKey`] for a
+/// key that is not P-256, [`CaError::Signer`], [`CaError::Time`].
+pub fn tsa_certificate<K: IssuingKey + ?Sized>(
+    root_key: &K,
+    root: &Certificate,
+    tsa_public_key: &[u8],
+    subject: &CaSubject,
+    not_before: SystemTime,
+    validity: Duration,
+) -> Result<Certificate> {
+    check_key_matches("root", root, &root_key.public_key_der()?)?;
+    check_is_ca("root", root)?;
+    let what = "the timestamp authority key";
+    let key = pubkey::decode_public_key(what, tsa_public_key)?;
+    if key.algorithm() != KeyAlgorithm::EcdsaP256 {
+        return Err(CaError::UnsupportedCaKey {
+            what,
+            key: key.algorithm().to_string(),
+        });
+    }
+    let spki = ca_public_key(what, tsa_public_key)?;
+    let ski = x509::key_identifier(&spki)?;
+    let root_ski = subject_key_identifier(root)?;
+    // Within the root's validity: a verifier checks the whole chain at genTime.
+    let root_end = root.tbs_certificate().validity().not_after.to_system_time();
+    let start = x509::floor_to_second(not_before)?;
+    let validity = match root_end.duration_since(start) {
+        Ok(left) => validity.min(left),
+        Err(_) => {
+            return Err(CaError::UnsuitableCertificate {
+                what: "root",
+                reason: "it has expired".to_owned(),
+            });
+        }
+    };
+    let mut exts = vec![
+        x509::extension(
+            oid::BASIC_CONSTRAINTS,
+            true,
+            &BasicConstraints {
+                ca: false,
+                path_len_constraint: None,
+            },
+        )?,
+        x509::extension(
+            oid::KEY_USAGE,
+            true,
+            &KeyUsage(KeyUsages::DigitalSignature.into()),
+        )?,
+        x509::extension(
+            oid::EXT_KEY_USAGE,
+            true,
+            &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
+        )?,
+    ];
+    exts.extend(x509::key_identifier_extensions(&ski, &root_ski)?);
+    let algorithm = root_key.signature_algorithm()?;
+    let tbs = Tbs::v3(
+        x509::random_serial()?,
+        algorithm.clone(),
+        root.tbs_certificate().subject().clone(),
+        x509::validity(start, validity)?,
+        subject.to_name()?,
+        spki,
+        exts,
+    );
+    let der = sign_certificate(
+        root_key,
+        "signing the timestamp authority certificate",
         &algorithm,
         &tbs.encode()?,
     )?;
@@ -436,4 +522,61 @@ pub(crate) fn trim_start(input: &[u8]) -> &[u8] {
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(input.len());
     &input[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use ecdsa::elliptic_curve::Generate as _;
+
+    #[test]
+    fn the_tsa_leaf_may_only_stamp_time_and_ends_with_the_root() {
+        let root_key = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let tsa_key = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let subject = |cn: &str| CaSubject {
+            organization: "Test".into(),
+            common_name: cn.into(),
+        };
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let root = root_certificate(&root_key, &subject("root"), now, 30 * day).unwrap();
+        let leaf = tsa_certificate(
+            &root_key,
+            &root,
+            &tsa_key.public_key_der().unwrap(),
+            &subject("tsa"),
+            now,
+            3650 * day,
+        )
+        .unwrap();
+        verify_issued_by("tsa", &leaf, "root", &root).unwrap();
+        let tbs = leaf.tbs_certificate();
+        assert_eq!(
+            tbs.validity().not_after,
+            root.tbs_certificate().validity().not_after
+        );
+        let eku = x509::find_extension(tbs.extensions(), &oid::EXT_KEY_USAGE).unwrap();
+        assert!(eku.critical);
+        assert_eq!(
+            ExtendedKeyUsage::from_der(eku.extn_value.as_bytes())
+                .unwrap()
+                .0,
+            vec![oid::KP_TIME_STAMPING]
+        );
+        let bc = x509::find_extension(tbs.extensions(), &oid::BASIC_CONSTRAINTS).unwrap();
+        assert!(
+            !BasicConstraints::from_der(bc.extn_value.as_bytes())
+                .unwrap()
+                .ca
+        );
+        assert!(check_is_ca("tsa", &leaf).is_err());
+        // Only P-256 keys, and only from the root's key.
+        let p384 = p384::ecdsa::SigningKey::try_generate().unwrap();
+        let spki = p384.public_key_der().unwrap();
+        assert!(tsa_certificate(&root_key, &root, &spki, &subject("t"), now, day).is_err());
+        let other = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let spki = tsa_key.public_key_der().unwrap();
+        assert!(tsa_certificate(&other, &root, &spki, &subject("t"), now, day).is_err());
+    }
 }

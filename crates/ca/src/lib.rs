@@ -14,7 +14,8 @@
 //! - **CA certificates** ([`root_certificate`], [`intermediate_certificate`]): a self-signed
 //!   root (pathLen 1) and an intermediate that issues leaves (pathLen 0, extKeyUsage
 //!   codeSigning, as Fulcio's intermediate), ECDSA P-256 or P-384; [`check_key_matches`] and
-//!   [`check_ca_chain`] check existing ones.
+//!   [`check_ca_chain`] check existing ones. The timestamp authority's leaf
+//!   ([`tsa_certificate`]): issued by the root, timeStamping only.
 //! - **Requests** ([`parse_csr`], [`verify_proof_of_possession`]): a PKCS#10 CSR's
 //!   self-signature, or sigstore-js's signature over the token's `email`/`sub`. Leaf keys:
 //!   ECDSA P-256/P-384, Ed25519, RSA 2048–4096.
@@ -111,7 +112,7 @@ mod x509;
 pub use authority::{
     CaSubject, certificate_der, certificate_key_algorithm, certificate_pem, check_ca_chain,
     check_key_matches, intermediate_certificate, parse_certificate, root_certificate,
-    verify_issued_by,
+    tsa_certificate, verify_issued_by,
 };
 pub use error::{CaError, Result};
 pub use hallmark_sigstore::crypto::KeyAlgorithm;

@@ -108,6 +108,26 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         parallel: usize,
     },
+    /// Timestamps per second from a running server's RFC 3161 authority (POST
+    /// /api/v1/timestamp over HTTP, DER queries with nonces, from concurrent clients; every
+    /// answer parsed and checked: granted, imprint, nonce, signature by the TSA leaf), beside the
+    /// raw single-session HSM signing rate measured in the same run on the same token.
+    Tsa {
+        /// The server.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The key for the raw signing rate (created if missing), on the TSA's token.
+        #[arg(long, default_value = "pkcs11:token=hallmark;object=bench-key")]
+        key: KeyRef,
+        /// Concurrent clients (closed loop).
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[command(flatten)]
+        hsm: HsmArgs,
+    },
     /// HSM signing rate: the module's own rate (raw C_Sign) against the key handle.
     Hsm {
         /// The key to sign with (created if missing).
@@ -149,6 +169,13 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             bench_proofs(&dir, size, samples)
         }
         BenchCommand::Hsm { key, seconds, hsm } => bench_hsm(&hsm, &key, seconds),
+        BenchCommand::Tsa {
+            url,
+            key,
+            clients,
+            seconds,
+            hsm,
+        } => bench_tsa(&url, &hsm, &key, clients, seconds),
         BenchCommand::Sign {
             url,
             trust_config,
@@ -446,6 +473,137 @@ fn raw_sign_rate(token: &hallmark_keys::Hsm, label: &str, dur: Duration) -> Resu
         }
         Ok(n as f64 / start.elapsed().as_secs_f64())
     })?
+}
+
+/// Checks one timestamp answer: granted, over `digest`, echoing `nonce`, signed by `tsa_key`
+/// (the leaf's public key, uncompressed point).
+fn check_timestamp(answer: &[u8], digest: &[u8], nonce: u64, tsa_key: &[u8]) -> Result<()> {
+    use hallmark_sigstore::rfc3161::ParsedResponse;
+    let parsed = ParsedResponse::from_der(answer).context("not a TimeStampResp")?;
+    ensure!(parsed.status == 0, "status {} (not granted)", parsed.status);
+    let info = parsed.tst_info.context("granted without a token")?;
+    ensure!(
+        info.message_imprint.hashed_message.as_bytes() == digest,
+        "the token is over other data"
+    );
+    let echoed = info.nonce.context("the nonce is missing")?;
+    let want = der::asn1::Uint::new(&nonce.to_be_bytes())?;
+    ensure!(echoed.as_bytes() == want.as_bytes(), "another nonce");
+    aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+        tsa_key,
+    )
+    .verify(&parsed.signed_attrs_der, &parsed.signature)
+    .map_err(|_| anyhow::anyhow!("the token's signature does not verify"))
+}
+
+fn bench_tsa(url: &str, hsm: &HsmArgs, key: &KeyRef, clients: usize, seconds: f64) -> Result<()> {
+    use der::Decode as _;
+    use hallmark_sigstore::HashAlgorithm;
+    use hallmark_sigstore::rfc3161::TimestampRequest;
+    use sha2::Digest as _;
+    let url = url.trim_end_matches('/').to_owned();
+    ensure!(
+        clients >= 1 && seconds > 0.0,
+        "--clients and --seconds must be positive"
+    );
+    let dur = Duration::from_secs_f64(seconds);
+    // The TSA leaf's key, from the static chain endpoint.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let chain = rt
+        .block_on(async {
+            reqwest::get(format!("{url}/api/v1/timestamp/certchain"))
+                .await?
+                .error_for_status()?
+                .bytes()
+                .await
+        })
+        .context("fetching the TSA chain (is the server running, with its TSA?)")?;
+    let leaf = hallmark_sigstore::pem::decode_all(&chain)?
+        .into_iter()
+        .next()
+        .context("the TSA chain is empty")?;
+    let leaf = x509_cert::Certificate::from_der(&leaf.der)?;
+    let tsa_key: Arc<[u8]> = leaf
+        .tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+        .into();
+
+    // The raw rate first, on the same machine, so both figures come from one run.
+    let signer = hsm.load_or_generate_p256(key)?;
+    let raw = raw_sign_rate(signer.hsm(), key.object(), dur)?;
+    drop(signer);
+
+    let endpoint: Arc<str> = format!("{url}/api/v1/timestamp").into();
+    let next = Arc::new(AtomicU64::new(1));
+    let (latencies, failures, elapsed) = rt.block_on(async move {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(clients.max(64))
+            .build()?;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let http = http.clone();
+            let endpoint = endpoint.clone();
+            let next = next.clone();
+            let tsa_key = tsa_key.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                while start.elapsed() < dur {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let digest = sha2::Sha256::digest(n.to_be_bytes());
+                    let mut req = match TimestampRequest::new(HashAlgorithm::Sha256, &digest) {
+                        Ok(r) => r,
+                        Err(_) => break,
+                    };
+                    req.nonce = der::asn1::Uint::new(&n.to_be_bytes())
+                        .ok()
+                        .map(der::asn1::Int::from);
+                    req.cert_req = n.is_multiple_of(2);
+                    let Ok(body) = req.to_der() else { break };
+                    let t = Instant::now();
+                    let answer = http
+                        .post(&*endpoint)
+                        .header("content-type", "application/timestamp-query")
+                        .body(body)
+                        .send()
+                        .await;
+                    let ok = match answer {
+                        Ok(r) if r.status().as_u16() == 200 => match r.bytes().await {
+                            Ok(b) => check_timestamp(&b, &digest, n, &tsa_key).is_ok(),
+                            Err(_) => false,
+                        },
+                        _ => false,
+                    };
+                    out.push((t.elapsed().as_micros() as u64, ok));
+                }
+                out
+            }));
+        }
+        let (lat, failed) = collect_outcomes(tasks).await?;
+        Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
+    })?;
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "path               HTTP POST /api/v1/timestamp (DER, nonce, checked), {clients} clients, {seconds:.0} s"
+    );
+    println!("raw C_Sign         {raw:.0} signatures/s (1 session, {key})");
+    println!(
+        "timestamps/s       {rate:.0} (200s checked: {}, failures: {failures}), {:.0}% of raw",
+        latencies.len(),
+        100.0 * rate / raw
+    );
+    print_latency(&latencies);
+    ensure!(
+        failures == 0,
+        "{failures} timestamps failed or did not check"
+    );
+    Ok(())
 }
 
 /// One client's request body: a token from the development issuer, an in-memory P-256 key, and

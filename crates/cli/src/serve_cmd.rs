@@ -26,6 +26,10 @@ pub(crate) enum CaCommand {
     /// Create the CA's root and issuing keys inside the HSM, the root and issuing certificates,
     /// and the CT log key. Refuses to overwrite anything that exists.
     Init(ConfigArgs),
+    /// Add the RFC 3161 timestamp authority to an existing CA: a P-256 key inside the HSM and
+    /// its certificate (timeStamping only) signed by the root, in ca/tsa.pem. Opens the root's
+    /// token; refuses to overwrite an existing TSA certificate. (`ca init` makes it too.)
+    InitTsa(ConfigArgs),
 }
 
 /// `hallmark trust-root`.
@@ -117,6 +121,12 @@ pub(crate) fn ca(cmd: CaCommand) -> Result<()> {
         CaCommand::Init(args) => {
             let settings = args.load()?;
             let report = hallmark_server::ca_init(&settings)?;
+            print!("{report}");
+            Ok(())
+        }
+        CaCommand::InitTsa(args) => {
+            let settings = args.load()?;
+            let report = hallmark_server::ca_init_tsa(&settings)?;
             print!("{report}");
             Ok(())
         }

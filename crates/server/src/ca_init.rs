@@ -42,6 +42,8 @@ impl fmt::Display for CaInitReport {
 const ROOT_VALIDITY: Duration = Duration::from_secs(20 * 365 * 86_400);
 /// Issuing certificate validity.
 const ISSUING_VALIDITY: Duration = Duration::from_secs(10 * 365 * 86_400);
+/// Timestamp authority certificate validity (cut to the root's end).
+const TSA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// `hallmark ca init`: root and issuing keys generated inside the HSM, their certificates written
 /// as PEM (and stored on the token), and the CT log key. Never overwrites: an existing key or
@@ -147,6 +149,7 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
             Err(e) => report.lines.push(format!("could not store the {what} certificate on the token ({e}); the PEM file is the copy to back up")),
         }
     }
+    add_tsa(settings, root_key.as_ref(), &root, &mut report)?;
     for (what, key) in [
         ("CT log", &settings.ct_key),
         ("signature log", &settings.log_key),
@@ -166,6 +169,86 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
             Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
         }
     }
+    Ok(report)
+}
+
+/// The timestamp authority: its P-256 key generated inside the HSM (or an existing one kept), and
+/// its certificate signed by the root key, written to `ca/tsa.pem` (which must not exist).
+fn add_tsa(
+    settings: &Settings,
+    root_key: &dyn IssuingKey,
+    root: &hallmark_ca::Certificate,
+    report: &mut CaInitReport,
+) -> Result<()> {
+    let path = settings.tsa_cert_path();
+    if path.exists() {
+        bail!(
+            "refusing to create the timestamp authority: {} already exists. Nothing was changed.",
+            path.display()
+        );
+    }
+    let key = &settings.tsa_key;
+    let hsm = open_token(settings, key)?;
+    let tsa_key = match hsm.load_p256(key.object()) {
+        Ok(k) => {
+            report.lines.push(format!(
+                "timestamp authority key {key} already exists; kept"
+            ));
+            k
+        }
+        Err(KeyError::KeyNotFound { .. }) => {
+            let k = hsm.generate_p256(key.object())?;
+            report.lines.push(format!(
+                "generated timestamp authority key {key} (P-256) inside the HSM"
+            ));
+            k
+        }
+        Err(e) => return Err(e).with_context(|| format!("checking the TSA key {key}")),
+    };
+    let subject = hallmark_ca::CaSubject {
+        organization: settings.organization.clone(),
+        common_name: format!("{} timestamp authority", settings.common_name),
+    };
+    let leaf = hallmark_ca::tsa_certificate(
+        root_key,
+        root,
+        &tsa_key.public_key_der(),
+        &subject,
+        SystemTime::now(),
+        TSA_VALIDITY,
+    )?;
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    write_new(&path, hallmark_ca::certificate_pem(&leaf)?.as_bytes())?;
+    report.lines.push(format!(
+        "wrote the timestamp authority certificate to {} (chain: it, then the root)",
+        path.display()
+    ));
+    Ok(())
+}
+
+/// `hallmark ca init-tsa`: adds the timestamp authority to an existing CA (one made before the
+/// TSA existed). Opens the root key's token (the root signs the TSA certificate); never
+/// overwrites: an existing `ca/tsa.pem` is an error.
+pub fn ca_init_tsa(settings: &Settings) -> Result<CaInitReport> {
+    let mut report = CaInitReport::default();
+    let root_path = settings.root_cert_path();
+    let bytes = std::fs::read(&root_path).with_context(|| {
+        format!(
+            "reading {} (no CA yet: `hallmark ca init` creates the TSA too)",
+            root_path.display()
+        )
+    })?;
+    let root = hallmark_ca::parse_certificate("CA root certificate", &bytes)?;
+    let root_hsm = open_root_token(settings)?;
+    let key = &settings.root_key;
+    let root_key: Box<dyn IssuingKey> = match root_hsm.load_p256(key.object()) {
+        Ok(k) => Box::new(k),
+        Err(KeyError::CurveMismatch { .. }) => Box::new(root_hsm.load_p384(key.object())?),
+        Err(e) => return Err(e).with_context(|| format!("loading the root key {key}")),
+    };
+    hallmark_ca::check_key_matches("root", &root, &root_key.public_key_der()?)
+        .with_context(|| format!("{} and {key}", root_path.display()))?;
+    add_tsa(settings, root_key.as_ref(), &root, &mut report)?;
     Ok(report)
 }
 

@@ -27,6 +27,11 @@
 //!   key: pkcs11:token=hallmark;object=log-v2-key
 //!   frozen: false                       # true: writes answer 405, reads go on
 //!   tiles_dir: /srv/tiles               # also write checkpoint and tiles here (static hosting)
+//! tsa:                                  # the RFC 3161 timestamp authority (/api/v1/timestamp)
+//!   key: pkcs11:token=hallmark;object=hallmark-tsa   # P-256; its certificate is ca/tsa.pem
+//!   policy_oid: 1.3.6.1.4.1.57264.2     # the policy tokens are issued under (and requests may name)
+//!   max_concurrent: 4                   # timestamps being signed at once
+//!   max_queue: 256                      # more waiting for a signer; beyond that: 503 + Retry-After
 //! oidc:
 //!   issuers_file: issuers.yaml          # Hallmark's format or Fulcio's (OIDCIssuers / MetaIssuers)
 //! dev_oidc: false                       # a development OIDC issuer at <public_url>/dev-oidc
@@ -115,6 +120,8 @@ struct File {
     log_v2: LogV2File,
     #[serde(default)]
     oidc: OidcFile,
+    #[serde(default)]
+    tsa: TsaFile,
     dev_oidc: Option<bool>,
     dev_oidc_unsafe_allow_anywhere: Option<bool>,
     max_body_bytes: Option<usize>,
@@ -176,6 +183,16 @@ struct LogFile {
     key: Option<String>,
     max_entry_bytes: Option<usize>,
     accept_any_signer: Option<bool>,
+}
+
+/// `tsa:`: the timestamp authority.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TsaFile {
+    key: Option<String>,
+    policy_oid: Option<String>,
+    max_concurrent: Option<usize>,
+    max_queue: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -259,6 +276,14 @@ pub struct Settings {
     pub hsm_max_sessions: usize,
     /// Log reads (entries, proofs, search) running on blocking threads at once.
     pub max_concurrent_reads: usize,
+    /// The timestamp authority's key (P-256, label `hallmark-tsa` by default).
+    pub tsa_key: KeyRef,
+    /// The policy the timestamp authority issues tokens under.
+    pub tsa_policy: der::asn1::ObjectIdentifier,
+    /// Timestamps signed at once.
+    pub tsa_max_concurrent: usize,
+    /// Timestamp requests waiting for a signer beyond those; more are answered 503.
+    pub tsa_max_queue: usize,
 }
 
 impl Settings {
@@ -270,6 +295,11 @@ impl Settings {
     /// The issuing CA certificate file.
     pub fn issuing_cert_path(&self) -> PathBuf {
         self.data_dir.join("ca").join("issuing.pem")
+    }
+
+    /// The timestamp authority's certificate (the leaf; the chain is it and the root).
+    pub fn tsa_cert_path(&self) -> PathBuf {
+        self.data_dir.join("ca").join("tsa.pem")
     }
 
     /// The public URL once the listening address is known.
@@ -489,6 +519,24 @@ pub fn load(
         frozen: file.log_v2.frozen.unwrap_or(false),
         tiles_dir: file.log_v2.tiles_dir,
     };
+    let tsa_key = key(
+        "tsa.key",
+        file.tsa.key,
+        "pkcs11:token=hallmark;object=hallmark-tsa",
+    )?;
+    let tsa_policy = match file.tsa.policy_oid.as_deref() {
+        None => hallmark_sigstore::rfc3161::DEFAULT_POLICY,
+        Some(s) => der::asn1::ObjectIdentifier::new(s)
+            .map_err(|e| invalid("tsa.policy_oid", format!("{s:?} is not an OID: {e}")))?,
+    };
+    let tsa_max_concurrent = file.tsa.max_concurrent.unwrap_or(4);
+    if !(1..=1024).contains(&tsa_max_concurrent) {
+        return Err(invalid("tsa.max_concurrent", "must be between 1 and 1024"));
+    }
+    let tsa_max_queue = file.tsa.max_queue.unwrap_or(256);
+    if tsa_max_queue > 100_000 {
+        return Err(invalid("tsa.max_queue", "must be at most 100000"));
+    }
     let max_entry_bytes = file.log.max_entry_bytes.unwrap_or(128 * 1024);
     // The request body, the entry parser and the sequencer all take this one limit; the parser
     // refuses bodies above MAX_ENTRY_BYTES whatever the configuration says.
@@ -578,6 +626,10 @@ pub fn load(
         hsm_max_sessions,
         max_concurrent_reads,
         http,
+        tsa_key,
+        tsa_policy,
+        tsa_max_concurrent,
+        tsa_max_queue,
     })
 }
 
@@ -641,6 +693,39 @@ mod tests {
         assert_eq!(s.public_host(), "127.0.0.1:3000");
         assert_eq!(s.dev_issuer_url(), "http://127.0.0.1:3000/dev-oidc");
         assert_eq!(s.root_key.object(), "ca-root");
+        assert_eq!(s.tsa_key.object(), "hallmark-tsa");
+        assert_eq!(s.tsa_policy.to_string(), "1.3.6.1.4.1.57264.2");
+        assert_eq!((s.tsa_max_concurrent, s.tsa_max_queue), (4, 256));
+    }
+
+    #[test]
+    fn tsa_settings() {
+        let p = tempfile_path("tsa");
+        std::fs::write(
+            &p,
+            "dev_oidc: true\ntsa:\n  key: pkcs11:token=t;object=ts\n  policy_oid: 1.2.3.4\n  max_concurrent: 2\n  max_queue: 0\n",
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!(s.tsa_key.object(), "ts");
+        assert_eq!(s.tsa_policy.to_string(), "1.2.3.4");
+        assert_eq!((s.tsa_max_concurrent, s.tsa_max_queue), (2, 0));
+        for (yaml, field) in [
+            (
+                "dev_oidc: true\ntsa:\n  policy_oid: nope\n",
+                "tsa.policy_oid",
+            ),
+            (
+                "dev_oidc: true\ntsa:\n  max_concurrent: 0\n",
+                "tsa.max_concurrent",
+            ),
+            ("dev_oidc: true\ntsa:\n  keys: x\n", "keys"),
+        ] {
+            std::fs::write(&p, yaml).unwrap();
+            let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+            assert!(e.contains(field), "{yaml}: {e}");
+        }
+        std::fs::remove_file(p).ok();
     }
 
     #[test]

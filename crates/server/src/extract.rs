@@ -120,7 +120,7 @@ const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads a request body up to `limit` bytes; larger is a JSON 413, delivered after the rest of
 /// the body has been drained (up to [`DRAIN_LIMIT`] bytes and [`DRAIN_TIME`]).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     use axum::body::HttpBody as _;
     let too_large = || {
         ApiError::new(

@@ -1,5 +1,5 @@
 //! Hallmark's HTTP server: the certificate authority (Fulcio v2 API), its certificate-transparency
-//! log (RFC 6962 API), health, readiness and metrics, and — only when asked for — a development
+//! log (RFC 6962 API), the RFC 3161 timestamp authority (see `tsa`), health, readiness and metrics, and — only when asked for — a development
 //! OIDC issuer.
 //!
 //! # Life of a certificate request (`POST /api/v2/signingCert`)
@@ -42,6 +42,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod trust;
+mod tsa;
 
 use std::sync::Arc;
 
@@ -51,7 +52,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-pub use ca_init::{CaInitReport, ca_init};
+pub use ca_init::{CaInitReport, ca_init, ca_init_tsa};
 pub use config::{ConfigError, Settings};
 pub use http::HttpLimits;
 pub use state::AppState;
@@ -81,6 +82,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/log/entries", post(rekor_v2::create_entry))
         .route("/checkpoint", get(rekor_v2::checkpoint))
         .route("/tile/{*path}", get(rekor_v2::tile))
+        .route("/api/v1/timestamp", post(tsa::timestamp))
+        .route("/api/v1/timestamp/certchain", get(tsa::certchain))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));

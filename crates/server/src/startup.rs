@@ -52,6 +52,47 @@ fn load_log_key(s: &Settings, key: &KeyRef, what: &str) -> Result<Pkcs11Key<p256
         .with_context(|| format!("loading the {what} {key} (run `hallmark ca init`?)"))
 }
 
+/// The timestamp authority, when its certificate exists: the leaf must hold the TSA key and be
+/// issued by the root. Without the certificate the server runs without a TSA (an authority
+/// created before the TSA existed, until `hallmark ca init-tsa`).
+fn load_tsa(
+    s: &Settings,
+    root: &Certificate,
+) -> Result<Option<(crate::tsa::Tsa, Pkcs11Key<p256::NistP256>)>> {
+    let path = s.tsa_cert_path();
+    if !path.exists() {
+        tracing::warn!(
+            path = %path.display(),
+            "no timestamp authority certificate: /api/v1/timestamp is off (run `hallmark ca init-tsa`)"
+        );
+        return Ok(None);
+    }
+    let leaf = read_cert(&path)?;
+    let key = load_log_key(s, &s.tsa_key, "timestamp authority key")?;
+    hallmark_ca::check_key_matches("timestamp authority", &leaf, &key.public_key_der())
+        .with_context(|| format!("{} and {}", path.display(), s.tsa_key))?;
+    hallmark_ca::verify_issued_by("timestamp authority", &leaf, "root", root)
+        .with_context(|| format!("{} is not issued by the CA root", path.display()))?;
+    let chain = [&leaf, root];
+    let chain_der = chain
+        .iter()
+        .map(|c| hallmark_ca::certificate_der(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain_pem = chain
+        .iter()
+        .map(|c| hallmark_ca::certificate_pem(c))
+        .collect::<Result<String, _>>()?;
+    let tsa = crate::tsa::Tsa::new(
+        &chain_der,
+        chain_pem,
+        Arc::new(key.clone()),
+        s.tsa_policy,
+        s.tsa_max_concurrent,
+        s.tsa_max_queue,
+    )?;
+    Ok(Some((tsa, key)))
+}
+
 /// A redb store at `data_dir/<file>`.
 fn open_store(s: &Settings, file: &str) -> Result<SharedStore> {
     let db = s.data_dir.join(file);
@@ -66,6 +107,7 @@ struct HsmCustody {
     log: Pkcs11Key<p256::NistP256>,
     ct: Pkcs11Key<p256::NistP256>,
     log_v2: Option<Pkcs11Key<p256::NistP256>>,
+    tsa: Option<Pkcs11Key<p256::NistP256>>,
 }
 
 impl KeyCustody for HsmCustody {
@@ -88,6 +130,12 @@ impl KeyCustody for HsmCustody {
             metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => "log_v2")
                 .set(k.hsm().sessions_in_use() as f64);
         }
+        if let Some(tsa) = &self.tsa {
+            metrics::counter!("hallmark_hsm_signatures_total", "key" => "tsa")
+                .absolute(tsa.signature_count());
+            metrics::gauge!("hallmark_hsm_sessions_in_use", "handle" => "tsa")
+                .set(tsa.hsm().sessions_in_use() as f64);
+        }
         for (handle, hsm) in [
             ("issuing", &self.issuing),
             ("log", self.log.hsm()),
@@ -104,7 +152,7 @@ impl AppState {
     /// `metrics` renders the recorder the binary installed.
     pub async fn open(settings: Settings, metrics: PrometheusHandle) -> Result<Self> {
         let s = settings.clone();
-        let (custody, ca, ct, rekor, rekor_v2, root_key_reachable) =
+        let (custody, ca, ct, rekor, rekor_v2, root_key_reachable, tsa) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let hsm = open_token(&s, &s.issuing_key)?;
                 let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
@@ -161,13 +209,18 @@ impl AppState {
                     issuing_cert,
                     s.accept_any_signer,
                 );
+                let (tsa, tsa_key) = match load_tsa(&s, &root)? {
+                    Some((tsa, key)) => (Some(Arc::new(tsa)), Some(key)),
+                    None => (None, None),
+                };
                 let custody = HsmCustody {
                     issuing: hsm,
                     log: log_key,
                     ct: ct_key,
                     log_v2: log_v2_key,
+                    tsa: tsa_key,
                 };
-                Ok((custody, ca, ct, rekor, rekor_v2, root_key_reachable))
+                Ok((custody, ca, ct, rekor, rekor_v2, root_key_reachable, tsa))
             })
             .await
             .context("start-up task")??;
@@ -192,6 +245,7 @@ impl AppState {
             root_key_reachable,
             metrics,
             reads,
+            tsa,
         })
     }
 }

@@ -53,6 +53,8 @@ pub struct AppState {
     pub(crate) metrics: PrometheusHandle,
     /// Permits for the blocking read path (`crate::reads`).
     pub(crate) reads: tokio::sync::Semaphore,
+    /// The timestamp authority, when its certificate exists (`hallmark ca init-tsa`).
+    pub(crate) tsa: Option<Arc<crate::tsa::Tsa>>,
 }
 
 impl fmt::Debug for AppState {

@@ -56,7 +56,7 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
         v2.checkpoint_key_id = v2.log_id.clone();
         tlogs.push(v2);
     }
-    let trusted_root = TrustedRoot::new(
+    let mut trusted_root = TrustedRoot::new(
         vec![CertificateAuthority::new(
             &settings.organization,
             &settings.common_name,
@@ -75,11 +75,46 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     } else {
         Vec::new()
     };
-    let mut rekor = vec![service(url)];
-    if log_v2_key.is_some() {
-        rekor.push(Service::new(url, 2, valid.clone(), &operator));
+    let mut signing = SigningConfig::new(vec![service(url)], oidc, vec![service(url)]);
+    let mut has_tsa = false;
+    // The timestamp authority, once `ca init` / `ca init-tsa` made its certificate.
+    if settings.tsa_cert_path().exists() {
+        let leaf = read(settings.tsa_cert_path())?;
+        let chain = [
+            hallmark_ca::certificate_der(&leaf)?,
+            hallmark_ca::certificate_der(&root)?,
+        ];
+        let start = leaf
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs() as i64;
+        let tsa_url = format!("{url}/api/v1/timestamp");
+        trusted_root
+            .timestamp_authorities
+            .push(CertificateAuthority::new(
+                &settings.organization,
+                &format!("{} timestamp authority", settings.common_name),
+                &tsa_url,
+                &chain,
+                TimeRange::from(start)?,
+            ));
+        signing.tsa_urls.push(Service::new(
+            &tsa_url,
+            1,
+            TimeRange::from(start)?,
+            &operator,
+        ));
+        has_tsa = true;
     }
-    let signing = SigningConfig::new(vec![service(url)], oidc, rekor);
+    // Rekor v2 only with a timestamp authority: v2 entries carry no signed entry timestamp, and
+    // clients that pick the v2 log from the signing config need a TSA for the signing time.
+    if log_v2_key.is_some() && has_tsa {
+        signing
+            .rekor_tlog_urls
+            .push(Service::new(url, 2, valid.clone(), &operator));
+    }
     let client = ClientTrustConfig::new(trusted_root.clone(), signing);
     Ok((trusted_root, client))
 }

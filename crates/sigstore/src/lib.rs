@@ -13,6 +13,7 @@
 //! | [`bundle`], [`common`] | Sigstore bundles v0.1-v0.3 (message signature or DSSE, Rekor v1/v2 entries, timestamps), built and parsed by the same types |
 //! | [`trust`] | `TrustedRoot`, `SigningConfig`, `ClientTrustConfig`, built and parsed, with key rotation windows |
 //! | [`pem`] | PEM texts (RFC 7468), one block or a chain, through `pem-rfc7468` |
+//! | [`rfc3161`] | RFC 3161 timestamps, the authority's side: `TimeStampReq` (DER) and the Sigstore TSA's JSON request, `TSTInfo`, the CMS `SignedData` token, `TimeStampResp` (granted or rejection) |
 //! | [`protojson`], [`time`] | the protobuf JSON mapping (64-bit integers as strings, base64 bytes) and RFC 3339 times |
 //! | [`intoto`] | in-toto: Statement v1 and link predicate v0.3, securesystemslib canonical JSON and key ids, classic v0.9 links and layouts (with keyless OIDC functionaries), artifact rules and their engine |
 //! | [`body`] | Rekor v1 entry documents as serde types: proposed entries (built by clients), canonical bodies (built by [`ProposedEntry::verify`], parsed by [`body::CanonicalBody::parse`]); Rekor v2 canonical bodies (`hashedrekord` / `dsse` v0.0.2) in [`body::v2`], built and parsed |
@@ -67,6 +68,7 @@ pub mod oid;
 pub mod pem;
 pub mod protojson;
 pub mod rekor_v2;
+pub mod rfc3161;
 pub mod time;
 pub mod tls;
 pub mod trust;

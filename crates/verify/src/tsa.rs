@@ -444,3 +444,69 @@ pub(crate) fn verify(
     }
     Err(TimestampError::NotVerified(reasons))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use hallmark_sigstore::HashAlgorithm;
+    use hallmark_sigstore::rfc3161::{DEFAULT_POLICY, TimestampAuthority, TimestampRequest};
+    use hallmark_sigstore::trust::{CertificateAuthority, TimeRange};
+
+    use super::*;
+
+    /// A Hallmark authority as `ca init` makes it (root, TSA leaf), a token from
+    /// `hallmark_sigstore::rfc3161` over a signature, and the trusted root naming the authority.
+    fn hallmark_token(signature: &[u8], now: SystemTime) -> (Vec<u8>, TrustedRoot) {
+        let subject = |cn: &str| hallmark_ca::CaSubject {
+            organization: "Hallmark test".into(),
+            common_name: cn.into(),
+        };
+        let day = Duration::from_secs(86_400);
+        let root_key = p256::ecdsa::SigningKey::from_slice(&[1; 32]).unwrap();
+        let tsa_key = p256::ecdsa::SigningKey::from_slice(&[2; 32]).unwrap();
+        let start = now - day;
+        let root =
+            hallmark_ca::root_certificate(&root_key, &subject("root"), start, 30 * day).unwrap();
+        let spki = hallmark_ca::IssuingKey::public_key_der(&tsa_key).unwrap();
+        let leaf =
+            hallmark_ca::tsa_certificate(&root_key, &root, &spki, &subject("tsa"), start, 30 * day)
+                .unwrap();
+        let chain = vec![
+            hallmark_ca::certificate_der(&leaf).unwrap(),
+            hallmark_ca::certificate_der(&root).unwrap(),
+        ];
+        let authority = TimestampAuthority::new(&chain, DEFAULT_POLICY).unwrap();
+        let digest = aws_lc_rs::digest::digest(&digest::SHA256, signature);
+        let mut request = TimestampRequest::new(HashAlgorithm::Sha256, digest.as_ref()).unwrap();
+        request.cert_req = true;
+        let resp = authority
+            .respond::<_, p256::ecdsa::DerSignature>(&request, &[9; 16], now, &tsa_key)
+            .unwrap();
+        let start_s = start.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+        let mut trusted = hallmark_sigstore::trust::TrustedRoot::new(vec![], vec![], vec![]);
+        trusted
+            .timestamp_authorities
+            .push(CertificateAuthority::new(
+                "Hallmark test",
+                "tsa",
+                "http://hallmark.test/api/v1/timestamp",
+                &chain,
+                TimeRange::from(start_s).unwrap(),
+            ));
+        let json = serde_json::to_vec(&trusted).unwrap();
+        (resp, TrustedRoot::from_json(&json).unwrap())
+    }
+
+    #[test]
+    fn hallmark_timestamps_verify_and_only_for_their_data() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (resp, root) = hallmark_token(b"the bundle's signature", now);
+        let stamp = verify(&resp, b"the bundle's signature", &root).unwrap();
+        assert_eq!(stamp.time, 1_800_000_000);
+        assert_eq!(stamp.authority, "http://hallmark.test/api/v1/timestamp");
+        let e = verify(&resp, b"another signature", &root).unwrap_err();
+        assert!(matches!(e, TimestampError::ImprintMismatch), "{e}");
+    }
+}

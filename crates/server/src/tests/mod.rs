@@ -11,6 +11,7 @@ mod ct;
 mod rekor;
 mod rekor_v2;
 mod service;
+mod tsa;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -212,6 +213,8 @@ pub(crate) struct Harness {
     pub(crate) ct_key: SigningKey,
     pub(crate) log_key: SigningKey,
     pub(crate) log_v2_key: SigningKey,
+    /// The timestamp authority's chain (leaf, root), key and signing gate.
+    pub(crate) tsa: tsa::TsaParts,
     custody: Arc<MemoryCustody>,
 }
 
@@ -296,7 +299,9 @@ impl Harness {
         } else {
             None
         };
+        let tsa_harness = tsa::TsaParts::new(&settings);
         let state = Arc::new(AppState {
+            tsa: Some(tsa_harness.tsa.clone()),
             reads: tokio::sync::Semaphore::new(settings.max_concurrent_reads),
             settings,
             custody: custody.clone(),
@@ -317,6 +322,7 @@ impl Harness {
             ct_key,
             log_key,
             log_v2_key,
+            tsa: tsa_harness,
             custody,
         }
     }
