@@ -2,10 +2,18 @@
 //! deployment speaking the Fulcio v2 and Rekor v1 APIs), writing Sigstore bundles v0.3.
 //!
 //! For each file: SHA-256 of the file, an ECDSA signature over it with the session's ephemeral
-//! key, a `hashedrekord` 0.0.1 entry in the log, and a bundle built from the log's answer (SET,
-//! inclusion proof, checkpoint). Each bundle is verified offline against the trust root before
-//! it is written, so a misbehaving server (bad proof, bad SET, foreign CA) is caught at signing
-//! time. `attest` wraps an in-toto Statement v1 in a DSSE envelope and logs a `dsse` 0.0.1 entry.
+//! key, then one of:
+//! - Rekor v1: a `hashedrekord` 0.0.1 entry, and a bundle from the log's answer (SET, inclusion
+//!   proof, checkpoint);
+//! - Rekor v2 (the default when the signing config offers a v2 log and a timestamp authority): an
+//!   RFC 3161 timestamp over the signature from the timestamp authority, a `hashedRekordRequestV002`
+//!   entry, and a bundle with the log's entry (inclusion proof in a signed checkpoint, no SET) and
+//!   the timestamp, which is the bundle's trusted signing time.
+//!
+//! Each bundle is verified offline against the trust root before it is written, so a misbehaving
+//! server (bad proof, bad SET or timestamp, foreign CA) is caught at signing time. `attest` wraps
+//! an in-toto Statement v1 in a DSSE envelope and logs a `dsse` 0.0.1 entry (v1) or a
+//! hashedrekord over SHA-256 of the envelope's PAE (v2, as sigstore-python and cosign do).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,10 +22,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail, ensure};
 use clap::Args;
 use hallmark_sigstore::body::Body as EntryBody;
+use hallmark_sigstore::body::v2::Verifier as V2Verifier;
 use hallmark_sigstore::bundle::{
-    Bundle, BundleContent, Envelope, MessageSignature, TransparencyLogEntry,
+    Bundle, BundleContent, Envelope, MessageSignature, Rfc3161SignedTimestamp,
+    TimestampVerificationData, TransparencyLogEntry,
 };
 use hallmark_sigstore::intoto::{ResourceDescriptor, Statement};
+use hallmark_sigstore::protojson::{Base64, Int64};
+use hallmark_sigstore::rekor_v2::CreateEntryRequest;
+use hallmark_sigstore::rfc3161::{ParsedResponse, TimestampRequest};
 use hallmark_verify::{IdentityPolicy, Matcher, Policy};
 use serde_json::Value;
 use signature::hazmat::PrehashSigner as _;
@@ -205,16 +218,17 @@ pub(crate) async fn sign_content(
     content: &Content,
 ) -> Result<Signed> {
     let cred = session.credential().await?;
-    let signature: Vec<u8>;
-    let (proposed, bundle_content) = match content {
+    // The signature, the v1 entry, and the digest a v2 entry names (of the file, or of the
+    // DSSE envelope's PAE: Rekor v2 logs envelopes as hashedrekord).
+    let (signature, proposed, bundle_content, signed_digest) = match content {
         Content::Digest(digest) => {
             let sig: p256::ecdsa::Signature = cred
                 .key
                 .sign_prehash(digest)
                 .context("signing the digest")?;
             let sig = sig.to_der();
-            signature = sig.as_bytes().to_vec();
             (
+                sig.as_bytes().to_vec(),
                 EntryBody::hashedrekord(
                     sig.as_bytes(),
                     cred.cert_pem.as_bytes(),
@@ -227,6 +241,7 @@ pub(crate) async fn sign_content(
                     digest,
                     sig.as_bytes(),
                 )),
+                *digest,
             )
         }
         Content::Dsse {
@@ -236,19 +251,48 @@ pub(crate) async fn sign_content(
             let pae = hallmark_sigstore::dsse_pae(payload_type, payload);
             let sig: p256::ecdsa::DerSignature = signature::Signer::try_sign(&cred.key, &pae)
                 .context("signing the DSSE envelope")?;
-            signature = sig.as_bytes().to_vec();
             let envelope = Envelope::new(payload_type, payload, sig.as_bytes());
             (
+                sig.as_bytes().to_vec(),
                 EntryBody::dsse(&envelope, &[cred.cert_pem.as_bytes()])?.to_json()?,
                 BundleContent::Dsse(envelope),
+                hallmark_sigstore::crypto::sha256(&pae),
             )
         }
     };
-    let entry = session.create_entry(proposed).await?;
-    let index = entry.log_index;
-    let tlog_entry = TransparencyLogEntry::from_rekor_v1(&entry)
-        .context("the log's answer cannot go into a bundle")?;
-    let json = Bundle::v0_3(&cred.cert_der, bundle_content, tlog_entry).to_json()?;
+    let (index, json) = if session.endpoints().rekor_version == 2 {
+        // Rekor v2 signs no entry timestamp: the signing time comes from the timestamp
+        // authority, over the signature, asked first.
+        let timestamp = timestamp_signature(session, &signature).await?;
+        let request = CreateEntryRequest::hashed_rekord(
+            &signed_digest,
+            &signature,
+            V2Verifier::certificate(&cred.cert_der, hallmark_sigstore::KeyType::EcdsaP256),
+        )
+        .to_json()?;
+        let tlog_entry = session.create_entry_v2(request).await?;
+        let index = tlog_entry
+            .log_index
+            .and_then(Int64::unsigned)
+            .context("the log's answer has no log index")?;
+        let mut bundle = Bundle::v0_3(&cred.cert_der, bundle_content, tlog_entry);
+        if let Some(vm) = bundle.verification_material.as_mut() {
+            vm.timestamp_verification_data = Some(TimestampVerificationData {
+                rfc3161_timestamps: vec![Rfc3161SignedTimestamp {
+                    signed_timestamp: Some(Base64::encode(&timestamp)),
+                }],
+            });
+        }
+        (index, bundle.to_json()?)
+    } else {
+        let entry = session.create_entry(proposed).await?;
+        let tlog_entry = TransparencyLogEntry::from_rekor_v1(&entry)
+            .context("the log's answer cannot go into a bundle")?;
+        (
+            entry.log_index,
+            Bundle::v0_3(&cred.cert_der, bundle_content, tlog_entry).to_json()?,
+        )
+    };
     let verified = check_bundle(trust, &json, content)?;
     Ok(Signed {
         bundle: json,
@@ -256,6 +300,39 @@ pub(crate) async fn sign_content(
         signature,
         signer: verified.signer,
     })
+}
+
+/// An RFC 3161 timestamp (the DER `TimeStampResp`) over SHA-256 of `signature`, with a fresh
+/// nonce and the authority's certificate asked for; the answer's status and nonce are checked
+/// here, its signature with the bundle.
+async fn timestamp_signature(session: &Session, signature: &[u8]) -> Result<Vec<u8>> {
+    let digest = hallmark_sigstore::crypto::sha256(signature);
+    let mut request = TimestampRequest::new(hallmark_sigstore::HashAlgorithm::Sha256, &digest)
+        .context("building the timestamp request")?;
+    let mut nonce = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut nonce).context("drawing a nonce")?;
+    request.nonce = Some(
+        der::asn1::Uint::new(&nonce)
+            .map(der::asn1::Int::from)
+            .context("encoding the nonce")?,
+    );
+    request.cert_req = true;
+    let answer = session
+        .timestamp(request.to_der().context("encoding the timestamp request")?)
+        .await?;
+    let parsed = ParsedResponse::from_der(&answer)
+        .context("the timestamp authority's answer is not an RFC 3161 TimeStampResp")?;
+    let tst = parsed.tst_info.as_ref().with_context(|| {
+        format!(
+            "the timestamp authority refused the request (status {}, failure bits {:?})",
+            parsed.status, parsed.fail_bits
+        )
+    })?;
+    ensure!(
+        tst.nonce == request.nonce,
+        "the timestamp authority's answer does not echo our nonce"
+    );
+    Ok(answer)
 }
 
 /// Verifies a freshly made bundle offline against the trust root (any identity: the point is
