@@ -532,7 +532,6 @@ fn cosign_signs_attests_and_verifies_with_hallmark_on_the_v1_log() {
 }
 
 #[test]
-#[ignore = "needs Rekor v2 + TSA (lead merges)"]
 fn cosign_signs_attests_and_verifies_with_hallmark_on_the_v2_log_with_a_tsa() {
     cosign_round_trips(Rekor::V2WithTsa);
 }
