@@ -37,6 +37,10 @@ fi
 if [ ! -f "$HALLMARK_DATA_DIR/ca/root.pem" ]; then
   log "creating the CA (keys inside the HSM)"
   HALLMARK_ROOT_PKCS11_PIN_FILE="$STATE/hsm/root-user-pin" "$HALLMARK_BIN" ca init
+else
+  # A CA from an earlier run: add what this version serves and it lacks (the Rekor v2 log key,
+  # the timestamp authority); changes nothing when all is there.
+  HALLMARK_ROOT_PKCS11_PIN_FILE="$STATE/hsm/root-user-pin" "$HALLMARK_BIN" ca upgrade >/dev/null
 fi
 
 url="${HALLMARK_PUBLIC_URL:-http://${HALLMARK_LISTEN:-127.0.0.1:3000}}"

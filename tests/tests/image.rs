@@ -561,8 +561,19 @@ fn image_runs_the_charts_softhsm_pod_as_its_user_with_a_read_only_root() {
     );
     let second: Vec<String> = inits.iter().map(|c| pod.run(&image, c)).collect();
     assert!(second[0].contains("already present"), "{}", second[0]);
+    // The second start upgrades in place: everything exists, so everything is kept.
     assert!(
-        second[1].contains("the CA exists; nothing to do"),
+        second[1].contains("the CA exists; adding what this version lacks"),
+        "{}",
+        second[1]
+    );
+    assert!(
+        second[1].contains("Rekor v2 log key") && second[1].contains("already exists; kept"),
+        "{}",
+        second[1]
+    );
+    assert!(
+        second[1].contains("timestamp authority certificate") && !second[1].contains("wrote"),
         "{}",
         second[1]
     );

@@ -30,6 +30,10 @@ pub(crate) enum CaCommand {
     /// its certificate (timeStamping only) signed by the root, in ca/tsa.pem. Opens the root's
     /// token; refuses to overwrite an existing TSA certificate. (`ca init` makes it too.)
     InitTsa(ConfigArgs),
+    /// Bring a CA made by an earlier version up to this one: add what is missing (the Rekor v2
+    /// log key, the timestamp authority), never replacing anything. Opens the root's token only
+    /// to certify a new timestamp authority. Safe to run again.
+    Upgrade(ConfigArgs),
 }
 
 /// `hallmark trust-root`.
@@ -127,6 +131,12 @@ pub(crate) fn ca(cmd: CaCommand) -> Result<()> {
         CaCommand::InitTsa(args) => {
             let settings = args.load()?;
             let report = hallmark_server::ca_init_tsa(&settings)?;
+            print!("{report}");
+            Ok(())
+        }
+        CaCommand::Upgrade(args) => {
+            let settings = args.load()?;
+            let report = hallmark_server::ca_upgrade(&settings)?;
             print!("{report}");
             Ok(())
         }

@@ -150,6 +150,12 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
         }
     }
     add_tsa(settings, root_key.as_ref(), &root, &mut report)?;
+    add_log_keys(settings, &mut report)?;
+    Ok(report)
+}
+
+/// The logs' P-256 keys, each generated inside the HSM unless it exists (kept).
+fn add_log_keys(settings: &Settings, report: &mut CaInitReport) -> Result<()> {
     for (what, key) in [
         ("CT log", &settings.ct_key),
         ("signature log", &settings.log_key),
@@ -169,7 +175,7 @@ pub fn ca_init(settings: &Settings) -> Result<CaInitReport> {
             Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
         }
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The timestamp authority: its P-256 key generated inside the HSM (or an existing one kept), and
@@ -231,6 +237,29 @@ fn add_tsa(
 /// overwrites: an existing `ca/tsa.pem` is an error.
 pub fn ca_init_tsa(settings: &Settings) -> Result<CaInitReport> {
     let mut report = CaInitReport::default();
+    add_tsa_to_existing_ca(settings, &mut report)?;
+    Ok(report)
+}
+
+/// `hallmark ca upgrade`: brings a CA made by an earlier version up to what this one serves,
+/// adding only what is missing and never replacing anything: the logs' keys (the Rekor v2 log's
+/// is new) and the timestamp authority (key and certificate; opens the root's token only then).
+/// Running it again changes nothing.
+pub fn ca_upgrade(settings: &Settings) -> Result<CaInitReport> {
+    let mut report = CaInitReport::default();
+    add_log_keys(settings, &mut report)?;
+    if settings.tsa_cert_path().exists() {
+        report.lines.push(format!(
+            "timestamp authority certificate {} already exists; kept",
+            settings.tsa_cert_path().display()
+        ));
+    } else {
+        add_tsa_to_existing_ca(settings, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn add_tsa_to_existing_ca(settings: &Settings, report: &mut CaInitReport) -> Result<()> {
     let root_path = settings.root_cert_path();
     let bytes = std::fs::read(&root_path).with_context(|| {
         format!(
@@ -248,8 +277,7 @@ pub fn ca_init_tsa(settings: &Settings) -> Result<CaInitReport> {
     };
     hallmark_ca::check_key_matches("root", &root, &root_key.public_key_der()?)
         .with_context(|| format!("{} and {key}", root_path.display()))?;
-    add_tsa(settings, root_key.as_ref(), &root, &mut report)?;
-    Ok(report)
+    add_tsa(settings, root_key.as_ref(), &root, report)
 }
 
 /// Writes a file that must not exist yet.

@@ -52,7 +52,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-pub use ca_init::{CaInitReport, ca_init, ca_init_tsa};
+pub use ca_init::{CaInitReport, ca_init, ca_init_tsa, ca_upgrade};
 pub use config::{ConfigError, Settings};
 pub use http::HttpLimits;
 pub use state::AppState;

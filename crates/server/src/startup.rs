@@ -195,7 +195,10 @@ impl AppState {
                 let rekor =
                     crate::logs::rekor_log(open_store(&s, "log.redb")?, log_key.clone(), &s)?;
                 let (rekor_v2, log_v2_key) = if s.log_v2.enabled {
-                    let key = load_log_key(&s, &s.log_v2.key, "Rekor v2 log key")?;
+                    let key = load_log_key(&s, &s.log_v2.key, "Rekor v2 log key").context(
+                        "the Rekor v2 log's key (for a CA made before the v2 log, `hallmark ca \
+                         upgrade` adds it; or set log_v2.enabled: false)",
+                    )?;
                     let log =
                         crate::logs::rekor_v2_log(open_store(&s, "log-v2.redb")?, key.clone(), &s)?;
                     (Some(Arc::new(log)), Some(key))
