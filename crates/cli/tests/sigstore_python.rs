@@ -35,6 +35,13 @@ fn sigstore_python_signs_attests_and_verifies_against_hallmark() {
             .output()
             .unwrap()
     };
+    // The signing config offers Hallmark's TSA: sigstore-python (rfc3161-client) asked it for a
+    // timestamp, and its verification below checks that token against the trusted root.
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("artifact.sigstore.json")).unwrap())
+            .unwrap();
+    let stamps = &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+    assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
     let ok = verify("artifact.sigstore.json", &artifact, EMAIL, &stack.issuer());
     assert!(
         ok.status.success(),
