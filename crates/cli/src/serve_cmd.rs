@@ -65,9 +65,12 @@ pub(crate) fn trust_root(args: TrustRootArgs) -> Result<()> {
     if let Some(path) = &args.previous {
         let previous =
             std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        // The next whole second: validity windows end exclusively (sigstore-python keeps a
+        // timestamp only if it is before the end) and RFC 3161 times are whole seconds, so a
+        // timestamp from the current second stays inside the retired authority's window.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+            .map_or(0, |d| d.as_secs() as i64 + 1);
         let retired_at = hallmark_sigstore::trust::Timestamp::from_unix(now)?;
         let carried = hallmark_server::merge_previous(&mut root, &previous, &retired_at)
             .with_context(|| format!("merging {}", path.display()))?;

@@ -15,6 +15,7 @@
 //! an in-toto Statement v1 in a DSSE envelope and logs a `dsse` 0.0.1 entry (v1) or a
 //! hashedrekord over SHA-256 of the envelope's PAE (v2, as sigstore-python and cosign do).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -130,12 +131,14 @@ pub(crate) fn sign(args: SignArgs) -> Result<()> {
     let parallel = args.signer.parallel.max(1);
     runtime()?.block_on(async move {
         let limit = Arc::new(tokio::sync::Semaphore::new(parallel));
+        let same = SameContent::default();
         let mut tasks = tokio::task::JoinSet::new();
         for (file, out) in files {
-            let (session, trust, limit) = (session.clone(), trust.clone(), limit.clone());
+            let (session, trust, limit, same) =
+                (session.clone(), trust.clone(), limit.clone(), same.clone());
             tasks.spawn(async move {
                 let _permit = limit.acquire().await;
-                let result = sign_file(&session, &trust, &file, &out).await;
+                let result = sign_file(&session, &trust, &same, &file, &out).await;
                 (file, out, result)
             });
         }
@@ -191,11 +194,34 @@ pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
     Ok(hallmark_intoto::hash::sha256_file(path, false)?)
 }
 
-async fn sign_file(session: &Session, trust: &TrustConfig, file: &Path, out: &Path) -> Result<u64> {
+/// Files of one invocation with the same content share one signature and log entry: the
+/// session's key signs deterministically (RFC 6979), so a second entry would be the first one
+/// again, which a Rekor v2 log answers with 409 and cannot hand back.
+type SameContent =
+    Arc<std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<(Arc<Vec<u8>>, u64)>>>>>;
+
+async fn sign_file(
+    session: &Session,
+    trust: &TrustConfig,
+    same: &SameContent,
+    file: &Path,
+    out: &Path,
+) -> Result<u64> {
     let digest = file_sha256(file).await?;
-    let signed = sign_content(session, trust, &Content::Digest(digest)).await?;
-    write_bundle(out, &signed.bundle)?;
-    Ok(signed.log_index)
+    let cell = same
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a signing task panicked"))?
+        .entry(digest)
+        .or_default()
+        .clone();
+    let (bundle, index) = cell
+        .get_or_try_init(|| async {
+            let signed = sign_content(session, trust, &Content::Digest(digest)).await?;
+            Ok::<_, anyhow::Error>((Arc::new(signed.bundle), signed.log_index))
+        })
+        .await?;
+    write_bundle(out, bundle)?;
+    Ok(*index)
 }
 
 /// A signature made, logged and verified by [`sign_content`].

@@ -44,9 +44,21 @@ fn assert_fails_naming(what: &str, out: &Output, check: &str) {
 
 /// `hallmark sign` of one file with a token file; the bundle written beside it.
 fn hallmark_sign(stack: &Stack, tc: &Path, tok: &Path, artifact: &Path) -> PathBuf {
+    hallmark_sign_with(stack, tc, tok, artifact, &[])
+}
+
+/// [`hallmark_sign`] with more arguments (`--rekor-version 1`).
+fn hallmark_sign_with(
+    stack: &Stack,
+    tc: &Path,
+    tok: &Path,
+    artifact: &Path,
+    args: &[&str],
+) -> PathBuf {
     run(signer(stack, tc, "sign")
         .arg("--identity-token-file")
         .arg(tok)
+        .args(args)
         .arg(artifact));
     PathBuf::from(format!("{}.sigstore.json", artifact.display()))
 }
@@ -212,7 +224,43 @@ fn hallmark_verify_names_the_check_that_fails() {
     let tok = token_file(&stack, EMAIL);
     let artifact = dir.join("release.bin");
     std::fs::write(&artifact, b"release 1.0\n").unwrap();
-    let bundle = hallmark_sign(&stack, &tc, &tok, &artifact);
+    // Rekor v2 (the default): the signing time is the TSA's; a changed timestamp or checkpoint
+    // is named.
+    let v2 = hallmark_sign(&stack, &tc, &tok, &artifact);
+    let v2 = tampered(&v2, "v2.sigstore.json", |_| {});
+    assert_ok(
+        "the untouched v2 bundle",
+        &hallmark_verify(&stack, &tc, &artifact, &v2, EMAIL),
+    );
+    let stamp = tampered(&v2, "stamp.json", |d| {
+        flip_b64(
+            &mut d["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"],
+        );
+    });
+    assert_fails_naming(
+        "tampered RFC 3161 timestamp",
+        &hallmark_verify(&stack, &tc, &artifact, &stamp, EMAIL),
+        "signed timestamp",
+    );
+    let checkpoint = tampered(&v2, "checkpoint.json", |d| {
+        let cp = &mut d["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"];
+        let text = cp.as_str().unwrap().replacen('\n', "\n1", 1);
+        *cp = Value::String(text);
+    });
+    assert!(
+        !hallmark_verify(&stack, &tc, &artifact, &checkpoint, EMAIL)
+            .status
+            .success(),
+        "a changed checkpoint verified"
+    );
+    // Rekor v1 for the rest (the SET and integrated time are v1's).
+    let bundle = hallmark_sign_with(
+        &stack,
+        &tc,
+        &tok,
+        &artifact,
+        &["--rekor-version", "1", "--overwrite"],
+    );
     assert_ok(
         "the untouched bundle",
         &hallmark_verify(&stack, &tc, &artifact, &bundle, EMAIL),
@@ -322,7 +370,8 @@ fn hallmark_verify_names_the_check_that_fails() {
     );
     assert!(
         stderr.contains("verification failed: transparency log:")
-            || stderr.contains("verification failed: certificate chain:"),
+            || stderr.contains("verification failed: certificate chain:")
+            || stderr.contains("verification failed: signed timestamp:"),
         "{stderr}"
     );
     // ... and it does verify against its own.
@@ -633,9 +682,12 @@ fn identical_files_in_one_invocation_share_their_log_entry() {
         doc["verificationMaterial"]["tlogEntries"][0]["logIndex"].clone()
     };
     assert_eq!(index(&a), index(&b));
+    // One entry, in the Rekor v2 log (the default), none in v1.
+    let (_, checkpoint) = stack.get("/checkpoint").unwrap();
+    assert_eq!(checkpoint.lines().nth(1), Some("1"), "{checkpoint}");
     let (_, log) = stack.get("/api/v1/log").unwrap();
     let log: Value = serde_json::from_str(&log).unwrap();
-    assert_eq!(log["treeSize"], 1, "{log}");
+    assert_eq!(log["treeSize"], 0, "{log}");
 }
 
 /// A deploy gate checks everything one `hallmark sign` signed in one command; one bad file fails

@@ -604,9 +604,10 @@ fn assert_classic_bundle(stack: &Stack, tc: &Path, doc: &Value, bundle_out: &Pat
         b64(&env["signatures"][0]["sig"]),
         "sig is the envelope's signature in hex"
     );
+    // Logged in the Rekor v2 log: the envelope as a hashedrekord over its PAE.
     assert_eq!(
-        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
-        "dsse"
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"],
+        serde_json::json!({"kind": "hashedrekord", "version": "0.0.2"})
     );
     std::fs::write(bundle_out, serde_json::to_vec(bundle).unwrap()).unwrap();
     let mut c = client(stack, tc);

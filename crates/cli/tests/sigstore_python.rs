@@ -181,7 +181,15 @@ fn bundles_from_before_a_rotation_verify_against_the_merged_trust_root() {
             .len(),
         2
     );
-    assert_eq!(doc["trustedRoot"]["tlogs"].as_array().unwrap().len(), 2);
+    // Each authority's Rekor v1 and v2 logs; the TSAs likewise.
+    assert_eq!(doc["trustedRoot"]["tlogs"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        doc["trustedRoot"]["timestampAuthorities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(doc["trustedRoot"]["certificateAuthorities"][1]["validFor"]["end"].is_string());
     assert_eq!(doc["signingConfig"]["caUrls"][0]["url"], new.url.as_str());
 
