@@ -268,6 +268,20 @@ fn chart_lints_renders_and_validates_in_each_hsm_mode() {
         std::fs::write(&rendered, &yaml).unwrap();
         check_secure_defaults(&file, &docs);
         check_skip_reasons(&file, &docs);
+        // An Ingress routes every public API, the Rekor v2 checkpoint and tiles included, and
+        // not /metrics.
+        for ingress in kind(&docs, "Ingress") {
+            let paths: Vec<&str> = ingress["spec"]["rules"][0]["http"]["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["path"].as_str().unwrap())
+                .collect();
+            for want in ["/api/", "/ct/", "/checkpoint", "/tile/"] {
+                assert!(paths.contains(&want), "{file}: Ingress paths {paths:?}");
+            }
+            assert!(!paths.contains(&"/metrics"), "{file}: {paths:?}");
+        }
         let cfg = kind(&docs, "ConfigMap")
             .into_iter()
             .find(|c| c["data"]["config.yaml"].is_string())
