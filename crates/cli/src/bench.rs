@@ -53,11 +53,16 @@ pub(crate) enum BenchCommand {
         dir: Option<PathBuf>,
     },
     /// Certificates per second from a running server: POST /api/v2/signingCert over HTTP with
-    /// real tokens from its development issuer, from concurrent clients.
+    /// real tokens from a development issuer, from concurrent clients. Every answer must hold an
+    /// X.509 certificate (Hallmark's 201 or Fulcio's 200, embedded- or detached-SCT form).
     Ca {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// A Hallmark server whose development issuer mints the tokens (default: `--url`), so
+        /// that another CA that trusts that issuer, such as Fulcio, can be measured.
+        #[arg(long)]
+        issuer_url: Option<String>,
         /// Concurrent clients (closed loop: each sends its next request when the last returns).
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -73,11 +78,17 @@ pub(crate) enum BenchCommand {
     /// (`POST /api/v1/log/entries`): every 201 must carry a SET and an inclusion proof. Rekor v2
     /// (`--api 2`, `POST /api/v2/log/entries`): every answer is checked, its inclusion proof
     /// against its checkpoint and the checkpoint's signature with the v2 log key from
-    /// `--trust-config`.
+    /// `--trust-config`, or with `--log-key` and `--origin` for a log that no Hallmark trust
+    /// config lists (rekor-tiles).
     LogApi {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// A Hallmark server whose CA (with its development issuer) certifies the entries' key
+        /// (default: `--url`). A log that does not chain-validate certificates, such as
+        /// rekor-tiles, can then be measured.
+        #[arg(long)]
+        ca_url: Option<String>,
         /// Concurrent clients.
         #[arg(long, default_value_t = 128)]
         clients: usize,
@@ -89,8 +100,17 @@ pub(crate) enum BenchCommand {
         api: u32,
         /// The server's ClientTrustConfig or trusted root (for `--api 2`: the v2 log key that
         /// checks each answer's checkpoint).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "log_key")]
         trust_config: Option<PathBuf>,
+        /// For `--api 2` instead of `--trust-config`: the log's checkpoint key, a PEM ECDSA
+        /// P-256 public key (C2SP signed-note key ID: the first four bytes of SHA-256 of its
+        /// SubjectPublicKeyInfo, as Hallmark and rekor-tiles compute it).
+        #[arg(long, requires = "origin")]
+        log_key: Option<PathBuf>,
+        /// With `--log-key`: the checkpoint origin, which is also the note's key name (rekor-tiles:
+        /// its `--hostname`).
+        #[arg(long, requires = "log_key")]
+        origin: Option<String>,
     },
     /// `hallmark sign` on many small files in one invocation against a running server (with
     /// its development OIDC issuer): signatures per second, and how many certificates it took.
@@ -157,23 +177,41 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         } => bench_sign(&url, &trust_config, files, parallel),
         BenchCommand::Ca {
             url,
+            issuer_url,
             clients,
             seconds,
             rate,
-        } => bench_ca(&url, clients, seconds, rate),
+        } => {
+            let issuer = issuer_url.unwrap_or_else(|| url.clone());
+            bench_ca(&url, &issuer, clients, seconds, rate)
+        }
         BenchCommand::LogApi {
             url,
+            ca_url,
             clients,
             entries,
             api,
             trust_config,
+            log_key,
+            origin,
         } => {
-            let checker = match (api, trust_config) {
-                (1, _) => None,
-                (_, Some(tc)) => Some(Arc::new(V2Checker::new(&url, &tc)?)),
-                (_, None) => bail!("--api 2 needs --trust-config (the v2 log key)"),
+            let checker = match (api, trust_config, log_key.zip(origin)) {
+                (1, None, None) => None,
+                (1, _, _) => {
+                    bail!("--trust-config and --log-key check Rekor v2 answers: add --api 2")
+                }
+                (_, Some(tc), _) => Some(Arc::new(V2Checker::from_trust_config(&url, &tc)?)),
+                (_, None, Some((pem, origin))) => {
+                    Some(Arc::new(V2Checker::from_pem(&pem, &origin)?))
+                }
+                (_, None, None) => {
+                    bail!(
+                        "--api 2 needs --trust-config, or --log-key and --origin (the v2 log key)"
+                    )
+                }
             };
-            bench_log_api(&url, clients, entries, checker)
+            let ca_url = ca_url.unwrap_or_else(|| url.clone());
+            bench_log_api(&url, &ca_url, clients, entries, checker)
         }
     }
 }
@@ -448,16 +486,17 @@ fn raw_sign_rate(token: &hallmark_keys::Hsm, label: &str, dur: Duration) -> Resu
     })?
 }
 
-/// One client's request body: a token from the development issuer, an in-memory P-256 key, and
-/// the proof of possession (its signature over the token's email).
-fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
-    ca_request_body_for(url, n, &memory_key()?)
+/// One client's request body: a token from the development issuer of the Hallmark server at
+/// `issuer`, an in-memory P-256 key, and the proof of possession (its signature over the token's
+/// email).
+fn ca_request_body(issuer: &str, n: usize) -> Result<Vec<u8>> {
+    ca_request_body_for(issuer, n, &memory_key()?)
 }
 
-fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
+fn ca_request_body_for(issuer: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
     use spki::EncodePublicKey as _;
     let email = format!("bench-{n}@hallmark.local");
-    let token = crate::serve_cmd::dev_token(url, &email)?;
+    let token = crate::serve_cmd::dev_token(issuer, &email)?;
     let pem = key
         .verifying_key()
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
@@ -472,14 +511,21 @@ fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>>
     .to_json()?)
 }
 
-fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Result<()> {
+fn bench_ca(
+    url: &str,
+    issuer: &str,
+    clients: usize,
+    seconds: f64,
+    rate: Option<f64>,
+) -> Result<()> {
     let url = url.trim_end_matches('/').to_owned();
+    let issuer = issuer.trim_end_matches('/');
     ensure!(
         clients >= 1 && seconds > 0.0,
         "--clients and --seconds must be positive"
     );
     let bodies: Vec<Arc<Vec<u8>>> = (0..clients)
-        .map(|n| ca_request_body(&url, n).map(Arc::new))
+        .map(|n| ca_request_body(issuer, n).map(Arc::new))
         .collect::<Result<_>>()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -499,7 +545,12 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
                 .body((*body).clone());
             async move {
                 let t = Instant::now();
-                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 201);
+                let ok = match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        r.bytes().await.is_ok_and(|b| issued_certificate(&b))
+                    }
+                    _ => false,
+                };
                 (t.elapsed().as_micros() as u64, ok)
             }
         };
@@ -541,13 +592,31 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
     };
     println!("mode               {mode}, {seconds:.0} s");
     println!(
-        "certificates/s     {:.0} (201s: {}, failures: {failures})",
+        "certificates/s     {:.0} (answers with a certificate: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );
     print_latency(&lat);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
+}
+
+/// Whether a CA's answer to `POST /api/v2/signingCert` holds an X.509 leaf certificate. Hallmark
+/// answers 201 in the embedded-SCT form; Fulcio answers 200, and without a CT log in the
+/// detached-SCT form (`signedCertificateDetachedSct`), which Hallmark's own response type refuses.
+fn issued_certificate(answer: &[u8]) -> bool {
+    use der::Decode as _;
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(answer) else {
+        return false;
+    };
+    let leaf = [
+        "signedCertificateEmbeddedSct",
+        "signedCertificateDetachedSct",
+    ]
+    .iter()
+    .find_map(|form| json[form]["chain"]["certificates"][0].as_str());
+    leaf.and_then(|pem| crate::client::pem_to_der(pem).ok())
+        .is_some_and(|der| x509_cert::Certificate::from_der(&der).is_ok())
 }
 
 /// Checks Rekor v2 answers: the inclusion proof against the answer's checkpoint, and the
@@ -558,7 +627,8 @@ struct V2Checker {
 }
 
 impl V2Checker {
-    fn new(url: &str, trust_config: &Path) -> Result<Self> {
+    /// The v2 log key from a Hallmark trust config; the note name is the host of `url`.
+    fn from_trust_config(url: &str, trust_config: &Path) -> Result<Self> {
         use spki::DecodePublicKey as _;
         let bytes = std::fs::read(trust_config)
             .with_context(|| format!("reading {}", trust_config.display()))?;
@@ -575,8 +645,26 @@ impl V2Checker {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .context("--url has no host")?;
+        Self::with_key(&host, key)
+    }
+
+    /// A log key given as a PEM public key, signing checkpoints as `origin`.
+    fn from_pem(pem: &Path, origin: &str) -> Result<Self> {
+        use spki::DecodePublicKey as _;
+        let text =
+            std::fs::read_to_string(pem).with_context(|| format!("reading {}", pem.display()))?;
+        let key = VerifyingKey::from_public_key_pem(&text).with_context(|| {
+            format!(
+                "{} is not a PEM ECDSA P-256 public key (Ed25519 log keys are not supported)",
+                pem.display()
+            )
+        })?;
+        Self::with_key(origin, key)
+    }
+
+    fn with_key(name: &str, key: VerifyingKey) -> Result<Self> {
         Ok(Self {
-            verifier: hallmark_tlog::note::NoteVerifier::ecdsa(&host, key)?,
+            verifier: hallmark_tlog::note::NoteVerifier::ecdsa(name, key)?,
             seen: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -628,6 +716,7 @@ impl V2Checker {
 
 fn bench_log_api(
     url: &str,
+    ca_url: &str,
     clients: usize,
     entries: usize,
     v2: Option<Arc<V2Checker>>,
@@ -639,10 +728,11 @@ fn bench_log_api(
         clients >= 1 && entries >= 1,
         "--clients and --entries must be positive"
     );
-    // A certificate from the server's CA for an in-memory key.
+    // A certificate from the CA (by default the server's own) for an in-memory key.
+    let ca_url = ca_url.trim_end_matches('/');
     let key = memory_key()?;
-    let request = ca_request_body_for(&url, 0, &key)?;
-    let cert = crate::client::post_blocking(&format!("{url}/api/v2/signingCert"), request)
+    let request = ca_request_body_for(ca_url, 0, &key)?;
+    let cert = crate::client::post_blocking(&format!("{ca_url}/api/v2/signingCert"), request)
         .context("getting a certificate")?;
     let leaf = hallmark_sigstore::fulcio::SigningCertResponse::parse(&cert)
         .and_then(|r| r.leaf().map(str::to_owned))
