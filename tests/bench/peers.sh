@@ -100,21 +100,26 @@ ensure_peer() {
 
 # Results: one line per row, "operation|hallmark rate|hallmark p99|peer|peer rate|peer p99".
 ROWS=()
-# measure OUT CMD...: runs a load generator, keeps its output in OUT, prints "rate p99" (or
-# "failed -" when it failed).
+# measure LABEL OUT CMD...: runs a load generator, keeps its output in OUT, prints "rate p99".
+# A run with failed requests still has a rate: it is marked "!" and its count and first failure
+# go to the notes printed under the table; a run with no rate at all prints "failed".
 measure() {
-  local out=$1
-  shift
+  local label=$1 out=$2 rate p99 failed
+  shift 2
   echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-  if "$@" >"$out" 2>&1; then
-    sed 's/^/   /' "$out" >&2
-    local rate p99
-    rate=$(awk '$1 ~ /\/s$/ && $2 ~ /^[0-9.]+$/ { print $2; exit }' "$out")
-    p99=$(sed -n 's|^latency p50/p99 *[0-9.]* ms / \([0-9.]*\) ms.*|\1|p' "$out" | head -n 1)
-    echo "${rate:-?} ${p99:-?}"
-  else
-    sed 's/^/   /' "$out" >&2
+  "$@" >"$out" 2>&1 || true
+  sed 's/^/   /' "$out" >&2
+  rate=$(awk '$1 ~ /\/s$/ && $2 ~ /^[0-9.]+$/ { print $2; exit }' "$out")
+  p99=$(sed -n 's|^latency p50/p99 *[0-9.]* ms / \([0-9.]*\) ms.*|\1|p' "$out" | head -n 1)
+  failed=$(sed -n 's/.*failures: \([0-9]*\)).*/\1/p' "$out" | head -n 1)
+  if [ -z "$rate" ]; then
+    echo "! $label: no result, see the output above" >>"$STATE/notes"
     echo "failed -"
+  elif [ "${failed:-0}" != 0 ]; then
+    echo "! $label: $failed requests failed; $(grep -m1 '^first failure' "$out" || true)" >>"$STATE/notes"
+    echo "$rate! ${p99:--}"
+  else
+    echo "$rate ${p99:--}"
   fi
 }
 
@@ -171,11 +176,11 @@ fi
 for clients in $LOG_CLIENTS; do
   op="Rekor v2 entries/s, $clients clients"
   log "$op: Hallmark"
-  read -r hr hp < <(measure "$STATE/log-hallmark-$clients.txt" "$HALLMARK_BIN" bench log-api --api 2 \
+  read -r hr hp < <(measure "$op, Hallmark" "$STATE/log-hallmark-$clients.txt" "$HALLMARK_BIN" bench log-api --api 2 \
     --url "$HM" --trust-config "$STATE/trust-config.json" --clients "$clients" --entries "$ENTRIES")
   if [ -n "$RT_PID" ]; then
     log "$op: rekor-tiles"
-    read -r pr pp < <(measure "$STATE/log-rekor-tiles-$clients.txt" "$HALLMARK_BIN" bench log-api --api 2 \
+    read -r pr pp < <(measure "$op, rekor-tiles" "$STATE/log-rekor-tiles-$clients.txt" "$HALLMARK_BIN" bench log-api --api 2 \
       --url "http://127.0.0.1:$RT_PORT" --ca-url "$HM" --log-key "$STATE/rekor-tiles-pub.pem" \
       --origin rekor-tiles.local --clients "$clients" --entries "$ENTRIES")
   else
@@ -188,7 +193,7 @@ done
 # ---- Certificates: Hallmark against Fulcio (pkcs11ca on SoftHSM) --------------------------------
 op="certificates/s, $CA_CLIENTS clients"
 log "$op: Hallmark"
-read -r hr hp < <(measure "$STATE/ca-hallmark.txt" "$HALLMARK_BIN" bench ca --url "$HM" \
+read -r hr hp < <(measure "$op, Hallmark" "$STATE/ca-hallmark.txt" "$HALLMARK_BIN" bench ca --url "$HM" \
   --clients "$CA_CLIENTS" --seconds "$SECS")
 FULCIO_PID=
 if [ -n "$FULCIO_BIN" ]; then
@@ -221,7 +226,7 @@ if [ -n "$FULCIO_BIN" ]; then
 fi
 if [ -n "$FULCIO_PID" ]; then
   log "$op: Fulcio"
-  read -r pr pp < <(measure "$STATE/ca-fulcio.txt" "$HALLMARK_BIN" bench ca \
+  read -r pr pp < <(measure "$op, Fulcio" "$STATE/ca-fulcio.txt" "$HALLMARK_BIN" bench ca \
     --url "http://127.0.0.1:$FULCIO_PORT" --issuer-url "$HM" --clients "$CA_CLIENTS" --seconds "$SECS")
   stop "$FULCIO_PID"
 else
@@ -252,11 +257,11 @@ if [ -n "$TSA_BIN" ]; then
 fi
 if "$HALLMARK_BIN" bench tsa --help >/dev/null 2>&1; then
   log "$op: Hallmark"
-  read -r hr hp < <(measure "$STATE/tsa-hallmark.txt" "$HALLMARK_BIN" bench tsa --url "$HM" \
+  read -r hr hp < <(measure "$op, Hallmark" "$STATE/tsa-hallmark.txt" "$HALLMARK_BIN" bench tsa --url "$HM" \
     --clients "$TSA_CLIENTS" --seconds "$SECS")
   if [ -n "$TSA_PID" ]; then
     log "$op: timestamp-authority"
-    read -r pr pp < <(measure "$STATE/tsa-peer.txt" "$HALLMARK_BIN" bench tsa \
+    read -r pr pp < <(measure "$op, timestamp-authority" "$STATE/tsa-peer.txt" "$HALLMARK_BIN" bench tsa \
       --url "http://127.0.0.1:$TSA_PORT" --clients "$TSA_CLIENTS" --seconds "$SECS")
   else
     pr="not-run" pp=-
@@ -277,3 +282,4 @@ for row in "${ROWS[@]}"; do
   printf '%-34s %12s %10s   %-30s %12s %10s %8s\n' "$op" "$hr" "$hp" "$peer" "$pr" "$pp" "$ratio"
 done
 echo "ratio = Hallmark's rate / the peer's rate, same load generator and load, one after the other."
+[ ! -s "$STATE/notes" ] || cat "$STATE/notes"

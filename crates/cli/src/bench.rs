@@ -533,6 +533,8 @@ fn bench_ca(
         .build()?;
     let endpoint = format!("{url}/api/v2/signingCert");
     let dur = Duration::from_secs_f64(seconds);
+    let first_failure = Arc::new(std::sync::OnceLock::new());
+    let first = first_failure.clone();
     let (latencies, failures, elapsed) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients.max(64))
@@ -543,15 +545,16 @@ fn bench_ca(
                 .post(&*endpoint)
                 .header("content-type", "application/json")
                 .body((*body).clone());
+            let first = first.clone();
             async move {
                 let t = Instant::now();
-                let ok = match req.send().await {
-                    Ok(r) if r.status().is_success() => {
-                        r.bytes().await.is_ok_and(|b| issued_certificate(&b))
-                    }
-                    _ => false,
-                };
-                (t.elapsed().as_micros() as u64, ok)
+                let judged = judge(
+                    req.send().await,
+                    |s| s == 200 || s == 201,
+                    issued_certificate,
+                )
+                .await;
+                (t.elapsed().as_micros() as u64, record(judged, &first))
             }
         };
         let start = Instant::now();
@@ -597,8 +600,51 @@ fn bench_ca(
         lat.len()
     );
     print_latency(&lat);
+    print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
+}
+
+/// Judges one answer: `Err` describes a failure (transport error, status not accepted, or an
+/// answer that `check` refuses), with the start of the body, so that a run can say why.
+async fn judge(
+    sent: reqwest::Result<reqwest::Response>,
+    accept: impl FnOnce(u16) -> bool,
+    check: impl FnOnce(&[u8]) -> bool,
+) -> std::result::Result<(), String> {
+    let r = sent.map_err(|e| format!("request failed: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| format!("HTTP {status}, body unread: {e}"))?;
+    let start = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    if !accept(status) {
+        return Err(format!("HTTP {status}: {start}"));
+    }
+    if !check(&body) {
+        return Err(format!(
+            "HTTP {status}, the answer does not check out: {start}"
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps the first failure's description; whether the request succeeded.
+fn record(judged: std::result::Result<(), String>, first: &std::sync::OnceLock<String>) -> bool {
+    match judged {
+        Ok(()) => true,
+        Err(why) => {
+            let _ = first.set(why);
+            false
+        }
+    }
+}
+
+fn print_first_failure(first: &std::sync::OnceLock<String>) {
+    if let Some(why) = first.get() {
+        println!("first failure      {why}");
+    }
 }
 
 /// Whether a CA's answer to `POST /api/v2/signingCert` holds an X.509 leaf certificate. Hallmark
@@ -778,6 +824,8 @@ fn bench_log_api(
         .build()?;
     let api = if v2.is_some() { 2 } else { 1 };
     let endpoint: Arc<str> = format!("{url}/api/v{api}/log/entries").into();
+    let first_failure = Arc::new(std::sync::OnceLock::new());
+    let first = first_failure.clone();
     let (lat, failures, elapsed) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
@@ -786,12 +834,13 @@ fn bench_log_api(
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let (http, next, bodies, endpoint, v2) = (
+            let (http, next, bodies, endpoint, v2, first) = (
                 http.clone(),
                 next.clone(),
                 bodies.clone(),
                 endpoint.clone(),
                 v2.clone(),
+                first.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
@@ -799,24 +848,25 @@ fn bench_log_api(
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                     let Some(body) = bodies.get(i) else { break };
                     let t = Instant::now();
-                    let ok = match http
+                    let sent = http
                         .post(&*endpoint)
                         .header("content-type", "application/json")
                         .body(body.clone())
                         .send()
-                        .await
-                    {
-                        Ok(r) if r.status().as_u16() == 201 => match (r.bytes().await, &v2) {
-                            (Ok(b), Some(checker)) => checker.check(&b),
-                            (Ok(b), None) => {
-                                let t = String::from_utf8_lossy(&b);
+                        .await;
+                    let judged = judge(
+                        sent,
+                        |s| s == 201,
+                        |b| match &v2 {
+                            Some(checker) => checker.check(b),
+                            None => {
+                                let t = String::from_utf8_lossy(b);
                                 t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
                             }
-                            (Err(_), _) => false,
                         },
-                        _ => false,
-                    };
-                    out.push((t.elapsed().as_micros() as u64, ok));
+                    )
+                    .await;
+                    out.push((t.elapsed().as_micros() as u64, record(judged, &first)));
                 }
                 out
             }));
@@ -837,6 +887,7 @@ fn bench_log_api(
         lat.len()
     );
     print_latency(&lat);
+    print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
 }
