@@ -299,11 +299,11 @@ ROWS+=("$op|$hr|$hp|timestamp-authority $TSA_VERSION|$pr|$pp")
 
 # ---- The table ----------------------------------------------------------------------------------
 echo
-printf '%-34s %12s %10s   %-30s %12s %10s %8s\n' operation "Hallmark /s" "p99 ms" peer "peer /s" "p99 ms" ratio
+printf '%-40s %12s %10s   %-30s %12s %10s %8s\n' operation "Hallmark /s" "p99 ms" peer "peer /s" "p99 ms" ratio
 for row in "${ROWS[@]}"; do
   IFS='|' read -r op hr hp peer pr pp <<<"$row"
   ratio=$(awk -v h="$hr" -v p="$pr" 'BEGIN { if (h + 0 > 0 && p + 0 > 0) printf "%.2fx", h / p; else print "-" }')
-  printf '%-34s %12s %10s   %-30s %12s %10s %8s\n' "$op" "$hr" "$hp" "$peer" "$pr" "$pp" "$ratio"
+  printf '%-40s %12s %10s   %-30s %12s %10s %8s\n' "$op" "$hr" "$hp" "$peer" "$pr" "$pp" "$ratio"
 done
 echo "ratio = Hallmark's rate / the peer's rate, same load generator and load, one after the other."
 [ ! -s "$STATE/notes" ] || cat "$STATE/notes"
