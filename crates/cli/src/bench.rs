@@ -53,11 +53,16 @@ pub(crate) enum BenchCommand {
         dir: Option<PathBuf>,
     },
     /// Certificates per second from a running server: POST /api/v2/signingCert over HTTP with
-    /// real tokens from its development issuer, from concurrent clients.
+    /// real tokens from a development issuer, from concurrent clients. Every answer must hold an
+    /// X.509 certificate (Hallmark's 201 or Fulcio's 200, embedded- or detached-SCT form).
     Ca {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// A Hallmark server whose development issuer mints the tokens (default: `--url`), so
+        /// that another CA that trusts that issuer, such as Fulcio, can be measured.
+        #[arg(long)]
+        issuer_url: Option<String>,
         /// Concurrent clients (closed loop: each sends its next request when the last returns).
         #[arg(long, default_value_t = 64)]
         clients: usize,
@@ -73,11 +78,17 @@ pub(crate) enum BenchCommand {
     /// (`POST /api/v1/log/entries`): every 201 must carry a SET and an inclusion proof. Rekor v2
     /// (`--api 2`, `POST /api/v2/log/entries`): every answer is checked, its inclusion proof
     /// against its checkpoint and the checkpoint's signature with the v2 log key from
-    /// `--trust-config`.
+    /// `--trust-config`, or with `--log-key` and `--origin` for a log that no Hallmark trust
+    /// config lists (rekor-tiles).
     LogApi {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         url: String,
+        /// A Hallmark server whose CA (with its development issuer) certifies the entries' key
+        /// (default: `--url`). A log that does not chain-validate certificates, such as
+        /// rekor-tiles, can then be measured.
+        #[arg(long)]
+        ca_url: Option<String>,
         /// Concurrent clients.
         #[arg(long, default_value_t = 128)]
         clients: usize,
@@ -89,8 +100,17 @@ pub(crate) enum BenchCommand {
         api: u32,
         /// The server's ClientTrustConfig or trusted root (for `--api 2`: the v2 log key that
         /// checks each answer's checkpoint).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "log_key")]
         trust_config: Option<PathBuf>,
+        /// For `--api 2` instead of `--trust-config`: the log's checkpoint key, a PEM ECDSA
+        /// P-256 public key (C2SP signed-note key ID: the first four bytes of SHA-256 of its
+        /// SubjectPublicKeyInfo, as Hallmark and rekor-tiles compute it).
+        #[arg(long, requires = "origin")]
+        log_key: Option<PathBuf>,
+        /// With `--log-key`: the checkpoint origin, which is also the note's key name (rekor-tiles:
+        /// its `--hostname`).
+        #[arg(long, requires = "log_key")]
+        origin: Option<String>,
     },
     /// `hallmark sign` on many small files in one invocation against a running server (with
     /// its development OIDC issuer): signatures per second, and how many certificates it took.
@@ -129,6 +149,10 @@ pub(crate) enum BenchCommand {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+        /// Only the HTTP measurement (no raw HSM rate, no in-process figures): for a timestamp
+        /// authority that is not this one (tests/bench/peers.sh measures Sigstore's with it).
+        #[arg(long)]
+        http_only: bool,
         #[command(flatten)]
         hsm: HsmArgs,
     },
@@ -179,8 +203,16 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             key,
             clients,
             seconds,
+            http_only,
             hsm,
-        } => bench_tsa(&config.load()?, &url, &hsm, &key, clients, seconds),
+        } => {
+            let local = if http_only {
+                None
+            } else {
+                Some((config.load()?, hsm, key))
+            };
+            bench_tsa(local, &url, clients, seconds)
+        }
         BenchCommand::Sign {
             url,
             trust_config,
@@ -189,23 +221,41 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
         } => bench_sign(&url, &trust_config, files, parallel),
         BenchCommand::Ca {
             url,
+            issuer_url,
             clients,
             seconds,
             rate,
-        } => bench_ca(&url, clients, seconds, rate),
+        } => {
+            let issuer = issuer_url.unwrap_or_else(|| url.clone());
+            bench_ca(&url, &issuer, clients, seconds, rate)
+        }
         BenchCommand::LogApi {
             url,
+            ca_url,
             clients,
             entries,
             api,
             trust_config,
+            log_key,
+            origin,
         } => {
-            let checker = match (api, trust_config) {
-                (1, _) => None,
-                (_, Some(tc)) => Some(Arc::new(V2Checker::new(&url, &tc)?)),
-                (_, None) => bail!("--api 2 needs --trust-config (the v2 log key)"),
+            let checker = match (api, trust_config, log_key.zip(origin)) {
+                (1, None, None) => None,
+                (1, _, _) => {
+                    bail!("--trust-config and --log-key check Rekor v2 answers: add --api 2")
+                }
+                (_, Some(tc), _) => Some(Arc::new(V2Checker::from_trust_config(&url, &tc)?)),
+                (_, None, Some((pem, origin))) => {
+                    Some(Arc::new(V2Checker::from_pem(&pem, &origin)?))
+                }
+                (_, None, None) => {
+                    bail!(
+                        "--api 2 needs --trust-config, or --log-key and --origin (the v2 log key)"
+                    )
+                }
             };
-            bench_log_api(&url, clients, entries, checker)
+            let ca_url = ca_url.unwrap_or_else(|| url.clone());
+            bench_log_api(&url, &ca_url, clients, entries, checker)
         }
     }
 }
@@ -608,10 +658,8 @@ fn tsa_in_process(
 }
 
 fn bench_tsa(
-    settings: &hallmark_server::Settings,
+    local: Option<(hallmark_server::Settings, HsmArgs, KeyRef)>,
     url: &str,
-    hsm: &HsmArgs,
-    key: &KeyRef,
     clients: usize,
     seconds: f64,
 ) -> Result<()> {
@@ -649,20 +697,23 @@ fn bench_tsa(
         .into();
 
     // The raw rate first, on the same machine, so both figures come from one run.
-    let signer = hsm.load_or_generate_p256(key)?;
-    let raw = raw_sign_rate(signer.hsm(), key.object(), dur)?;
-    drop(signer);
-    println!("raw C_Sign         {raw:.0} signatures/s (1 session, {key})");
-    let (authority, tsa_hsm_key, leaf_key) = local_tsa(settings)?;
-    for threads in [1, 2] {
-        let rate = tsa_in_process(&authority, &tsa_hsm_key, &leaf_key, threads, dur)?;
-        println!(
-            "in-process         {rate:.0} timestamps/s on {threads} thread(s), {:.0}% of raw (TSA key {})",
-            100.0 * rate / raw,
-            settings.tsa_key
-        );
+    let mut raw = None;
+    if let Some((settings, hsm, key)) = &local {
+        let signer = hsm.load_or_generate_p256(key)?;
+        let r = raw_sign_rate(signer.hsm(), key.object(), dur)?;
+        drop(signer);
+        println!("raw C_Sign         {r:.0} signatures/s (1 session, {key})");
+        let (authority, tsa_hsm_key, leaf_key) = local_tsa(settings)?;
+        for threads in [1, 2] {
+            let rate = tsa_in_process(&authority, &tsa_hsm_key, &leaf_key, threads, dur)?;
+            println!(
+                "in-process         {rate:.0} timestamps/s on {threads} thread(s), {:.0}% of raw (TSA key {})",
+                100.0 * rate / r,
+                settings.tsa_key
+            );
+        }
+        raw = Some(r);
     }
-    drop(tsa_hsm_key);
 
     let endpoint: Arc<str> = format!("{url}/api/v1/timestamp").into();
     let next = Arc::new(AtomicU64::new(1));
@@ -691,7 +742,8 @@ fn bench_tsa(
                         .send()
                         .await;
                     let body = match answer {
-                        Ok(r) if r.status().as_u16() == 200 => r.bytes().await.ok(),
+                        // Hallmark answers 200; Sigstore's timestamp-authority 201.
+                        Ok(r) if matches!(r.status().as_u16(), 200 | 201) => r.bytes().await.ok(),
                         _ => None,
                     };
                     out.push((t.elapsed().as_micros() as u64, n, digest, body));
@@ -720,9 +772,12 @@ fn bench_tsa(
         "path               HTTP POST /api/v1/timestamp (DER, nonce), {clients} clients, {seconds:.0} s; every answer checked after the timed window"
     );
     println!(
-        "HTTP               {rate:.0} timestamps/s (200s checked: {}, failures: {failures}), {:.0}% of raw",
+        "timestamps/s       {rate:.0} (HTTP; answers checked: {}, failures: {failures}){}",
         latencies.len(),
-        100.0 * rate / raw
+        raw.map_or_else(String::new, |r| format!(
+            ", {:.0}% of raw",
+            100.0 * rate / r
+        ))
     );
     print_latency(&latencies);
     ensure!(
@@ -732,16 +787,17 @@ fn bench_tsa(
     Ok(())
 }
 
-/// One client's request body: a token from the development issuer, an in-memory P-256 key, and
-/// the proof of possession (its signature over the token's email).
-fn ca_request_body(url: &str, n: usize) -> Result<Vec<u8>> {
-    ca_request_body_for(url, n, &memory_key()?)
+/// One client's request body: a token from the development issuer of the Hallmark server at
+/// `issuer`, an in-memory P-256 key, and the proof of possession (its signature over the token's
+/// email).
+fn ca_request_body(issuer: &str, n: usize) -> Result<Vec<u8>> {
+    ca_request_body_for(issuer, n, &memory_key()?)
 }
 
-fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
+fn ca_request_body_for(issuer: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
     use spki::EncodePublicKey as _;
     let email = format!("bench-{n}@hallmark.local");
-    let token = crate::serve_cmd::dev_token(url, &email)?;
+    let token = crate::serve_cmd::dev_token(issuer, &email)?;
     let pem = key
         .verifying_key()
         .to_public_key_pem(spki::der::pem::LineEnding::LF)
@@ -756,14 +812,21 @@ fn ca_request_body_for(url: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>>
     .to_json()?)
 }
 
-fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Result<()> {
+fn bench_ca(
+    url: &str,
+    issuer: &str,
+    clients: usize,
+    seconds: f64,
+    rate: Option<f64>,
+) -> Result<()> {
     let url = url.trim_end_matches('/').to_owned();
+    let issuer = issuer.trim_end_matches('/');
     ensure!(
         clients >= 1 && seconds > 0.0,
         "--clients and --seconds must be positive"
     );
     let bodies: Vec<Arc<Vec<u8>>> = (0..clients)
-        .map(|n| ca_request_body(&url, n).map(Arc::new))
+        .map(|n| ca_request_body(issuer, n).map(Arc::new))
         .collect::<Result<_>>()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -771,6 +834,8 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
         .build()?;
     let endpoint = format!("{url}/api/v2/signingCert");
     let dur = Duration::from_secs_f64(seconds);
+    let first_failure = Arc::new(std::sync::OnceLock::new());
+    let first = first_failure.clone();
     let (latencies, failures, elapsed) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients.max(64))
@@ -781,10 +846,16 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
                 .post(&*endpoint)
                 .header("content-type", "application/json")
                 .body((*body).clone());
+            let first = first.clone();
             async move {
                 let t = Instant::now();
-                let ok = matches!(req.send().await, Ok(r) if r.status().as_u16() == 200);
-                (t.elapsed().as_micros() as u64, ok)
+                let judged = judge(
+                    req.send().await,
+                    |s| s == 200 || s == 201,
+                    issued_certificate,
+                )
+                .await;
+                (t.elapsed().as_micros() as u64, record(judged, &first))
             }
         };
         let start = Instant::now();
@@ -825,13 +896,74 @@ fn bench_ca(url: &str, clients: usize, seconds: f64, rate: Option<f64>) -> Resul
     };
     println!("mode               {mode}, {seconds:.0} s");
     println!(
-        "certificates/s     {:.0} (200s: {}, failures: {failures})",
+        "certificates/s     {:.0} (answers with a certificate: {}, failures: {failures})",
         lat.len() as f64 / elapsed.as_secs_f64(),
         lat.len()
     );
     print_latency(&lat);
+    print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
+}
+
+/// Judges one answer: `Err` describes a failure (transport error, status not accepted, or an
+/// answer that `check` refuses), with the start of the body, so that a run can say why.
+async fn judge(
+    sent: reqwest::Result<reqwest::Response>,
+    accept: impl FnOnce(u16) -> bool,
+    check: impl FnOnce(&[u8]) -> bool,
+) -> std::result::Result<(), String> {
+    let r = sent.map_err(|e| format!("request failed: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| format!("HTTP {status}, body unread: {e}"))?;
+    let start = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    if !accept(status) {
+        return Err(format!("HTTP {status}: {start}"));
+    }
+    if !check(&body) {
+        return Err(format!(
+            "HTTP {status}, the answer does not check out: {start}"
+        ));
+    }
+    Ok(())
+}
+
+/// Keeps the first failure's description; whether the request succeeded.
+fn record(judged: std::result::Result<(), String>, first: &std::sync::OnceLock<String>) -> bool {
+    match judged {
+        Ok(()) => true,
+        Err(why) => {
+            let _ = first.set(why);
+            false
+        }
+    }
+}
+
+fn print_first_failure(first: &std::sync::OnceLock<String>) {
+    if let Some(why) = first.get() {
+        println!("first failure      {why}");
+    }
+}
+
+/// Whether a CA's answer to `POST /api/v2/signingCert` holds an X.509 leaf certificate. Hallmark
+/// answers 201 in the embedded-SCT form; Fulcio answers 200, and without a CT log in the
+/// detached-SCT form (`signedCertificateDetachedSct`), which Hallmark's own response type refuses.
+fn issued_certificate(answer: &[u8]) -> bool {
+    use der::Decode as _;
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(answer) else {
+        return false;
+    };
+    let leaf = [
+        "signedCertificateEmbeddedSct",
+        "signedCertificateDetachedSct",
+    ]
+    .iter()
+    .find_map(|form| json[form]["chain"]["certificates"][0].as_str());
+    leaf.and_then(|pem| crate::client::pem_to_der(pem).ok())
+        .is_some_and(|der| x509_cert::Certificate::from_der(&der).is_ok())
 }
 
 /// Checks Rekor v2 answers: the inclusion proof against the answer's checkpoint, and the
@@ -842,7 +974,8 @@ struct V2Checker {
 }
 
 impl V2Checker {
-    fn new(url: &str, trust_config: &Path) -> Result<Self> {
+    /// The v2 log key from a Hallmark trust config; the note name is the host of `url`.
+    fn from_trust_config(url: &str, trust_config: &Path) -> Result<Self> {
         use spki::DecodePublicKey as _;
         let bytes = std::fs::read(trust_config)
             .with_context(|| format!("reading {}", trust_config.display()))?;
@@ -859,8 +992,26 @@ impl V2Checker {
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
             .context("--url has no host")?;
+        Self::with_key(&host, key)
+    }
+
+    /// A log key given as a PEM public key, signing checkpoints as `origin`.
+    fn from_pem(pem: &Path, origin: &str) -> Result<Self> {
+        use spki::DecodePublicKey as _;
+        let text =
+            std::fs::read_to_string(pem).with_context(|| format!("reading {}", pem.display()))?;
+        let key = VerifyingKey::from_public_key_pem(&text).with_context(|| {
+            format!(
+                "{} is not a PEM ECDSA P-256 public key (Ed25519 log keys are not supported)",
+                pem.display()
+            )
+        })?;
+        Self::with_key(origin, key)
+    }
+
+    fn with_key(name: &str, key: VerifyingKey) -> Result<Self> {
         Ok(Self {
-            verifier: hallmark_tlog::note::NoteVerifier::ecdsa(&host, key)?,
+            verifier: hallmark_tlog::note::NoteVerifier::ecdsa(name, key)?,
             seen: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -912,6 +1063,7 @@ impl V2Checker {
 
 fn bench_log_api(
     url: &str,
+    ca_url: &str,
     clients: usize,
     entries: usize,
     v2: Option<Arc<V2Checker>>,
@@ -923,10 +1075,11 @@ fn bench_log_api(
         clients >= 1 && entries >= 1,
         "--clients and --entries must be positive"
     );
-    // A certificate from the server's CA for an in-memory key.
+    // A certificate from the CA (by default the server's own) for an in-memory key.
+    let ca_url = ca_url.trim_end_matches('/');
     let key = memory_key()?;
-    let request = ca_request_body_for(&url, 0, &key)?;
-    let cert = crate::client::post_blocking(&format!("{url}/api/v2/signingCert"), request)
+    let request = ca_request_body_for(ca_url, 0, &key)?;
+    let cert = crate::client::post_blocking(&format!("{ca_url}/api/v2/signingCert"), request)
         .context("getting a certificate")?;
     let leaf = hallmark_sigstore::fulcio::SigningCertResponse::parse(&cert)
         .and_then(|r| r.leaf().map(str::to_owned))
@@ -972,6 +1125,8 @@ fn bench_log_api(
         .build()?;
     let api = if v2.is_some() { 2 } else { 1 };
     let endpoint: Arc<str> = format!("{url}/api/v{api}/log/entries").into();
+    let first_failure = Arc::new(std::sync::OnceLock::new());
+    let first = first_failure.clone();
     let (lat, failures, elapsed) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
@@ -980,12 +1135,13 @@ fn bench_log_api(
         let start = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..clients {
-            let (http, next, bodies, endpoint, v2) = (
+            let (http, next, bodies, endpoint, v2, first) = (
                 http.clone(),
                 next.clone(),
                 bodies.clone(),
                 endpoint.clone(),
                 v2.clone(),
+                first.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
@@ -993,24 +1149,25 @@ fn bench_log_api(
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                     let Some(body) = bodies.get(i) else { break };
                     let t = Instant::now();
-                    let ok = match http
+                    let sent = http
                         .post(&*endpoint)
                         .header("content-type", "application/json")
                         .body(body.clone())
                         .send()
-                        .await
-                    {
-                        Ok(r) if r.status().as_u16() == 201 => match (r.bytes().await, &v2) {
-                            (Ok(b), Some(checker)) => checker.check(&b),
-                            (Ok(b), None) => {
-                                let t = String::from_utf8_lossy(&b);
+                        .await;
+                    let judged = judge(
+                        sent,
+                        |s| s == 201,
+                        |b| match &v2 {
+                            Some(checker) => checker.check(b),
+                            None => {
+                                let t = String::from_utf8_lossy(b);
                                 t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
                             }
-                            (Err(_), _) => false,
                         },
-                        _ => false,
-                    };
-                    out.push((t.elapsed().as_micros() as u64, ok));
+                    )
+                    .await;
+                    out.push((t.elapsed().as_micros() as u64, record(judged, &first)));
                 }
                 out
             }));
@@ -1031,6 +1188,7 @@ fn bench_log_api(
         lat.len()
     );
     print_latency(&lat);
+    print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
     Ok(())
 }
