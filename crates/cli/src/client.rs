@@ -233,7 +233,8 @@ impl SignerArgs {
         let rekor_version = match self.rekor_version {
             Some(2) if tsa.is_none() => {
                 return Err(anyhow!(
-                    "--rekor-version 2 needs a timestamp authority (Rekor v2 gives no signed                      entry timestamp): the signing config lists none; pass --tsa-url"
+                    "--rekor-version 2 needs a timestamp authority (Rekor v2 gives no signed \
+                     entry timestamp): the signing config lists none; pass --tsa-url"
                 ));
             }
             Some(v) => v,
@@ -498,10 +499,21 @@ impl Session {
             })
             .await?;
         let status = resp.status();
-        let bytes = resp
-            .bytes()
+        // A timestamp is a few kilobytes: read at most 1 MiB of whatever comes back.
+        const MAX_ANSWER: usize = 1 << 20;
+        let mut resp = resp;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .with_context(|| format!("reading the answer of the timestamp authority at {url}"))?;
+            .with_context(|| format!("reading the answer of the timestamp authority at {url}"))?
+        {
+            ensure!(
+                bytes.len() + chunk.len() <= MAX_ANSWER,
+                "the timestamp authority at {url} answered with more than {MAX_ANSWER} bytes"
+            );
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             let text: String = String::from_utf8_lossy(&bytes)
                 .chars()
@@ -510,7 +522,7 @@ impl Session {
                 .collect();
             bail!("the timestamp authority at {url} answered {status}: {text}");
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     /// Sends the request `build` makes, again after a pause while it fails in a way that may

@@ -196,9 +196,11 @@ pub(crate) fn sha256_file(path: &Path) -> Result<[u8; 32]> {
 
 /// Files of one invocation with the same content share one signature and log entry: the
 /// session's key signs deterministically (RFC 6979), so a second entry would be the first one
-/// again, which a Rekor v2 log answers with 409 and cannot hand back.
+/// again, which a Rekor v2 log answers with 409 and cannot hand back. Per digest: the first
+/// bundle written and its log index (the bundle itself is read back from that file, so memory
+/// does not grow with the number of files).
 type SameContent =
-    Arc<std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<(Arc<Vec<u8>>, u64)>>>>>;
+    Arc<std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::OnceCell<(PathBuf, u64)>>>>>;
 
 async fn sign_file(
     session: &Session,
@@ -214,13 +216,18 @@ async fn sign_file(
         .entry(digest)
         .or_default()
         .clone();
-    let (bundle, index) = cell
+    let (first, index) = cell
         .get_or_try_init(|| async {
             let signed = sign_content(session, trust, &Content::Digest(digest)).await?;
-            Ok::<_, anyhow::Error>((Arc::new(signed.bundle), signed.log_index))
+            write_bundle(out, &signed.bundle)?;
+            Ok::<_, anyhow::Error>((out.to_path_buf(), signed.log_index))
         })
         .await?;
-    write_bundle(out, bundle)?;
+    if first != out {
+        let bundle = std::fs::read(first)
+            .with_context(|| format!("reading {} (same content)", first.display()))?;
+        write_bundle(out, &bundle)?;
+    }
     Ok(*index)
 }
 

@@ -400,3 +400,84 @@ fn older_logs_get_their_entries_signed_once() {
     assert_eq!(signer.count(), 1501);
     assert!(store.unsigned_entries(0, 10).unwrap().is_empty());
 }
+
+/// A signer that, once stalled, blocks inside `try_sign` until released: a sequencer whose
+/// batch is stuck (a slow HSM), so its queue fills.
+struct Stalling {
+    key: SigningKey,
+    gate: Arc<(std::sync::Mutex<(bool, bool)>, std::sync::Condvar)>,
+}
+impl Signer<DerSignature> for Stalling {
+    fn try_sign(&self, msg: &[u8]) -> Result<DerSignature, signature::Error> {
+        let (lock, cv) = &*self.gate;
+        let mut g = lock.lock().unwrap();
+        if g.0 {
+            g.1 = true; // entered while stalled
+            cv.notify_all();
+            while g.0 {
+                g = cv.wait(g).unwrap();
+            }
+        }
+        drop(g);
+        self.key.try_sign(msg)
+    }
+}
+impl Keypair for Stalling {
+    type VerifyingKey = VerifyingKey;
+    fn verifying_key(&self) -> VerifyingKey {
+        *self.key.verifying_key()
+    }
+}
+
+/// `try_append` pushes back at once when the queue is full (Rekor v2's 503), and the appends it
+/// took all land once the sequencer moves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_append_refuses_when_the_queue_is_full() {
+    let gate = Arc::new((
+        std::sync::Mutex::new((false, false)),
+        std::sync::Condvar::new(),
+    ));
+    let mut c = config();
+    c.queue_depth = 1;
+    let seq = Sequencer::start(
+        Arc::new(MemoryStore::new()),
+        Stalling {
+            key: key(),
+            gate: gate.clone(),
+        },
+        c,
+    )
+    .unwrap();
+    gate.0.lock().unwrap().0 = true;
+    // The first append reaches the signer and stalls there: its batch is in flight.
+    let first = tokio::spawn({
+        let seq = seq.clone();
+        async move { seq.try_append(NewEntry::new("a")).await }
+    });
+    {
+        let (lock, cv) = &*gate;
+        let mut g = lock.lock().unwrap();
+        while !g.1 {
+            g = cv.wait(g).unwrap();
+        }
+    }
+    // The second waits in the queue (depth 1); the third finds it full.
+    let second = tokio::spawn({
+        let seq = seq.clone();
+        async move { seq.try_append(NewEntry::new("b")).await }
+    });
+    tokio::task::spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let third = seq.try_append(NewEntry::new("c")).await.unwrap_err();
+    assert!(matches!(*third, LogError::Overloaded), "{third:?}");
+    {
+        let (lock, cv) = &*gate;
+        lock.lock().unwrap().0 = false;
+        cv.notify_all();
+    }
+    let a = first.await.unwrap().unwrap();
+    let b = second.await.unwrap().unwrap();
+    assert_eq!((a.index, b.index), (0, 1));
+    assert_eq!(seq.latest().size, 2, "the refused entry was not stored");
+}

@@ -27,6 +27,7 @@
 //!   key: pkcs11:token=hallmark;object=log-v2-key
 //!   frozen: false                       # true: writes answer 405, reads go on
 //!   tiles_dir: /srv/tiles               # also write checkpoint and tiles here (static hosting)
+//!   max_queue: 1024                     # appends waiting for the sequencer; beyond: 503 + Retry-After
 //! tsa:                                  # the RFC 3161 timestamp authority (/api/v1/timestamp)
 //!   key: pkcs11:token=hallmark;object=hallmark-tsa   # P-256; its certificate is ca/tsa.pem
 //!   policy_oid: 1.3.6.1.4.1.57264.2     # the policy tokens are issued under (and requests may name)
@@ -202,6 +203,7 @@ struct LogV2File {
     key: Option<String>,
     frozen: Option<bool>,
     tiles_dir: Option<PathBuf>,
+    max_queue: Option<usize>,
 }
 
 /// The Rekor v2 log's settings (`log_v2:`).
@@ -216,6 +218,9 @@ pub struct LogV2Settings {
     /// A directory the server also writes the checkpoint and tiles to, for a static file
     /// server or CDN.
     pub tiles_dir: Option<PathBuf>,
+    /// Appends that may wait for the sequencer; more are refused at once (503 with
+    /// `Retry-After`). Below `http.max_connections`, so that pushback can happen.
+    pub max_queue: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -518,12 +523,35 @@ pub fn load(
         )?,
         frozen: file.log_v2.frozen.unwrap_or(false),
         tiles_dir: file.log_v2.tiles_dir,
+        max_queue: file.log_v2.max_queue.unwrap_or(1024),
     };
+    if !(1..=1 << 20).contains(&log_v2.max_queue) {
+        return Err(invalid("log_v2.max_queue", "must be between 1 and 1048576"));
+    }
     let tsa_key = key(
         "tsa.key",
         file.tsa.key,
         "pkcs11:token=hallmark;object=hallmark-tsa",
     )?;
+    // Anonymous callers make the TSA key sign (every Sigstore client calls a TSA without
+    // credentials): it must not be a key that signs anything else.
+    for (other, name) in [
+        (&root_key, "ca.root_key"),
+        (&issuing_key, "ca.issuing_key"),
+        (&ct_key, "ct_log.key"),
+        (&log_key, "log.key"),
+        (&log_v2.key, "log_v2.key"),
+    ] {
+        if other.token() == tsa_key.token() && other.object() == tsa_key.object() {
+            return Err(invalid(
+                "tsa.key",
+                format!(
+                    "is the same key as {name} ({other}): the timestamp authority signs for \
+                     anyone who asks, so it needs a key of its own"
+                ),
+            ));
+        }
+    }
     let tsa_policy = match file.tsa.policy_oid.as_deref() {
         None => hallmark_sigstore::rfc3161::DEFAULT_POLICY,
         Some(s) => der::asn1::ObjectIdentifier::new(s)
@@ -720,6 +748,18 @@ mod tests {
                 "tsa.max_concurrent",
             ),
             ("dev_oidc: true\ntsa:\n  keys: x\n", "keys"),
+            (
+                "dev_oidc: true\ntsa:\n  key: pkcs11:token=hallmark;object=ca-issuing\n",
+                "the same key as ca.issuing_key",
+            ),
+            (
+                "dev_oidc: true\ntsa:\n  key: pkcs11:token=hallmark;object=log-v2-key\n",
+                "the same key as log_v2.key",
+            ),
+            (
+                "dev_oidc: true\nlog_v2:\n  max_queue: 0\n",
+                "log_v2.max_queue",
+            ),
         ] {
             std::fs::write(&p, yaml).unwrap();
             let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();

@@ -110,6 +110,7 @@ pub(crate) fn rekor_v2_log(
     let origin = settings.public_host_name();
     let mut config = SequencerConfig::new(origin.clone(), origin);
     config.max_entry_bytes = MAX_V2_ENTRY_BYTES;
+    config.queue_depth = settings.log_v2.max_queue;
     let seq =
         Sequencer::start(Arc::new(store), key, config).context("starting the Rekor v2 log")?;
     Ok(RekorV2Log {

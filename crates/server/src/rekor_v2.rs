@@ -30,7 +30,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hallmark_log::store::{LogStore, NewEntry};
 use hallmark_sigstore::rekor_v2::{CreateEntryRequest, LogEntryParts, log_entry};
-use hallmark_tlog::tile::{TILE_HEIGHT, TILE_WIDTH, Tile};
+use hallmark_tlog::note::Checkpoint;
+use hallmark_tlog::tile::{TILE_WIDTH, Tile, changed_tiles, encode_entry_bundle};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -165,15 +166,28 @@ pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Res
 pub(crate) async fn tile(
     State(state): State<Arc<AppState>>,
     UrlPath(path): UrlPath<String>,
-) -> Result<Response, ApiError> {
-    let v2 = log(&state)?;
+) -> Response {
+    match tile_response(&state, &path).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            // A tile the tree does not have yet will exist later: a cache in front must not keep
+            // the 404 (nor any other error).
+            let mut resp = e.into_response();
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+    }
+}
+
+async fn tile_response(state: &Arc<AppState>, path: &str) -> Result<Response, ApiError> {
+    let v2 = log(state)?;
     let tile = Tile::parse(&format!("tile/{path}"))
         .map_err(|e| ApiError::not_found(format!("not a tile path: {e}")))?;
     let size = v2.seq.latest().size;
     let store = v2.seq.store().clone();
     let bytes =
-        crate::reads::blocking_read(&state, move || tile_bytes(store.as_ref(), &tile, size))
-            .await?;
+        crate::reads::blocking_read(state, move || tile_bytes(store.as_ref(), &tile, size)).await?;
     let cache = if u64::from(tile.width) == TILE_WIDTH {
         IMMUTABLE
     } else {
@@ -188,17 +202,6 @@ pub(crate) async fn tile(
     Ok((headers, Body::from(bytes)).into_response())
 }
 
-/// How many items (hashes of the tile's level, or entries) a tree of `size` has for `tile`'s
-/// level.
-fn items_at_level(tile: &Tile, size: u64) -> u64 {
-    match tile.level {
-        None => size,
-        Some(l) => size
-            .checked_shr(u32::from(l) * u32::from(TILE_HEIGHT))
-            .unwrap_or(0),
-    }
-}
-
 /// The bytes of `tile` in the tree of `size` entries: 404 when the tree does not have it (yet).
 /// Blocking: storage.
 pub(crate) fn tile_bytes(
@@ -206,40 +209,25 @@ pub(crate) fn tile_bytes(
     tile: &Tile,
     size: u64,
 ) -> Result<Vec<u8>, ApiError> {
-    let end = tile
-        .index
-        .checked_mul(TILE_WIDTH)
-        .and_then(|first| first.checked_add(u64::from(tile.width)));
-    let Some(end) = end.filter(|&e| e <= items_at_level(tile, size)) else {
+    if !tile.in_tree_of(size) {
         return Err(ApiError::not_found(format!(
             "the log (size {size}) has no tile {}",
             tile.path()
         )));
-    };
-    let start = end - u64::from(tile.width);
+    }
     let store_err = |e: hallmark_log::StoreError| ApiError::from(&hallmark_log::LogError::Store(e));
-    match tile.level {
-        Some(_) => {
+    match (tile.level, tile.entry_range()) {
+        (None, Some((start, end))) => {
+            let entries = store.entries(start, end).map_err(store_err)?;
+            encode_entry_bundle(entries.iter().map(|e| e.data.as_slice()))
+                .map_err(|e| ApiError::internal("serving an entry bundle", &e))
+        }
+        _ => {
             let positions = tile
                 .stored_indexes()
                 .ok_or_else(|| ApiError::not_found(format!("no tree has tile {}", tile.path())))?;
             let hashes = store.read_hashes(&positions).map_err(store_err)?;
             Ok(hashes.iter().flat_map(|h| h.0).collect())
-        }
-        None => {
-            let entries = store.entries(start, end).map_err(store_err)?;
-            let mut out = Vec::with_capacity(entries.iter().map(|e| e.data.len() + 2).sum());
-            for e in &entries {
-                let len = u16::try_from(e.data.len()).map_err(|_| {
-                    ApiError::internal(
-                        "serving an entry bundle",
-                        &format_args!("an entry of {} bytes is stored", e.data.len()),
-                    )
-                })?;
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(&e.data);
-            }
-            Ok(out)
         }
     }
 }
@@ -256,13 +244,32 @@ pub(crate) struct TileMirror {
 
 impl TileMirror {
     /// A mirror into `dir` (created if missing), resuming from the checkpoint already there.
+    /// A checkpoint of another log (another origin), or of a larger tree than this log has, is
+    /// an error: the directory is not this log's.
     pub(crate) fn new(dir: PathBuf, seq: LogSequencer) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.join("tile"))
             .with_context(|| format!("creating {}", dir.display()))?;
-        let written = std::fs::read_to_string(dir.join("checkpoint"))
-            .ok()
-            .and_then(|c| c.lines().nth(1).and_then(|l| l.parse().ok()))
-            .unwrap_or(0);
+        let path = dir.join("checkpoint");
+        let written = match std::fs::read_to_string(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Ok(note) => {
+                let theirs = checkpoint_of(&note)
+                    .with_context(|| format!("{} is not a checkpoint", path.display()))?;
+                let ours = checkpoint_of(&seq.latest().checkpoint)?;
+                anyhow::ensure!(
+                    theirs.origin == ours.origin && theirs.size <= ours.size,
+                    "{} is the checkpoint of {:?} at size {}, not of this log ({:?}, size {}): \
+                     log_v2.tiles_dir must be this log's own directory",
+                    path.display(),
+                    theirs.origin,
+                    theirs.size,
+                    ours.origin,
+                    ours.size
+                );
+                theirs.size
+            }
+        };
         Ok(Self { dir, seq, written })
     }
 
@@ -273,16 +280,28 @@ impl TileMirror {
             return Ok(());
         }
         let store = self.seq.store();
-        for tile in changed_tiles(self.written, tree.size) {
-            let bytes = tile_bytes(store.as_ref(), &tile, tree.size)
+        let tiles = changed_tiles(self.written, tree.size);
+        let mut dirs = std::collections::BTreeSet::new();
+        for tile in &tiles {
+            let bytes = tile_bytes(store.as_ref(), tile, tree.size)
                 .map_err(|e| anyhow::anyhow!("reading tile {}: {e:?}", tile.path()))?;
-            write_atomic(&self.dir.join(tile.path()), &bytes)?;
-            if u64::from(tile.width) == TILE_WIDTH {
-                // The partial versions of a now full tile are not needed any more.
-                let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.p", tile.path())));
+            let path = self.dir.join(tile.path());
+            write_atomic(&path, &bytes)?;
+            if let Some(d) = path.parent() {
+                dirs.insert(d.to_path_buf());
             }
         }
+        // The tiles' directory entries are durable before the checkpoint that needs them is.
+        for d in &dirs {
+            sync_dir(d)?;
+        }
         write_atomic(&self.dir.join("checkpoint"), tree.checkpoint.as_bytes())?;
+        sync_dir(&self.dir)?;
+        // Only now may the partial versions of tiles that became full go: readers of the
+        // previous checkpoint could still ask for them until it was replaced.
+        for tile in tiles.iter().filter(|t| u64::from(t.width) == TILE_WIDTH) {
+            let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.p", tile.path())));
+        }
         self.written = tree.size;
         Ok(())
     }
@@ -314,38 +333,16 @@ impl TileMirror {
     }
 }
 
-/// The tiles (hash tiles at every level, and entry bundles) that differ between a tree of
-/// `old` and one of `new` entries: at each level, from the tile holding the first new item to
-/// the last, the last one partial when not full.
-pub(crate) fn changed_tiles(old: u64, new: u64) -> Vec<Tile> {
-    let mut out = Vec::new();
-    let mut push_level = |level: Option<u8>, old_items: u64, new_items: u64| {
-        if new_items <= old_items {
-            return;
-        }
-        for index in old_items / TILE_WIDTH..new_items.div_ceil(TILE_WIDTH) {
-            let width = (new_items - index * TILE_WIDTH).min(TILE_WIDTH);
-            out.push(Tile {
-                level,
-                index,
-                width: u16::try_from(width).unwrap_or(u16::MAX),
-            });
-        }
-    };
-    push_level(None, old, new);
-    let mut level = 0u8;
-    while let Some(shift) = u32::from(level).checked_mul(u32::from(TILE_HEIGHT)) {
-        let (o, n) = (
-            old.checked_shr(shift).unwrap_or(0),
-            new.checked_shr(shift).unwrap_or(0),
-        );
-        if n == 0 {
-            break;
-        }
-        push_level(Some(level), o, n);
-        level += 1;
-    }
-    out
+/// The checkpoint of a signed note (its signatures are not checked: the note is our own).
+fn checkpoint_of(note: &str) -> anyhow::Result<Checkpoint> {
+    let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
+    Ok(Checkpoint::parse(&format!("{text}\n"))?)
+}
+
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -362,39 +359,4 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     f.sync_data()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn changed_tiles_cover_new_items_at_every_level() {
-        let paths = |o, n| {
-            changed_tiles(o, n)
-                .iter()
-                .map(Tile::path)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(paths(0, 3), ["tile/entries/000.p/3", "tile/0/000.p/3"]);
-        assert_eq!(
-            paths(3, 300),
-            [
-                "tile/entries/000",
-                "tile/entries/001.p/44",
-                "tile/0/000",
-                "tile/0/001.p/44",
-                "tile/1/000.p/1"
-            ]
-        );
-        // Nothing new at level 1 between 300 and 310 (still one level-8 hash).
-        assert_eq!(
-            paths(300, 310),
-            ["tile/entries/001.p/54", "tile/0/001.p/54"]
-        );
-        assert!(paths(5, 5).is_empty());
-        // A big tree: level 2 appears at 65,536 entries.
-        assert!(paths(0, 65_536).contains(&"tile/2/000.p/1".to_owned()));
-    }
 }

@@ -61,7 +61,7 @@ pub(crate) struct Tsa {
     /// Requests in the TSA (signing or waiting to).
     admitted: Arc<Semaphore>,
     /// Requests signing.
-    signing: Semaphore,
+    signing: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Tsa {
@@ -87,7 +87,7 @@ impl Tsa {
             key,
             chain_pem,
             admitted: Arc::new(Semaphore::new(max_concurrent + max_queue)),
-            signing: Semaphore::new(max_concurrent),
+            signing: Arc::new(Semaphore::new(max_concurrent)),
         })
     }
 }
@@ -165,11 +165,18 @@ pub(crate) async fn timestamp(State(state): State<Arc<AppState>>, req: Request) 
         )
         .into_response();
     };
-    let Ok(_signing) = tsa.signing.acquire().await else {
+    let Ok(signing) = Arc::clone(&tsa.signing).acquire_owned().await else {
         return ApiError::unavailable("the timestamp authority").into_response();
     };
     let signer = Arc::clone(&tsa);
-    let signed = tokio::task::spawn_blocking(move || sign(&signer, &request)).await;
+    // Both permits move into the blocking task: a client that disconnects (or times out) drops
+    // this future, but the signature already under way keeps its permits until it is done, so
+    // resets cannot stack up signing tasks beyond the limits.
+    let signed = tokio::task::spawn_blocking(move || {
+        let _held = (_admitted, signing);
+        sign(&signer, &request)
+    })
+    .await;
     match signed {
         Ok(Ok(der)) => {
             metrics::counter!("hallmark_timestamps_total", "outcome" => "granted").increment(1);

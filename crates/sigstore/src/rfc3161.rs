@@ -395,6 +395,9 @@ pub struct TimestampRequest {
     pub nonce: Option<Int>,
     /// Whether the token should carry the authority's certificates.
     pub cert_req: bool,
+    /// Whether the request's hash `AlgorithmIdentifier` had NULL parameters (rather than
+    /// none): the token's imprint repeats the request's exactly (RFC 3161 §2.4.2).
+    pub null_parameters: bool,
 }
 
 /// The JSON request form (sigstore/timestamp-authority's `JSONRequest`).
@@ -424,6 +427,7 @@ impl TimestampRequest {
             policy: None,
             nonce: None,
             cert_req: false,
+            null_parameters: false,
         })
     }
 
@@ -468,6 +472,7 @@ impl TimestampRequest {
             policy: req.req_policy,
             nonce,
             cert_req: req.cert_req,
+            null_parameters: alg.parameters.is_some(),
         })
     }
 
@@ -514,6 +519,7 @@ impl TimestampRequest {
             policy,
             nonce,
             cert_req: req.certificates,
+            null_parameters: false,
         })
     }
 
@@ -537,7 +543,7 @@ impl TimestampRequest {
         Ok(MessageImprint {
             hash_algorithm: AlgorithmIdentifierOwned {
                 oid: hash_oid(self.hash),
-                parameters: None,
+                parameters: self.null_parameters.then(|| Any::from(der::asn1::Null)),
             },
             hashed_message: OctetString::new(self.digest.clone())?,
         })
@@ -948,10 +954,24 @@ mod tests {
         assert_eq!(e.failure_info(), FailureInfo::UnacceptedExtension, "{e}");
         let e = bad(&|t| t.nonce = Some(Int::new(&[0x11; 40]).unwrap()));
         assert_eq!(e.failure_info(), FailureInfo::BadDataFormat, "{e}");
-        // NULL parameters are fine.
+        // NULL parameters are fine, and kept: the token's imprint repeats the request's exactly.
         let mut t = TimeStampReq::from_der(&r.to_der().unwrap()).unwrap();
         t.message_imprint.hash_algorithm.parameters = Some(Any::from(der::asn1::Null));
-        assert_eq!(TimestampRequest::from_der(&t.to_der().unwrap()).unwrap(), r);
+        let with_null = TimestampRequest::from_der(&t.to_der().unwrap()).unwrap();
+        assert!(with_null.null_parameters);
+        assert_eq!(
+            TimestampRequest {
+                null_parameters: false,
+                ..with_null.clone()
+            },
+            r
+        );
+        assert_eq!(
+            TimeStampReq::from_der(&with_null.to_der().unwrap())
+                .unwrap()
+                .message_imprint,
+            t.message_imprint
+        );
     }
 
     #[test]

@@ -67,7 +67,19 @@ pub enum Error {
     /// The signer failed (for an HSM: unreachable, locked out, ...).
     #[error("signing failed")]
     Signing(#[source] signature::Error),
-    /// A tile path could not be parsed.
+    /// An entry bundle is not a sequence of 16-bit-length-prefixed entries.
+    #[error("malformed entry bundle: {reason}")]
+    MalformedEntryBundle {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An entry too large for an entry bundle (its length is a 16-bit number).
+    #[error("an entry of {len} bytes does not fit an entry bundle (at most 65535)")]
+    EntryTooLarge {
+        /// The entry's length.
+        len: usize,
+    },
+    /// A tile or entry bundle path is not canonical C2SP.
     #[error("malformed tile path: {reason}")]
     MalformedTilePath {
         /// What is wrong with it.

@@ -125,6 +125,106 @@ pub fn tiles_for_size(size: u64) -> Vec<Tile> {
     tiles
 }
 
+impl Tile {
+    /// Whether a tree of `size` entries has this tile (at this width or wider).
+    pub fn in_tree_of(&self, size: u64) -> bool {
+        let items = match self.level {
+            None => size,
+            Some(l) => size
+                .checked_shr(u32::from(l) * u32::from(TILE_HEIGHT))
+                .unwrap_or(0),
+        };
+        self.index
+            .checked_mul(TILE_WIDTH)
+            .and_then(|first| first.checked_add(u64::from(self.width)))
+            .is_some_and(|end| end <= items)
+    }
+
+    /// The entries an entry bundle holds: `[first, end)`. `None` for a hash tile.
+    pub fn entry_range(&self) -> Option<(u64, u64)> {
+        if self.level.is_some() {
+            return None;
+        }
+        let first = self.index.checked_mul(TILE_WIDTH)?;
+        Some((first, first.checked_add(u64::from(self.width))?))
+    }
+}
+
+/// The tiles (entry bundles and hash tiles at every level) that differ between a tree of `old`
+/// entries and one of `new`: at each level, from the tile holding the first new item to the
+/// last, the last one partial when not full. What a tile writer must (re)write after growing
+/// the tree from `old` to `new`.
+pub fn changed_tiles(old: u64, new: u64) -> Vec<Tile> {
+    let mut out = Vec::new();
+    let mut push_level = |level: Option<u8>, old_items: u64, new_items: u64| {
+        if new_items <= old_items {
+            return;
+        }
+        for index in old_items / TILE_WIDTH..new_items.div_ceil(TILE_WIDTH) {
+            let width = (new_items - index * TILE_WIDTH).min(TILE_WIDTH);
+            out.push(Tile {
+                level,
+                index,
+                width: u16::try_from(width).unwrap_or(u16::MAX),
+            });
+        }
+    };
+    push_level(None, old, new);
+    let mut level = 0u8;
+    while let Some(shift) = u32::from(level).checked_mul(u32::from(TILE_HEIGHT)) {
+        let (o, n) = (
+            old.checked_shr(shift).unwrap_or(0),
+            new.checked_shr(shift).unwrap_or(0),
+        );
+        if n == 0 {
+            break;
+        }
+        push_level(Some(level), o, n);
+        level += 1;
+    }
+    out
+}
+
+/// Encodes an entry bundle: each entry as a 16-bit big-endian length and its bytes.
+///
+/// # Errors
+/// [`Error::EntryTooLarge`] for an entry longer than 65535 bytes.
+pub fn encode_entry_bundle<'a>(
+    entries: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    for e in entries {
+        let len = u16::try_from(e.len()).map_err(|_| Error::EntryTooLarge { len: e.len() })?;
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(e);
+    }
+    Ok(out)
+}
+
+/// Decodes an entry bundle into its entries.
+///
+/// # Errors
+/// [`Error::MalformedEntryBundle`] when a length or an entry is cut short.
+pub fn decode_entry_bundle(mut bytes: &[u8]) -> Result<Vec<&[u8]>, Error> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let [a, b, rest @ ..] = bytes else {
+            return Err(Error::MalformedEntryBundle {
+                reason: "a length is cut short",
+            });
+        };
+        let len = usize::from(u16::from_be_bytes([*a, *b]));
+        let (entry, rest) = rest
+            .split_at_checked(len)
+            .ok_or(Error::MalformedEntryBundle {
+                reason: "an entry is cut short",
+            })?;
+        out.push(entry);
+        bytes = rest;
+    }
+    Ok(out)
+}
+
 fn encode_index(mut n: u64) -> String {
     let mut groups = vec![format!("{:03}", n % 1000)];
     n /= 1000;
@@ -206,6 +306,57 @@ mod tests {
         ] {
             assert!(Tile::parse(p).is_err(), "{p}");
         }
+    }
+
+    #[test]
+    fn changed_tiles_cover_new_items_at_every_level() {
+        let paths = |o, n| {
+            changed_tiles(o, n)
+                .iter()
+                .map(Tile::path)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(0, 3), ["tile/entries/000.p/3", "tile/0/000.p/3"]);
+        assert_eq!(
+            paths(3, 300),
+            [
+                "tile/entries/000",
+                "tile/entries/001.p/44",
+                "tile/0/000",
+                "tile/0/001.p/44",
+                "tile/1/000.p/1"
+            ]
+        );
+        // Nothing new at level 1 between 300 and 310 (still one level-8 hash).
+        assert_eq!(
+            paths(300, 310),
+            ["tile/entries/001.p/54", "tile/0/001.p/54"]
+        );
+        assert!(paths(5, 5).is_empty());
+        // Level 2 appears at 65,536 entries.
+        assert!(paths(0, 65_536).contains(&"tile/2/000.p/1".to_owned()));
+        // Every changed tile is in the new tree; from 0 they are exactly the tree's tiles.
+        for t in changed_tiles(1000, 70_000) {
+            assert!(t.in_tree_of(70_000), "{}", t.path());
+        }
+        let mut from_zero = changed_tiles(0, 70_000);
+        from_zero.retain(|t| t.level.is_some());
+        assert_eq!(from_zero, tiles_for_size(70_000));
+    }
+
+    #[test]
+    fn entry_bundles_round_trip_and_refuse_truncation() {
+        let entries: [&[u8]; 3] = [b"", b"one", &[7u8; 300]];
+        let bundle = encode_entry_bundle(entries).unwrap();
+        assert_eq!(&bundle[..5], [0, 0, 0, 3, b'o']);
+        assert_eq!(decode_entry_bundle(&bundle).unwrap(), entries);
+        for cut in [1, 4, bundle.len() - 1] {
+            assert!(decode_entry_bundle(&bundle[..cut]).is_err(), "{cut}");
+        }
+        assert!(encode_entry_bundle([&[0u8; 65_536][..]]).is_err());
+        let t = Tile::parse("tile/entries/001.p/4").unwrap();
+        assert_eq!(t.entry_range(), Some((256, 260)));
+        assert!(t.in_tree_of(260) && !t.in_tree_of(259));
     }
 
     #[test]

@@ -265,13 +265,11 @@ async fn tiles_hold_the_tree_and_its_entries() {
     // The entry bundle: 16-bit big-endian lengths, then the bodies.
     let (status, _, bundle) = h.get("/tile/entries/000.p/3").await;
     assert_eq!(status, StatusCode::OK);
-    let mut rest = &bundle[..];
-    for b in &bodies {
-        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        assert_eq!(&rest[2..2 + len], b.as_slice());
-        rest = &rest[2 + len..];
-    }
-    assert!(rest.is_empty());
+    let entries = hallmark_tlog::tile::decode_entry_bundle(&bundle).unwrap();
+    assert_eq!(
+        entries,
+        bodies.iter().map(Vec::as_slice).collect::<Vec<_>>()
+    );
 
     // Narrower partial tiles are prefixes; wider ones and full ones do not exist yet; junk is 404.
     let (status, _, two) = h.get("/tile/0/000.p/2").await;
@@ -289,7 +287,8 @@ async fn tiles_hold_the_tree_and_its_entries() {
         "/tile/0/1",
         "/tile/99/000",
     ] {
-        let (status, _, _) = h.get(path).await;
+        let (status, headers, _) = h.get(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
     }
 }
