@@ -117,9 +117,6 @@ pub(crate) fn rekor_v2_log(
         seq,
         key_id,
         frozen: settings.log_v2.frozen,
-        workers: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, usize::from) * WORKERS_PER_CORE,
-        ),
     })
 }
 
