@@ -231,3 +231,51 @@ fn tiles_served_and_mirrored_prove_every_entry_to_an_independent_checker() {
     .unwrap_err();
     assert!(err.contains("no signature by the key"), "{err}");
 }
+
+/// An Ed25519 v2 log (`log_v2.key_type: ed25519`): Go's checker verifies its C2SP Ed25519
+/// checkpoint with the key from the trust root and proves the entries from its tiles.
+#[test]
+fn an_ed25519_log_proves_its_entries_to_the_independent_checker() {
+    let tool = tilecheck();
+    let stack = Stack::start_with(&bin(), "log_v2:\n  key_type: ed25519\n").unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, chain) = request_certificate(&stack, &dir, "ed25519", EMAIL);
+    let leaf = der(&chain[0]);
+    let tc = dir.join("trust.json");
+    write_trust_config(&stack, &tc, None);
+    let trust: Value = serde_json::from_slice(&std::fs::read(&tc).unwrap()).unwrap();
+    let v2 = trust["trustedRoot"]["tlogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t.get("checkpointKeyId").is_some())
+        .expect("the trust root lists the v2 log")
+        .clone();
+    assert_eq!(v2["publicKey"]["keyDetails"], "PKIX_ED25519");
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        v2["publicKey"]["rawBytes"].as_str().unwrap()
+    );
+    let key_file = dir.join("log-v2.pem");
+    std::fs::write(&key_file, pem).unwrap();
+    for i in 0..3u32 {
+        let body = v2_request(&key, &leaf, format!("entry {i}\n").as_bytes(), &dir);
+        let (status, resp) = stack
+            .post("/api/v2/log/entries", body.to_string().as_bytes(), None)
+            .unwrap();
+        assert_eq!(status, 201, "{resp}");
+    }
+    let url = stack.url.clone();
+    let checked = run_tilecheck(
+        &tool,
+        &[
+            "-key".as_ref(),
+            key_file.as_os_str(),
+            "-url".as_ref(),
+            url.as_ref(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(checked["size"], 3, "{checked}");
+    assert_eq!(checked["entries_checked"], 3, "{checked}");
+}
