@@ -73,6 +73,30 @@ fn v2_signatures(stack: &Stack) -> u64 {
         .unwrap()
 }
 
+/// The v2 log key, from the trust config `hallmark trust-root` writes: (the trust config, the v2
+/// log's entry in its trusted root, a PEM file of the key).
+fn v2_log_key(stack: &Stack) -> (Value, Value, PathBuf) {
+    let dir = stack.dir();
+    let tc = dir.join("trust.json");
+    write_trust_config(stack, &tc, None);
+    let trust: Value = serde_json::from_slice(&std::fs::read(&tc).unwrap()).unwrap();
+    let v2 = trust["trustedRoot"]["tlogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t.get("checkpointKeyId").is_some())
+        .expect("the trust root lists the v2 log with a checkpointKeyId")
+        .clone();
+    assert_eq!(v2["checkpointKeyId"], v2["logId"]);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        v2["publicKey"]["rawBytes"].as_str().unwrap()
+    );
+    let key_file = dir.join("log-v2.pem");
+    std::fs::write(&key_file, pem).unwrap();
+    (trust, v2, key_file)
+}
+
 #[test]
 fn tiles_served_and_mirrored_prove_every_entry_to_an_independent_checker() {
     let tool = tilecheck();
@@ -87,27 +111,7 @@ fn tiles_served_and_mirrored_prove_every_entry_to_an_independent_checker() {
     let (key, chain) = request_certificate(&stack, &dir, "tiles", EMAIL);
     let leaf = der(&chain[0]);
 
-    // The v2 log key, from the trust root `hallmark trust-root` writes.
-    let tc = dir.join("trust.json");
-    write_trust_config(&stack, &tc, None);
-    let trust: Value = serde_json::from_slice(&std::fs::read(&tc).unwrap()).unwrap();
-    let v2 = trust["trustedRoot"]["tlogs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t.get("checkpointKeyId").is_some())
-        .expect("the trust root lists the v2 log with a checkpointKeyId")
-        .clone();
-    assert_eq!(v2["checkpointKeyId"], v2["logId"]);
-    let spki = STANDARD
-        .decode(v2["publicKey"]["rawBytes"].as_str().unwrap())
-        .unwrap();
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        STANDARD.encode(&spki)
-    );
-    let key_file = dir.join("log-v2.pem");
-    std::fs::write(&key_file, pem).unwrap();
+    let (trust, _, key_file) = v2_log_key(&stack);
     let services = trust["signingConfig"]["rekorTlogUrls"].as_array().unwrap();
     assert!(
         services.iter().any(|s| s["majorApiVersion"] == 2),
@@ -230,4 +234,37 @@ fn tiles_served_and_mirrored_prove_every_entry_to_an_independent_checker() {
     )
     .unwrap_err();
     assert!(err.contains("no signature by the key"), "{err}");
+}
+
+/// An Ed25519 v2 log (`log_v2.key_type: ed25519`): Go's checker verifies its C2SP Ed25519
+/// checkpoint with the key from the trust root and proves the entries from its tiles.
+#[test]
+fn an_ed25519_log_proves_its_entries_to_the_independent_checker() {
+    let tool = tilecheck();
+    let stack = Stack::start_with(&bin(), "log_v2:\n  key_type: ed25519\n").unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (key, chain) = request_certificate(&stack, &dir, "ed25519", EMAIL);
+    let leaf = der(&chain[0]);
+    let (_, v2, key_file) = v2_log_key(&stack);
+    assert_eq!(v2["publicKey"]["keyDetails"], "PKIX_ED25519");
+    for i in 0..3u32 {
+        let body = v2_request(&key, &leaf, format!("entry {i}\n").as_bytes(), &dir);
+        let (status, resp) = stack
+            .post("/api/v2/log/entries", body.to_string().as_bytes(), None)
+            .unwrap();
+        assert_eq!(status, 201, "{resp}");
+    }
+    let url = stack.url.clone();
+    let checked = run_tilecheck(
+        &tool,
+        &[
+            "-key".as_ref(),
+            key_file.as_os_str(),
+            "-url".as_ref(),
+            url.as_ref(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(checked["size"], 3, "{checked}");
+    assert_eq!(checked["entries_checked"], 3, "{checked}");
 }

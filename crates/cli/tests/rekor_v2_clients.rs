@@ -249,3 +249,82 @@ fn sigstore_python_and_hallmark_sign_through_rekor_v2_with_a_timestamp() {
         true,
     );
 }
+
+/// With `log_v2.key_type: ed25519` the v2 log's checkpoint key is an Ed25519 key in the HSM, as
+/// Sigstore's public v2 logs have: the trusted root lists it as PKIX_ED25519 named by the C2SP key
+/// hash of its origin and key (`logId`, `checkpointKeyId`), entries carry that hash, checkpoints a
+/// 64-byte Ed25519 signature under its first four bytes. sigstore-python 4.5.1 signs through it
+/// and every verifier accepts the bundles offline.
+#[test]
+fn sigstore_python_signs_through_an_ed25519_rekor_v2_log() {
+    let stack = Stack::start_with(&bin(), "log_v2:\n  key_type: ed25519\n").unwrap();
+    let dir = stack.dir().to_path_buf();
+    let (tc, root) = roots(&stack);
+
+    // The trusted root: the v2 log's Ed25519 key and its C2SP key hash.
+    let tlogs = read(&root)["tlogs"].as_array().unwrap().clone();
+    let v2 = tlogs
+        .iter()
+        .find(|t| t.get("checkpointKeyId").is_some())
+        .expect("a v2 log in the trusted root");
+    assert_eq!(v2["publicKey"]["keyDetails"], "PKIX_ED25519", "{v2}");
+    let spki = STANDARD
+        .decode(v2["publicKey"]["rawBytes"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(spki.len(), 44, "an RFC 8410 Ed25519 SPKI");
+    let origin = url::Url::parse(&stack.url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned();
+    let mut c2sp = format!("{origin}\n").into_bytes();
+    c2sp.push(0x01);
+    c2sp.extend_from_slice(&spki[12..]);
+    let key_hash = <sha2::Sha256 as sha2::Digest>::digest(&c2sp);
+    let key_id = STANDARD.encode(key_hash);
+    assert_eq!(v2["logId"]["keyId"], key_id, "{v2}");
+    assert_eq!(v2["checkpointKeyId"]["keyId"], key_id, "{v2}");
+    // The v1 log stays on its P-256 key.
+    assert!(
+        tlogs
+            .iter()
+            .any(|t| t["publicKey"]["keyDetails"] == "PKIX_ECDSA_P256_SHA_256"),
+        "{tlogs:?}"
+    );
+
+    let token = email_token(&stack, EMAIL);
+    let artifact = dir.join("artifact.txt");
+    std::fs::write(&artifact, b"signed through an Ed25519 rekor v2 log\n").unwrap();
+    for (name, version) in [("default", None), ("v2", Some("2"))] {
+        let bundle = dir.join(format!("py-ed25519-{name}.sigstore.json"));
+        let mut c = python_sigstore(&stack, &tc);
+        c.args(["sign", "--identity-token", &token]);
+        if let Some(v) = version {
+            c.args(["--rekor-version", v]);
+        }
+        run(c.arg("--bundle").arg(&bundle).arg(&artifact));
+        let what = format!("sigstore-python sign through the Ed25519 log ({name})");
+        assert_v2(&what, &bundle, &key_id);
+        // The checkpoint's signature line: the origin, the key hash's first four bytes, and a
+        // 64-byte Ed25519 signature.
+        let b = read(&bundle);
+        let note =
+            b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let line = note
+            .lines()
+            .find(|l| l.starts_with('\u{2014}'))
+            .unwrap_or_else(|| panic!("{what}: no signature line in {note:?}"));
+        let (name_part, sig) = line
+            .trim_start_matches("\u{2014} ")
+            .split_once(' ')
+            .unwrap();
+        assert_eq!(name_part, origin, "{what}");
+        let sig = STANDARD.decode(sig).unwrap();
+        assert_eq!(sig.len(), 4 + 64, "{what}");
+        assert_eq!(sig[..4], key_hash[..4], "{what}");
+        assert_all_verify(&what, &stack, &tc, &root, &bundle, &artifact, false);
+    }
+}

@@ -1,21 +1,21 @@
-//! `Pkcs11Key<C>`: an HSM-held ECDSA key behind the RustCrypto `signature` traits, and the
-//! in-memory counterpart.
+//! `Pkcs11Key<A>`: an HSM-held key (ECDSA on P-256 or P-384, or Ed25519) behind the RustCrypto
+//! `signature` traits, and the in-memory counterparts.
 
 use std::fmt;
 use std::ops::Add;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cryptoki::mechanism::Mechanism;
 use cryptoki::object::ObjectHandle;
 use ecdsa::elliptic_curve::FieldBytesSize;
 use ecdsa::elliptic_curve::array::ArraySize;
-use ecdsa::{DigestAlgorithm, Signature, SigningKey, VerifyingKey};
+use ecdsa::{DigestAlgorithm, Signature, SigningKey};
 use sha2::Digest;
 use signature::hazmat::PrehashSigner;
 use signature::{Keypair, Signer};
 use spki::{AlgorithmIdentifierRef, SignatureAlgorithmIdentifier};
 
+use crate::algorithm::{Ed25519, HsmAlgorithm};
 use crate::curve::HsmCurve;
 use crate::hsm::Lease;
 use crate::{Hsm, KeyError};
@@ -24,15 +24,18 @@ use crate::{Hsm, KeyError};
 /// signature in this many is verified against the key's public key before it is returned.
 pub const CHECK_EVERY: u64 = 16;
 
-/// An ECDSA key pair held in a PKCS#11 token, on curve `C` ([`p256::NistP256`] or
-/// [`p384::NistP384`]).
+/// A key pair held in a PKCS#11 token, of algorithm `A`: ECDSA on [`p256::NistP256`] or
+/// [`p384::NistP384`], or [`Ed25519`].
 ///
-/// Implements [`Signer`] for [`ecdsa::Signature<C>`] and [`ecdsa::der::Signature<C>`],
-/// [`Keypair`] and [`SignatureAlgorithmIdentifier`], so it plugs into anything that takes a
-/// RustCrypto signer — including the x509-cert certificate builder — exactly like
-/// [`ecdsa::SigningKey`].
+/// An ECDSA key implements [`Signer`] for [`ecdsa::Signature<C>`] and
+/// [`ecdsa::der::Signature<C>`], [`Keypair`] and [`SignatureAlgorithmIdentifier`], so it plugs
+/// into anything that takes a RustCrypto signer — including the x509-cert certificate builder —
+/// exactly like [`ecdsa::SigningKey`]. An Ed25519 key implements [`Signer`] for
+/// [`ed25519_dalek::Signature`] and [`Keypair`] like [`ed25519_dalek::SigningKey`]; it signs the
+/// whole message with pure EdDSA (`CKM_EDDSA`, no prehash), as RFC 8032 and C2SP signed notes
+/// want.
 ///
-/// Signing hashes the message on the host (SHA-256 for P-256, SHA-384 for P-384) and asks the
+/// ECDSA signing hashes the message on the host (SHA-256 for P-256, SHA-384 for P-384) and asks the
 /// token for `CKM_ECDSA` over the digest: SoftHSM has no `CKM_ECDSA_SHA256`, and hashing on the
 /// host keeps large messages off the PKCS#11 interface. The token's raw `r || s` is converted to
 /// DER where asked.
@@ -44,14 +47,14 @@ pub const CHECK_EVERY: u64 = 16;
 ///
 /// Cheap to clone (an `Arc`), `Send + Sync`. Calls block on the HSM: on an async runtime use
 /// `spawn_blocking` or a dedicated thread.
-pub struct Pkcs11Key<C: HsmCurve> {
-    inner: Arc<KeyInner<C>>,
+pub struct Pkcs11Key<A: HsmAlgorithm> {
+    inner: Arc<KeyInner<A>>,
 }
 
-struct KeyInner<C: HsmCurve> {
+struct KeyInner<A: HsmAlgorithm> {
     hsm: Hsm,
     label: String,
-    verifying_key: VerifyingKey<C>,
+    verifying_key: A::VerifyingKey,
     spki_der: Vec<u8>,
     /// The public key, parsed once, to check signatures the token returns.
     check: aws_lc_rs::signature::ParsedPublicKey,
@@ -64,7 +67,7 @@ struct KeyInner<C: HsmCurve> {
     handle: Mutex<(u64, ObjectHandle)>,
 }
 
-impl<C: HsmCurve> Clone for Pkcs11Key<C> {
+impl<A: HsmAlgorithm> Clone for Pkcs11Key<A> {
     fn clone(&self) -> Self {
         Pkcs11Key {
             inner: Arc::clone(&self.inner),
@@ -72,31 +75,31 @@ impl<C: HsmCurve> Clone for Pkcs11Key<C> {
     }
 }
 
-impl<C: HsmCurve> fmt::Debug for Pkcs11Key<C> {
+impl<A: HsmAlgorithm> fmt::Debug for Pkcs11Key<A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pkcs11Key")
-            .field("curve", &C::NAME)
+            .field("algorithm", &A::NAME)
             .field("token", &self.inner.hsm.token_label())
             .field("label", &self.inner.label)
             .finish_non_exhaustive()
     }
 }
 
-impl<C: HsmCurve> Pkcs11Key<C> {
+impl<A: HsmAlgorithm> Pkcs11Key<A> {
     pub(crate) fn new(
         hsm: Hsm,
         label: &str,
-        verifying_key: VerifyingKey<C>,
+        verifying_key: A::VerifyingKey,
         handle: ObjectHandle,
         generation: u64,
     ) -> Result<Self, KeyError> {
-        let spki_der = C::spki_der(&verifying_key).ok_or_else(|| KeyError::BadPublicKey {
+        let spki_der = A::spki_der(&verifying_key).ok_or_else(|| KeyError::BadPublicKey {
             label: label.to_owned(),
             reason: "cannot be encoded as a SubjectPublicKeyInfo",
         })?;
         let check = aws_lc_rs::signature::ParsedPublicKey::new(
-            C::aws_lc_verification(),
-            C::sec1_uncompressed(&verifying_key),
+            A::aws_lc_verification(),
+            A::public_bytes(&verifying_key),
         )
         .map_err(|_| KeyError::BadPublicKey {
             label: label.to_owned(),
@@ -158,7 +161,7 @@ impl<C: HsmCurve> Pkcs11Key<C> {
         let handle = self
             .inner
             .hsm
-            .refind(s, &self.inner.label, &self.inner.verifying_key)?;
+            .refind::<A>(s, &self.inner.label, &self.inner.verifying_key)?;
         *self
             .inner
             .handle
@@ -167,11 +170,8 @@ impl<C: HsmCurve> Pkcs11Key<C> {
         Ok(handle)
     }
 
-    /// Sign a precomputed digest with `CKM_ECDSA`, returning the fixed-size signature.
-    ///
-    /// # Errors
-    /// [`KeyError::Unavailable`] when the HSM went away (the next call reconnects),
-    /// [`KeyError::BadSignature`] if the token returns garbage, other PKCS#11 failures.
+    /// Has the token sign `input` (the digest for ECDSA, the message for EdDSA) with the
+    /// algorithm's mechanism and parses its answer.
     ///
     /// The first signature made through each newly found object handle, and one in
     /// [`CHECK_EVERY`] after that, is verified with the key's public key before it is returned: a
@@ -180,14 +180,14 @@ impl<C: HsmCurve> Pkcs11Key<C> {
     /// [`KeyError::Unavailable`] that resets the connection, never returned as a result. Checking
     /// every signature would cost a quarter of the signature log's throughput (measured: one
     /// P-256 verification is 58 µs here, against about 105 µs for SoftHSM's signature).
-    pub fn sign_prehash_checked(&self, digest: &[u8]) -> Result<Signature<C>, KeyError> {
+    fn sign_token_input(&self, input: &[u8]) -> Result<A::Signature, KeyError> {
         let hsm = &self.inner.hsm;
         hsm.with_session(|s| {
             let handle = self.handle(s)?;
             let raw = s
-                .sign(&Mechanism::Ecdsa, handle, digest)
+                .sign(&A::sign_mechanism(), handle, input)
                 .map_err(|e| KeyError::from_ck(e, hsm.token_label()))?;
-            let sig = Signature::<C>::from_slice(&raw).map_err(|_| KeyError::BadSignature {
+            let sig = A::parse_signature(&raw).ok_or_else(|| KeyError::BadSignature {
                 label: self.inner.label.clone(),
                 len: raw.len(),
             })?;
@@ -195,7 +195,7 @@ impl<C: HsmCurve> Pkcs11Key<C> {
             let generation = s.generation();
             let new_handle = self.inner.checked_generation.load(Ordering::Acquire) != generation;
             if new_handle || n.is_multiple_of(CHECK_EVERY) {
-                if !self.verifies(digest, &sig) {
+                if !A::verifies(&self.inner.check, &self.inner.verifying_key, input, &sig) {
                     return Err(KeyError::Unavailable {
                         token: hsm.token_label().to_owned(),
                         function: "C_Sign".to_owned(),
@@ -213,21 +213,18 @@ impl<C: HsmCurve> Pkcs11Key<C> {
             Ok(sig)
         })
     }
+}
 
-    /// Whether `sig` is this key's signature over the prehashed `digest`.
-    fn verifies(&self, digest: &[u8], sig: &Signature<C>) -> bool {
-        match aws_lc_rs::digest::Digest::import_less_safe(digest, C::aws_lc_digest()) {
-            Ok(d) => self
-                .inner
-                .check
-                .verify_digest_sig(&d, &sig.to_bytes())
-                .is_ok(),
-            // A digest of another length (ECDSA truncates or pads it): the general check.
-            Err(_) => {
-                use signature::hazmat::PrehashVerifier as _;
-                self.inner.verifying_key.verify_prehash(digest, sig).is_ok()
-            }
-        }
+impl<C: HsmCurve> Pkcs11Key<C> {
+    /// Sign a precomputed digest with `CKM_ECDSA`, returning the fixed-size signature.
+    ///
+    /// # Errors
+    /// [`KeyError::Unavailable`] when the HSM went away (the next call reconnects),
+    /// [`KeyError::BadSignature`] if the token returns garbage, other PKCS#11 failures. Some
+    /// signatures are checked before they are returned (see [`CHECK_EVERY`]); one that does not
+    /// verify is an [`KeyError::Unavailable`] that resets the connection.
+    pub fn sign_prehash_checked(&self, digest: &[u8]) -> Result<Signature<C>, KeyError> {
+        self.sign_token_input(digest)
     }
 
     /// Hash `msg` with the curve's hash and sign it, keeping the [`KeyError`] (unlike
@@ -241,16 +238,38 @@ impl<C: HsmCurve> Pkcs11Key<C> {
     }
 }
 
-impl<C: HsmCurve> Keypair for Pkcs11Key<C> {
-    type VerifyingKey = VerifyingKey<C>;
-
-    fn verifying_key(&self) -> VerifyingKey<C> {
-        self.inner.verifying_key
+impl Pkcs11Key<Ed25519> {
+    /// Sign `msg` with pure Ed25519 (`CKM_EDDSA`), keeping the [`KeyError`] (unlike
+    /// [`Signer::try_sign`], which wraps it in a [`signature::Error`]).
+    ///
+    /// # Errors
+    /// [`KeyError::Unavailable`] when the HSM went away (the next call reconnects),
+    /// [`KeyError::BadSignature`] if the token returns something other than 64 bytes, other
+    /// PKCS#11 failures. Some signatures are checked before they are returned (see
+    /// [`CHECK_EVERY`]); one that does not verify is an [`KeyError::Unavailable`] that resets the
+    /// connection.
+    pub fn try_sign_ed25519(&self, msg: &[u8]) -> Result<ed25519_dalek::Signature, KeyError> {
+        self.sign_token_input(msg)
     }
 }
 
-impl<C: HsmCurve> AsRef<VerifyingKey<C>> for Pkcs11Key<C> {
-    fn as_ref(&self) -> &VerifyingKey<C> {
+impl Signer<ed25519_dalek::Signature> for Pkcs11Key<Ed25519> {
+    fn try_sign(&self, msg: &[u8]) -> Result<ed25519_dalek::Signature, signature::Error> {
+        self.try_sign_ed25519(msg)
+            .map_err(signature::Error::from_source)
+    }
+}
+
+impl<A: HsmAlgorithm> Keypair for Pkcs11Key<A> {
+    type VerifyingKey = A::VerifyingKey;
+
+    fn verifying_key(&self) -> A::VerifyingKey {
+        self.inner.verifying_key.clone()
+    }
+}
+
+impl<A: HsmAlgorithm> AsRef<A::VerifyingKey> for Pkcs11Key<A> {
+    fn as_ref(&self) -> &A::VerifyingKey {
         &self.inner.verifying_key
     }
 }
@@ -303,6 +322,22 @@ impl<C: HsmCurve> SignatureAlgorithmIdentifier for Pkcs11Key<C> {
 /// [`Pkcs11Key`]. For tests and development only — its private key lives in process memory.
 pub type MemoryKey<C> = SigningKey<C>;
 
+/// An in-memory Ed25519 key: the RustCrypto type itself, which implements the same traits as
+/// `Pkcs11Key<Ed25519>`. For tests and development only.
+pub type MemoryEd25519Key = ed25519_dalek::SigningKey;
+
+/// Generate an in-memory Ed25519 key from the operating system's RNG.
+///
+/// # Errors
+/// [`KeyError::Rng`] if the OS RNG fails.
+pub fn generate_memory_ed25519() -> Result<MemoryEd25519Key, KeyError> {
+    let mut seed = secrecy::zeroize::Zeroizing::new([0u8; ed25519_dalek::SECRET_KEY_LENGTH]);
+    aws_lc_rs::rand::fill(seed.as_mut()).map_err(|e| KeyError::Rng {
+        detail: e.to_string(),
+    })?;
+    Ok(MemoryEd25519Key::from_bytes(&seed))
+}
+
 /// Generate an in-memory key from the operating system's RNG.
 ///
 /// # Errors
@@ -340,6 +375,7 @@ mod tests {
         check::<Hsm>();
         check::<Pkcs11Key<p256::NistP256>>();
         check::<Pkcs11Key<p384::NistP384>>();
+        check::<Pkcs11Key<Ed25519>>();
         check::<crate::KeyRef>();
         check::<crate::PinSource>();
         fn error<E: std::error::Error + Send + Sync + 'static>() {}

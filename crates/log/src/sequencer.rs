@@ -15,20 +15,21 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hallmark_tlog::note::{Checkpoint, NoteKeyId};
+use hallmark_tlog::note::{Checkpoint, NoteKeyId, NoteSigner};
 use hallmark_tlog::tree::{Frontier, consistency_proof, inclusion_proof, root_at};
 use hallmark_tlog::{Hash, leaf_hash};
-use p256::ecdsa::{DerSignature, VerifyingKey};
-use signature::{Keypair, Signer};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{Batch, LogStore, NewEntry, TreeReader};
 use crate::{LogError, StoreError};
 
-/// A key that signs checkpoints: any RustCrypto signer producing DER ECDSA P-256 signatures, such as
-/// an HSM-held key from `hallmark-keys` or an in-memory `p256::ecdsa::SigningKey`.
-pub trait CheckpointSigner: Signer<DerSignature> + Send + Sync + 'static {}
-impl<T: Signer<DerSignature> + Send + Sync + 'static> CheckpointSigner for T {}
+/// A key that signs checkpoints: any [`NoteSigner`] that can move to the sequencer thread. An ECDSA
+/// P-256 RustCrypto signer with its public key (an HSM-held key from `hallmark-keys`, an
+/// in-memory `p256::ecdsa::SigningKey`) is one as it is; an Ed25519 one wrapped in
+/// [`hallmark_tlog::note::Ed25519NoteSigner`]. Checkpoints are signed under
+/// [`SequencerConfig::key_name`].
+pub trait CheckpointSigner: NoteSigner + Send + Sync + 'static {}
+impl<T: NoteSigner + Send + Sync + 'static> CheckpointSigner for T {}
 
 /// Signs each new entry once, as its batch is sequenced: for Rekor, the signed entry timestamp over
 /// the entry's body, integration time, log ID and index. Called from the sequencer thread (and
@@ -166,7 +167,7 @@ impl<S: LogStore> Sequencer<S> {
     /// hashes and checks it against the stored checkpoint.
     pub fn start<K>(store: Arc<S>, signer: K, config: SequencerConfig) -> Result<Self, LogError>
     where
-        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+        K: CheckpointSigner,
     {
         Self::start_inner(store, signer, None, config)
     }
@@ -181,7 +182,7 @@ impl<S: LogStore> Sequencer<S> {
         config: SequencerConfig,
     ) -> Result<Self, LogError>
     where
-        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+        K: CheckpointSigner,
     {
         let signed = sign_unsigned_entries(
             store.as_ref(),
@@ -204,9 +205,9 @@ impl<S: LogStore> Sequencer<S> {
         config: SequencerConfig,
     ) -> Result<Self, LogError>
     where
-        K: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey>,
+        K: CheckpointSigner,
     {
-        let note_key = NoteKeyId::ecdsa(&config.key_name, &signer.verifying_key())?;
+        let note_key = signer.note_key(&config.key_name)?;
         let state = store.state()?;
         let frontier = Frontier::load(state.size, &TreeReader(store.as_ref()))?;
         let root = frontier.root();

@@ -10,7 +10,7 @@ use hallmark_ca::IssuingKey;
 use hallmark_keys::{Hsm, KeyError, KeyRef};
 
 use crate::Settings;
-use crate::config::CaCurve;
+use crate::config::{CaCurve, LogV2KeyType};
 use crate::startup::open_token;
 
 /// The root key's token, with its own PIN when one is configured (`ca init` only).
@@ -159,21 +159,52 @@ fn add_log_keys(settings: &Settings, report: &mut CaInitReport) -> Result<()> {
     for (what, key) in [
         ("CT log", &settings.ct_key),
         ("signature log", &settings.log_key),
-        ("Rekor v2 log", &settings.log_v2.key),
     ] {
-        let hsm = open_token(settings, key)?;
-        match hsm.load_p256(key.object()) {
-            Ok(_) => report
-                .lines
-                .push(format!("{what} key {key} already exists; kept")),
-            Err(KeyError::KeyNotFound { .. }) => {
-                hsm.generate_p256(key.object())?;
-                report
-                    .lines
-                    .push(format!("generated {what} key {key} (P-256) inside the HSM"));
+        add_key(settings, what, key, LogV2KeyType::P256, report)?;
+    }
+    add_key(
+        settings,
+        "Rekor v2 log",
+        &settings.log_v2.key,
+        settings.log_v2.key_type,
+        report,
+    )
+}
+
+/// Generates the key `key` of type `key_type` inside the HSM unless it exists; an existing key of
+/// another type is an error.
+fn add_key(
+    settings: &Settings,
+    what: &str,
+    key: &KeyRef,
+    key_type: LogV2KeyType,
+    report: &mut CaInitReport,
+) -> Result<()> {
+    let hsm = open_token(settings, key)?;
+    let found = match key_type {
+        LogV2KeyType::P256 => hsm.load_p256(key.object()).map(drop),
+        LogV2KeyType::Ed25519 => hsm.load_ed25519(key.object()).map(drop),
+    };
+    let name = key_type.name();
+    match found {
+        Ok(()) => report
+            .lines
+            .push(format!("{what} key {key} already exists; kept")),
+        Err(KeyError::KeyNotFound { .. }) => {
+            match key_type {
+                LogV2KeyType::P256 => hsm.generate_p256(key.object()).map(drop)?,
+                LogV2KeyType::Ed25519 => hsm.generate_ed25519(key.object()).map(drop)?,
             }
-            Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
+            report.lines.push(format!(
+                "generated {what} key {key} ({name}) inside the HSM"
+            ));
         }
+        Err(e @ KeyError::CurveMismatch { .. }) => {
+            return Err(e).with_context(|| {
+                format!("the {what} key {key} exists but is not a {name} key; nothing was changed")
+            });
+        }
+        Err(e) => return Err(e).with_context(|| format!("checking the {what} key {key}")),
     }
     Ok(())
 }

@@ -25,6 +25,7 @@
 //! log_v2:                               # the Rekor v2 log (tiles; checkpoints, no SETs)
 //!   enabled: true
 //!   key: pkcs11:token=hallmark;object=log-v2-key
+//!   key_type: p256                      # or ed25519: the checkpoint key's type (see below)
 //!   frozen: false                       # true: writes answer 405, reads go on
 //!   tiles_dir: /srv/tiles               # also write checkpoint and tiles here (static hosting)
 //!   max_queue: 1024                     # appends waiting for the sequencer; beyond: 503 + Retry-After
@@ -201,9 +202,39 @@ struct TsaFile {
 struct LogV2File {
     enabled: Option<bool>,
     key: Option<String>,
+    key_type: Option<LogV2KeyType>,
     frozen: Option<bool>,
     tiles_dir: Option<PathBuf>,
     max_queue: Option<usize>,
+}
+
+/// The type of the Rekor v2 log's checkpoint key (`log_v2.key_type`).
+///
+/// C2SP checkpoints may be signed by ECDSA P-256 (signature type `0x02`, key ID = the first four
+/// bytes of SHA-256 of the SPKI) or by Ed25519 (type `0x01`, key ID from SHA-256 of the origin,
+/// `0x01` and the key), as Sigstore's public Rekor v2 logs are. The trusted root then names the
+/// log by that 32-byte hash (`logId`, `checkpointKeyId`). Both keys live in the HSM; `ca init` /
+/// `ca upgrade` generate the configured type. Changing it means a new key, and so a new log:
+/// name another key object in `log_v2.key` and start from an empty `log-v2.redb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogV2KeyType {
+    /// ECDSA P-256 (the default).
+    #[default]
+    P256,
+    /// Ed25519 (pure EdDSA, `CKM_EDDSA`).
+    Ed25519,
+}
+
+impl LogV2KeyType {
+    /// `"P-256"` or `"Ed25519"`, for messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            LogV2KeyType::P256 => "P-256",
+            LogV2KeyType::Ed25519 => "Ed25519",
+        }
+    }
 }
 
 /// The Rekor v2 log's settings (`log_v2:`).
@@ -211,8 +242,10 @@ struct LogV2File {
 pub struct LogV2Settings {
     /// Whether the server runs the Rekor v2 log (and lists it in the trust root).
     pub enabled: bool,
-    /// Its checkpoint key (P-256, in the HSM).
+    /// Its checkpoint key (in the HSM).
     pub key: KeyRef,
+    /// The checkpoint key's type.
+    pub key_type: LogV2KeyType,
     /// Frozen: writes answer 405; checkpoint and tiles are still served.
     pub frozen: bool,
     /// A directory the server also writes the checkpoint and tiles to, for a static file
@@ -521,6 +554,7 @@ pub fn load(
             file.log_v2.key,
             "pkcs11:token=hallmark;object=log-v2-key",
         )?,
+        key_type: file.log_v2.key_type.unwrap_or_default(),
         frozen: file.log_v2.frozen.unwrap_or(false),
         tiles_dir: file.log_v2.tiles_dir,
         max_queue: file.log_v2.max_queue.unwrap_or(1024),
@@ -738,6 +772,10 @@ mod tests {
         assert_eq!(s.tsa_key.object(), "ts");
         assert_eq!(s.tsa_policy.to_string(), "1.2.3.4");
         assert_eq!((s.tsa_max_concurrent, s.tsa_max_queue), (2, 0));
+        assert_eq!(s.log_v2.key_type, LogV2KeyType::P256, "the default");
+        std::fs::write(&p, "dev_oidc: true\nlog_v2:\n  key_type: ed25519\n").unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!(s.log_v2.key_type, LogV2KeyType::Ed25519);
         for (yaml, field) in [
             (
                 "dev_oidc: true\ntsa:\n  policy_oid: nope\n",
@@ -760,6 +798,7 @@ mod tests {
                 "dev_oidc: true\nlog_v2:\n  max_queue: 0\n",
                 "log_v2.max_queue",
             ),
+            ("dev_oidc: true\nlog_v2:\n  key_type: rsa\n", "key_type"),
         ] {
             std::fs::write(&p, yaml).unwrap();
             let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();

@@ -1,12 +1,14 @@
-//! Building the CT log and the signature log over any P-256 key and any store: start-up passes
-//! HSM keys and redb files, handler tests in-memory keys and stores.
+//! Building the CT log and the signature logs over any key and any store: start-up passes HSM
+//! keys and redb files, handler tests in-memory keys and stores. The CT log and the Rekor v1 log
+//! take P-256 keys (SCTs, STHs and SETs are ECDSA); the Rekor v2 log any checkpoint signer (P-256
+//! or Ed25519).
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use hallmark_log::{CheckpointSigner, Sequencer, SequencerConfig};
-use p256::ecdsa::VerifyingKey;
-use signature::Keypair;
+use p256::ecdsa::{DerSignature, VerifyingKey};
+use signature::{Keypair, Signer};
 use spki::EncodePublicKey as _;
 
 use crate::Settings;
@@ -15,13 +17,16 @@ use crate::rekor::{RekorLog, SetSigner, WORKERS_PER_CORE};
 use crate::rekor_v2::{MAX_V2_ENTRY_BYTES, RekorV2Log};
 use crate::store::SharedStore;
 
-/// A log key as both logs take it: signs checkpoints (and SCTs, STHs, SETs) and has a P-256
-/// public key.
+/// A log key as the CT log and the Rekor v1 log take it: signs checkpoints, SCTs, STHs and SETs
+/// (DER ECDSA) and has a P-256 public key.
 pub(crate) trait LogSigningKey:
-    CheckpointSigner + Keypair<VerifyingKey = VerifyingKey> + Clone
+    CheckpointSigner + Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Clone
 {
 }
-impl<T: CheckpointSigner + Keypair<VerifyingKey = VerifyingKey> + Clone> LogSigningKey for T {}
+impl<T> LogSigningKey for T where
+    T: CheckpointSigner + Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Clone
+{
+}
 
 /// The CT log over `store`, signed by `key`, serving `chain_der` (issuing CA, root) as its
 /// `extra_data` and roots; checkpoints name `host`.
@@ -96,26 +101,43 @@ pub(crate) fn rekor_log(
 
 /// The Rekor v2 log over `store`, its checkpoints signed by `key` under the public URL's host
 /// name (C2SP: the origin is the log's base URL without scheme, port or path, and the key signs
-/// under its origin).
+/// under its origin). A P-256 key signs as it is, an Ed25519 key wrapped in
+/// [`hallmark_tlog::note::Ed25519NoteSigner`]. The log's ID is the 32-byte hash its checkpoint key
+/// ID is the start of: SHA-256 of the SPKI for P-256, the C2SP key hash for Ed25519.
 pub(crate) fn rekor_v2_log(
     store: SharedStore,
-    key: impl LogSigningKey,
+    key: impl CheckpointSigner,
     settings: &Settings,
 ) -> Result<RekorV2Log> {
-    let spki = key
-        .verifying_key()
-        .to_public_key_der()
-        .context("encoding the v2 log public key")?;
-    let key_id = hallmark_sigstore::rekor_log_id(spki.as_bytes());
     let origin = settings.public_host_name();
-    let mut config = SequencerConfig::new(origin.clone(), origin);
+    let mut config = SequencerConfig::new(origin.clone(), origin.clone());
     config.max_entry_bytes = MAX_V2_ENTRY_BYTES;
     config.queue_depth = settings.log_v2.max_queue;
+    let note_key = key
+        .note_key(&origin)
+        .context("the v2 log's checkpoint key and origin")?;
     let seq =
         Sequencer::start(Arc::new(store), key, config).context("starting the Rekor v2 log")?;
+    // A stored log keeps serving its last checkpoint until the next append: refuse one signed by
+    // another key (log_v2.key or log_v2.key_type changed under an existing log-v2.redb).
+    let checkpoint = seq.latest().checkpoint.clone();
+    let signed_by_key = hallmark_tlog::note::Note::parse(&checkpoint).is_ok_and(|note| {
+        note.signatures
+            .iter()
+            .any(|s| s.name == note_key.name() && s.key_id == note_key.id())
+    });
+    if !signed_by_key {
+        anyhow::bail!(
+            "the Rekor v2 log's stored checkpoint is not signed by its configured key {} as {:?}: \
+             log_v2.key or log_v2.key_type changed under an existing log-v2.redb (a new key \
+             needs a new log)",
+            hex::encode(note_key.id()),
+            note_key.name()
+        );
+    }
     Ok(RekorV2Log {
         seq,
-        key_id,
+        key_id: note_key.key_hash(),
         frozen: settings.log_v2.frozen,
     })
 }

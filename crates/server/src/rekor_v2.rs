@@ -49,8 +49,9 @@ const NO_CACHE: &str = "no-cache";
 /// The Rekor v2 log.
 pub(crate) struct RekorV2Log {
     pub(crate) seq: LogSequencer,
-    /// SHA-256 of the checkpoint key's DER SPKI (the trusted root's `logId` and
-    /// `checkpointKeyId`; signature lines carry its first four bytes).
+    /// The 32-byte hash whose first four bytes are the checkpoint key ID: SHA-256 of the DER SPKI
+    /// of a P-256 key, the C2SP key hash of an Ed25519 key (the trusted root's `logId` and
+    /// `checkpointKeyId`, and each entry's `logId.keyId`).
     pub(crate) key_id: [u8; 32],
     /// Writes answer 405.
     pub(crate) frozen: bool,

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use hallmark_ca::{Issuance, IssuingKey};
-use hallmark_keys::{Hsm, KeyError, KeyRef, Pkcs11Key};
+use hallmark_keys::{Ed25519, Hsm, KeyError, KeyRef, Pkcs11Key};
 use hallmark_log::RedbStore;
+use hallmark_tlog::note::Ed25519NoteSigner;
 use metrics_exporter_prometheus::PrometheusHandle;
 use x509_cert::Certificate;
 
 use crate::Settings;
 use crate::ca_service::CaService;
+use crate::config::LogV2KeyType;
 use crate::state::{AppState, KeyCustody};
 use crate::store::SharedStore;
 
@@ -50,6 +52,54 @@ fn load_log_key(s: &Settings, key: &KeyRef, what: &str) -> Result<Pkcs11Key<p256
     let hsm = open_token(s, key)?;
     hsm.load_p256(key.object())
         .with_context(|| format!("loading the {what} {key} (run `hallmark ca init`?)"))
+}
+
+/// The Rekor v2 log's checkpoint key on its token, of the configured type.
+enum LogV2Key {
+    P256(Pkcs11Key<p256::NistP256>),
+    Ed25519(Pkcs11Key<Ed25519>),
+}
+
+impl LogV2Key {
+    fn load(s: &Settings) -> Result<Self> {
+        let key = &s.log_v2.key;
+        let hsm = open_token(s, key)?;
+        let loaded = match s.log_v2.key_type {
+            LogV2KeyType::P256 => hsm.load_p256(key.object()).map(LogV2Key::P256),
+            LogV2KeyType::Ed25519 => hsm.load_ed25519(key.object()).map(LogV2Key::Ed25519),
+        };
+        loaded.with_context(|| {
+            format!(
+                "loading the Rekor v2 log key {key} ({}, log_v2.key_type) (for a CA made before \
+                 the v2 log, `hallmark ca upgrade` adds it; or set log_v2.enabled: false)",
+                s.log_v2.key_type.name()
+            )
+        })
+    }
+
+    fn signature_count(&self) -> u64 {
+        match self {
+            LogV2Key::P256(k) => k.signature_count(),
+            LogV2Key::Ed25519(k) => k.signature_count(),
+        }
+    }
+
+    fn hsm(&self) -> &Hsm {
+        match self {
+            LogV2Key::P256(k) => k.hsm(),
+            LogV2Key::Ed25519(k) => k.hsm(),
+        }
+    }
+
+    /// The v2 log over `store`, its checkpoints signed by this key.
+    fn log(&self, store: SharedStore, s: &Settings) -> Result<crate::rekor_v2::RekorV2Log> {
+        match self {
+            LogV2Key::P256(k) => crate::logs::rekor_v2_log(store, k.clone(), s),
+            LogV2Key::Ed25519(k) => {
+                crate::logs::rekor_v2_log(store, Ed25519NoteSigner(k.clone()), s)
+            }
+        }
+    }
 }
 
 /// The timestamp authority, when its certificate exists: the leaf must hold the TSA key and be
@@ -106,7 +156,7 @@ struct HsmCustody {
     issuing: Hsm,
     log: Pkcs11Key<p256::NistP256>,
     ct: Pkcs11Key<p256::NistP256>,
-    log_v2: Option<Pkcs11Key<p256::NistP256>>,
+    log_v2: Option<LogV2Key>,
     tsa: Option<Pkcs11Key<p256::NistP256>>,
 }
 
@@ -195,12 +245,8 @@ impl AppState {
                 let rekor =
                     crate::logs::rekor_log(open_store(&s, "log.redb")?, log_key.clone(), &s)?;
                 let (rekor_v2, log_v2_key) = if s.log_v2.enabled {
-                    let key = load_log_key(&s, &s.log_v2.key, "Rekor v2 log key").context(
-                        "the Rekor v2 log's key (for a CA made before the v2 log, `hallmark ca \
-                         upgrade` adds it; or set log_v2.enabled: false)",
-                    )?;
-                    let log =
-                        crate::logs::rekor_v2_log(open_store(&s, "log-v2.redb")?, key.clone(), &s)?;
+                    let key = LogV2Key::load(&s)?;
+                    let log = key.log(open_store(&s, "log-v2.redb")?, &s)?;
                     (Some(Arc::new(log)), Some(key))
                 } else {
                     (None, None)

@@ -10,6 +10,9 @@ use hallmark_sigstore::trust::{
 };
 
 use crate::Settings;
+use crate::config::LogV2KeyType;
+use hallmark_tlog::note::NoteKeyId;
+use signature::Keypair as _;
 
 /// The trusted root and the client trust config for clients reaching this server at `url`.
 pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, ClientTrustConfig)> {
@@ -33,29 +36,52 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
         .to_unix_duration()
         .as_secs() as i64;
     let valid = TimeRange::from(start)?;
-    let key_der = |key: &hallmark_keys::KeyRef| -> Result<Vec<u8>> {
+    let open = |key: &hallmark_keys::KeyRef| -> Result<hallmark_keys::Hsm> {
         let config = key.config(&settings.module, settings.pin.as_ref())?;
-        let hsm = hallmark_keys::Hsm::open(config)?;
-        Ok(hsm
+        Ok(hallmark_keys::Hsm::open(config)?)
+    };
+    let key_der = |key: &hallmark_keys::KeyRef| -> Result<Vec<u8>> {
+        Ok(open(key)?
             .load_p256(key.object())
             .with_context(|| format!("loading {key} (run `hallmark ca init`?)"))?
             .public_key_der())
     };
     let ct_key = key_der(&settings.ct_key)?;
     let log_key = key_der(&settings.log_key)?;
-    let log_v2_key = if settings.log_v2.enabled {
-        Some(key_der(&settings.log_v2.key)?)
+    let mut tlogs = vec![TransparencyLogInstance::new(url, &log_key, valid.clone())?];
+    let log_v2 = if settings.log_v2.enabled {
+        let key = &settings.log_v2.key;
+        let (der, key_hash) = match settings.log_v2.key_type {
+            // Checkpoints are signed under the ECDSA key's ID, SHA-256 of its SPKI, which is
+            // also its log ID.
+            LogV2KeyType::P256 => {
+                let der = key_der(key)?;
+                let hash = hallmark_sigstore::rekor_log_id(&der);
+                (der, hash)
+            }
+            // The C2SP key hash of the origin and the key, as Sigstore's trusted roots name
+            // their Ed25519 Rekor v2 logs (`logId`; sigstore-python finds the checkpoint's
+            // signature by the first four bytes of each entry's `logId`).
+            LogV2KeyType::Ed25519 => {
+                let k = open(key)?.load_ed25519(key.object()).with_context(|| {
+                    format!("loading {key} (Ed25519, log_v2.key_type; run `hallmark ca upgrade`?)")
+                })?;
+                let id = NoteKeyId::ed25519(&settings.public_host_name(), &k.verifying_key())
+                    .context("the v2 log's checkpoint key name")?;
+                (k.public_key_der(), id.key_hash())
+            }
+        };
+        Some(TransparencyLogInstance::rekor_v2(
+            url,
+            &der,
+            &key_hash,
+            valid.clone(),
+        )?)
     } else {
         None
     };
-    let mut tlogs = vec![TransparencyLogInstance::new(url, &log_key, valid.clone())?];
-    if let Some(der) = &log_v2_key {
-        // Rekor v2: checkpoints are signed under the ECDSA key's ID, SHA-256 of its SPKI, which
-        // is also its log ID.
-        let mut v2 = TransparencyLogInstance::new(url, der, valid.clone())?;
-        v2.checkpoint_key_id = v2.log_id.clone();
-        tlogs.push(v2);
-    }
+    let has_log_v2 = log_v2.is_some();
+    tlogs.extend(log_v2);
     let mut trusted_root = TrustedRoot::new(
         vec![CertificateAuthority::new(
             &settings.organization,
@@ -110,7 +136,7 @@ pub fn trust_root(settings: &Settings, url: &str) -> Result<(TrustedRoot, Client
     }
     // Rekor v2 only with a timestamp authority: v2 entries carry no signed entry timestamp, and
     // clients that pick the v2 log from the signing config need a TSA for the signing time.
-    if log_v2_key.is_some() && has_tsa {
+    if has_log_v2 && has_tsa {
         signing
             .rekor_tlog_urls
             .push(Service::new(url, 2, valid.clone(), &operator));

@@ -232,6 +232,28 @@ impl TransparencyLogInstance {
         })
     }
 
+    /// A Rekor v2 log at `base_url` with key `public_key_der` (DER SPKI) whose checkpoints are
+    /// signed under `checkpoint_key_hash`, the 32-byte hash the note key ID is the start of: its
+    /// `logId` and `checkpointKeyId` both. For a P-256 key that is SHA-256 of the SPKI (as for
+    /// [`TransparencyLogInstance::new`]); for an Ed25519 key the C2SP key hash
+    /// SHA-256(origin || `"\n"` || `0x01` || key), the `logId` Sigstore's own trusted roots give
+    /// their Ed25519 Rekor v2 logs and the `logId.keyId` of each of their entries.
+    ///
+    /// # Errors
+    ///
+    /// [`EntryError::BadPublicKey`] when the key is not a supported DER SPKI.
+    pub fn rekor_v2(
+        base_url: &str,
+        public_key_der: &[u8],
+        checkpoint_key_hash: &[u8; 32],
+        valid_for: TimeRange,
+    ) -> Result<Self> {
+        let mut log = Self::new(base_url, public_key_der, valid_for)?;
+        log.log_id = Some(LogId::new(checkpoint_key_hash));
+        log.checkpoint_key_id = Some(LogId::new(checkpoint_key_hash));
+        Ok(log)
+    }
+
     /// What tells two logs apart: their key's base64 text.
     fn identity(&self) -> Option<Vec<&str>> {
         let raw = self.public_key.as_ref()?.raw_bytes.as_ref()?;

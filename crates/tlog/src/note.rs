@@ -1,10 +1,20 @@
 //! Signed notes ([C2SP signed-note](https://c2sp.org/signed-note)) and checkpoints.
 //!
 //! A note is UTF-8 text ending in a newline, a blank line, then signature lines
-//! `— <key name> <base64(4-byte key ID || signature)>`. For ECDSA keys both Rekor v1 and the C2SP
-//! signature type `0x02` use the first four bytes of SHA-256 of the DER SubjectPublicKeyInfo as the key
-//! ID (for Rekor v1 that is the first four bytes of the log ID) and an ASN.1 DER signature over the
-//! text. So one implementation signs and verifies both.
+//! `— <key name> <base64(4-byte key ID || signature)>`. Two key types sign here, behind
+//! [`NoteSigner`]:
+//!
+//! - ECDSA P-256: both Rekor v1 and the C2SP signature type `0x02` use the first four bytes of
+//!   SHA-256 of the DER SubjectPublicKeyInfo as the key ID (for Rekor v1 that is the first four
+//!   bytes of the log ID) and an ASN.1 DER signature over the text. So one implementation signs
+//!   and verifies both. Any P-256 RustCrypto signer is a [`NoteSigner`].
+//! - Ed25519, the C2SP signature type `0x01`: the key ID is the first four bytes of
+//!   SHA-256(key name || `"\n"` || `0x01` || 32-byte public key), and the signature is the 64-byte
+//!   pure Ed25519 signature over the text. An Ed25519 RustCrypto signer signs notes wrapped in
+//!   [`Ed25519NoteSigner`].
+//!
+//! Either way the 4-byte ID is a prefix of a 32-byte hash ([`NoteKeyId::key_hash`]), which is
+//! what Sigstore trusted roots name the log by.
 //!
 //! A checkpoint ([C2SP tlog-checkpoint](https://c2sp.org/tlog-checkpoint)) is a note whose text is
 //! `<origin>\n<tree size>\n<base64 root hash>\n` followed by optional extension lines. Rekor v1 uses
@@ -15,7 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use sha2::{Digest, Sha256};
-use signature::{Signer, Verifier};
+use signature::{Keypair, Signer, Verifier};
 use spki::EncodePublicKey;
 
 use crate::{Error, Hash};
@@ -24,26 +34,40 @@ const EM_DASH_PREFIX: &str = "\u{2014} ";
 /// Upper bound on signature lines read from one note (C2SP asks for at least 16).
 const MAX_SIGNATURES: usize = 64;
 
-/// The name and 4-byte ID under which a key signs notes.
+/// The C2SP signature type of Ed25519 keys, the byte hashed after the key name.
+const ED25519_SIGNATURE_TYPE: u8 = 0x01;
+
+/// The name and 4-byte ID under which a key signs notes, and the 32-byte hash the ID is the start
+/// of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NoteKeyId {
     name: String,
-    id: [u8; 4],
+    hash: [u8; 32],
 }
 
 impl NoteKeyId {
-    /// The identity of an ECDSA P-256 key signing as `name`.
+    /// The identity of an ECDSA P-256 key signing as `name`: the hash is SHA-256 of the key's DER
+    /// SubjectPublicKeyInfo.
     pub fn ecdsa(name: &str, key: &VerifyingKey) -> Result<Self, Error> {
-        if !valid_key_name(name) {
-            return Err(Error::MalformedNote {
-                reason: "key name is empty or contains spaces, '+' or newlines",
-            });
-        }
+        check_key_name(name)?;
         let der = key.to_public_key_der().map_err(|_| Error::BadPublicKey)?;
-        let digest = Sha256::digest(der.as_bytes());
         Ok(Self {
             name: name.to_owned(),
-            id: [digest[0], digest[1], digest[2], digest[3]],
+            hash: Sha256::digest(der.as_bytes()).into(),
+        })
+    }
+
+    /// The identity of an Ed25519 key signing as `name` (C2SP signed-note): the hash is
+    /// SHA-256(name || `"\n"` || `0x01` || the 32-byte public key).
+    pub fn ed25519(name: &str, key: &ed25519_dalek::VerifyingKey) -> Result<Self, Error> {
+        check_key_name(name)?;
+        let mut h = Sha256::new();
+        h.update(name.as_bytes());
+        h.update([b'\n', ED25519_SIGNATURE_TYPE]);
+        h.update(key.as_bytes());
+        Ok(Self {
+            name: name.to_owned(),
+            hash: h.finalize().into(),
         })
     }
 
@@ -52,9 +76,73 @@ impl NoteKeyId {
         &self.name
     }
 
-    /// The 4-byte key ID.
+    /// The 4-byte key ID: the first four bytes of [`NoteKeyId::key_hash`].
     pub fn id(&self) -> [u8; 4] {
-        self.id
+        [self.hash[0], self.hash[1], self.hash[2], self.hash[3]]
+    }
+
+    /// The 32-byte hash whose first four bytes are the key ID. For an ECDSA key that is Rekor's
+    /// log ID (SHA-256 of the SPKI); for an Ed25519 key the C2SP key hash, which Sigstore's
+    /// trusted roots use as the `logId` of an Ed25519 Rekor v2 log.
+    pub fn key_hash(&self) -> [u8; 32] {
+        self.hash
+    }
+}
+
+fn check_key_name(name: &str) -> Result<(), Error> {
+    if valid_key_name(name) {
+        Ok(())
+    } else {
+        Err(Error::MalformedNote {
+            reason: "key name is empty or contains spaces, '+' or newlines",
+        })
+    }
+}
+
+/// A key that signs notes: its identity under a key name and its signature over note text.
+///
+/// Every ECDSA P-256 RustCrypto signer with a public key (`Signer<DerSignature>` and
+/// `Keypair<VerifyingKey = p256::ecdsa::VerifyingKey>`: an in-memory `p256::ecdsa::SigningKey`,
+/// an HSM key) is one, signing with DER signatures; an Ed25519 signer is one wrapped in
+/// [`Ed25519NoteSigner`].
+pub trait NoteSigner {
+    /// The key's identity when it signs as `name`.
+    fn note_key(&self, name: &str) -> Result<NoteKeyId, Error>;
+
+    /// The signature bytes (after the key ID) over the note text `text`.
+    fn sign_note_text(&self, text: &[u8]) -> Result<Vec<u8>, signature::Error>;
+}
+
+impl<K> NoteSigner for K
+where
+    K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey>,
+{
+    fn note_key(&self, name: &str) -> Result<NoteKeyId, Error> {
+        NoteKeyId::ecdsa(name, &self.verifying_key())
+    }
+
+    fn sign_note_text(&self, text: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        let sig: DerSignature = self.try_sign(text)?;
+        Ok(sig.as_bytes().to_vec())
+    }
+}
+
+/// An Ed25519 key as a [`NoteSigner`] (C2SP signature type `0x01`): any RustCrypto Ed25519
+/// signer, such as an in-memory `ed25519_dalek::SigningKey` or an HSM key.
+#[derive(Clone, Debug)]
+pub struct Ed25519NoteSigner<K>(pub K);
+
+impl<K> NoteSigner for Ed25519NoteSigner<K>
+where
+    K: Signer<ed25519_dalek::Signature> + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>,
+{
+    fn note_key(&self, name: &str) -> Result<NoteKeyId, Error> {
+        NoteKeyId::ed25519(name, &self.0.verifying_key())
+    }
+
+    fn sign_note_text(&self, text: &[u8]) -> Result<Vec<u8>, signature::Error> {
+        let sig: ed25519_dalek::Signature = self.0.try_sign(text)?;
+        Ok(sig.to_bytes().to_vec())
     }
 }
 
@@ -148,8 +236,9 @@ fn parse_signature_line(line: &str) -> Result<NoteSignature, Error> {
     })
 }
 
-/// Signs `text` (which must end in a newline) and returns the whole note.
-pub fn sign_note<S: Signer<DerSignature> + ?Sized>(
+/// Signs `text` (which must end in a newline) with `signer`, whose identity is `key` (from
+/// [`NoteSigner::note_key`]), and returns the whole note.
+pub fn sign_note<S: NoteSigner + ?Sized>(
     text: &str,
     key: &NoteKeyId,
     signer: &S,
@@ -159,10 +248,12 @@ pub fn sign_note<S: Signer<DerSignature> + ?Sized>(
             reason: "note text must end with a newline and hold no control characters",
         });
     }
-    let sig: DerSignature = signer.try_sign(text.as_bytes()).map_err(Error::Signing)?;
-    let mut raw = Vec::with_capacity(4 + sig.as_bytes().len());
-    raw.extend_from_slice(&key.id);
-    raw.extend_from_slice(sig.as_bytes());
+    let sig = signer
+        .sign_note_text(text.as_bytes())
+        .map_err(Error::Signing)?;
+    let mut raw = Vec::with_capacity(4 + sig.len());
+    raw.extend_from_slice(&key.id());
+    raw.extend_from_slice(&sig);
     Ok(format!(
         "{text}\n{EM_DASH_PREFIX}{} {}\n",
         key.name,
@@ -170,20 +261,40 @@ pub fn sign_note<S: Signer<DerSignature> + ?Sized>(
     ))
 }
 
-/// Verifies notes signed by one ECDSA P-256 key.
+/// The public key of a [`NoteVerifier`].
+#[derive(Clone, Debug)]
+enum NoteVerifyingKey {
+    Ecdsa(VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Verifies notes signed by one key (ECDSA P-256 or Ed25519).
 #[derive(Clone, Debug)]
 pub struct NoteVerifier {
     key_id: NoteKeyId,
-    key: VerifyingKey,
+    key: NoteVerifyingKey,
 }
 
 impl NoteVerifier {
-    /// A verifier for `key` signing as `name`.
+    /// A verifier for the ECDSA P-256 `key` signing as `name`.
     pub fn ecdsa(name: &str, key: VerifyingKey) -> Result<Self, Error> {
         Ok(Self {
             key_id: NoteKeyId::ecdsa(name, &key)?,
-            key,
+            key: NoteVerifyingKey::Ecdsa(key),
         })
+    }
+
+    /// A verifier for the Ed25519 `key` signing as `name`.
+    pub fn ed25519(name: &str, key: ed25519_dalek::VerifyingKey) -> Result<Self, Error> {
+        Ok(Self {
+            key_id: NoteKeyId::ed25519(name, &key)?,
+            key: NoteVerifyingKey::Ed25519(key),
+        })
+    }
+
+    /// The identity of the key this verifier checks.
+    pub fn key_id(&self) -> &NoteKeyId {
+        &self.key_id
     }
 
     /// Parses `note` and verifies the signature by this key. Signatures by other keys are ignored, as
@@ -193,18 +304,25 @@ impl NoteVerifier {
         let mine = parsed
             .signatures
             .iter()
-            .find(|s| s.name == self.key_id.name && s.key_id == self.key_id.id)
+            .find(|s| s.name == self.key_id.name && s.key_id == self.key_id.id())
             .ok_or_else(|| Error::UnknownSigner {
                 name: self.key_id.name.clone(),
             })?;
-        let sig = DerSignature::from_bytes(&mine.signature).map_err(|_| Error::BadSignature {
+        let bad = || Error::BadSignature {
             name: mine.name.clone(),
-        })?;
-        self.key
-            .verify(parsed.text.as_bytes(), &sig)
-            .map_err(|_| Error::BadSignature {
-                name: mine.name.clone(),
-            })?;
+        };
+        let text = parsed.text.as_bytes();
+        match &self.key {
+            NoteVerifyingKey::Ecdsa(key) => {
+                let sig = DerSignature::from_bytes(&mine.signature).map_err(|_| bad())?;
+                key.verify(text, &sig).map_err(|_| bad())?;
+            }
+            NoteVerifyingKey::Ed25519(key) => {
+                let sig =
+                    ed25519_dalek::Signature::from_slice(&mine.signature).map_err(|_| bad())?;
+                key.verify_strict(text, &sig).map_err(|_| bad())?;
+            }
+        }
         Ok(parsed)
     }
 
@@ -292,7 +410,7 @@ impl Checkpoint {
     }
 
     /// Signs the checkpoint and returns the note.
-    pub fn sign<S: Signer<DerSignature> + ?Sized>(
+    pub fn sign<S: NoteSigner + ?Sized>(
         &self,
         key: &NoteKeyId,
         signer: &S,
@@ -354,6 +472,70 @@ mod tests {
             other.verify(&note),
             Err(Error::UnknownSigner { .. })
         ));
+    }
+
+    /// The signed note of golang.org/x/mod/sumdb/note's documentation and tests: key
+    /// `PeterNeumann+c74f20a3+ARpc...` (signature type 0x01 || public key), private key seed
+    /// `AYEK...` (0x01 || seed). Ed25519 is deterministic, so signing gives the same line.
+    const PETER_NEUMANN_SEED: &str = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const PETER_NEUMANN_KEY: &str = "ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    const PETER_NEUMANN_TEXT: &str = "If you think cryptography is the answer to your problem,\n\
+                                      then you don't know what your problem is.\n";
+    const PETER_NEUMANN_SIG: &str = "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+
+    fn peter_neumann() -> ed25519_dalek::SigningKey {
+        let raw = STANDARD.decode(PETER_NEUMANN_SEED).unwrap();
+        assert_eq!(raw[0], ED25519_SIGNATURE_TYPE);
+        ed25519_dalek::SigningKey::from_bytes(raw[1..].try_into().unwrap())
+    }
+
+    #[test]
+    fn ed25519_matches_the_sumdb_note_vector() {
+        let k = peter_neumann();
+        let public = STANDARD.decode(PETER_NEUMANN_KEY).unwrap();
+        assert_eq!(public[0], ED25519_SIGNATURE_TYPE);
+        assert_eq!(&public[1..], k.verifying_key().as_bytes());
+        let signer = Ed25519NoteSigner(k.clone());
+        let id = signer.note_key("PeterNeumann").unwrap();
+        assert_eq!(id.id(), [0xc7, 0x4f, 0x20, 0xa3]);
+        let note = sign_note(PETER_NEUMANN_TEXT, &id, &signer).unwrap();
+        assert_eq!(note, format!("{PETER_NEUMANN_TEXT}\n{PETER_NEUMANN_SIG}"));
+        let v = NoteVerifier::ed25519("PeterNeumann", k.verifying_key()).unwrap();
+        assert_eq!(v.verify(&note).unwrap().text, PETER_NEUMANN_TEXT);
+        assert!(matches!(
+            v.verify(&note.replacen("cryptography", "cryptographY", 1)),
+            Err(Error::BadSignature { .. })
+        ));
+        let other = ed25519_dalek::SigningKey::from_bytes(&[0u8; 32]);
+        let v = NoteVerifier::ed25519("PeterNeumann", other.verifying_key()).unwrap();
+        assert!(matches!(v.verify(&note), Err(Error::UnknownSigner { .. })));
+    }
+
+    /// Sigstore's trusted root names the Ed25519 Rekor v2 log `log2025-1.rekor.sigstore.dev` by
+    /// the C2SP key hash of its origin and key (its `logId`), not by the hash of its SPKI.
+    #[test]
+    fn ed25519_key_hash_is_sigstores_log_id() {
+        let spki = STANDARD
+            .decode("MCowBQYDK2VwAyEAt8rlp1knGwjfbcXAYPYAkn0XiLz1x8O4t0YkEhie244=")
+            .unwrap();
+        let key = ed25519_dalek::VerifyingKey::from_bytes(spki[12..].try_into().unwrap()).unwrap();
+        let id = NoteKeyId::ed25519("log2025-1.rekor.sigstore.dev", &key).unwrap();
+        assert_eq!(
+            STANDARD.encode(id.key_hash()),
+            "zxGZFVvd0FEmjR8WrFwMdcAJ9vtaY/QXf44Y1wUeP6A="
+        );
+    }
+
+    #[test]
+    fn ecdsa_key_hash_is_the_spki_hash() {
+        let k = key();
+        let id = k.note_key("log.example").unwrap();
+        let der = k.verifying_key().to_public_key_der().unwrap();
+        assert_eq!(
+            id.key_hash(),
+            <[u8; 32]>::from(Sha256::digest(der.as_bytes()))
+        );
+        assert_eq!(id.id(), id.key_hash()[..4]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // Command tilecheck checks a C2SP tlog-tiles log from its served files alone, with Go's own
 // transparency-log code (golang.org/x/mod/sumdb/tlog), independent of Hallmark's: it verifies the
-// checkpoint's ECDSA signature, rebuilds inclusion proofs for entries read from the entry bundles
+// checkpoint's signature (ECDSA P-256, or Ed25519 as C2SP signed-note defines it), rebuilds inclusion proofs for entries read from the entry bundles
 // and a consistency proof from an older checkpoint, all from hash tiles, and checks them against
 // the checkpoint's root.
 //
@@ -12,7 +12,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -85,9 +87,11 @@ type checkpoint struct {
 	root   tlog.Hash
 }
 
-// verifyCheckpoint checks a signed note's ECDSA signature by key (signature line named origin,
-// key ID the first four bytes of SHA-256 of the DER SPKI) and parses the checkpoint.
-func verifyCheckpoint(note []byte, key *ecdsa.PublicKey, spki []byte) (checkpoint, error) {
+// verifyCheckpoint checks a signed note's signature by key (signature line named origin) and
+// parses the checkpoint. ECDSA: key ID the first four bytes of SHA-256 of the DER SPKI, DER
+// signature over SHA-256 of the text. Ed25519 (C2SP signed-note): key ID the first four bytes of
+// SHA-256(origin || "\n" || 0x01 || key), 64-byte signature over the text.
+func verifyCheckpoint(note []byte, key crypto.PublicKey, spki []byte) (checkpoint, error) {
 	var cp checkpoint
 	text, sigs, ok := bytes.Cut(note, []byte("\n\n"))
 	if !ok {
@@ -110,6 +114,9 @@ func verifyCheckpoint(note []byte, key *ecdsa.PublicKey, spki []byte) (checkpoin
 	}
 	copy(cp.root[:], root)
 	id := sha256.Sum256(spki)
+	if ed, ok := key.(ed25519.PublicKey); ok {
+		id = sha256.Sum256(append(append([]byte(cp.origin+"\n"), 0x01), ed...))
+	}
 	digest := sha256.Sum256(text)
 	sc := bufio.NewScanner(bytes.NewReader(sigs))
 	for sc.Scan() {
@@ -126,7 +133,14 @@ func verifyCheckpoint(note []byte, key *ecdsa.PublicKey, spki []byte) (checkpoin
 		if err != nil || len(raw) < 5 || !bytes.Equal(raw[:4], id[:4]) {
 			continue
 		}
-		if ecdsa.VerifyASN1(key, digest[:], raw[4:]) {
+		var good bool
+		switch k := key.(type) {
+		case *ecdsa.PublicKey:
+			good = ecdsa.VerifyASN1(k, digest[:], raw[4:])
+		case ed25519.PublicKey:
+			good = ed25519.Verify(k, text, raw[4:])
+		}
+		if good {
 			return cp, nil
 		}
 		return cp, errors.New("checkpoint: the signature does not verify")
@@ -188,9 +202,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	key, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		return errors.New("-key: not an ECDSA key")
+	var key crypto.PublicKey
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey, ed25519.PublicKey:
+		key = k
+	default:
+		return errors.New("-key: not an ECDSA or Ed25519 key")
 	}
 	note, err := src.get("checkpoint")
 	if err != nil {

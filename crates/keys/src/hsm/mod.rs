@@ -37,15 +37,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
 use der::{Decode, Encode};
-use ecdsa::VerifyingKey;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use crate::curve::HsmCurve;
+use crate::algorithm::{Ed25519, HsmAlgorithm};
 use crate::{KeyError, PinSource, Pkcs11Key};
 
 /// The module is finalised and initialised again (to recover a token that went away) at most
@@ -429,20 +427,41 @@ impl Hsm {
         self.load(label)
     }
 
-    /// Generate an EC key pair ON the token (`CKM_EC_KEY_PAIR_GEN`) as token objects.
+    /// Generate an Ed25519 key pair on the token. See [`Hsm::generate`].
+    ///
+    /// # Errors
+    /// As [`Hsm::generate`].
+    pub fn generate_ed25519(&self, label: &str) -> Result<Pkcs11Key<Ed25519>, KeyError> {
+        self.generate(label)
+    }
+
+    /// Load the Ed25519 key pair labelled `label`. See [`Hsm::load`].
+    ///
+    /// # Errors
+    /// As [`Hsm::load`].
+    pub fn load_ed25519(&self, label: &str) -> Result<Pkcs11Key<Ed25519>, KeyError> {
+        self.load(label)
+    }
+
+    /// Generate a key pair ON the token as token objects: an EC key (`CKM_EC_KEY_PAIR_GEN`) or an
+    /// Edwards key (`CKM_EC_EDWARDS_KEY_PAIR_GEN`).
     ///
     /// The private key is `CKA_PRIVATE`, `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`, `CKA_SIGN` only.
     /// Both halves get `CKA_LABEL = label` and `CKA_ID` = the first 20 bytes of SHA-256 over the
-    /// uncompressed public point.
+    /// public key (the uncompressed point for ECDSA, the 32 raw bytes for Ed25519).
+    ///
+    /// An Edwards curve can be named in `CKA_EC_PARAMS` by OID or by the printable string
+    /// `edwards25519` (PKCS#11 3.0); modules differ in which they take, so the OID is tried first
+    /// and the name if the token refuses it.
     ///
     /// # Errors
     /// [`KeyError::KeyExists`] if any key object already has this label; [`KeyError::Unavailable`]
     /// and other PKCS#11 failures.
-    pub fn generate<C: HsmCurve>(&self, label: &str) -> Result<Pkcs11Key<C>, KeyError> {
+    pub fn generate<A: HsmAlgorithm>(&self, label: &str) -> Result<Pkcs11Key<A>, KeyError> {
         check_object_label(label)?;
         let token = self.token_label();
         let ck = |e| KeyError::from_ck(e, token);
-        let params = C::OID.to_der().map_err(|e| KeyError::Pkcs11 {
+        let candidates = A::ec_params().map_err(|e| KeyError::Pkcs11 {
             token: token.to_owned(),
             function: "encode CKA_EC_PARAMS".to_owned(),
             code: e.to_string(),
@@ -457,13 +476,6 @@ impl Hsm {
                 }
             }
             let label_attr = Attribute::Label(label.as_bytes().to_vec());
-            let public = [
-                Attribute::Token(true),
-                Attribute::Private(false),
-                Attribute::Verify(true),
-                Attribute::EcParams(params.clone()),
-                label_attr.clone(),
-            ];
             let private = [
                 Attribute::Token(true),
                 Attribute::Private(true),
@@ -471,14 +483,45 @@ impl Hsm {
                 Attribute::Extractable(false),
                 Attribute::Sign(true),
                 Attribute::Derive(false),
-                label_attr,
+                label_attr.clone(),
             ];
-            let (pub_handle, priv_handle) = s
-                .generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private)
-                .map_err(ck)?;
-            let key = read_public_key::<C>(s, pub_handle, label, token)?;
-            let point = C::sec1_uncompressed(&key);
-            let id = Sha256::digest(&point)[..KEY_ID_LEN].to_vec();
+            let mut first_error = None;
+            let mut generated = None;
+            for params in &candidates {
+                let public = [
+                    Attribute::Token(true),
+                    Attribute::Private(false),
+                    Attribute::Verify(true),
+                    Attribute::EcParams(params.clone()),
+                    label_attr.clone(),
+                ];
+                match s.generate_key_pair(&A::key_pair_gen(), &public, &private) {
+                    Ok(handles) => {
+                        generated = Some(handles);
+                        break;
+                    }
+                    Err(e) => {
+                        let err = ck(e);
+                        if err.is_unavailable() {
+                            return Err(err);
+                        }
+                        first_error.get_or_insert(err);
+                    }
+                }
+            }
+            let (pub_handle, priv_handle) = match (generated, first_error) {
+                (Some(handles), _) => handles,
+                (None, Some(err)) => return Err(err),
+                (None, None) => {
+                    return Err(KeyError::Pkcs11 {
+                        token: token.to_owned(),
+                        function: "C_GenerateKeyPair".to_owned(),
+                        code: "no CKA_EC_PARAMS to generate with".to_owned(),
+                    });
+                }
+            };
+            let key = read_public_key::<A>(s, pub_handle, label, token)?;
+            let id = Sha256::digest(A::public_bytes(&key))[..KEY_ID_LEN].to_vec();
             for handle in [pub_handle, priv_handle] {
                 s.update_attributes(handle, &[Attribute::Id(id.clone())])
                     .map_err(ck)?;
@@ -495,13 +538,13 @@ impl Hsm {
     /// [`KeyError::KeyNotFound`] if either half is missing, [`KeyError::CurveMismatch`] if the key
     /// is on another curve, [`KeyError::AmbiguousLabel`], [`KeyError::Unavailable`], PKCS#11
     /// failures.
-    pub fn load<C: HsmCurve>(&self, label: &str) -> Result<Pkcs11Key<C>, KeyError> {
+    pub fn load<A: HsmAlgorithm>(&self, label: &str) -> Result<Pkcs11Key<A>, KeyError> {
         check_object_label(label)?;
         let token = self.token_label();
         let (handle, key, generation) = self.with_session(|s| {
             let private = find_key(s, ObjectClass::PRIVATE_KEY, label, token)?;
             let public = find_key(s, ObjectClass::PUBLIC_KEY, label, token)?;
-            let key = read_public_key::<C>(s, public, label, token)?;
+            let key = read_public_key::<A>(s, public, label, token)?;
             Ok((private, key, s.generation()))
         })?;
         Pkcs11Key::new(self.clone(), label, key, handle, generation)
@@ -509,16 +552,16 @@ impl Hsm {
 
     /// Find the private key labelled `label` again and check its public half still matches
     /// `expected` (used by keys after a pool reset).
-    pub(crate) fn refind<C: HsmCurve>(
+    pub(crate) fn refind<A: HsmAlgorithm>(
         &self,
         s: &Lease<'_>,
         label: &str,
-        expected: &VerifyingKey<C>,
+        expected: &A::VerifyingKey,
     ) -> Result<ObjectHandle, KeyError> {
         let token = self.token_label();
         let private = find_key(s, ObjectClass::PRIVATE_KEY, label, token)?;
         let public = find_key(s, ObjectClass::PUBLIC_KEY, label, token)?;
-        if read_public_key::<C>(s, public, label, token)? != *expected {
+        if read_public_key::<A>(s, public, label, token)? != *expected {
             return Err(KeyError::KeyReplaced {
                 label: label.to_owned(),
             });
@@ -612,8 +655,8 @@ impl Hsm {
 
 #[cfg(test)]
 mod tests {
-    use super::objects::sec1_from_ec_point;
     use super::*;
+    use crate::algorithm::sec1_from_ec_point;
 
     #[test]
     fn ec_point_accepts_wrapped_and_bare() {

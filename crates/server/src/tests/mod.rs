@@ -213,6 +213,8 @@ pub(crate) struct Harness {
     pub(crate) ct_key: SigningKey,
     pub(crate) log_key: SigningKey,
     pub(crate) log_v2_key: SigningKey,
+    /// The v2 log's key when `log_v2.key_type` is `ed25519` (`log_v2_key` is then unused).
+    pub(crate) log_v2_ed25519_key: hallmark_keys::MemoryEd25519Key,
     /// The timestamp authority's chain (leaf, root), key and signing gate.
     pub(crate) tsa: tsa::TsaParts,
     custody: Arc<MemoryCustody>,
@@ -278,15 +280,20 @@ impl Harness {
         )
         .unwrap();
         let log_v2_key = hallmark_keys::generate_memory_p256().unwrap();
+        let log_v2_ed25519_key = hallmark_keys::generate_memory_ed25519().unwrap();
         let rekor_v2 = settings.log_v2.enabled.then(|| {
-            Arc::new(
-                crate::logs::rekor_v2_log(
-                    SharedStore::new(MemoryStore::new()),
-                    log_v2_key.clone(),
+            let store = SharedStore::new(MemoryStore::new());
+            let log = match settings.log_v2.key_type {
+                crate::config::LogV2KeyType::P256 => {
+                    crate::logs::rekor_v2_log(store, log_v2_key.clone(), &settings)
+                }
+                crate::config::LogV2KeyType::Ed25519 => crate::logs::rekor_v2_log(
+                    store,
+                    hallmark_tlog::note::Ed25519NoteSigner(log_v2_ed25519_key.clone()),
                     &settings,
-                )
-                .unwrap(),
-            )
+                ),
+            };
+            Arc::new(log.unwrap())
         });
         let config = hallmark_oidc::IssuerConfig::from_yaml(&format!(
             "issuers:\n  - url: {}\n    type: email\n",
@@ -322,6 +329,7 @@ impl Harness {
             ct_key,
             log_key,
             log_v2_key,
+            log_v2_ed25519_key,
             tsa: tsa_harness,
             custody,
         }

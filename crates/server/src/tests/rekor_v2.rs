@@ -292,3 +292,46 @@ async fn tiles_hold_the_tree_and_its_entries() {
         assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{path}");
     }
 }
+
+/// With `log_v2.key_type: ed25519` checkpoints carry a C2SP Ed25519 signature (key ID from the
+/// origin and key, 64-byte signature) and entries name the log by the full C2SP key hash, as
+/// Sigstore's Ed25519 Rekor v2 logs do; the proof verifies against the checkpoint.
+#[tokio::test]
+async fn an_ed25519_log_signs_c2sp_checkpoints_and_names_itself_by_the_key_hash() {
+    let h = Harness::with(|s| s.log_v2.key_type = crate::config::LogV2KeyType::Ed25519).await;
+    let (key, cert) = h.certificate(EMAIL).await;
+    let (status, _, answer) = create(&h, &request(&key, &pem_to_der(&cert), b"artifact")).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    let public = h.log_v2_ed25519_key.verifying_key();
+    let v = NoteVerifier::ed25519("127.0.0.1", public).unwrap();
+    let mut c2sp = b"127.0.0.1\n\x01".to_vec();
+    c2sp.extend_from_slice(public.as_bytes());
+    let key_hash = sha2::Sha256::digest(&c2sp);
+    assert_eq!(v.key_id().key_hash(), key_hash.as_slice());
+    assert_eq!(answer["logId"]["keyId"], b64(&key_hash));
+
+    let proof = &answer["inclusionProof"];
+    let note = proof["checkpoint"]["envelope"].as_str().unwrap();
+    let cp = v.verify_checkpoint(note).unwrap();
+    assert_eq!(cp.origin, "127.0.0.1");
+    assert_eq!(proof["rootHash"], b64(&cp.root.0));
+    // One signature line: key ID (4 bytes) and a 64-byte Ed25519 signature.
+    let parsed = hallmark_tlog::note::Note::parse(note).unwrap();
+    assert_eq!(parsed.signatures.len(), 1);
+    assert_eq!(parsed.signatures[0].key_id, key_hash[..4]);
+    assert_eq!(parsed.signatures[0].signature.len(), 64);
+    let body = STANDARD
+        .decode(answer["canonicalizedBody"].as_str().unwrap())
+        .unwrap();
+    verify_inclusion::<Hash>(0, cp.size, &leaf_hash(&body).0, &[], &cp.root.0).unwrap();
+
+    // The published checkpoint is the same note.
+    let (status, _, served) = h.get("/checkpoint").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v.verify_checkpoint(std::str::from_utf8(&served).unwrap())
+            .unwrap(),
+        cp
+    );
+}
