@@ -419,14 +419,7 @@ impl Session {
         request: Vec<u8>,
     ) -> Result<hallmark_sigstore::LogEntry> {
         let url = format!("{}/api/v1/log/entries", self.endpoints.rekor);
-        let resp = self
-            .send("the log", &url, || {
-                self.http
-                    .post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(request.clone())
-            })
-            .await?;
+        let resp = self.post_json("the log", &url, &request).await?;
         let resp = match existing_entry_uuid(&resp) {
             Some(uuid) => {
                 let url = format!("{}/api/v1/log/entries/{uuid}", self.endpoints.rekor);
@@ -443,6 +436,17 @@ impl Session {
 }
 
 impl Session {
+    /// `POST` JSON to `url` (retried as [`Session::send`] does).
+    async fn post_json(&self, who: &str, url: &str, body: &[u8]) -> Result<reqwest::Response> {
+        self.send(who, url, || {
+            self.http
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec())
+        })
+        .await
+    }
+
     /// The log's API version and, with Rekor v2, the timestamp authority.
     pub(crate) fn endpoints(&self) -> &Endpoints {
         &self.endpoints
@@ -457,14 +461,7 @@ impl Session {
         request: Vec<u8>,
     ) -> Result<hallmark_sigstore::bundle::TransparencyLogEntry> {
         let url = format!("{}/api/v2/log/entries", self.endpoints.rekor);
-        let resp = self
-            .send("the log", &url, || {
-                self.http
-                    .post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(request.clone())
-            })
-            .await?;
+        let resp = self.post_json("the log", &url, &request).await?;
         if resp.status() == reqwest::StatusCode::CONFLICT {
             let index = resp
                 .headers()

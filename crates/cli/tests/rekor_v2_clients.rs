@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -18,19 +18,6 @@ use common::*;
 use serde_json::{Value, json};
 
 const EMAIL: &str = "v2-signer@example.com";
-
-fn roots(stack: &Stack) -> (PathBuf, PathBuf) {
-    let tc = stack.dir().join("trust-config.json");
-    write_trust_config(stack, &tc, None);
-    let root = stack.dir().join("trusted_root.json");
-    run(stack
-        .command()
-        .args(["trust-root", "--config"])
-        .arg(stack.config())
-        .args(["--url", &stack.url, "--trusted-root"])
-        .arg(&root));
-    (tc, root)
-}
 
 fn read(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -136,7 +123,7 @@ fn assert_all_verify(
 fn sigstore_python_and_hallmark_sign_through_rekor_v2_with_a_timestamp() {
     let stack = Stack::start(&bin()).unwrap();
     let dir = stack.dir().to_path_buf();
-    let (tc, root) = roots(&stack);
+    let (tc, root) = write_trust_roots(&stack);
     let key_id = v2_key_id(&root);
     let token = email_token(&stack, EMAIL);
     let artifact = dir.join("artifact.txt");
@@ -259,7 +246,7 @@ fn sigstore_python_and_hallmark_sign_through_rekor_v2_with_a_timestamp() {
 fn sigstore_python_signs_through_an_ed25519_rekor_v2_log() {
     let stack = Stack::start_with(&bin(), "log_v2:\n  key_type: ed25519\n").unwrap();
     let dir = stack.dir().to_path_buf();
-    let (tc, root) = roots(&stack);
+    let (tc, root) = write_trust_roots(&stack);
 
     // The trusted root: the v2 log's Ed25519 key and its C2SP key hash.
     let tlogs = read(&root)["tlogs"].as_array().unwrap().clone();

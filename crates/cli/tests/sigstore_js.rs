@@ -170,15 +170,7 @@ fn tlog_entry(bundle: &Value) -> (String, String, Value) {
 /// trusted_root.json (for sigstore-js), both written by `hallmark trust-root`.
 fn stack_and_roots() -> (Stack, PathBuf, PathBuf) {
     let stack = Stack::start(&bin()).unwrap();
-    let tc = stack.dir().join("trust-config.json");
-    write_trust_config(&stack, &tc, None);
-    let root = stack.dir().join("trusted_root.json");
-    run(stack
-        .command()
-        .args(["trust-root", "--config"])
-        .arg(stack.config())
-        .args(["--url", &stack.url, "--trusted-root"])
-        .arg(&root));
+    let (tc, root) = write_trust_roots(&stack);
     (stack, tc, root)
 }
 

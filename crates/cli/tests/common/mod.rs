@@ -374,3 +374,18 @@ pub fn js_verify(
         ),
     }
 }
+
+/// `stack`'s ClientTrustConfig (for `hallmark`, sigstore-python, cosign) and trusted_root.json
+/// (for sigstore-js), both written by `hallmark trust-root` into the stack's directory.
+pub fn write_trust_roots(stack: &Stack) -> (PathBuf, PathBuf) {
+    let tc = stack.dir().join("trust-config.json");
+    write_trust_config(stack, &tc, None);
+    let root = stack.dir().join("trusted_root.json");
+    run(stack
+        .command()
+        .args(["trust-root", "--config"])
+        .arg(stack.config())
+        .args(["--url", &stack.url, "--trusted-root"])
+        .arg(&root));
+    (tc, root)
+}
