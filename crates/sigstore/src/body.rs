@@ -333,6 +333,87 @@ impl CanonicalBody {
     }
 }
 
+/// What a logged body says about who signed what: the signers' certificates and the signed
+/// digest, as an auditor watching the log for an identity reads it. Bodies of both log APIs give
+/// one ([`CanonicalBody::signing`], [`v2::CanonicalBody::signing`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Signing {
+    /// The entry type (`hashedrekord`, `dsse`, `intoto`).
+    pub kind: &'static str,
+    /// Each verifier that is a certificate, DER (bare public keys are not listed).
+    pub certificates: Vec<Vec<u8>>,
+    /// The signed digest: the artifact's for `hashedrekord` (of a DSSE envelope's PAE when it
+    /// holds an attestation), the payload's for `dsse` and `intoto`.
+    pub digest: (HashAlgorithm, Vec<u8>),
+}
+
+impl CanonicalBody {
+    /// Who signed what, by this body.
+    ///
+    /// # Errors
+    /// [`EntryError::Base64`], [`EntryError::BadPublicKey`] (a verifier that is not base64 of
+    /// PEM), [`EntryError::Hex`] / [`EntryError::UnsupportedHash`] (a digest).
+    pub fn signing(&self) -> Result<Signing> {
+        let (kind, verifiers, digest): (_, Vec<&str>, _) = match self {
+            CanonicalBody::HashedRekord(h) => (
+                "hashedrekord",
+                vec![h.signature.public_key.content.as_ref()],
+                h.data.hash.digest("spec.data.hash")?,
+            ),
+            CanonicalBody::Dsse(d) => (
+                "dsse",
+                d.signatures.iter().map(|s| s.verifier.as_ref()).collect(),
+                d.payload_hash.digest("spec.payloadHash")?,
+            ),
+            CanonicalBody::Intoto(i) => (
+                "intoto",
+                i.content
+                    .envelope
+                    .signatures
+                    .iter()
+                    .map(|s| s.public_key.as_ref())
+                    .collect(),
+                i.content.payload_hash.digest("spec.content.payloadHash")?,
+            ),
+        };
+        let mut certificates = Vec::new();
+        for v in verifiers {
+            let pem = pem_verifier(v)?;
+            let blocks = crate::pem::decode_all(&pem).map_err(|e| EntryError::BadPublicKey {
+                field: "verifier",
+                reason: e.to_string(),
+            })?;
+            certificates.extend(
+                blocks
+                    .into_iter()
+                    .filter(|b| b.label == "CERTIFICATE")
+                    .take(1)
+                    .map(|b| b.der),
+            );
+        }
+        Ok(Signing {
+            kind,
+            certificates,
+            digest,
+        })
+    }
+}
+
+/// The PEM text of a verifier field: base64 of PEM, or (intoto, as sigstore-js writes it) base64
+/// of the base64 of PEM.
+fn pem_verifier(field: &str) -> Result<Vec<u8>> {
+    let once = decode_b64("verifier", field)?;
+    if once.starts_with(b"-----") {
+        return Ok(once);
+    }
+    let text = std::str::from_utf8(&once).map_err(|_| EntryError::BadPublicKey {
+        field: "verifier",
+        reason: "neither PEM nor base64 of PEM".to_owned(),
+    })?;
+    crate::decode_b64_lenient("verifier", text.trim())
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| EntryError::malformed("body", e.to_string()))
 }
@@ -355,4 +436,66 @@ pub fn b64_candidates(field: &'static str, s: &str) -> Result<Vec<Vec<u8>>> {
     }
     out.push(once);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    const CERT_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+    const KEY_PEM: &[u8] = b"-----BEGIN PUBLIC KEY-----\nBAUG\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn hashedrekord_signing_names_the_certificate_and_digest() {
+        let json = Body::hashedrekord(b"sig", CERT_PEM, HashAlgorithm::Sha256, &[7; 32])
+            .to_json()
+            .unwrap();
+        let signing = CanonicalBody::parse(&json).unwrap().signing().unwrap();
+        assert_eq!(signing.kind, "hashedrekord");
+        assert_eq!(signing.certificates, vec![vec![1, 2, 3]]);
+        assert_eq!(signing.digest, (HashAlgorithm::Sha256, vec![7; 32]));
+    }
+
+    #[test]
+    fn bare_keys_are_not_certificates() {
+        let json = Body::hashedrekord(b"sig", KEY_PEM, HashAlgorithm::Sha256, &[7; 32])
+            .to_json()
+            .unwrap();
+        let signing = CanonicalBody::parse(&json).unwrap().signing().unwrap();
+        assert!(signing.certificates.is_empty());
+    }
+
+    #[test]
+    fn intoto_verifiers_encoded_twice_are_read() {
+        let twice = STANDARD.encode(STANDARD.encode(CERT_PEM));
+        let body = CanonicalBody::Intoto(IntotoSpec {
+            content: IntotoContent {
+                envelope: IntotoEnvelope {
+                    payload: None,
+                    payload_type: "application/vnd.in-toto+json".into(),
+                    signatures: vec![IntotoSignature {
+                        keyid: None,
+                        public_key: twice.into(),
+                        sig: "c2ln".into(),
+                    }],
+                },
+                hash: None,
+                payload_hash: AlgValue::new("sha256", hex::encode([9u8; 32])),
+            },
+        });
+        let signing = body.signing().unwrap();
+        assert_eq!(signing.kind, "intoto");
+        assert_eq!(signing.certificates, vec![vec![1, 2, 3]]);
+        assert_eq!(signing.digest.1, vec![9; 32]);
+    }
+
+    #[test]
+    fn a_verifier_that_is_not_pem_is_an_error() {
+        let json = Body::hashedrekord(b"sig", b"not pem at all", HashAlgorithm::Sha256, &[7; 32])
+            .to_json()
+            .unwrap();
+        assert!(CanonicalBody::parse(&json).unwrap().signing().is_err());
+    }
 }

@@ -176,25 +176,7 @@ impl Cert {
 
     /// The subject alternative names: email, URI, DNS and Fulcio username values.
     pub(crate) fn sans(&self) -> Result<Vec<String>, CertError> {
-        let mut out = Vec::new();
-        for ext in self.extensions().iter().filter(|e| e.extn_id == OID_SAN) {
-            let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
-                .map_err(CertError::SubjectAltName)?;
-            for name in san.0 {
-                match name {
-                    GeneralName::Rfc822Name(v) => out.push(v.to_string()),
-                    GeneralName::UniformResourceIdentifier(v) => out.push(v.to_string()),
-                    GeneralName::DnsName(v) => out.push(v.to_string()),
-                    GeneralName::OtherName(other) if other.type_id == OID_FULCIO_USERNAME => {
-                        if let Ok(s) = other.value.decode_as::<Utf8StringRef<'_>>() {
-                            out.push(s.as_str().to_owned());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(out)
+        sans_of(self.extensions())
     }
 
     /// The value of a Fulcio extension: a DER UTF8String (`.1.8` and later), or raw UTF-8
@@ -204,15 +186,48 @@ impl Cert {
         oid: &ObjectIdentifier,
         raw: bool,
     ) -> Option<Result<String, CertError>> {
-        let ext = self.extension(oid)?;
-        let bytes = ext.extn_value.as_bytes();
-        Some(if raw {
-            String::from_utf8(bytes.to_vec()).map_err(|_| CertError::NotUtf8 { oid: *oid })
-        } else {
-            asn1::read_only(bytes, asn1::UTF8_STRING)
-                .and_then(|t| std::str::from_utf8(t.value).ok())
-                .map(str::to_owned)
-                .ok_or(CertError::NotUtf8String { oid: *oid })
-        })
+        fulcio_value_of(self.extensions(), oid, raw)
     }
+}
+
+/// The subject alternative names among `extensions`: email, URI, DNS and Fulcio username values.
+pub(crate) fn sans_of(extensions: &[Extension]) -> Result<Vec<String>, CertError> {
+    let mut out = Vec::new();
+    for ext in extensions.iter().filter(|e| e.extn_id == OID_SAN) {
+        let san = SubjectAltName::from_der(ext.extn_value.as_bytes())
+            .map_err(CertError::SubjectAltName)?;
+        for name in san.0 {
+            match name {
+                GeneralName::Rfc822Name(v) => out.push(v.to_string()),
+                GeneralName::UniformResourceIdentifier(v) => out.push(v.to_string()),
+                GeneralName::DnsName(v) => out.push(v.to_string()),
+                GeneralName::OtherName(other) if other.type_id == OID_FULCIO_USERNAME => {
+                    if let Ok(s) = other.value.decode_as::<Utf8StringRef<'_>>() {
+                        out.push(s.as_str().to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The value of Fulcio extension `oid` among `extensions`: a DER UTF8String (`.1.8` and later),
+/// or raw UTF-8 bytes for the legacy ones (`.1.1` to `.1.6`, `raw`).
+pub(crate) fn fulcio_value_of(
+    extensions: &[Extension],
+    oid: &ObjectIdentifier,
+    raw: bool,
+) -> Option<Result<String, CertError>> {
+    let ext = extensions.iter().find(|e| e.extn_id == *oid)?;
+    let bytes = ext.extn_value.as_bytes();
+    Some(if raw {
+        String::from_utf8(bytes.to_vec()).map_err(|_| CertError::NotUtf8 { oid: *oid })
+    } else {
+        asn1::read_only(bytes, asn1::UTF8_STRING)
+            .and_then(|t| std::str::from_utf8(t.value).ok())
+            .map(str::to_owned)
+            .ok_or(CertError::NotUtf8String { oid: *oid })
+    })
 }

@@ -16,6 +16,8 @@ pub enum Document {
     ArtifactDigest,
     /// A regular expression of an identity policy.
     Policy,
+    /// A certificate read on its own (a log entry's, by an auditor).
+    Certificate,
 }
 
 impl fmt::Display for Document {
@@ -26,6 +28,7 @@ impl fmt::Display for Document {
             Document::PublicKey => "public key",
             Document::ArtifactDigest => "artifact digest",
             Document::Policy => "policy",
+            Document::Certificate => "certificate",
         })
     }
 }

@@ -73,6 +73,7 @@ pub use bundle::{
 pub use crypto::PublicKey;
 pub use error::{Check, Document, Result, VerifyError};
 pub use hallmark_sigstore::HashAlgorithm as DigestAlgorithm;
+pub use identity::CertificateIdentity;
 pub use policy::{Artifact, CiExtension, IdentityPolicy, Matcher, Policy};
 pub use trust::{TimeRange, TrustedRoot};
 pub use verified::{Signed, Signer, SigningTime, TimeSource, Verified, VerifiedEntry};

@@ -450,3 +450,36 @@ fn a_reused_trusted_root_still_checks_everything_it_has_not_seen() {
     expect_check(check(&expired), Check::CertificateValidity);
     check(&good).unwrap();
 }
+
+/// An auditor reads a certificate's identity without verifying it, and matches it with the same
+/// policy type verification uses; a precertificate's TBS reads the same as the certificate.
+#[test]
+fn certificate_identity_is_read_and_matched() {
+    use der::{Decode as _, Encode as _};
+    use hallmark_verify::CertificateIdentity;
+    let d = Deployment::new(1);
+    let leaf = d.leaf(&Options::default());
+    let id = CertificateIdentity::from_certificate_der(&leaf).unwrap();
+    assert_eq!(id.sans, vec![SAN.to_owned()]);
+    assert_eq!(id.issuer.as_deref(), Some(ISSUER));
+    assert_eq!(id.extension(CiExtension::SourceRepositoryUri), Some(REPO));
+    assert_eq!(id.not_after - id.not_before, 600);
+    let tbs = x509_cert::Certificate::from_der(&leaf)
+        .unwrap()
+        .tbs_certificate()
+        .to_der()
+        .unwrap();
+    assert_eq!(CertificateIdentity::from_tbs_der(&tbs).unwrap(), id);
+
+    assert!(IdentityPolicy::exact(SAN, ISSUER).matches(&id));
+    assert!(!IdentityPolicy::exact("someone-else@example.com", ISSUER).matches(&id));
+    assert!(!IdentityPolicy::exact(SAN, "https://other.example").matches(&id));
+    let mut pinned = IdentityPolicy::exact(SAN, ISSUER);
+    pinned.san = Matcher::regex(".*").unwrap();
+    pinned.extensions.push((
+        CiExtension::SourceRepositoryUri,
+        "https://elsewhere".to_owned(),
+    ));
+    assert!(!pinned.matches(&id));
+    assert!(CertificateIdentity::from_certificate_der(b"junk").is_err());
+}

@@ -215,12 +215,97 @@ impl CanonicalBody {
     }
 }
 
+impl CanonicalBody {
+    /// Who signed what, by this body (see [`super::Signing`]).
+    ///
+    /// # Errors
+    /// [`EntryError::Base64`] for a certificate or digest that is not base64,
+    /// [`EntryError::UnsupportedHash`] / [`EntryError::MissingField`] for the digest.
+    pub fn signing(&self) -> Result<super::Signing> {
+        let (kind, signatures, digest) = match self {
+            CanonicalBody::HashedRekord(h) => (
+                "hashedrekord",
+                std::slice::from_ref(&h.signature),
+                (&h.data, "spec.hashedRekordV002.data"),
+            ),
+            CanonicalBody::Dsse(d) => (
+                "dsse",
+                d.signatures.as_slice(),
+                (&d.payload_hash, "spec.dsseV002.payloadHash"),
+            ),
+        };
+        let mut certificates = Vec::new();
+        for sig in signatures {
+            if let Some(raw) = sig
+                .verifier
+                .x509_certificate
+                .as_ref()
+                .and_then(|c| c.raw_bytes.as_ref())
+            {
+                certificates.push(raw.decode().map_err(|e| EntryError::Base64 {
+                    field: "verifier.x509Certificate.rawBytes",
+                    reason: e.to_string(),
+                })?);
+            }
+        }
+        let (output, field) = digest;
+        let algorithm = output
+            .algorithm
+            .as_deref()
+            .ok_or(EntryError::MissingField { field })?;
+        let alg = crate::common::hash_algorithm_from_name(algorithm).ok_or_else(|| {
+            EntryError::UnsupportedHash {
+                field,
+                algorithm: algorithm.chars().take(32).collect(),
+            }
+        })?;
+        let value = output
+            .digest
+            .as_ref()
+            .ok_or(EntryError::MissingField { field })?
+            .decode()
+            .map_err(|e| EntryError::Base64 {
+                field,
+                reason: e.to_string(),
+            })?;
+        Ok(super::Signing {
+            kind,
+            certificates,
+            digest: (alg, value),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
     use crate::HashAlgorithm;
+
+    #[test]
+    fn signing_names_the_certificate_and_digest() {
+        let body = CanonicalBody::hashedrekord(
+            HashAlgorithm::Sha384,
+            &[0xbb; 48],
+            b"sig",
+            Verifier::certificate(b"cert", KeyType::EcdsaP256),
+        );
+        let signing = CanonicalBody::parse(&body.to_json().unwrap())
+            .unwrap()
+            .signing()
+            .unwrap();
+        assert_eq!(signing.kind, "hashedrekord");
+        assert_eq!(signing.certificates, vec![b"cert".to_vec()]);
+        assert_eq!(signing.digest, (HashAlgorithm::Sha384, vec![0xbb; 48]));
+        let keyed = CanonicalBody::hashedrekord(
+            HashAlgorithm::Sha256,
+            &[1; 32],
+            b"sig",
+            Verifier::public_key(b"spki", KeyType::EcdsaP256),
+        );
+        assert!(keyed.signing().unwrap().certificates.is_empty());
+    }
 
     /// The JCS bytes rekor-tiles writes for a hashedrekord v0.0.2 entry, built from the types and
     /// parsed back.
