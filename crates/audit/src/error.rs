@@ -14,4 +14,20 @@ pub enum AuditError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A watch rule or configuration file is unusable.
+    #[error("watch configuration: {problem}")]
+    WatchConfig {
+        /// What is wrong, naming the rule.
+        problem: String,
+    },
+    /// A log entry is not what its log stores.
+    #[error("{log_url}: entry {index} cannot be read: {problem}")]
+    Entry {
+        /// The log.
+        log_url: String,
+        /// The entry's index.
+        index: u64,
+        /// Why.
+        problem: String,
+    },
 }

@@ -6,6 +6,8 @@
 //! - [`sync`]: follows a log (the Rekor v1 API, Rekor v2 tlog-tiles, the RFC 6962 CT API): each
 //!   new checkpoint's signature against the trust root, a consistency proof from the last
 //!   checkpoint trusted; `--full` recomputes the root from every entry.
+//! - [`watch`]: every certificate and signature made in a watched identity's name, in the CT log
+//!   and the signature log, and whether it was expected.
 //! - [`witness`]: the auditor as a [C2SP tlog-witness](https://c2sp.org/tlog-witness), cosigning
 //!   checkpoints it has verified to be consistent with what it cosigned before.
 //!
@@ -13,5 +15,6 @@
 //! stores and decides.
 
 pub mod error;
+pub mod watch;
 
 pub use error::AuditError;
