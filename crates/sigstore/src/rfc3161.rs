@@ -585,8 +585,10 @@ pub struct TimestampAuthority {
     policy: ObjectIdentifier,
     sid: SignerIdentifier,
     ess: Attribute,
-    /// The leaf and any intermediates (not the root), for requests with `certReq`.
-    certs: Vec<Certificate>,
+    /// The leaf and any intermediates (not the root), for requests with `certReq`, encoded once
+    /// as the `SignedData.certificates` field (`[0] IMPLICIT CertificateSet`): re-encoding the
+    /// parsed certificates for every token cost about as much as the rest of the CMS.
+    certs_field: Vec<u8>,
 }
 
 impl TimestampAuthority {
@@ -626,11 +628,16 @@ impl TimestampAuthority {
         if certs.len() > 1 {
             certs.pop();
         }
+        let mut certs_field = certificate_set(certs)?
+            .to_der()
+            .map_err(encoding("the certificates"))?;
+        // IMPLICIT [0] over a constructed SET OF: only the identifier octet changes.
+        certs_field[0] = CERTIFICATES_TAG;
         Ok(Self {
             policy,
             sid,
             ess,
-            certs,
+            certs_field,
         })
     }
 
@@ -733,19 +740,6 @@ impl TimestampAuthority {
             signature: OctetString::new(signature.to_vec()).map_err(encoding("the signature"))?,
             unsigned_attrs: None,
         };
-        let certificates = if request.cert_req {
-            let set = SetOfVec::try_from(
-                self.certs
-                    .iter()
-                    .cloned()
-                    .map(cms::cert::CertificateChoices::Certificate)
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(encoding("the certificates"))?;
-            Some(CertificateSet(set))
-        } else {
-            None
-        };
         let signed_data = SignedData {
             version: CmsVersion::V3,
             digest_algorithms: SetOfVec::try_from(vec![sha256])
@@ -757,15 +751,17 @@ impl TimestampAuthority {
                         .map_err(encoding("the TSTInfo"))?,
                 ),
             },
-            certificates,
+            certificates: None,
             crls: None,
             signer_infos: SignerInfos(
                 SetOfVec::try_from(vec![signer_info]).map_err(encoding("the signer info"))?,
             ),
         };
+        let certs_field = request.cert_req.then_some(self.certs_field.as_slice());
+        let signed_data = with_certificates(&signed_data, certs_field)?;
         let token = ContentInfo {
             content_type: ID_SIGNED_DATA,
-            content: Any::encode_from(&signed_data).map_err(encoding("the SignedData"))?,
+            content: Any::from_der(&signed_data).map_err(encoding("the SignedData"))?,
         };
         TimeStampResp {
             status: PkiStatusInfo {
@@ -778,6 +774,68 @@ impl TimestampAuthority {
         .to_der()
         .map_err(encoding("the TimeStampResp"))
     }
+}
+
+/// The identifier octet of `SignedData.certificates`: context-specific, constructed, 0.
+const CERTIFICATES_TAG: u8 = 0xa0;
+
+/// `certs` as a CMS `CertificateSet`.
+fn certificate_set(certs: Vec<Certificate>) -> Result<CertificateSet, TsaError> {
+    SetOfVec::try_from(
+        certs
+            .into_iter()
+            .map(cms::cert::CertificateChoices::Certificate)
+            .collect::<Vec<_>>(),
+    )
+    .map(CertificateSet)
+    .map_err(encoding("the certificates"))
+}
+
+/// The DER of `signed_data` (which has no certificates and no CRLs) with `certs_field`, an
+/// encoded `[0] IMPLICIT CertificateSet`, in its place: just before `signerInfos`, the last
+/// field, with the outer length adjusted. The same bytes as encoding the `SignedData` with
+/// those certificates (a test checks it), without encoding them again.
+fn with_certificates(
+    signed_data: &SignedData,
+    certs_field: Option<&[u8]>,
+) -> Result<Vec<u8>, TsaError> {
+    let der = signed_data.to_der().map_err(encoding("the SignedData"))?;
+    let Some(certs_field) = certs_field else {
+        return Ok(der);
+    };
+    let malformed = || TsaError::Encoding {
+        what: "the SignedData",
+        source: der::ErrorKind::Length {
+            tag: der::Tag::Sequence,
+        }
+        .into(),
+    };
+    let signer_infos = signed_data
+        .signer_infos
+        .encoded_len()
+        .map_err(encoding("the signer infos"))
+        .and_then(|l| usize::try_from(l).map_err(|_| malformed()))?;
+    let header = der::SliceReader::new(&der)
+        .and_then(|mut r| der::Header::decode(&mut r))
+        .map_err(encoding("the SignedData"))?;
+    let content_len = usize::try_from(header.length()).map_err(|_| malformed())?;
+    let content = der
+        .len()
+        .checked_sub(content_len)
+        .and_then(|start| der.get(start..))
+        .filter(|c| c.len() >= signer_infos)
+        .ok_or_else(malformed)?;
+    let (head, tail) = content.split_at(content.len() - signer_infos);
+    let length = der::Length::try_from(content.len() + certs_field.len())
+        .map_err(encoding("the SignedData"))?;
+    let mut out = der::Header::new(der::Tag::Sequence, length)
+        .to_der()
+        .map_err(encoding("the SignedData"))?;
+    out.reserve(content.len() + certs_field.len());
+    out.extend_from_slice(head);
+    out.extend_from_slice(certs_field);
+    out.extend_from_slice(tail);
+    Ok(out)
 }
 
 fn attribute<T: der::EncodeValue + der::Tagged>(
@@ -1082,6 +1140,18 @@ mod tests {
             1,
             "the leaf only"
         );
+        // The certificates spliced in as pre-encoded bytes are exactly what encoding the
+        // SignedData with them gives, and the leaf is the chain's.
+        let resp = TimeStampResp::from_der(&der).unwrap();
+        let token = resp.time_stamp_token.unwrap();
+        let spliced = token.content.to_der().unwrap();
+        let signed_data = SignedData::from_der(&spliced).unwrap();
+        assert_eq!(signed_data.to_der().unwrap(), spliced);
+        let set = signed_data.certificates.unwrap();
+        assert!(matches!(
+            set.0.as_slice(),
+            [cms::cert::CertificateChoices::Certificate(c)] if c.to_der().unwrap() == cert_for(&key)
+        ));
         r.policy = Some(ObjectIdentifier::new_unwrap("1.2.3"));
         let e = tsa
             .respond::<_, p256::ecdsa::DerSignature>(&r, &[1; 16], now, &key)
