@@ -61,6 +61,12 @@ pub enum Error {
         /// The key name on the signature line.
         name: String,
     },
+    /// A C2SP tlog-witness `add-checkpoint` request (or answer) body could not be read.
+    #[error("malformed add-checkpoint request: {reason}")]
+    MalformedWitnessRequest {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A C2SP verifier key (`vkey`) could not be read.
     #[error("malformed verifier key: {reason}")]
     MalformedVkey {

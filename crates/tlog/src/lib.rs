@@ -11,6 +11,8 @@
 //!   Rekor v1 and [C2SP tlog-checkpoint](https://c2sp.org/tlog-checkpoint) shapes ([`note`]);
 //! - witness cosignatures ([C2SP tlog-cosignature](https://c2sp.org/tlog-cosignature),
 //!   `cosignature/v1`) and verifier keys ([`cosignature`]);
+//! - the [C2SP tlog-witness](https://c2sp.org/tlog-witness) `add-checkpoint` bodies
+//!   ([`witness`]);
 //! - tile addressing per [C2SP tlog-tiles](https://c2sp.org/tlog-tiles) ([`tile`]).
 //!
 //! Nothing here does I/O or async: storage sits behind [`tree::HashReader`], keys behind the
@@ -22,6 +24,7 @@ pub mod note;
 pub mod proof;
 pub mod tile;
 pub mod tree;
+pub mod witness;
 
 mod error;
 
