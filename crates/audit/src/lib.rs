@@ -13,5 +13,6 @@
 //! stores and decides.
 
 pub mod error;
+pub mod witness;
 
 pub use error::AuditError;
