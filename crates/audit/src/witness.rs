@@ -323,7 +323,11 @@ where
                 note: format!("{}{line}", req.checkpoint),
             })
         })?;
-        tracing::info!(origin = %origin, old = req.old_size, size = cp.size, "cosigned a checkpoint");
+        if req.old_size == cp.size {
+            tracing::debug!(origin = %origin, size = cp.size, "cosigned a checkpoint again");
+        } else {
+            tracing::info!(origin = %origin, old = req.old_size, size = cp.size, "cosigned a checkpoint");
+        }
         Ok(line)
     }
 }

@@ -221,7 +221,11 @@ where
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("listening on {}", a.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "witness listening");
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "witness listening");
+        // Scripts and tests wait for this line.
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
         axum::serve(listener, http::router(witness)).await?;
         Ok(())
     })
