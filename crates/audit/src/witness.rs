@@ -82,7 +82,9 @@ pub enum WitnessError {
         latest: u64,
     },
     /// The checkpoint contradicts what the witness cosigned, or its proof does not hold.
-    #[error("{origin:?}: the checkpoint of size {size} is not consistent with size {old} that this witness cosigned: {problem}")]
+    #[error(
+        "{origin:?}: the checkpoint of size {size} is not consistent with size {old} that this witness cosigned: {problem}"
+    )]
     Inconsistent {
         /// The origin.
         origin: String,
@@ -210,11 +212,12 @@ where
         logs: LogRegistry,
         state: Arc<dyn WitnessState>,
     ) -> Result<Self, WitnessError> {
-        let vkey =
-            cosigner_vkey(name, &key.verifying_key()).map_err(|source| WitnessError::BadConfig {
+        let vkey = cosigner_vkey(name, &key.verifying_key()).map_err(|source| {
+            WitnessError::BadConfig {
                 what: format!("witness name {name:?}"),
                 source,
-            })?;
+            }
+        })?;
         Ok(Self {
             name: name.to_owned(),
             key,

@@ -251,8 +251,9 @@ fn check_one(
             }
         }
     };
-    let verified = hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
-        .map_err(|e| anyhow::Error::from(Failed(e)))?;
+    let verified =
+        hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
+            .map_err(|e| anyhow::Error::from(Failed(e)))?;
     if !args.witnesses.is_empty() {
         check_witnesses(&bundle_bytes, &args.witnesses, args.min_witnesses)
             .with_context(|| format!("{}: witness policy", bundle_path.display()))?;
@@ -309,7 +310,11 @@ fn check_witnesses(bundle_json: &[u8], vkeys: &[String], min: Option<usize>) -> 
     bail!(
         "the bundle's log checkpoint carries valid cosignatures from {} of the required witnesses          ({}), {min} needed (witnesses: {}){}; a log that publishes witnessed checkpoints          (log_v2.witnesses) puts them in the bundles it answers writes with",
         best.len(),
-        if best.is_empty() { "none".to_owned() } else { best.join(", ") },
+        if best.is_empty() {
+            "none".to_owned()
+        } else {
+            best.join(", ")
+        },
         names.join(", "),
         if problems.is_empty() {
             String::new()

@@ -164,7 +164,12 @@ fn init_file_key(path: &Path, name: &str) -> Result<String> {
 fn read_file_key(path: &Path) -> Result<(String, ed25519_dalek::SigningKey)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the witness key {}", path.display()))?;
-    let bad = || anyhow::anyhow!("{} is not a PRIVATE+KEY+<name>+<id>+<base64> Ed25519 note key", path.display());
+    let bad = || {
+        anyhow::anyhow!(
+            "{} is not a PRIVATE+KEY+<name>+<id>+<base64> Ed25519 note key",
+            path.display()
+        )
+    };
     let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(bad)?;
     let mut parts = rest.splitn(3, '+');
     let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -209,8 +214,7 @@ where
     for s in &specs {
         logs.add_spec(s)?;
     }
-    std::fs::create_dir_all(&a.state)
-        .with_context(|| format!("creating {}", a.state.display()))?;
+    std::fs::create_dir_all(&a.state).with_context(|| format!("creating {}", a.state.display()))?;
     let state = Arc::new(RedbState::open(&a.state.join("witness.redb"))?);
     let witness = Arc::new(Witness::new(name, key, logs, state)?);
     tracing::info!(vkey = %witness.vkey(), logs = ?witness.logs().origins().collect::<Vec<_>>(), "witness");

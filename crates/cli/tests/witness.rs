@@ -40,8 +40,18 @@ fn go_dir() -> PathBuf {
         .join("go")
 }
 
-/// `go install`s litewitness and witnessctl at the pinned version (a no-op once built).
+/// litewitness and witnessctl: from `$HALLMARK_LITEWITNESS_DIR` (scripts/test.sh builds them
+/// there), else `go install`ed at the pinned version into the target directory.
 fn litewitness() -> (PathBuf, PathBuf) {
+    if let Some(dir) = std::env::var_os("HALLMARK_LITEWITNESS_DIR").map(PathBuf::from) {
+        let tools = (dir.join("litewitness"), dir.join("witnessctl"));
+        assert!(
+            tools.0.exists() && tools.1.exists(),
+            "HALLMARK_LITEWITNESS_DIR={} lacks litewitness or witnessctl",
+            dir.display()
+        );
+        return tools;
+    }
     let bin = go_dir().join("bin");
     let status = Command::new("go")
         .args([
@@ -274,7 +284,9 @@ fn hallmark_witness_cosigns_honest_growth_and_refuses_forks_and_forgeries() {
     let entries = post_entries(&stack, 0..3, "a");
     for e in &entries {
         let note = Note::parse(&entry_checkpoint(e)).unwrap();
-        verifier.verify(&note).expect("the entry's checkpoint is cosigned");
+        verifier
+            .verify(&note)
+            .expect("the entry's checkpoint is cosigned");
     }
     let published = published_at_least(&stack, 3);
     verifier.verify(&Note::parse(&published).unwrap()).unwrap();
@@ -327,7 +339,11 @@ fn hallmark_witness_cosigns_honest_growth_and_refuses_forks_and_forgeries() {
     let (status, ct, body) = witness.add_checkpoint(&replay.encode());
     assert_eq!(
         (status, ct.as_str(), body.as_str()),
-        (409, "text/x.tlog.size", format!("{}\n", size_of(&published)).as_str())
+        (
+            409,
+            "text/x.tlog.size",
+            format!("{}\n", size_of(&published)).as_str()
+        )
     );
     // The log's idea of the witness's size is stale after the witness restart only if the
     // witness lost state; it did not, so growth goes on being cosigned (at the new address).
@@ -341,12 +357,16 @@ fn hallmark_witness_cosigns_honest_growth_and_refuses_forks_and_forgeries() {
     let base = size_of(&cosigned_before_fork);
     // A checkpoint for the same origin signed by another key: 403.
     let other = p256::ecdsa::SigningKey::from_slice(&[3u8; 32]).unwrap();
-    let forged = Checkpoint::new(origin.clone(), base + 1, hallmark_tlog::leaf_hash(b"forged"))
-        .sign(
-            &hallmark_tlog::note::NoteSigner::note_key(&other, &origin).unwrap(),
-            &other,
-        )
-        .unwrap();
+    let forged = Checkpoint::new(
+        origin.clone(),
+        base + 1,
+        hallmark_tlog::leaf_hash(b"forged"),
+    )
+    .sign(
+        &hallmark_tlog::note::NoteSigner::note_key(&other, &origin).unwrap(),
+        &other,
+    )
+    .unwrap();
     let (status, _, body) = witness.add_checkpoint(
         &AddCheckpoint {
             old_size: base,
@@ -443,7 +463,12 @@ fn verify_witnessed(
         .arg(artifact)
         .arg("--bundle")
         .arg(bundle)
-        .args(["--cert-identity", EMAIL, "--cert-oidc-issuer", &stack.issuer()]);
+        .args([
+            "--cert-identity",
+            EMAIL,
+            "--cert-oidc-issuer",
+            &stack.issuer(),
+        ]);
     for w in witnesses {
         c.args(["--witness", w]);
     }
@@ -473,10 +498,10 @@ fn sigstore_python_accepts_witnessed_bundles() {
     configure_witnesses(&mut stack, &[(&witness.url, &wvkey)]);
     let (bundle, artifact, tc) = sign_v2(&stack, "for sigstore-python\n");
     let json: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
-    let cp = json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
-        ["envelope"]
-        .as_str()
-        .unwrap();
+    let cp =
+        json["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap();
     assert_eq!(Note::parse(cp).unwrap().signatures.len(), 2, "{cp}");
     assert_ok(
         "sigstore-python on a witnessed bundle",
@@ -525,7 +550,9 @@ fn litewitness_cosigns_hallmark_checkpoints() {
     let d = dir.path();
     let (origin, log_key) = log_vkey(&stack);
     assert_eq!(
-        STANDARD.decode(log_key.rsplit('+').next().unwrap()).unwrap()[0],
+        STANDARD
+            .decode(log_key.rsplit('+').next().unwrap())
+            .unwrap()[0],
         0x01,
         "an Ed25519 note key: {log_key}"
     );
@@ -573,7 +600,14 @@ fn litewitness_cosigns_hallmark_checkpoints() {
         Command::new(&litewitness)
             .arg("-db")
             .arg(&db)
-            .args(["-name", name, "-key", &fpr, "-listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "-name",
+                name,
+                "-key",
+                &fpr,
+                "-listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .arg("-ssh-agent")
             .arg(&sock)
             .stdout(Stdio::null())
@@ -656,7 +690,10 @@ fn a_tessera_log_verifies_hallmarks_cosignature() {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("\u{2014} witness.test/hallmark "), "{stdout}");
+        assert!(
+            stdout.contains("\u{2014} witness.test/hallmark "),
+            "{stdout}"
+        );
     }
     let published = std::fs::read_to_string(d.join("log/checkpoint")).unwrap();
     assert_eq!(size_of(&published), 10);
@@ -671,5 +708,8 @@ fn a_tessera_log_verifies_hallmarks_cosignature() {
     )
     .unwrap();
     let out = tess(&other, "1");
-    assert!(!out.status.success(), "Tessera accepted a cosignature by an unexpected key");
+    assert!(
+        !out.status.success(),
+        "Tessera accepted a cosignature by an unexpected key"
+    );
 }

@@ -113,11 +113,11 @@ fn witnesses(file: Vec<WitnessFile>) -> Result<Vec<WitnessSettings>, ConfigError
             .ok_or_else(|| invalid(field, format!("url {:?} is not an http(s) URL", w.url)))?;
         let verifier = hallmark_tlog::cosignature::CosignatureVerifier::from_vkey(&w.vkey)
             .map_err(|e| invalid(field, format!("vkey {:?}: {e}", w.vkey)))?;
-        if out
-            .iter()
-            .any(|o| o.verifier.key_id() == verifier.key_id())
-        {
-            return Err(invalid(field, format!("witness {} is listed twice", w.vkey)));
+        if out.iter().any(|o| o.verifier.key_id() == verifier.key_id()) {
+            return Err(invalid(
+                field,
+                format!("witness {} is listed twice", w.vkey),
+            ));
         }
         out.push(WitnessSettings { url, verifier });
     }
@@ -638,7 +638,9 @@ pub fn load(
     if wait_ms > MAX_WITNESS_WAIT_MS {
         return Err(invalid(
             "log_v2.witness_wait_ms",
-            format!("must be at most {MAX_WITNESS_WAIT_MS} (writes answer within Sigstore clients' 5 s)"),
+            format!(
+                "must be at most {MAX_WITNESS_WAIT_MS} (writes answer within Sigstore clients' 5 s)"
+            ),
         ));
     }
     log_v2.witness_wait = std::time::Duration::from_millis(wait_ms);
@@ -884,6 +886,70 @@ mod tests {
             ("dev_oidc: true\nlog_v2:\n  key_type: rsa\n", "key_type"),
         ] {
             std::fs::write(&p, yaml).unwrap();
+            let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+            assert!(e.contains(field), "{yaml}: {e}");
+        }
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn witness_settings() {
+        const VKEY: &str =
+            "witness.example/lw1+cd18f6d3+BOaKGO+5X0pTb2LjWJ8zct+RJtK4WfIxNQJuoof53pYQ";
+        let p = tempfile_path("witnesses");
+        let w = |url: &str, vkey: &str| format!("    - url: {url}\n      vkey: \"{vkey}\"\n");
+        std::fs::write(
+            &p,
+            format!(
+                "dev_oidc: true\nlog_v2:\n  witnesses:\n{}",
+                w("http://w.example:7380", VKEY)
+            ),
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!(s.log_v2.witnesses.len(), 1);
+        assert_eq!(s.log_v2.witness_quorum, 1, "default: all");
+        assert_eq!(s.log_v2.witness_wait.as_millis(), 1500);
+        assert_eq!(s.log_v2.witnesses[0].verifier.vkey(), VKEY);
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert!(s.log_v2.witnesses.is_empty());
+        for (yaml, field) in [
+            (
+                format!("log_v2:\n  witnesses:\n{}", w("ftp://w", VKEY)),
+                "not an http(s) URL",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witnesses:\n{}",
+                    w("http://w", "name+00000000+AAAA")
+                ),
+                "log_v2.witnesses",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witness_quorum: 2\n  witnesses:\n{}",
+                    w("http://w", VKEY)
+                ),
+                "log_v2.witness_quorum",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witnesses:\n{}{}",
+                    w("http://a", VKEY),
+                    w("http://b", VKEY)
+                ),
+                "listed twice",
+            ),
+            (
+                "log_v2:\n  witness_quorum: 1\n".to_owned(),
+                "needs log_v2.witnesses",
+            ),
+            (
+                "log_v2:\n  witness_wait_ms: 5000\n".to_owned(),
+                "witness_wait_ms",
+            ),
+        ] {
+            std::fs::write(&p, format!("dev_oidc: true\n{yaml}")).unwrap();
             let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
             assert!(e.contains(field), "{yaml}: {e}");
         }

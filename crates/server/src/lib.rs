@@ -36,7 +36,6 @@ mod logs;
 mod reads;
 mod rekor;
 mod rekor_v2;
-mod witnessing;
 mod startup;
 mod state;
 mod store;
@@ -44,6 +43,7 @@ mod store;
 mod tests;
 mod trust;
 mod tsa;
+mod witnessing;
 
 use std::sync::Arc;
 

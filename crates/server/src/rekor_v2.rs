@@ -139,7 +139,11 @@ pub(crate) async fn create_entry(
         None => None,
     };
     if v2.witnessing.is_some() {
-        let outcome = if witnessed.is_some() { "witnessed" } else { "unwitnessed" };
+        let outcome = if witnessed.is_some() {
+            "witnessed"
+        } else {
+            "unwitnessed"
+        };
         metrics::counter!("hallmark_log_v2_entry_checkpoints_total", "checkpoint" => outcome)
             .increment(1);
     }

@@ -242,11 +242,7 @@ async fn submit(
             checkpoint: checkpoint.to_owned(),
         }
         .encode();
-        let resp = client
-            .post(peer.endpoint.clone())
-            .body(body)
-            .send()
-            .await?;
+        let resp = client.post(peer.endpoint.clone()).body(body).send().await?;
         let status = resp.status().as_u16();
         let size_body = resp
             .headers()

@@ -145,7 +145,11 @@ impl CosignatureVerifier {
     }
 
     /// Verifies the signature line `sig` over `checkpoint_text` and returns its timestamp.
-    pub fn verify_signature(&self, checkpoint_text: &str, sig: &NoteSignature) -> Result<u64, Error> {
+    pub fn verify_signature(
+        &self,
+        checkpoint_text: &str,
+        sig: &NoteSignature,
+    ) -> Result<u64, Error> {
         let bad = || Error::BadSignature {
             name: sig.name.clone(),
         };

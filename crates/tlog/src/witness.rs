@@ -58,9 +58,9 @@ impl AddCheckpoint {
         ))?;
         let mut proof = Vec::new();
         loop {
-            let (line, after) = rest
-                .split_once('\n')
-                .ok_or(malformed("the request has no blank line before the checkpoint"))?;
+            let (line, after) = rest.split_once('\n').ok_or(malformed(
+                "the request has no blank line before the checkpoint",
+            ))?;
             rest = after;
             if line.is_empty() {
                 break;
@@ -121,7 +121,8 @@ mod tests {
     use crate::leaf_hash;
     use proptest::prelude::*;
 
-    const NOTE: &str = "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u{2014} o AAAAAAA=\n";
+    const NOTE: &str =
+        "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n\u{2014} o AAAAAAA=\n";
 
     #[test]
     fn round_trip() {

@@ -88,10 +88,7 @@ fn error_response(e: &WitnessError) -> Response {
     (status, [(header::CONTENT_TYPE, TEXT)], format!("{e}\n")).into_response()
 }
 
-async fn checkpoint<K>(
-    State(w): State<Arc<Witness<K>>>,
-    Path(hash): Path<String>,
-) -> Response
+async fn checkpoint<K>(State(w): State<Arc<Witness<K>>>, Path(hash): Path<String>) -> Response
 where
     K: Signer<ed25519_dalek::Signature>
         + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
@@ -109,13 +106,18 @@ where
     };
     match tokio::task::spawn_blocking(move || w.latest(&origin)).await {
         Ok(Ok(Some(c))) => (
-            [(header::CONTENT_TYPE, TEXT), (header::CACHE_CONTROL, "no-cache")],
+            [
+                (header::CONTENT_TYPE, TEXT),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
             c.note,
         )
             .into_response(),
-        Ok(Ok(None)) => {
-            (StatusCode::NOT_FOUND, "this witness has cosigned nothing of that log\n").into_response()
-        }
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            "this witness has cosigned nothing of that log\n",
+        )
+            .into_response(),
         Ok(Err(e)) => error_response(&e),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response(),
     }

@@ -65,12 +65,18 @@ pub struct MemoryState(Mutex<BTreeMap<String, Cosigned>>);
 
 impl WitnessState for MemoryState {
     fn latest(&self, origin: &str) -> Result<Option<Cosigned>, WitnessError> {
-        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(map.get(origin).cloned())
     }
 
     fn advance(&self, origin: &str, decide: &mut Decide<'_>) -> Result<Cosigned, WitnessError> {
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let new = decide(map.get(origin))?;
         map.insert(origin.to_owned(), new.clone());
         Ok(new)
@@ -113,15 +119,22 @@ fn store_err<E: std::error::Error + Send + Sync + 'static>(path: &Path, e: E) ->
 impl WitnessState for RedbState {
     fn latest(&self, origin: &str) -> Result<Option<Cosigned>, WitnessError> {
         let txn = self.db.begin_read().map_err(|e| store_err(&self.path, e))?;
-        let table = txn.open_table(LATEST).map_err(|e| store_err(&self.path, e))?;
+        let table = txn
+            .open_table(LATEST)
+            .map_err(|e| store_err(&self.path, e))?;
         let raw = table.get(origin).map_err(|e| store_err(&self.path, e))?;
         raw.map(|v| self.decode(v.value())).transpose()
     }
 
     fn advance(&self, origin: &str, decide: &mut Decide<'_>) -> Result<Cosigned, WitnessError> {
-        let txn = self.db.begin_write().map_err(|e| store_err(&self.path, e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| store_err(&self.path, e))?;
         let new = {
-            let mut table = txn.open_table(LATEST).map_err(|e| store_err(&self.path, e))?;
+            let mut table = txn
+                .open_table(LATEST)
+                .map_err(|e| store_err(&self.path, e))?;
             let current = table
                 .get(origin)
                 .map_err(|e| store_err(&self.path, e))?
@@ -130,7 +143,9 @@ impl WitnessState for RedbState {
             // A refusal drops the transaction: nothing is written.
             let new = decide(current.as_ref())?;
             let raw = serde_json::to_vec(&new).map_err(|e| store_err(&self.path, e))?;
-            table.insert(origin, raw.as_slice()).map_err(|e| store_err(&self.path, e))?;
+            table
+                .insert(origin, raw.as_slice())
+                .map_err(|e| store_err(&self.path, e))?;
             new
         };
         txn.commit().map_err(|e| store_err(&self.path, e))?;

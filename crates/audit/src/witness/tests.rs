@@ -100,7 +100,10 @@ fn honest_growth_is_cosigned_and_verifies() {
     w.add_checkpoint(&log.request(18, 18), NOW + 2).unwrap();
     let latest = w.latest(ORIGIN).unwrap().unwrap();
     assert_eq!(latest.size, 18);
-    assert_eq!(v.verify(&Note::parse(&latest.note).unwrap()).unwrap(), NOW + 2);
+    assert_eq!(
+        v.verify(&Note::parse(&latest.note).unwrap()).unwrap(),
+        NOW + 2
+    );
 }
 
 #[test]
@@ -124,18 +127,34 @@ fn each_refusal_has_the_specs_status() {
     assert_eq!(status(w.add_checkpoint(&body, NOW)), 400);
     // Nothing cosigned yet, old 3: 409 naming 0.
     let e = w.add_checkpoint(&log.request(3, 8), NOW).unwrap_err();
-    assert!(matches!(e, WitnessError::SizeMismatch { latest: 0, old: 3, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            WitnessError::SizeMismatch {
+                latest: 0,
+                old: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert_eq!(e.status(), 409);
     w.add_checkpoint(&log.request(0, 4), NOW).unwrap();
     // Replayed old 0: 409 naming 4.
     let e = w.add_checkpoint(&log.request(0, 8), NOW).unwrap_err();
-    assert!(matches!(e, WitnessError::SizeMismatch { latest: 4, .. }), "{e}");
+    assert!(
+        matches!(e, WitnessError::SizeMismatch { latest: 4, .. }),
+        "{e}"
+    );
     // A proof that does not hold: 422.
     let mut bad = AddCheckpoint::parse(&log.request(4, 8)).unwrap();
     bad.proof[0] = leaf_hash(b"wrong");
     let e = w.add_checkpoint(bad.encode().as_bytes(), NOW).unwrap_err();
     assert_eq!(e.status(), 422, "{e}");
-    assert!(e.to_string().contains("size 8") && e.to_string().contains("size 4"), "{e}");
+    assert!(
+        e.to_string().contains("size 8") && e.to_string().contains("size 4"),
+        "{e}"
+    );
     // The state did not move.
     assert_eq!(w.latest(ORIGIN).unwrap().unwrap().size, 4);
     assert_eq!(status(w.add_checkpoint(&log.request(4, 8), NOW)), 200);
@@ -196,7 +215,10 @@ fn redb_state_survives_reopening() {
     let w = witness(&log, Arc::new(RedbState::open(&path).unwrap()));
     assert_eq!(w.latest(ORIGIN).unwrap().unwrap().size, 7);
     let e = w.add_checkpoint(&log.request(0, 7), NOW).unwrap_err();
-    assert!(matches!(e, WitnessError::SizeMismatch { latest: 7, .. }), "{e}");
+    assert!(
+        matches!(e, WitnessError::SizeMismatch { latest: 7, .. }),
+        "{e}"
+    );
     log.grow(1, 0);
     w.add_checkpoint(&log.request(7, 8), NOW).unwrap();
 }
@@ -234,7 +256,11 @@ fn concurrent_requests_cannot_both_advance() {
     let latest = w.latest(ORIGIN).unwrap().unwrap();
     let winner_a = latest.root == a.tree.root();
     let (wins, losses) = results.split_at(8);
-    let (wins, losses) = if winner_a { (wins, losses) } else { (losses, wins) };
+    let (wins, losses) = if winner_a {
+        (wins, losses)
+    } else {
+        (losses, wins)
+    };
     assert!(wins.iter().all(|&s| s == 200 || s == 409), "{results:?}");
     assert!(wins.contains(&200), "{results:?}");
     assert!(losses.iter().all(|&s| s == 409 || s == 422), "{results:?}");
@@ -244,9 +270,13 @@ fn concurrent_requests_cannot_both_advance() {
 fn registry_specs() {
     let log = Log::new(1);
     let mut r = LogRegistry::new();
-    r.add_spec(&format!("custom/origin={}", log.vkey())).unwrap();
+    r.add_spec(&format!("custom/origin={}", log.vkey()))
+        .unwrap();
     r.add_spec(&log.vkey()).unwrap();
-    assert_eq!(r.origins().collect::<Vec<_>>(), vec!["custom/origin", ORIGIN]);
+    assert_eq!(
+        r.origins().collect::<Vec<_>>(),
+        vec!["custom/origin", ORIGIN]
+    );
     assert!(r.add_spec("origin=not a vkey").is_err());
     assert!(r.add_spec("").is_err());
 }

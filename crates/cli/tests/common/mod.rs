@@ -167,7 +167,9 @@ pub fn request_certificate(
 pub fn der(pem: &str) -> Vec<u8> {
     use base64::Engine as _;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
 }
 
 /// A Rekor v2 `hashedRekordRequestV002` for `artifact`, signed with openssl by `key` (whose
