@@ -110,10 +110,10 @@ pub async fn serve(mut settings: Settings, metrics: PrometheusHandle) -> Result<
     let public = settings.resolve_public_url(bound);
     let state = Arc::new(AppState::open(settings, metrics).await?);
     let app = router(state.clone());
-    if let Some(w) = state.rekor_v2.as_ref().and_then(|v2| v2.witnessing.clone()) {
-        if let Some(v2) = &state.rekor_v2 {
-            w.spawn(v2.seq.clone())?;
-        }
+    if let Some(v2) = &state.rekor_v2
+        && let Some(w) = &v2.witnessing
+    {
+        w.clone().spawn(v2.seq.clone())?;
     }
     if let (Some(dir), Some(v2)) = (&state.settings.log_v2.tiles_dir, &state.rekor_v2) {
         let mut mirror = rekor_v2::TileMirror::new(dir.clone(), v2.clone())?;
