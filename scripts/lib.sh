@@ -143,6 +143,28 @@ ensure_image() {
 # on a machine that kept them only relinks (about 10 s) instead of building again (about 160 s on
 # 2 cores; run under nice). cosign 3.1.3 needs Go >= 1.26.0 (GOTOOLCHAIN=auto lets an older go
 # fetch that toolchain). Exports HALLMARK_COSIGN.
+# litewitness and witnessctl (filippo.io/torchwood), an independent C2SP tlog-witness for
+# crates/cli/tests/witness.rs, built with `go install` into .tools/litewitness-$LITEWITNESS_VERSION
+# (gitignored) unless already there at that version (about 55 s cold on 2 cores). v0.6.1 is the
+# newest that builds on Go 1.26. Exports HALLMARK_LITEWITNESS_DIR.
+LITEWITNESS_VERSION=0.6.1
+ensure_litewitness() {
+  local dir="$ROOT/.tools/litewitness-$LITEWITNESS_VERSION"
+  if [ ! -x "$dir/witnessctl" ] || ! go version -m "$dir/litewitness" 2>/dev/null |
+    grep -qE "^[[:space:]]+mod[[:space:]]+filippo.io/torchwood[[:space:]]+v$LITEWITNESS_VERSION[[:space:]]"; then
+    command -v go >/dev/null || {
+      echo "go not found: litewitness $LITEWITNESS_VERSION is built from source (install Go >= 1.26)" >&2
+      return 1
+    }
+    log "building litewitness $LITEWITNESS_VERSION (go install) into .tools"
+    mkdir -p "$dir"
+    GOBIN="$dir" CGO_ENABLED=0 nice go install \
+      "filippo.io/torchwood/cmd/litewitness@v$LITEWITNESS_VERSION" \
+      "filippo.io/torchwood/cmd/witnessctl@v$LITEWITNESS_VERSION"
+  fi
+  export HALLMARK_LITEWITNESS_DIR="$dir"
+}
+
 COSIGN_VERSION=3.1.3
 ensure_cosign() {
   local dir="$ROOT/.tools/cosign-$COSIGN_VERSION"

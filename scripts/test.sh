@@ -7,11 +7,13 @@ cd "$ROOT"
 
 ensure_rust
 # chromium + chromium-driver: the browser tests of the login pages (crates/cli/tests/browser_login.rs).
-ensure_packages softhsm2 openssl chromium chromium-driver
+# openssh-client: ssh-agent holds litewitness's key (crates/cli/tests/witness.rs).
+ensure_packages softhsm2 openssl chromium chromium-driver openssh-client
 ensure_venv
 ensure_node_clients
 ensure_helm
 ensure_cosign
+ensure_litewitness
 
 if [ ! -d "$ROOT/../shared/reference/testdata/rfc6962" ]; then
   echo "note: ../shared/reference/testdata is missing; the RFC 6962 vector tests will fail and say so" >&2

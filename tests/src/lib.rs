@@ -232,10 +232,15 @@ impl Stack {
         c
     }
 
-    /// Stops the server (SIGKILL) and starts it again on the same data and a new port.
-    pub fn restart(&mut self) -> Result<()> {
+    /// Stops the server (SIGKILL); [`Stack::restart`] starts it again.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Stops the server (SIGKILL) and starts it again on the same data and a new port.
+    pub fn restart(&mut self) -> Result<()> {
+        self.stop();
         let (child, url, startup_stdout) = spawn_serve(&self.bin, &self.config, &self.token)?;
         self.child = child;
         self.url = url;

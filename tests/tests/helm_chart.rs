@@ -364,6 +364,17 @@ fn chart_lints_renders_and_validates_in_each_hsm_mode() {
             .unwrap_or_else(|| panic!("no charts/hallmark/ci/{mode}-*.yaml"));
         assert!(cfg.contains(module), "{file}: module {module}:\n{cfg}");
     }
+    // logV2.witnesses reach log_v2.witnesses (crates/server/src/config.rs parses the same shape).
+    let (file, cfg) = modes.iter().find(|(f, _)| f.starts_with("pkcs11")).unwrap();
+    for want in [
+        "witnesses:",
+        "- url: \"https://witness.example.net\"",
+        "vkey: \"witness.example/lw1+cd18f6d3+",
+        "witness_quorum: 1",
+        "witness_wait_ms: 1500",
+    ] {
+        assert!(cfg.contains(want), "{file}: no {want:?} in:\n{cfg}");
+    }
 }
 
 #[test]

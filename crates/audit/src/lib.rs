@@ -16,5 +16,6 @@
 
 pub mod error;
 pub mod watch;
+pub mod witness;
 
 pub use error::AuditError;

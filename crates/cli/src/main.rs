@@ -20,6 +20,7 @@ mod serve_cmd;
 mod sign_cmd;
 mod token_cmd;
 mod verify_cmd;
+mod witness_cmd;
 
 /// Hallmark: a private keyless-signing authority (CA + transparency logs) with keys in an HSM.
 #[derive(Debug, Parser)]
@@ -64,6 +65,10 @@ enum Command {
     /// The development OIDC issuer (never for production).
     #[command(subcommand)]
     DevOidc(serve_cmd::DevOidcCommand),
+    /// A C2SP tlog-witness: cosigns checkpoints of the logs it follows, only when consistent
+    /// with what it cosigned before (to be folded under `hallmark audit`).
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCommand),
 }
 
 /// How to reach the HSM. PINs come from a file or an environment variable, never from argv.
@@ -141,6 +146,7 @@ fn main() -> std::process::ExitCode {
         Command::Verify(a) => verify_cmd::verify(a),
         Command::Intoto(c) => intoto_cmd::run(c),
         Command::Token(a) => token_cmd::token(a),
+        Command::Witness(c) => witness_cmd::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

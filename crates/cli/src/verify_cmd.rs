@@ -87,6 +87,14 @@ pub(crate) struct VerifyArgs {
     /// and the signer, digest, signing times and log entries, or the failed `check` and `error`.
     #[arg(long)]
     pub(crate) json: bool,
+    /// A witness whose cosignature the bundle's log checkpoint must carry: its C2SP
+    /// `cosignature/v1` vkey (`<name>+<hex id>+<base64>`). Repeatable; see --min-witnesses.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub(crate) witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint the bundle's inclusion
+    /// proof leads to (default: all of them).
+    #[arg(long, requires = "witnesses")]
+    pub(crate) min_witnesses: Option<usize>,
     /// Artifacts larger than this many bytes are hashed as they are read instead of read whole.
     #[arg(long, hide = true, default_value_t = IN_MEMORY_LIMIT)]
     pub(crate) in_memory_limit: u64,
@@ -243,8 +251,77 @@ fn check_one(
             }
         }
     };
-    hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
-        .map_err(|e| Failed(e).into())
+    let verified =
+        hallmark_verify::verify(&bundle, artifact_input.as_ref(), root, policy, now_unix())
+            .map_err(|e| anyhow::Error::from(Failed(e)))?;
+    if !args.witnesses.is_empty() {
+        check_witnesses(&bundle_bytes, &args.witnesses, args.min_witnesses)
+            .with_context(|| format!("{}: witness policy", bundle_path.display()))?;
+    }
+    Ok(verified)
+}
+
+/// The witness policy (`--witness`, `--min-witnesses`): some log entry's checkpoint (whose log
+/// signature and inclusion proof `verify` checked) carries valid `cosignature/v1` cosignatures
+/// from at least `min` (default: all) of the witnesses `vkeys`.
+fn check_witnesses(bundle_json: &[u8], vkeys: &[String], min: Option<usize>) -> Result<()> {
+    use hallmark_tlog::cosignature::CosignatureVerifier;
+    use hallmark_tlog::note::Note;
+    let verifiers = vkeys
+        .iter()
+        .map(|v| CosignatureVerifier::from_vkey(v).with_context(|| format!("--witness {v:?}")))
+        .collect::<Result<Vec<_>>>()?;
+    let min = min.unwrap_or(verifiers.len());
+    if min == 0 || min > verifiers.len() {
+        bail!(
+            "--min-witnesses must be between 1 and the number of --witness keys ({})",
+            verifiers.len()
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(bundle_json).context("reading the bundle's log entries")?;
+    let entries = json["verificationMaterial"]["tlogEntries"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut best: Vec<&str> = Vec::new();
+    let mut problems = Vec::new();
+    for envelope in entries
+        .iter()
+        .filter_map(|e| e["inclusionProof"]["checkpoint"]["envelope"].as_str())
+    {
+        let note = Note::parse(envelope).context("the bundle's checkpoint")?;
+        let mut ok = Vec::new();
+        for v in &verifiers {
+            match v.verify(&note) {
+                Ok(_) => ok.push(v.key_id().name()),
+                Err(hallmark_tlog::Error::UnknownSigner { .. }) => {}
+                Err(e) => problems.push(format!("{}: {e}", v.key_id().name())),
+            }
+        }
+        if ok.len() >= min {
+            return Ok(());
+        }
+        if ok.len() >= best.len() {
+            best = ok;
+        }
+    }
+    let names: Vec<&str> = verifiers.iter().map(|v| v.key_id().name()).collect();
+    bail!(
+        "the bundle's log checkpoint carries valid cosignatures from {} of the required witnesses          ({}), {min} needed (witnesses: {}){}; a log that publishes witnessed checkpoints          (log_v2.witnesses) puts them in the bundles it answers writes with",
+        best.len(),
+        if best.is_empty() {
+            "none".to_owned()
+        } else {
+            best.join(", ")
+        },
+        names.join(", "),
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!("; invalid: {}", problems.join("; "))
+        }
+    )
 }
 
 /// The text report of a verified artifact.

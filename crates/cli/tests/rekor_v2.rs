@@ -10,11 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
 const EMAIL: &str = "tiles@example.com";
 
@@ -33,23 +30,6 @@ fn tilecheck() -> PathBuf {
         .expect("running `go build` for tests/go/tilecheck (is Go installed and on PATH?)");
     assert!(status.success(), "go build of tests/go/tilecheck failed");
     out
-}
-
-/// The DER of the first PEM certificate in `pem`.
-fn der(pem: &str) -> Vec<u8> {
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(b64).unwrap()
-}
-
-fn v2_request(key: &Path, leaf_der: &[u8], artifact: &[u8], dir: &Path) -> Value {
-    let sig = openssl_sign(key, artifact, dir);
-    json!({"hashedRekordRequestV002": {
-        "digest": STANDARD.encode(Sha256::digest(artifact)),
-        "signature": {"content": STANDARD.encode(sig), "verifier": {
-            "x509Certificate": {"rawBytes": STANDARD.encode(leaf_der)},
-            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-        }},
-    }})
 }
 
 fn run_tilecheck(tool: &Path, args: &[&std::ffi::OsStr]) -> Result<Value, String> {

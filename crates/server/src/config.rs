@@ -29,6 +29,11 @@
 //!   frozen: false                       # true: writes answer 405, reads go on
 //!   tiles_dir: /srv/tiles               # also write checkpoint and tiles here (static hosting)
 //!   max_queue: 1024                     # appends waiting for the sequencer; beyond: 503 + Retry-After
+//!   witnesses:                          # C2SP tlog-witnesses that cosign its checkpoints (see below)
+//!     - url: http://witness.example:7380    # the submission prefix (add-checkpoint is under it)
+//!       vkey: witness.example/w1+cd18f6d3+BOaK...  # its cosignature/v1 verifier key
+//!   witness_quorum: 1                   # cosignatures a checkpoint needs to be published (default: all)
+//!   witness_wait_ms: 1500               # how long a write waits for a witnessed checkpoint
 //! tsa:                                  # the RFC 3161 timestamp authority (/api/v1/timestamp)
 //!   key: pkcs11:token=hallmark;object=hallmark-tsa   # P-256; its certificate is ca/tsa.pem
 //!   policy_oid: 1.3.6.1.4.1.57264.2     # the policy tokens are issued under (and requests may name)
@@ -95,6 +100,28 @@ pub enum ConfigError {
         /// What is wrong and how to fix it.
         problem: String,
     },
+}
+
+/// The witnesses of `log_v2.witnesses`, each URL and vkey checked.
+fn witnesses(file: Vec<WitnessFile>) -> Result<Vec<WitnessSettings>, ConfigError> {
+    let field = "log_v2.witnesses";
+    let mut out: Vec<WitnessSettings> = Vec::new();
+    for w in file {
+        let url = url::Url::parse(&w.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| invalid(field, format!("url {:?} is not an http(s) URL", w.url)))?;
+        let verifier = hallmark_tlog::cosignature::CosignatureVerifier::from_vkey(&w.vkey)
+            .map_err(|e| invalid(field, format!("vkey {:?}: {e}", w.vkey)))?;
+        if out.iter().any(|o| o.verifier.key_id() == verifier.key_id()) {
+            return Err(invalid(
+                field,
+                format!("witness {} is listed twice", w.vkey),
+            ));
+        }
+        out.push(WitnessSettings { url, verifier });
+    }
+    Ok(out)
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -206,7 +233,30 @@ struct LogV2File {
     frozen: Option<bool>,
     tiles_dir: Option<PathBuf>,
     max_queue: Option<usize>,
+    witnesses: Option<Vec<WitnessFile>>,
+    witness_quorum: Option<usize>,
+    witness_wait_ms: Option<u64>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessFile {
+    url: String,
+    vkey: String,
+}
+
+/// A witness the Rekor v2 log submits its checkpoints to (`log_v2.witnesses[]`).
+#[derive(Debug, Clone)]
+pub struct WitnessSettings {
+    /// Its submission prefix: requests go to `<url>/add-checkpoint`.
+    pub url: url::Url,
+    /// Its `cosignature/v1` verifier.
+    pub verifier: hallmark_tlog::cosignature::CosignatureVerifier,
+}
+
+/// The longest a write may wait for a witnessed checkpoint (`log_v2.witness_wait_ms`): writes
+/// must answer well within Sigstore clients' 5 s.
+pub const MAX_WITNESS_WAIT_MS: u64 = 4000;
 
 /// The type of the Rekor v2 log's checkpoint key (`log_v2.key_type`).
 ///
@@ -254,6 +304,14 @@ pub struct LogV2Settings {
     /// Appends that may wait for the sequencer; more are refused at once (503 with
     /// `Retry-After`). Below `http.max_connections`, so that pushback can happen.
     pub max_queue: usize,
+    /// Witnesses that cosign the log's checkpoints; none: the log publishes its own checkpoints.
+    pub witnesses: Vec<WitnessSettings>,
+    /// How many of them must cosign a checkpoint before `/checkpoint` (and `tiles_dir`) shows
+    /// it: between 1 and the number of witnesses (default: all).
+    pub witness_quorum: usize,
+    /// How long a write waits for a witnessed checkpoint that covers its entry before it answers
+    /// with the log-signed checkpoint alone.
+    pub witness_wait: std::time::Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -547,7 +605,7 @@ pub fn load(
         file.log.key,
         "pkcs11:token=hallmark;object=log-key",
     )?;
-    let log_v2 = LogV2Settings {
+    let mut log_v2 = LogV2Settings {
         enabled: file.log_v2.enabled.unwrap_or(true),
         key: key(
             "log_v2.key",
@@ -558,7 +616,34 @@ pub fn load(
         frozen: file.log_v2.frozen.unwrap_or(false),
         tiles_dir: file.log_v2.tiles_dir,
         max_queue: file.log_v2.max_queue.unwrap_or(1024),
+        witnesses: witnesses(file.log_v2.witnesses.unwrap_or_default())?,
+        witness_quorum: 0,
+        witness_wait: std::time::Duration::ZERO,
     };
+    let n = log_v2.witnesses.len();
+    log_v2.witness_quorum = file.log_v2.witness_quorum.unwrap_or(n);
+    if n > 0 && !(1..=n).contains(&log_v2.witness_quorum) {
+        return Err(invalid(
+            "log_v2.witness_quorum",
+            format!("must be between 1 and the number of witnesses ({n})"),
+        ));
+    }
+    if n == 0 && file.log_v2.witness_quorum.is_some_and(|q| q > 0) {
+        return Err(invalid(
+            "log_v2.witness_quorum",
+            "needs log_v2.witnesses to count cosignatures from",
+        ));
+    }
+    let wait_ms = file.log_v2.witness_wait_ms.unwrap_or(1500);
+    if wait_ms > MAX_WITNESS_WAIT_MS {
+        return Err(invalid(
+            "log_v2.witness_wait_ms",
+            format!(
+                "must be at most {MAX_WITNESS_WAIT_MS} (writes answer within Sigstore clients' 5 s)"
+            ),
+        ));
+    }
+    log_v2.witness_wait = std::time::Duration::from_millis(wait_ms);
     if !(1..=1 << 20).contains(&log_v2.max_queue) {
         return Err(invalid("log_v2.max_queue", "must be between 1 and 1048576"));
     }
@@ -801,6 +886,70 @@ mod tests {
             ("dev_oidc: true\nlog_v2:\n  key_type: rsa\n", "key_type"),
         ] {
             std::fs::write(&p, yaml).unwrap();
+            let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
+            assert!(e.contains(field), "{yaml}: {e}");
+        }
+        std::fs::remove_file(p).ok();
+    }
+
+    #[test]
+    fn witness_settings() {
+        const VKEY: &str =
+            "witness.example/lw1+cd18f6d3+BOaKGO+5X0pTb2LjWJ8zct+RJtK4WfIxNQJuoof53pYQ";
+        let p = tempfile_path("witnesses");
+        let w = |url: &str, vkey: &str| format!("    - url: {url}\n      vkey: \"{vkey}\"\n");
+        std::fs::write(
+            &p,
+            format!(
+                "dev_oidc: true\nlog_v2:\n  witnesses:\n{}",
+                w("http://w.example:7380", VKEY)
+            ),
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        assert_eq!(s.log_v2.witnesses.len(), 1);
+        assert_eq!(s.log_v2.witness_quorum, 1, "default: all");
+        assert_eq!(s.log_v2.witness_wait.as_millis(), 1500);
+        assert_eq!(s.log_v2.witnesses[0].verifier.vkey(), VKEY);
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert!(s.log_v2.witnesses.is_empty());
+        for (yaml, field) in [
+            (
+                format!("log_v2:\n  witnesses:\n{}", w("ftp://w", VKEY)),
+                "not an http(s) URL",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witnesses:\n{}",
+                    w("http://w", "name+00000000+AAAA")
+                ),
+                "log_v2.witnesses",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witness_quorum: 2\n  witnesses:\n{}",
+                    w("http://w", VKEY)
+                ),
+                "log_v2.witness_quorum",
+            ),
+            (
+                format!(
+                    "log_v2:\n  witnesses:\n{}{}",
+                    w("http://a", VKEY),
+                    w("http://b", VKEY)
+                ),
+                "listed twice",
+            ),
+            (
+                "log_v2:\n  witness_quorum: 1\n".to_owned(),
+                "needs log_v2.witnesses",
+            ),
+            (
+                "log_v2:\n  witness_wait_ms: 5000\n".to_owned(),
+                "witness_wait_ms",
+            ),
+        ] {
+            std::fs::write(&p, format!("dev_oidc: true\n{yaml}")).unwrap();
             let e = load(Some(&p), env_of(&[])).unwrap_err().to_string();
             assert!(e.contains(field), "{yaml}: {e}");
         }

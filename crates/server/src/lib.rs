@@ -43,6 +43,7 @@ mod store;
 mod tests;
 mod trust;
 mod tsa;
+mod witnessing;
 
 use std::sync::Arc;
 
@@ -109,8 +110,13 @@ pub async fn serve(mut settings: Settings, metrics: PrometheusHandle) -> Result<
     let public = settings.resolve_public_url(bound);
     let state = Arc::new(AppState::open(settings, metrics).await?);
     let app = router(state.clone());
+    if let Some(v2) = &state.rekor_v2
+        && let Some(w) = &v2.witnessing
+    {
+        w.clone().spawn(v2.seq.clone())?;
+    }
     if let (Some(dir), Some(v2)) = (&state.settings.log_v2.tiles_dir, &state.rekor_v2) {
-        let mut mirror = rekor_v2::TileMirror::new(dir.clone(), v2.seq.clone())?;
+        let mut mirror = rekor_v2::TileMirror::new(dir.clone(), v2.clone())?;
         mirror
             .sync()
             .context("writing the v2 log's tiles to log_v2.tiles_dir")?;

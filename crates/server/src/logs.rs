@@ -139,6 +139,7 @@ pub(crate) fn rekor_v2_log(
         seq,
         key_id: note_key.key_hash(),
         frozen: settings.log_v2.frozen,
+        witnessing: crate::witnessing::Witnessing::new(&settings.log_v2)?,
     })
 }
 

@@ -55,6 +55,22 @@ pub(crate) struct RekorV2Log {
     pub(crate) key_id: [u8; 32],
     /// Writes answer 405.
     pub(crate) frozen: bool,
+    /// The witnesses that cosign checkpoints before they are published (`log_v2.witnesses`).
+    pub(crate) witnessing: Option<Arc<crate::witnessing::Witnessing>>,
+}
+
+impl RekorV2Log {
+    /// The published checkpoint: with witnesses, the latest one the quorum cosigned (`None`
+    /// before the first); without, the latest the log signed. (size, note)
+    pub(crate) fn published(&self) -> Option<(u64, Arc<str>)> {
+        match &self.witnessing {
+            Some(w) => w.published().map(|p| (p.size, p.note.clone())),
+            None => {
+                let tree = self.seq.latest();
+                Some((tree.size, tree.checkpoint.clone()))
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for RekorV2Log {
@@ -116,10 +132,29 @@ pub(crate) async fn create_entry(
         return Ok(resp);
     }
     let tree = appended.tree.clone();
-    let seq = v2.seq.clone();
+    // With witnesses: the witnessed checkpoint that covers the entry, if one comes in time
+    // (crate::witnessing); else the one its batch was signed in.
+    let witnessed = match &v2.witnessing {
+        Some(w) => w.covering(tree.size).await,
+        None => None,
+    };
+    if v2.witnessing.is_some() {
+        let outcome = if witnessed.is_some() {
+            "witnessed"
+        } else {
+            "unwitnessed"
+        };
+        metrics::counter!("hallmark_log_v2_entry_checkpoints_total", "checkpoint" => outcome)
+            .increment(1);
+    }
+    let (size, root, checkpoint) = match &witnessed {
+        Some(p) => (p.size, p.root, p.note.clone()),
+        None => (tree.size, tree.root, tree.checkpoint.clone()),
+    };
     // The proof reads O(log n) hashes the batch just wrote (in the page cache): in place too.
-    let proof = seq
-        .inclusion_proof(index, tree.size)
+    let proof = v2
+        .seq
+        .inclusion_proof(index, size)
         .map_err(|e| ApiError::from(&e))?;
     let hashes: Vec<[u8; 32]> = proof.iter().map(|h| h.0).collect();
     let entry = log_entry(&LogEntryParts {
@@ -127,9 +162,9 @@ pub(crate) async fn create_entry(
         key_id: &v2.key_id,
         canonical_body: &verified.canonical_body,
         hashes: &hashes,
-        root_hash: &appended.tree.root.0,
-        tree_size: appended.tree.size,
-        checkpoint: &appended.tree.checkpoint,
+        root_hash: &root.0,
+        tree_size: size,
+        checkpoint: &checkpoint,
     });
     metrics::counter!("hallmark_log_v2_entries_total", "outcome" => "created").increment(1);
     let json =
@@ -142,16 +177,26 @@ pub(crate) async fn create_entry(
         .into_response())
 }
 
-/// `GET /checkpoint`: the latest signed checkpoint.
+/// `GET /checkpoint`: the latest signed checkpoint; with witnesses, the latest one a quorum
+/// of them cosigned (503 before the first).
 pub(crate) async fn checkpoint(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let v2 = log(&state)?;
-    let tree = v2.seq.latest();
+    let Some((_, note)) = v2.published() else {
+        let mut resp = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no checkpoint of this log has been cosigned by a quorum of its witnesses yet",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Ok(resp);
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             (header::CACHE_CONTROL, NO_CACHE),
         ],
-        tree.checkpoint.to_string(),
+        note.to_string(),
     )
         .into_response())
 }
@@ -232,7 +277,7 @@ pub(crate) fn tile_bytes(
 /// tiles a full tile replaces are deleted.
 pub(crate) struct TileMirror {
     dir: PathBuf,
-    seq: LogSequencer,
+    log: Arc<RekorV2Log>,
     written: u64,
 }
 
@@ -240,7 +285,8 @@ impl TileMirror {
     /// A mirror into `dir` (created if missing), resuming from the checkpoint already there.
     /// A checkpoint of another log (another origin), or of a larger tree than this log has, is
     /// an error: the directory is not this log's.
-    pub(crate) fn new(dir: PathBuf, seq: LogSequencer) -> anyhow::Result<Self> {
+    pub(crate) fn new(dir: PathBuf, log: Arc<RekorV2Log>) -> anyhow::Result<Self> {
+        let seq = &log.seq;
         std::fs::create_dir_all(dir.join("tile"))
             .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("checkpoint");
@@ -264,20 +310,23 @@ impl TileMirror {
                 theirs.size
             }
         };
-        Ok(Self { dir, seq, written })
+        Ok(Self { dir, log, written })
     }
 
-    /// Writes what changed since the last call. Blocking: storage and files.
+    /// Writes what changed since the last call: up to the published checkpoint (with
+    /// witnesses, the latest witnessed one). Blocking: storage and files.
     pub(crate) fn sync(&mut self) -> anyhow::Result<()> {
-        let tree = self.seq.latest();
-        if tree.size == self.written {
+        let Some((size, checkpoint)) = self.log.published() else {
+            return Ok(());
+        };
+        if size <= self.written {
             return Ok(());
         }
-        let store = self.seq.store();
-        let tiles = changed_tiles(self.written, tree.size);
+        let store = self.log.seq.store();
+        let tiles = changed_tiles(self.written, size);
         let mut dirs = std::collections::BTreeSet::new();
         for tile in &tiles {
-            let bytes = tile_bytes(store.as_ref(), tile, tree.size)
+            let bytes = tile_bytes(store.as_ref(), tile, size)
                 .map_err(|e| anyhow::anyhow!("reading tile {}: {e:?}", tile.path()))?;
             let path = self.dir.join(tile.path());
             write_atomic(&path, &bytes)?;
@@ -289,14 +338,14 @@ impl TileMirror {
         for d in &dirs {
             sync_dir(d)?;
         }
-        write_atomic(&self.dir.join("checkpoint"), tree.checkpoint.as_bytes())?;
+        write_atomic(&self.dir.join("checkpoint"), checkpoint.as_bytes())?;
         sync_dir(&self.dir)?;
         // Only now may the partial versions of tiles that became full go: readers of the
         // previous checkpoint could still ask for them until it was replaced.
         for tile in tiles.iter().filter(|t| u64::from(t.width) == TILE_WIDTH) {
             let _ = std::fs::remove_dir_all(self.dir.join(format!("{}.p", tile.path())));
         }
-        self.written = tree.size;
+        self.written = size;
         Ok(())
     }
 

@@ -61,6 +61,24 @@ pub enum Error {
         /// The key name on the signature line.
         name: String,
     },
+    /// A C2SP tlog-witness `add-checkpoint` request (or answer) body could not be read.
+    #[error("malformed add-checkpoint request: {reason}")]
+    MalformedWitnessRequest {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A C2SP verifier key (`vkey`) could not be read.
+    #[error("malformed verifier key: {reason}")]
+    MalformedVkey {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A cosignature's timestamp is zero or above 2^63 - 1.
+    #[error("cosignature timestamp {timestamp} is out of range (1 to 2^63 - 1)")]
+    BadTimestamp {
+        /// The timestamp.
+        timestamp: u64,
+    },
     /// A public key could not be encoded or decoded.
     #[error("public key is not a usable P-256 or P-384 SPKI")]
     BadPublicKey,

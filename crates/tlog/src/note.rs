@@ -35,7 +35,10 @@ const EM_DASH_PREFIX: &str = "\u{2014} ";
 const MAX_SIGNATURES: usize = 64;
 
 /// The C2SP signature type of Ed25519 keys, the byte hashed after the key name.
-const ED25519_SIGNATURE_TYPE: u8 = 0x01;
+pub(crate) const ED25519_SIGNATURE_TYPE: u8 = 0x01;
+/// The C2SP signature type of ECDSA keys (as transparency-dev/witness implements them): the
+/// vkey's key material is `0x02 || DER SPKI`.
+const ECDSA_SIGNATURE_TYPE: u8 = 0x02;
 
 /// The name and 4-byte ID under which a key signs notes, and the 32-byte hash the ID is the start
 /// of.
@@ -60,10 +63,21 @@ impl NoteKeyId {
     /// The identity of an Ed25519 key signing as `name` (C2SP signed-note): the hash is
     /// SHA-256(name || `"\n"` || `0x01` || the 32-byte public key).
     pub fn ed25519(name: &str, key: &ed25519_dalek::VerifyingKey) -> Result<Self, Error> {
+        Self::ed25519_typed(name, ED25519_SIGNATURE_TYPE, key)
+    }
+
+    /// The identity of an Ed25519 key signing under `signature_type` (C2SP signed-note: the
+    /// hash is SHA-256(name || `"\n"` || type || the 32-byte key)); `0x04` is a witness's
+    /// `cosignature/v1` key ([`crate::cosignature`]).
+    pub(crate) fn ed25519_typed(
+        name: &str,
+        signature_type: u8,
+        key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Self, Error> {
         check_key_name(name)?;
         let mut h = Sha256::new();
         h.update(name.as_bytes());
-        h.update([b'\n', ED25519_SIGNATURE_TYPE]);
+        h.update([b'\n', signature_type]);
         h.update(key.as_bytes());
         Ok(Self {
             name: name.to_owned(),
@@ -297,6 +311,55 @@ impl NoteVerifier {
         &self.key_id
     }
 
+    /// A verifier from a C2SP verifier key (`vkey`): `<name>+<hex key ID>+<base64(type || key)>`,
+    /// with type `0x01` (Ed25519, 32-byte key) or `0x02` (ECDSA P-256, DER SPKI). The key ID must
+    /// be the one the name and key give.
+    pub fn from_vkey(vkey: &str) -> Result<Self, Error> {
+        let (name, id, raw) = split_vkey(vkey)?;
+        let (&kind, key) = raw.split_first().ok_or(Error::MalformedVkey {
+            reason: "the key is empty",
+        })?;
+        let verifier = match kind {
+            ED25519_SIGNATURE_TYPE => Self::ed25519(name, ed25519_key(key)?)?,
+            ECDSA_SIGNATURE_TYPE => {
+                use spki::DecodePublicKey as _;
+                let key =
+                    VerifyingKey::from_public_key_der(key).map_err(|_| Error::MalformedVkey {
+                        reason: "an ECDSA (0x02) vkey must hold a P-256 DER SubjectPublicKeyInfo",
+                    })?;
+                Self::ecdsa(name, key)?
+            }
+            _ => {
+                return Err(Error::MalformedVkey {
+                    reason: "a log's key type must be 0x01 (Ed25519) or 0x02 (ECDSA P-256)",
+                });
+            }
+        };
+        if verifier.key_id.id() != id {
+            return Err(Error::MalformedVkey {
+                reason: "the key ID is not the one the name and key give",
+            });
+        }
+        Ok(verifier)
+    }
+
+    /// This verifier's C2SP verifier key (`vkey`), as [`NoteVerifier::from_vkey`] reads it.
+    pub fn vkey(&self) -> Result<String, Error> {
+        let mut raw = Vec::new();
+        match &self.key {
+            NoteVerifyingKey::Ed25519(k) => {
+                raw.push(ED25519_SIGNATURE_TYPE);
+                raw.extend_from_slice(k.as_bytes());
+            }
+            NoteVerifyingKey::Ecdsa(k) => {
+                raw.push(ECDSA_SIGNATURE_TYPE);
+                let der = k.to_public_key_der().map_err(|_| Error::BadPublicKey)?;
+                raw.extend_from_slice(der.as_bytes());
+            }
+        }
+        Ok(format_vkey(&self.key_id, &raw))
+    }
+
     /// Parses `note` and verifies the signature by this key. Signatures by other keys are ignored, as
     /// C2SP requires; the note is rejected unless this key's signature is present and valid.
     pub fn verify(&self, note: &str) -> Result<Note, Error> {
@@ -329,6 +392,67 @@ impl NoteVerifier {
     /// Verifies `note` and parses its text as a checkpoint.
     pub fn verify_checkpoint(&self, note: &str) -> Result<Checkpoint, Error> {
         Checkpoint::parse(&self.verify(note)?.text)
+    }
+}
+
+/// Splits a vkey `<name>+<hex8>+<base64>` into its name, key ID and decoded key material.
+pub(crate) fn split_vkey(vkey: &str) -> Result<(&str, [u8; 4], Vec<u8>), Error> {
+    let mut parts = vkey.trim().splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::MalformedVkey {
+            reason: "a vkey is <name>+<hex key ID>+<base64 key>",
+        });
+    };
+    if !valid_key_name(name) {
+        return Err(Error::MalformedVkey {
+            reason: "the key name is empty or holds spaces, '+' or control characters",
+        });
+    }
+    let id: [u8; 4] = (id.len() == 8)
+        .then(|| hex::decode(id).ok())
+        .flatten()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::MalformedVkey {
+            reason: "the key ID is not 8 hex digits",
+        })?;
+    let raw = STANDARD.decode(key).map_err(|_| Error::MalformedVkey {
+        reason: "the key is not valid base64",
+    })?;
+    Ok((name, id, raw))
+}
+
+/// `<name>+<hex8 key ID>+<base64(raw)>`.
+pub(crate) fn format_vkey(key_id: &NoteKeyId, raw: &[u8]) -> String {
+    format!(
+        "{}+{}+{}",
+        key_id.name(),
+        hex::encode(key_id.id()),
+        STANDARD.encode(raw)
+    )
+}
+
+/// A 32-byte Ed25519 public key.
+pub(crate) fn ed25519_key(key: &[u8]) -> Result<ed25519_dalek::VerifyingKey, Error> {
+    let bytes: [u8; 32] = key.try_into().map_err(|_| Error::MalformedVkey {
+        reason: "an Ed25519 key is 32 bytes",
+    })?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| Error::MalformedVkey {
+        reason: "not an Ed25519 public key",
+    })
+}
+
+impl NoteSignature {
+    /// The signature line `— <name> <base64(key ID || signature)>`, with its newline.
+    pub fn to_line(&self) -> String {
+        let mut raw = Vec::with_capacity(4 + self.signature.len());
+        raw.extend_from_slice(&self.key_id);
+        raw.extend_from_slice(&self.signature);
+        format!("{EM_DASH_PREFIX}{} {}\n", self.name, STANDARD.encode(raw))
+    }
+
+    /// Parses one signature line (without its newline).
+    pub fn parse_line(line: &str) -> Result<Self, Error> {
+        parse_signature_line(line)
     }
 }
 

@@ -163,6 +163,29 @@ pub fn request_certificate(
     (key, chain)
 }
 
+/// The DER of the first PEM certificate in `pem`.
+pub fn der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
+
+/// A Rekor v2 `hashedRekordRequestV002` for `artifact`, signed with openssl by `key` (whose
+/// certificate is `leaf_der`).
+pub fn v2_request(key: &Path, leaf_der: &[u8], artifact: &[u8], dir: &Path) -> serde_json::Value {
+    use base64::Engine as _;
+    let sig = openssl_sign(key, artifact, dir);
+    serde_json::json!({"hashedRekordRequestV002": {
+        "digest": base64::engine::general_purpose::STANDARD.encode(<sha2::Sha256 as sha2::Digest>::digest(artifact)),
+        "signature": {"content": base64::engine::general_purpose::STANDARD.encode(sig), "verifier": {
+            "x509Certificate": {"rawBytes": base64::engine::general_purpose::STANDARD.encode(leaf_der)},
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+        }},
+    }})
+}
+
 /// Writes `stack`'s ClientTrustConfig to `out` with `hallmark trust-root`, merging the retired
 /// keys of `previous` when given.
 pub fn write_trust_config(stack: &Stack, out: &Path, previous: Option<&Path>) {
