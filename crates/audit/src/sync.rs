@@ -201,7 +201,7 @@ impl<S: LogSource> Auditor<S> {
         let trusted = self.trusted_pair()?;
         if let (Some((t, _)), Some(origin)) = (&trusted, &head.origin)
             && let Some(old) = &t.origin
-            && old != origin
+            && self.origin_identity(old) != self.origin_identity(origin)
         {
             return Err(AuditError::OriginChanged {
                 log: self.name.clone(),
@@ -235,6 +235,16 @@ impl<S: LogSource> Auditor<S> {
             head: stored,
             step,
         })
+    }
+
+    /// What of an origin line must not change: a C2SP log's whole origin; for Rekor v1
+    /// (`<hostname> - <tree id>`) the tree ID, since the host name is how clients reach the
+    /// log (a Hallmark server names itself after its public URL) and the key is what binds it.
+    fn origin_identity<'a>(&self, origin: &'a str) -> &'a str {
+        match self.log.kind() {
+            crate::trust::LogKind::RekorV1 => origin.rsplit(" - ").next().unwrap_or(origin),
+            _ => origin,
+        }
     }
 
     async fn prove_consistency(
@@ -458,7 +468,19 @@ impl<S: LogSource> Auditor<S> {
                 ),
             ));
         }
-        let answer = self.source.inclusion_proof(index, leaf, t.size).await?;
+        let answer = match self.source.inclusion_proof(index, leaf, t.size).await {
+            // The log says it has no such leaf in that tree (a CT log looks proofs up by hash).
+            Err(AuditError::Status {
+                status: 404, body, ..
+            }) => {
+                return Err(not_included(
+                    t.size,
+                    &root,
+                    format!("the log has no inclusion proof for it: {body}"),
+                ));
+            }
+            r => r?,
+        };
         let mut size = t.size;
         if answer.size != t.size {
             let signed = answer.signed_head.as_deref().ok_or_else(|| {

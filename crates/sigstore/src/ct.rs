@@ -84,7 +84,9 @@ pub enum CtError {
         reason: String,
     },
     /// A signed tree head whose signature does not verify with the log's key.
-    #[error("the signature of the tree head of size {tree_size} does not verify with the CT log key")]
+    #[error(
+        "the signature of the tree head of size {tree_size} does not verify with the CT log key"
+    )]
     SthSignature {
         /// The tree size the head claims.
         tree_size: u64,

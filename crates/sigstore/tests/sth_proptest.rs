@@ -7,8 +7,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hallmark_sigstore::ct::{CtError, DigitallySigned, SignedTreeHead, sth_signed_data};
 use hallmark_sigstore::crypto::PublicKey;
+use hallmark_sigstore::ct::{CtError, DigitallySigned, SignedTreeHead, sth_signed_data};
 use p256::ecdsa::signature::Signer as _;
 use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::EncodePublicKey;
