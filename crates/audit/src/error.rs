@@ -120,20 +120,20 @@ pub enum AuditError {
     )]
     Inconsistent {
         /// The log.
-        log: String,
+        log: Box<str>,
         /// The smaller size.
         first: u64,
         /// Its root.
-        first_root: String,
+        first_root: hallmark_tlog::Hash,
         /// The larger size.
         second: u64,
         /// Its root.
-        second_root: String,
+        second_root: hallmark_tlog::Hash,
         /// Where the other checkpoint came from (gossip source), or empty.
-        context: String,
+        context: Box<str>,
         /// Why the proof failed.
         #[source]
-        source: hallmark_tlog::Error,
+        source: Box<hallmark_tlog::Error>,
     },
     /// The entries the log serves do not hash to the root it signed.
     #[error(
@@ -155,17 +155,17 @@ pub enum AuditError {
     )]
     NotIncluded {
         /// The log.
-        log: String,
+        log: Box<str>,
         /// The entry's index.
         index: u64,
         /// Its leaf hash.
-        leaf: String,
+        leaf: hallmark_tlog::Hash,
         /// The tree size.
         size: u64,
         /// The root.
-        root: String,
+        root: hallmark_tlog::Hash,
         /// Why.
-        reason: String,
+        reason: Box<str>,
     },
 }
 

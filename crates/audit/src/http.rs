@@ -208,7 +208,7 @@ impl HttpSource {
         if u64::from(tile.width) < TILE_WIDTH {
             let full = Tile {
                 width: TILE_WIDTH as u16,
-                ..tile.clone()
+                ..*tile
             };
             let mut bytes = self.get(&format!("/{}", full.path())).await?;
             if tile.level.is_some() {

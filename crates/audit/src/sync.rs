@@ -270,13 +270,13 @@ impl<S: LogSource> Auditor<S> {
             verify_consistency(first, second, &first_root.0, &second_root.0, &proof)
         };
         result.map_err(|source| AuditError::Inconsistent {
-            log: self.name.clone(),
+            log: self.name.as_str().into(),
             first,
-            first_root: first_root.to_hex(),
+            first_root,
             second,
-            second_root: second_root.to_hex(),
-            context: context.to_owned(),
-            source,
+            second_root,
+            context: context.into(),
+            source: Box::new(source),
         })
     }
 
@@ -451,12 +451,12 @@ impl<S: LogSource> Auditor<S> {
             ));
         };
         let not_included = |size: u64, root: &Hash, reason: String| AuditError::NotIncluded {
-            log: self.name.clone(),
+            log: self.name.as_str().into(),
             index,
-            leaf: leaf.to_hex(),
+            leaf,
             size,
-            root: root.to_hex(),
-            reason,
+            root: *root,
+            reason: reason.into(),
         };
         if index >= t.size {
             return Err(not_included(
