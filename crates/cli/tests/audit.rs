@@ -276,6 +276,29 @@ fn honest_growth_verifies_across_syncs_and_restarts() {
     // An entry beyond the log: the auditor syncs, then says how large the verified tree is.
     let err = a.fails(&["inclusion", "--log", "v2", "--index", "50"]);
     assert!(err.contains("size 9"), "{err}");
+
+    // Bundles `hallmark sign` wrote, with an entry in either log.
+    let tok = tmp.path().join("token");
+    std::fs::write(&tok, email_token(&stack, "audit@example.com")).unwrap();
+    for (name, extra) in [
+        ("v1.txt", &["--rekor-version", "1"][..]),
+        ("default.txt", &[][..]),
+    ] {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, name).unwrap();
+        run(client(&stack, &a.tc)
+            .arg("sign")
+            .arg("--identity-token-file")
+            .arg(&tok)
+            .args(extra)
+            .arg(&file));
+        let bundle = format!("{}.sigstore.json", file.display());
+        let out = a.ok(&["inclusion", "--bundle", &bundle]);
+        assert!(
+            out.contains("is included in the verified checkpoint of size"),
+            "{name}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -507,16 +530,23 @@ fn bench_audit_sync_full() {
     let a = Auditor::new(tmp.path(), "a");
     a.trust(&stack);
     let filled = std::time::Instant::now();
-    run(Command::new(bin())
-        .args(["bench", "log-api", "--api", "2", "--url", &stack.url])
-        .args([
-            "--entries",
-            &n.to_string(),
-            "--clients",
-            "256",
-            "--trust-config",
-        ])
-        .arg(&a.tc));
+    // In rounds: each `bench log-api` run signs its entries with one short-lived certificate,
+    // which must still be valid when its last entry is posted.
+    let mut left = n;
+    while left > 0 {
+        let round = left.min(200_000);
+        run(Command::new(bin())
+            .args(["bench", "log-api", "--api", "2", "--url", &stack.url])
+            .args([
+                "--entries",
+                &round.to_string(),
+                "--clients",
+                "256",
+                "--trust-config",
+            ])
+            .arg(&a.tc));
+        left -= round;
+    }
     eprintln!(
         "filled the v2 log with {n} entries in {:.1} s",
         filled.elapsed().as_secs_f64()
