@@ -232,10 +232,49 @@ impl Stack {
         c
     }
 
-    /// Stops the server (SIGKILL); [`Stack::restart`] starts it again.
+    /// Stops the server (SIGKILL) so that its data can be read or changed; [`Stack::restart`]
+    /// starts it again.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// A second stack made from a copy of this one, stopped for the copy and started again:
+    /// the same CA and log keys (a copy of the SoftHSM token), the same log data so far, its
+    /// own directory and port. From here on the two grow apart, as a log that shows different
+    /// clients different trees would.
+    pub fn duplicate(&mut self) -> Result<Stack> {
+        self.stop();
+        let dir = tempfile::Builder::new()
+            .prefix("hallmark-e2e-dup-")
+            .tempdir()?;
+        copy_dir(self.dir.path(), dir.path())?;
+        let old = self.dir.path().to_str().context("temp path is not UTF-8")?;
+        let new = dir.path().to_str().context("temp path is not UTF-8")?;
+        let rebase = |p: &Path| PathBuf::from(p.to_string_lossy().replacen(old, new, 1));
+        for file in [dir.path().join("hallmark.yaml"), rebase(&self.token.conf)] {
+            let text = std::fs::read_to_string(&file)?;
+            std::fs::write(&file, text.replace(old, new))?;
+        }
+        let token = Token {
+            conf: rebase(&self.token.conf),
+            dir: rebase(&self.token.dir),
+            pin_file: rebase(&self.token.pin_file),
+            module: self.token.module.clone(),
+            label: self.token.label.clone(),
+        };
+        let config = rebase(&self.config);
+        self.restart()?;
+        let (child, url, startup_stdout) = spawn_serve(&self.bin, &config, &token)?;
+        Ok(Stack {
+            child,
+            bin: self.bin.clone(),
+            url,
+            startup_stdout,
+            dir,
+            config,
+            token,
+        })
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same data and a new port.
@@ -357,6 +396,22 @@ impl Drop for Stack {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Copies the directory tree `from` into `to` (files and directories only).
+pub fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts `hallmark serve` and waits for its `listening on <url>` line. The `String` returned is

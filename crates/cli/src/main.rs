@@ -11,6 +11,7 @@ use hallmark_keys::{Hsm, KeyError, KeyRef, PinSource, Pkcs11Key};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod audit_cmd;
 mod bench;
 mod client;
 mod demo;
@@ -62,6 +63,10 @@ enum Command {
     Ca(serve_cmd::CaCommand),
     /// Write the trusted root and client trust config Sigstore clients take.
     TrustRoot(serve_cmd::TrustRootArgs),
+    /// Audit the logs: verify their signed heads and consistency, recompute roots, check
+    /// inclusion and other auditors' checkpoints.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// The development OIDC issuer (never for production).
     #[command(subcommand)]
     DevOidc(serve_cmd::DevOidcCommand),
@@ -147,6 +152,7 @@ fn main() -> std::process::ExitCode {
         Command::Intoto(c) => intoto_cmd::run(c),
         Command::Token(a) => token_cmd::token(a),
         Command::Witness(c) => witness_cmd::run(c),
+        Command::Audit(c) => audit_cmd::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -28,7 +28,7 @@ use hallmark_log::{Appended, Committed};
 use hallmark_sigstore::ct;
 use hallmark_tlog::Hash;
 use p256::ecdsa::DerSignature;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -39,13 +39,11 @@ use crate::store::LogSequencer;
 /// Most entries one `get-entries` call returns.
 pub(crate) const MAX_GET_ENTRIES: u64 = 256;
 
-/// A signed tree head, cached per tree size.
-#[derive(Clone, Debug, Serialize)]
+/// A signed tree head, cached per tree size: the spec layer's type and its `get-sth` JSON.
+#[derive(Clone, Debug)]
 pub(crate) struct Sth {
     tree_size: u64,
-    timestamp: u64,
-    sha256_root_hash: String,
-    tree_head_signature: String,
+    json: String,
 }
 
 /// The CT log.
@@ -146,15 +144,18 @@ impl CtLog {
                 ApiError::internal("STH signing failed", &e)
             }
         })?;
+        let sth = ct::SignedTreeHead {
+            tree_size: tree.size,
+            timestamp_ms: timestamp,
+            root_hash: tree.root.0,
+            signature: ct::DigitallySigned::ecdsa_sha256(sig.as_bytes().to_vec()),
+        };
+        let json = sth
+            .to_json()
+            .map_err(|e| ApiError::internal("encoding the STH", &e))?;
         Ok(Sth {
             tree_size: tree.size,
-            timestamp,
-            sha256_root_hash: STANDARD.encode(tree.root.0),
-            tree_head_signature: STANDARD.encode(
-                ct::DigitallySigned::ecdsa_sha256(sig.as_bytes().to_vec())
-                    .encode()
-                    .map_err(|e| ApiError::internal("encoding the STH signature", &e))?,
-            ),
+            json,
         })
     }
 }
@@ -166,8 +167,16 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) async fn get_sth(State(state): State<Arc<AppState>>) -> Result<Json<Sth>, ApiError> {
-    Ok(Json(state.ct.sth().await?))
+pub(crate) async fn get_sth(
+    State(state): State<Arc<AppState>>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let sth = state.ct.sth().await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        sth.json,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

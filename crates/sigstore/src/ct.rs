@@ -77,6 +77,20 @@ pub enum CtError {
         /// The id of the key it was checked against (hex).
         expected: String,
     },
+    /// A signed tree head (`get-sth` JSON) that does not parse.
+    #[error("malformed signed tree head: {reason}")]
+    BadSth {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A signed tree head whose signature does not verify with the log's key.
+    #[error(
+        "the signature of the tree head of size {tree_size} does not verify with the CT log key"
+    )]
+    SthSignature {
+        /// The tree size the head claims.
+        tree_size: u64,
+    },
     /// An SCT's signature does not verify over the precertificate entry.
     #[error(
         "SCT signature from log {log_id} does not verify over the precertificate (wrong key, \
@@ -592,6 +606,109 @@ pub fn sth_signed_data(timestamp_ms: u64, tree_size: u64, root_hash: &[u8; 32]) 
     w.extend_from_slice(&tree_size.to_be_bytes());
     w.extend_from_slice(root_hash);
     w
+}
+
+/// A signed tree head as `get-sth` answers it (RFC 6962 §4.3): tree size, timestamp, root hash
+/// and the log's `TreeHeadSignature` over [`sth_signed_data`], in JSON with the root and the
+/// TLS-encoded `DigitallySigned` in base64.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SignedTreeHead {
+    /// Tree size.
+    pub tree_size: u64,
+    /// When the head was signed, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The Merkle tree root hash.
+    pub root_hash: [u8; 32],
+    /// The log's signature.
+    pub signature: DigitallySigned,
+}
+
+/// The JSON members of a `get-sth` answer (other members are ignored, as RFC 6962 clients do).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SthJson {
+    tree_size: u64,
+    timestamp: u64,
+    sha256_root_hash: String,
+    tree_head_signature: String,
+}
+
+impl SignedTreeHead {
+    /// Parses a `get-sth` answer. Untrusted input: every field is checked (a 32-byte root, a
+    /// `DigitallySigned` with no trailing bytes); the signature is not verified (see
+    /// [`SignedTreeHead::verify`]).
+    ///
+    /// # Errors
+    /// [`CtError::BadSth`] naming the field.
+    pub fn from_json(json: &[u8]) -> Result<Self, CtError> {
+        use base64::Engine as _;
+        let bad = |reason: String| CtError::BadSth { reason };
+        let raw: SthJson =
+            serde_json::from_slice(json).map_err(|e| bad(format!("not get-sth JSON: {e}")))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let root = b64
+            .decode(&raw.sha256_root_hash)
+            .map_err(|e| bad(format!("sha256_root_hash is not base64: {e}")))?;
+        let root_hash: [u8; 32] = root.as_slice().try_into().map_err(|_| {
+            bad(format!(
+                "sha256_root_hash is {} bytes long, want 32",
+                root.len()
+            ))
+        })?;
+        let sig = b64
+            .decode(&raw.tree_head_signature)
+            .map_err(|e| bad(format!("tree_head_signature is not base64: {e}")))?;
+        let mut r = TlsReader::new("tree_head_signature", &sig);
+        let signature = DigitallySigned::read(&mut r)
+            .and_then(|s| r.finish().map(|()| s))
+            .map_err(|e| bad(format!("tree_head_signature: {e}")))?;
+        Ok(SignedTreeHead {
+            tree_size: raw.tree_size,
+            timestamp_ms: raw.timestamp,
+            root_hash,
+            signature,
+        })
+    }
+
+    /// The `get-sth` JSON.
+    ///
+    /// # Errors
+    /// [`CtError::Tls`] for a signature over 65535 bytes.
+    pub fn to_json(&self) -> Result<String, CtError> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let raw = SthJson {
+            tree_size: self.tree_size,
+            timestamp: self.timestamp_ms,
+            sha256_root_hash: b64.encode(self.root_hash),
+            tree_head_signature: b64.encode(self.signature.encode()?),
+        };
+        serde_json::to_string(&raw).map_err(|e| CtError::BadSth {
+            reason: format!("encoding: {e}"),
+        })
+    }
+
+    /// Verifies the signature with the log's key over [`sth_signed_data`].
+    ///
+    /// # Errors
+    /// [`CtError::SthSignature`], or [`CtError::UnsupportedSct`] for an algorithm RFC 6962 logs
+    /// do not use.
+    pub fn verify(&self, ct_key: &PublicKey) -> Result<(), CtError> {
+        let scheme = self
+            .signature
+            .scheme()
+            .ok_or_else(|| CtError::UnsupportedSct {
+                reason: format!(
+                    "tree head signed with {:?} and {:?}",
+                    self.signature.hash, self.signature.signature_algorithm
+                ),
+            })?;
+        let data = sth_signed_data(self.timestamp_ms, self.tree_size, &self.root_hash);
+        ct_key
+            .verify(scheme, &data, &self.signature.signature)
+            .map_err(|_| CtError::SthSignature {
+                tree_size: self.tree_size,
+            })
+    }
 }
 
 /// `ASN.1Cert certificate_chain<0..2^24-1>` (RFC 6962 §4.6): each DER certificate with a

@@ -81,6 +81,24 @@ impl Frontier {
         Ok(Self { size, hashes })
     }
 
+    /// A frontier from its parts, as [`Frontier::hashes`] gave them: one hash per one bit of
+    /// `size`, the largest subtree first. For callers that persist a frontier themselves (an
+    /// auditor resuming a long recomputation).
+    pub fn from_hashes(size: u64, hashes: Vec<Hash>) -> Result<Self, Error> {
+        if hashes.len() != size.count_ones() as usize || size > MAX_LEAVES {
+            return Err(Error::StoreShortRead {
+                got: hashes.len(),
+                want: size.count_ones() as usize,
+            });
+        }
+        Ok(Self { size, hashes })
+    }
+
+    /// The hashes of the complete subtrees the size decomposes into, largest first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
     /// Number of leaves.
     pub fn size(&self) -> u64 {
         self.size
@@ -364,6 +382,17 @@ mod tests {
             assert_eq!(f, m.frontier);
             assert_eq!(root_at(m.size(), &m).unwrap(), m.root());
         }
+    }
+
+    #[test]
+    fn frontier_round_trips_through_its_hashes() {
+        let mut f = Frontier::new();
+        for i in 0..37u64 {
+            f.append(leaf_hash(&i.to_le_bytes()));
+            let back = Frontier::from_hashes(f.size(), f.hashes().to_vec()).unwrap();
+            assert_eq!(back, f);
+        }
+        assert!(Frontier::from_hashes(3, vec![EMPTY_ROOT]).is_err());
     }
 
     #[test]
