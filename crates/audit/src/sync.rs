@@ -328,7 +328,50 @@ impl<S: LogSource> Auditor<S> {
         &self,
         concurrency: usize,
         save_every: Duration,
+        on_progress: impl FnMut(&FullStatus),
+    ) -> Result<FullReport, AuditError> {
+        let report = self
+            .walk(&self.key, concurrency, save_every, on_progress, |_, _| {
+                Ok(())
+            })
+            .await?;
+        // A full sync recomputes everything each time it runs.
+        self.store.set_full_progress(&self.key, None)?;
+        Ok(report)
+    }
+
+    /// Reads the entries the cursor `name` has not yet passed, up to the latest trusted head,
+    /// handing each to `on_entry` (index, bytes) in log order, and checks the recomputed roots
+    /// against every verified checkpoint on the way, as [`Auditor::full`] does. The cursor (its
+    /// position and the tree's frontier there) is saved every `save_every` and at the end, so
+    /// the next call goes on from there: `hallmark audit watch`. An entry handed out before a
+    /// crash may be handed out again by the next call; an entry is never skipped.
+    ///
+    /// # Errors
+    /// As [`Auditor::full`], and whatever `on_entry` returns (the cursor then stays at the last
+    /// save).
+    pub async fn follow(
+        &self,
+        name: &str,
+        concurrency: usize,
+        save_every: Duration,
+        on_progress: impl FnMut(&FullStatus),
+        on_entry: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
+    ) -> Result<FullReport, AuditError> {
+        let key = format!("{}#follow:{name}", self.key);
+        self.walk(&key, concurrency, save_every, on_progress, on_entry)
+            .await
+    }
+
+    /// The loop of [`Auditor::full`] and [`Auditor::follow`]: progress kept under `key`, saved
+    /// every `save_every` and at the end.
+    async fn walk(
+        &self,
+        key: &str,
+        concurrency: usize,
+        save_every: Duration,
         mut on_progress: impl FnMut(&FullStatus),
+        mut on_entry: impl FnMut(u64, &[u8]) -> Result<(), AuditError>,
     ) -> Result<FullReport, AuditError> {
         let Some((trusted, _)) = self.trusted_pair()? else {
             return Err(AuditError::malformed(
@@ -338,7 +381,7 @@ impl<S: LogSource> Auditor<S> {
             ));
         };
         let total = trusted.size;
-        let mut frontier = match self.store.full_progress(&self.key)? {
+        let mut frontier = match self.store.full_progress(key)? {
             Some(p) if p.next <= total && p.target <= total => {
                 let hashes = p
                     .frontier
@@ -370,7 +413,8 @@ impl<S: LogSource> Auditor<S> {
                     format!("expected index {}, got {}", frontier.size(), chunk.start),
                 ));
             }
-            for leaf in &chunk.leaf_hashes {
+            for (index, data, leaf) in chunk.iter() {
+                on_entry(index, data)?;
                 scratch.clear();
                 frontier.append_into(*leaf, &mut scratch);
                 if next_cp.peek().is_some_and(|c| c.size == frontier.size())
@@ -395,7 +439,7 @@ impl<S: LogSource> Auditor<S> {
                 elapsed: started.elapsed(),
             });
             if last_save.elapsed() >= save_every {
-                self.save_progress(total, &frontier)?;
+                self.save_progress(key, total, &frontier)?;
                 last_save = Instant::now();
             }
         }
@@ -414,7 +458,7 @@ impl<S: LogSource> Auditor<S> {
                 computed: EMPTY_ROOT.to_hex(),
             });
         }
-        self.store.set_full_progress(&self.key, None)?;
+        self.save_progress(key, total, &frontier)?;
         Ok(FullReport {
             size: total,
             started_at,
@@ -422,9 +466,9 @@ impl<S: LogSource> Auditor<S> {
         })
     }
 
-    fn save_progress(&self, target: u64, frontier: &Frontier) -> Result<(), AuditError> {
+    fn save_progress(&self, key: &str, target: u64, frontier: &Frontier) -> Result<(), AuditError> {
         self.store.set_full_progress(
-            &self.key,
+            key,
             Some(&FullProgress {
                 target,
                 next: frontier.size(),

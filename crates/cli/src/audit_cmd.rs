@@ -37,6 +37,39 @@ pub(crate) enum AuditCommand {
     Inclusion(InclusionArgs),
     /// Print the latest verified head of each log (JSON lines; another auditor's --gossip).
     Checkpoints(CommonArgs),
+    /// Report every certificate (CT log) and every signature (Rekor v1 and v2) made in a watched
+    /// identity's name since the last run, as JSON lines; exit non-zero when one of them is
+    /// unexpected. Resumes where it stopped (a cron job or a Kubernetes CronJob).
+    Watch(WatchArgs),
+}
+
+/// `hallmark audit watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// A watched identity (SAN), exactly. Repeatable; with --issuer (or --issuer-regexp).
+    #[arg(long)]
+    identity: Vec<String>,
+    /// A watched identity as a regular expression over the whole SAN. Repeatable.
+    #[arg(long)]
+    identity_regexp: Vec<String>,
+    /// The watched identities' OIDC issuer, exactly. Repeatable.
+    #[arg(long)]
+    issuer: Vec<String>,
+    /// The watched identities' OIDC issuer as a regular expression. Repeatable.
+    #[arg(long)]
+    issuer_regexp: Vec<String>,
+    /// A YAML file of rules with expectations (see `hallmark_audit::watch::WatchConfig`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The name of this watch's position in each log, kept in the state directory: watches with
+    /// different rules over the same logs keep separate positions.
+    #[arg(long, default_value = "watch")]
+    cursor: String,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
 }
 
 /// Which logs to audit.
@@ -111,6 +144,7 @@ pub(crate) fn run(cmd: AuditCommand) -> Result<()> {
         AuditCommand::Sync(a) => rt.block_on(sync(a)),
         AuditCommand::Inclusion(a) => rt.block_on(inclusion(a)),
         AuditCommand::Checkpoints(a) => checkpoints(&a),
+        AuditCommand::Watch(a) => rt.block_on(watch(a)),
     }
 }
 
@@ -410,6 +444,152 @@ async fn inclusion(args: InclusionArgs) -> Result<()> {
             included.size,
             included.root
         );
+    }
+    Ok(())
+}
+
+impl WatchArgs {
+    /// The rules: the config file's, and one made of the flags' identities and issuers.
+    fn rules(&self) -> Result<Vec<hallmark_audit::watch::Rule>> {
+        use hallmark_verify::{IdentityPolicy, Matcher};
+        let mut rules = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                hallmark_audit::watch::WatchConfig::parse(&text)
+                    .with_context(|| format!("in {}", path.display()))?
+            }
+            None => Vec::new(),
+        };
+        let mut sans = self
+            .identity
+            .iter()
+            .cloned()
+            .map(Matcher::exact)
+            .collect::<Vec<_>>();
+        for r in &self.identity_regexp {
+            sans.push(Matcher::regex(r).context("--identity-regexp")?);
+        }
+        let mut issuers = self
+            .issuer
+            .iter()
+            .cloned()
+            .map(Matcher::exact)
+            .collect::<Vec<_>>();
+        for r in &self.issuer_regexp {
+            issuers.push(Matcher::regex(r).context("--issuer-regexp")?);
+        }
+        match (sans.is_empty(), issuers.is_empty()) {
+            (true, true) => {}
+            (false, false) => {
+                let name = self
+                    .identity
+                    .iter()
+                    .chain(&self.identity_regexp)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let identities = sans
+                    .iter()
+                    .flat_map(|san| {
+                        issuers.iter().map(|issuer| IdentityPolicy {
+                            san: san.clone(),
+                            issuer: issuer.clone(),
+                            extensions: Vec::new(),
+                        })
+                    })
+                    .collect();
+                rules.push(hallmark_audit::watch::Rule {
+                    name,
+                    identities,
+                    expected: Vec::new(),
+                });
+            }
+            (true, false) => bail!("--issuer needs --identity or --identity-regexp"),
+            (false, true) => bail!("--identity needs --issuer or --issuer-regexp"),
+        }
+        Ok(rules)
+    }
+}
+
+async fn watch(args: WatchArgs) -> Result<()> {
+    use hallmark_audit::watch::{EntryFormat, Watcher};
+    use std::io::Write as _;
+    let watcher = Watcher::new(args.rules()?)?;
+    let audit = args.common.open()?;
+    let mut failures = 0usize;
+    let mut unexpected = 0usize;
+    let mut found = 0usize;
+    let stdout = std::io::stdout();
+    for a in &audit.auditors {
+        let log = a.log().to_string();
+        if let Err(e) = a.sync().await {
+            eprintln!("error: {e}");
+            failures += 1;
+            continue;
+        }
+        let format = match a.log().kind() {
+            LogKind::Ct => EntryFormat::Ct,
+            LogKind::RekorV1 => EntryFormat::RekorV1,
+            LogKind::RekorV2 => EntryFormat::RekorV2,
+        };
+        let url = a.log().base_url().to_owned();
+        let mut last = Instant::now();
+        let walked = a
+            .follow(
+                &args.cursor,
+                args.concurrency,
+                Duration::from_secs(2),
+                |s: &FullStatus| {
+                    if last.elapsed() >= Duration::from_secs(3) {
+                        last = Instant::now();
+                        eprintln!("{log}: watch at {}/{} entries", s.done, s.total);
+                    }
+                },
+                |index, data| {
+                    for f in watcher.examine(format, &url, index, data)? {
+                        found += 1;
+                        if !f.expected {
+                            unexpected += 1;
+                        }
+                        let line = serde_json::to_string(&f).map_err(|e| {
+                            hallmark_audit::AuditError::Entry {
+                                log_url: url.clone(),
+                                index,
+                                problem: format!("writing the finding: {e}"),
+                            }
+                        })?;
+                        let mut out = stdout.lock();
+                        // A closed stdout ends the watch with an error: findings must not vanish.
+                        writeln!(out, "{line}")
+                            .and_then(|()| out.flush())
+                            .map_err(|e| hallmark_audit::AuditError::Entry {
+                                log_url: url.clone(),
+                                index,
+                                problem: format!("writing the finding: {e}"),
+                            })?;
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        match walked {
+            Ok(r) => eprintln!(
+                "{log}: watched entries {} to {} (roots checked against {} verified checkpoint(s))",
+                r.started_at, r.size, r.checkpoints_compared
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failures += 1;
+            }
+        }
+    }
+    eprintln!("{found} finding(s), {unexpected} unexpected");
+    if failures > 0 {
+        bail!("{failures} log(s) could not be watched: see the errors above");
+    }
+    if unexpected > 0 {
+        bail!("{unexpected} unexpected finding(s): see the JSON lines on stdout");
     }
     Ok(())
 }

@@ -565,3 +565,112 @@ fn bench_audit_sync_full() {
         n as f64 / secs
     );
 }
+
+/// `audit watch` against a stack whose logs hold thousands of certificates and signatures of
+/// other identities: it reports the watched identity's certificate (CT log) and signatures (v1
+/// and v2 logs), every one and nothing else; a run with nothing expected exits non-zero; the
+/// next run resumes and reports only what is new; a config file's expectation makes them
+/// expected.
+#[test]
+fn watch_finds_every_certificate_of_an_identity_and_nothing_else() {
+    let stack = Stack::start(&bin()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Auditor::new(tmp.path(), "a");
+    a.trust(&stack);
+    // Others: certificates for bench-N@hallmark.local (one CT entry each), and signatures in
+    // both signature logs by one of them.
+    run(Command::new(bin())
+        .args(["bench", "ca", "--url", &stack.url])
+        .args(["--clients", "4", "--seconds", "6"]));
+    run(Command::new(bin())
+        .args(["bench", "log-api", "--api", "1", "--url", &stack.url])
+        .args(["--entries", "1500", "--clients", "16"]));
+    run(Command::new(bin())
+        .args(["bench", "log-api", "--api", "2", "--url", &stack.url])
+        .args(["--entries", "1500", "--clients", "16", "--trust-config"])
+        .arg(&a.tc));
+    // The watched identity: one certificate, three signatures in each signature log.
+    let mut watched = Signer::new(&stack, "watched");
+    watched.add(&stack, 3, "watched");
+    let issuer = stack.issuer();
+    let identity = [
+        "--identity",
+        "audit@example.com",
+        "--issuer",
+        issuer.as_str(),
+    ];
+
+    let (ok, stdout, stderr) = a.run(&[&["watch"][..], &identity[..]].concat());
+    assert!(
+        !ok,
+        "nothing was expected, so the findings must fail the run:\n{stderr}"
+    );
+    assert!(stderr.contains("7 finding(s), 7 unexpected"), "{stderr}");
+    let findings: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |log: &str| findings.iter().filter(|f| f["log"] == log).count();
+    assert_eq!(
+        (count("ct"), count("rekor-v1"), count("rekor-v2")),
+        (1, 3, 3),
+        "{stdout}"
+    );
+    for f in &findings {
+        assert_eq!(f["identity"], json!(["audit@example.com"]), "{f}");
+        assert_eq!(f["issuer"], json!(issuer), "{f}");
+        assert_eq!(f["expected"], json!(false), "{f}");
+    }
+    let digests: Vec<String> = watched
+        .artifacts
+        .iter()
+        .map(|a| format!("sha256:{}", hex::encode(Sha256::digest(a))))
+        .collect();
+    for log in ["rekor-v1", "rekor-v2"] {
+        let mut seen: Vec<String> = findings
+            .iter()
+            .filter(|f| f["log"] == log)
+            .map(|f| f["digest"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        let mut want = digests.clone();
+        want.sort();
+        assert_eq!(seen, want, "{log}");
+    }
+    // The logs really held thousands of others' entries, read and passed over.
+    let sizes = latest_sizes(&a);
+    let ct = sizes.iter().find(|(l, _)| l == "ct").unwrap().1;
+    assert!(ct > 1000, "only {ct} certificates in the CT log: {sizes:?}");
+    assert!(sizes.iter().all(|(_, n)| *n > 1000), "{sizes:?}");
+
+    // Resumed: nothing new, nothing reported.
+    let out = a.ok(&[&["watch"][..], &identity[..]].concat());
+    assert!(out.is_empty(), "{out}");
+    // One more signature: only it is reported.
+    watched.add(&stack, 1, "later");
+    let (ok, stdout, _) = a.run(&[&["watch"][..], &identity[..]].concat());
+    assert!(!ok);
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+
+    // Another cursor with a config that expects this identity's signatures: all expected.
+    let config = tmp.path().join("watch.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "watch:\n  - name: release\n    identity_regex: \"audit@example\\\\.(com|org)\"\n    issuer: {issuer}\n    expected:\n      - {{}}\n"
+        ),
+    )
+    .unwrap();
+    let out = a.ok(&[
+        "watch",
+        "--cursor",
+        "second",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.lines().count(), 9, "{out}");
+    assert!(
+        out.lines().all(|l| l.contains("\"expected\":true")),
+        "{out}"
+    );
+}
