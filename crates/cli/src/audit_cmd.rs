@@ -8,6 +8,8 @@
 //!   digest's entries) included in a checkpoint this auditor verified.
 //! - `checkpoints`: print the latest verified head of each log, as JSON lines another auditor
 //!   can take as `--gossip`.
+//! - `watch`: every certificate and signature in a watched identity's name since the last run.
+//! - `witness`: the auditor as a C2SP tlog-witness (`crate::witness_cmd`).
 //!
 //! Misbehaviour (a shrunk log, a fork, an inconsistent or badly signed head, entries that do
 //! not hash to the signed root, an entry not included) is an error naming the sizes involved,
@@ -41,6 +43,10 @@ pub(crate) enum AuditCommand {
     /// identity's name since the last run, as JSON lines; exit non-zero when one of them is
     /// unexpected. Resumes where it stopped (a cron job or a Kubernetes CronJob).
     Watch(WatchArgs),
+    /// The auditor as a C2SP tlog-witness: cosigns checkpoints of the logs it follows, only when
+    /// consistent with what it cosigned before.
+    #[command(subcommand)]
+    Witness(crate::witness_cmd::WitnessCommand),
 }
 
 /// `hallmark audit watch`.
@@ -139,12 +145,13 @@ pub(crate) struct InclusionArgs {
 
 /// `hallmark audit`.
 pub(crate) fn run(cmd: AuditCommand) -> Result<()> {
-    let rt = crate::sign_cmd::runtime()?;
+    let rt = || crate::sign_cmd::runtime();
     match cmd {
-        AuditCommand::Sync(a) => rt.block_on(sync(a)),
-        AuditCommand::Inclusion(a) => rt.block_on(inclusion(a)),
+        AuditCommand::Sync(a) => rt()?.block_on(sync(a)),
+        AuditCommand::Inclusion(a) => rt()?.block_on(inclusion(a)),
         AuditCommand::Checkpoints(a) => checkpoints(&a),
-        AuditCommand::Watch(a) => rt.block_on(watch(a)),
+        AuditCommand::Watch(a) => rt()?.block_on(watch(a)),
+        AuditCommand::Witness(c) => crate::witness_cmd::run(c),
     }
 }
 

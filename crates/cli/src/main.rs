@@ -70,10 +70,6 @@ enum Command {
     /// The development OIDC issuer (never for production).
     #[command(subcommand)]
     DevOidc(serve_cmd::DevOidcCommand),
-    /// A C2SP tlog-witness: cosigns checkpoints of the logs it follows, only when consistent
-    /// with what it cosigned before (to be folded under `hallmark audit`).
-    #[command(subcommand)]
-    Witness(witness_cmd::WitnessCommand),
 }
 
 /// How to reach the HSM. PINs come from a file or an environment variable, never from argv.
@@ -151,7 +147,6 @@ fn main() -> std::process::ExitCode {
         Command::Verify(a) => verify_cmd::verify(a),
         Command::Intoto(c) => intoto_cmd::run(c),
         Command::Token(a) => token_cmd::token(a),
-        Command::Witness(c) => witness_cmd::run(c),
         Command::Audit(c) => audit_cmd::run(c),
     };
     match result {

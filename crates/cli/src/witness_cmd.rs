@@ -1,5 +1,4 @@
-//! `hallmark witness`: the auditor as a C2SP tlog-witness (issue 13; to be folded under
-//! `hallmark audit witness`).
+//! `hallmark audit witness`: the auditor as a C2SP tlog-witness.
 //!
 //! - `init --key K --name N`: makes the witness key and prints its vkey. `K` is a file (written
 //!   mode 0600, in Go's note signer format `PRIVATE+KEY+<name>+<hex id>+base64(0x01 || seed)`,
@@ -29,7 +28,7 @@ use signature::{Keypair, Signer};
 
 use crate::HsmArgs;
 
-/// `hallmark witness ...`.
+/// `hallmark audit witness ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum WitnessCommand {
     /// Make the witness's Ed25519 key (in a file or the HSM) and print its vkey.
@@ -53,7 +52,7 @@ pub(crate) struct KeyArgs {
     hsm: HsmArgs,
 }
 
-/// `hallmark witness serve`.
+/// `hallmark audit witness serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     #[command(flatten)]

@@ -1,6 +1,6 @@
 //! Split-view defence (issue 13, part 4), against real stacks:
 //!
-//! - `hallmark witness serve` cosigns the Rekor v2 log of a `hallmark serve` configured with it
+//! - `hallmark audit witness serve` cosigns the Rekor v2 log of a `hallmark serve` configured with it
 //!   (`log_v2.witnesses`): honest growth is cosigned and published at `/checkpoint` and in each
 //!   entry's checkpoint; a checkpoint signed by another key is refused (403); the witness's state
 //!   survives a restart (409 naming its size); a log restored from an older copy and extended
@@ -91,7 +91,7 @@ impl Drop for Proc {
     }
 }
 
-/// A running `hallmark witness serve`.
+/// A running `hallmark audit witness serve`.
 struct HallmarkWitness {
     proc: Option<Proc>,
     args: Vec<String>,
@@ -112,7 +112,7 @@ impl HallmarkWitness {
     fn restart(&mut self) {
         self.proc = None;
         let mut child = Command::new(bin())
-            .args(["witness", "serve", "--listen", "127.0.0.1:0"])
+            .args(["audit", "witness", "serve", "--listen", "127.0.0.1:0"])
             .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -129,7 +129,7 @@ impl HallmarkWitness {
         });
         self.url = rx
             .recv_timeout(Duration::from_secs(30))
-            .expect("hallmark witness serve did not report its address");
+            .expect("hallmark audit witness serve did not report its address");
         self.proc = Some(Proc(child));
     }
 
@@ -227,7 +227,7 @@ fn log_signed(note: &str) -> String {
 fn make_witness_key(dir: &Path, name: &str) -> (PathBuf, String) {
     let key = dir.join("witness.key");
     let vkey = run(Command::new(bin())
-        .args(["witness", "init", "--key"])
+        .args(["audit", "witness", "init", "--key"])
         .arg(&key)
         .args(["--name", name]))
     .trim()
