@@ -173,16 +173,31 @@ pub enum AuditError {
         /// What is wrong, naming the rule.
         problem: String,
     },
-    /// A log entry is not what its log stores.
-    #[error("{log_url}: entry {index} cannot be read: {problem}")]
-    Entry {
-        /// The log.
-        log_url: String,
-        /// The entry's index.
-        index: u64,
-        /// Why.
-        problem: String,
-    },
+    /// A log entry is not what its log stores (or a finding about it could not be reported).
+    #[error("{}: entry {} cannot be read: {}", .0.log_url, .0.index, .0.problem)]
+    Entry(Box<EntryProblem>),
+}
+
+/// Which entry of which log, and what is wrong with it ([`AuditError::Entry`]).
+#[derive(Debug)]
+pub struct EntryProblem {
+    /// The log.
+    pub log_url: String,
+    /// The entry's index.
+    pub index: u64,
+    /// Why.
+    pub problem: String,
+}
+
+impl AuditError {
+    /// [`AuditError::Entry`] for entry `index` of the log at `log_url`.
+    pub fn entry(log_url: &str, index: u64, problem: impl Into<String>) -> Self {
+        AuditError::Entry(Box::new(EntryProblem {
+            log_url: log_url.to_owned(),
+            index,
+            problem: problem.into(),
+        }))
+    }
 }
 
 impl AuditError {

@@ -779,6 +779,85 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follow_hands_out_each_entry_once_and_resumes_at_the_end() {
+        let log = Arc::new(MemLog::new(100));
+        let store = Arc::new(AuditStore::in_memory().unwrap());
+        let a = auditor(log.clone(), store.clone());
+        a.sync().await.unwrap();
+        let mut seen = Vec::new();
+        let r = a
+            .follow(
+                "w",
+                2,
+                Duration::ZERO,
+                |_| {},
+                |i, _| {
+                    seen.push(i);
+                    Ok(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+        assert_eq!((r.started_at, r.size), (0, 100));
+        // Nothing new: nothing handed out; another cursor starts from the beginning.
+        let mut again = 0;
+        a.follow(
+            "w",
+            2,
+            Duration::ZERO,
+            |_| {},
+            |_, _| {
+                again += 1;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(again, 0);
+        log.grow(5, "more");
+        a.sync().await.unwrap();
+        let mut new = Vec::new();
+        a.follow(
+            "w",
+            2,
+            Duration::ZERO,
+            |_| {},
+            |i, d| {
+                new.push((i, d.to_vec()));
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            new.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (100..105).collect::<Vec<_>>()
+        );
+        let mut other = 0;
+        a.follow(
+            "other",
+            2,
+            Duration::ZERO,
+            |_| {},
+            |_, _| {
+                other += 1;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(other, 105);
+        // An entry changed behind the cursor's back is caught when its root is recomputed.
+        log.entries.lock().unwrap()[102] = b"changed".to_vec();
+        let e = a
+            .follow("third", 2, Duration::ZERO, |_| {}, |_, _| Ok(()))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, AuditError::RootMismatch { .. }), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn full_detects_a_changed_entry_and_resumes() {
         let log = Arc::new(MemLog::new(100));
         let store = Arc::new(AuditStore::in_memory().unwrap());
@@ -790,7 +869,7 @@ mod tests {
         for i in 0..49u64 {
             f.append(leaf_hash(format!("a{i}").as_bytes()));
         }
-        a.save_progress(100, &f).unwrap();
+        a.save_progress(&a.log().store_key(), 100, &f).unwrap();
         let r = a.full(2, Duration::ZERO, |_| {}).await.unwrap();
         assert_eq!((r.started_at, r.size), (49, 100));
         assert!(store.full_progress(&a.log().store_key()).unwrap().is_none());

@@ -132,11 +132,7 @@ impl Watcher {
         index: u64,
         data: &[u8],
     ) -> Result<Vec<Finding>, AuditError> {
-        let bad = |problem: String| AuditError::Entry {
-            log_url: log_url.to_owned(),
-            index,
-            problem,
-        };
+        let bad = |problem: String| AuditError::entry(log_url, index, problem);
         let mut out = Vec::new();
         match format {
             EntryFormat::Ct => {

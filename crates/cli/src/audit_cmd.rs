@@ -519,6 +519,9 @@ impl WatchArgs {
     }
 }
 
+// The per-entry closure returns the library's `AuditError` (which keeps its hashes and sizes
+// inline for its messages); it runs once per entry, not in a hot loop of its own.
+#[allow(clippy::result_large_err)]
 async fn watch(args: WatchArgs) -> Result<()> {
     use hallmark_audit::watch::{EntryFormat, Watcher};
     use std::io::Write as _;
@@ -560,20 +563,22 @@ async fn watch(args: WatchArgs) -> Result<()> {
                             unexpected += 1;
                         }
                         let line = serde_json::to_string(&f).map_err(|e| {
-                            hallmark_audit::AuditError::Entry {
-                                log_url: url.clone(),
+                            hallmark_audit::AuditError::entry(
+                                &url,
                                 index,
-                                problem: format!("writing the finding: {e}"),
-                            }
+                                format!("writing the finding: {e}"),
+                            )
                         })?;
                         let mut out = stdout.lock();
                         // A closed stdout ends the watch with an error: findings must not vanish.
                         writeln!(out, "{line}")
                             .and_then(|()| out.flush())
-                            .map_err(|e| hallmark_audit::AuditError::Entry {
-                                log_url: url.clone(),
-                                index,
-                                problem: format!("writing the finding: {e}"),
+                            .map_err(|e| {
+                                hallmark_audit::AuditError::entry(
+                                    &url,
+                                    index,
+                                    format!("writing the finding: {e}"),
+                                )
                             })?;
                     }
                     Ok(())

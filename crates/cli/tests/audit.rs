@@ -513,59 +513,6 @@ fn a_split_view_is_caught_by_gossip() {
     );
 }
 
-/// The benchmark of issue 13: `audit sync --full` over a Rekor v2 log of
-/// `HALLMARK_AUDIT_BENCH_ENTRIES` entries (default 1,000,000), server on the same machine:
-/// entries per second for fetching the entry bundles, hashing the leaves and recomputing the
-/// root. The log is filled through the API by `hallmark bench log-api --api 2` first (not
-/// timed). Run it alone, on a quiet machine:
-/// `cargo test --release -p hallmark-cli --test audit -- --ignored --nocapture`.
-#[test]
-#[ignore = "a benchmark: minutes, and the whole machine"]
-fn bench_audit_sync_full() {
-    let n: u64 = std::env::var("HALLMARK_AUDIT_BENCH_ENTRIES")
-        .ok()
-        .map_or(1_000_000, |v| v.parse().unwrap());
-    let stack = Stack::start(&bin()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let a = Auditor::new(tmp.path(), "a");
-    a.trust(&stack);
-    let filled = std::time::Instant::now();
-    // In rounds: each `bench log-api` run signs its entries with one short-lived certificate,
-    // which must still be valid when its last entry is posted.
-    let mut left = n;
-    while left > 0 {
-        let round = left.min(200_000);
-        run(Command::new(bin())
-            .args(["bench", "log-api", "--api", "2", "--url", &stack.url])
-            .args([
-                "--entries",
-                &round.to_string(),
-                "--clients",
-                "256",
-                "--trust-config",
-            ])
-            .arg(&a.tc));
-        left -= round;
-    }
-    eprintln!(
-        "filled the v2 log with {n} entries in {:.1} s",
-        filled.elapsed().as_secs_f64()
-    );
-    a.ok(&["sync", "--log", "v2"]);
-    let started = std::time::Instant::now();
-    let out = a.ok(&["sync", "--log", "v2", "--full", "--concurrency", "8"]);
-    let secs = started.elapsed().as_secs_f64();
-    assert!(
-        out.contains(&format!("full sync: {n} entries recomputed")),
-        "{out}"
-    );
-    eprintln!("{out}");
-    eprintln!(
-        "audit sync --full over {n} entries: {secs:.2} s for the whole command, {:.0} entries/s",
-        n as f64 / secs
-    );
-}
-
 /// `audit watch` against a stack whose logs hold thousands of certificates and signatures of
 /// other identities: it reports the watched identity's certificate (CT log) and signatures (v1
 /// and v2 logs), every one and nothing else; a run with nothing expected exits non-zero; the
