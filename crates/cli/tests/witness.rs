@@ -713,3 +713,65 @@ fn a_tessera_log_verifies_hallmarks_cosignature() {
         "Tessera accepted a cosignature by an unexpected key"
     );
 }
+
+/// The witness key in the HSM: `audit witness init` generates an Ed25519 key on the token
+/// (CKM_EDDSA), `audit witness vkey` reads the same public key back, and `audit witness serve`
+/// cosigns with it: the cosignature of a log checkpoint verifies under the printed vkey.
+#[test]
+fn a_witness_key_in_the_hsm_cosigns() {
+    let stack = Stack::start(&bin()).unwrap();
+    post_entries(&stack, 0..2, "hsm");
+    let (origin, log_vkey) = log_vkey(&stack);
+    let uri = format!(
+        "pkcs11:token={};object=hallmark-witness",
+        stack.token_info().label
+    );
+    let name = "hsm-witness.test";
+    let vkey = run(stack
+        .command()
+        .args(["audit", "witness", "init", "--key", &uri, "--name", name]))
+    .trim()
+    .to_owned();
+    let again = run(stack
+        .command()
+        .args(["audit", "witness", "vkey", "--key", &uri, "--name", name]))
+    .trim()
+    .to_owned();
+    assert_eq!(vkey, again, "the vkey read back from the token");
+    let verifier = CosignatureVerifier::from_vkey(&vkey).unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let mut child = stack
+        .command()
+        .args(["audit", "witness", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--key", &uri, "--name", name, "--state"])
+        .arg(state.path())
+        .arg("--log")
+        .arg(format!("{origin}={log_vkey}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on ").map(str::to_owned))
+        .expect("the witness did not report its address");
+    let _witness = Proc(child);
+
+    let (_, note) = stack.get("/checkpoint").unwrap();
+    let checkpoint = log_signed(&note);
+    let (status, _, body) = post_witness(
+        &url,
+        &AddCheckpoint {
+            old_size: 0,
+            proof: vec![],
+            checkpoint: checkpoint.clone(),
+        }
+        .encode(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let cosigned = Note::parse(&format!("{checkpoint}{body}")).unwrap();
+    verifier.verify(&cosigned).unwrap();
+}
