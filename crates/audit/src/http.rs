@@ -104,7 +104,7 @@ impl HttpSource {
 
     async fn read(
         &self,
-        resp: reqwest::Response,
+        mut resp: reqwest::Response,
         url: &str,
         allow_404: bool,
     ) -> Result<Option<Vec<u8>>, AuditError> {
@@ -115,7 +115,15 @@ impl HttpSource {
         if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
             return Err(AuditError::malformed(&self.name, url, "answer too large"));
         }
-        let bytes = resp.bytes().await.map_err(|e| self.fetch_error(url, e))?;
+        // Read piece by piece and stop at the limit: a log that streams an endless answer
+        // (no Content-Length) must not exhaust the auditor's memory.
+        let mut bytes = Vec::new();
+        while let Some(piece) = resp.chunk().await.map_err(|e| self.fetch_error(url, e))? {
+            if bytes.len() + piece.len() > MAX_BODY {
+                return Err(AuditError::malformed(&self.name, url, "answer too large"));
+            }
+            bytes.extend_from_slice(&piece);
+        }
         if !status.is_success() {
             return Err(AuditError::Status {
                 log: self.name.clone(),
@@ -124,10 +132,7 @@ impl HttpSource {
                 body: String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
             });
         }
-        if bytes.len() > MAX_BODY {
-            return Err(AuditError::malformed(&self.name, url, "answer too large"));
-        }
-        Ok(Some(bytes.to_vec()))
+        Ok(Some(bytes))
     }
 
     fn fetch_error(&self, url: &str, e: reqwest::Error) -> AuditError {
@@ -481,5 +486,49 @@ impl LogSource for HttpSource {
             LogKind::RekorV2 => TILE_WIDTH,
             LogKind::Ct => CT_PAGE,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A log that streams an endless chunked answer is cut off at the limit, with an error,
+    /// instead of filling the auditor's memory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endless_answer_is_cut_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = conn.read(&mut request).await;
+            let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+            if conn.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let piece = vec![b'a'; 1 << 20];
+            let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+            chunk.extend_from_slice(&piece);
+            chunk.extend_from_slice(b"\r\n");
+            // Far more than the limit, unless the auditor hangs up first.
+            for _ in 0..(2 * MAX_BODY >> 20) {
+                if conn.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let source = HttpSource::at(
+            LogKind::RekorV2,
+            &format!("http://{addr}"),
+            "endless",
+            reqwest::Client::new(),
+        );
+        let e = source.latest().await.unwrap_err();
+        assert!(e.to_string().contains("answer too large"), "{e}");
     }
 }
