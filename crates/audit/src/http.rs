@@ -516,7 +516,7 @@ mod tests {
             chunk.extend_from_slice(&piece);
             chunk.extend_from_slice(b"\r\n");
             // Far more than the limit, unless the auditor hangs up first.
-            for _ in 0..(2 * MAX_BODY >> 20) {
+            for _ in 0..((2 * MAX_BODY) >> 20) {
                 if conn.write_all(&chunk).await.is_err() {
                     return;
                 }
