@@ -296,7 +296,10 @@ impl AuditedLog {
                 let line = note
                     .signatures
                     .iter()
-                    .find(|s| s.key_id == hint && name_fits_origin(&s.name, &claimed.origin))
+                    .find(|s| {
+                        s.key_id == hint
+                            && hallmark_tlog::note::name_fits_origin(&s.name, &claimed.origin)
+                    })
                     .ok_or_else(|| {
                         refuse(
                             format!(
@@ -344,13 +347,4 @@ impl fmt::Display for AuditedLog {
             hex::encode(&self.log_id[..8])
         )
     }
-}
-
-/// Whether signature line `name` may be the log's for a checkpoint with `origin`.
-fn name_fits_origin(name: &str, origin: &str) -> bool {
-    origin == name
-        || origin
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(" - "))
-            .is_some_and(|tree| !tree.is_empty())
 }

@@ -201,6 +201,25 @@ impl<K> std::fmt::Debug for Witness<K> {
     }
 }
 
+/// A witness signing key: Ed25519, in a file or an HSM, usable from the server's tasks.
+pub trait WitnessKey:
+    Signer<ed25519_dalek::Signature>
+    + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> WitnessKey for K where
+    K: Signer<ed25519_dalek::Signature>
+        + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 impl<K> Witness<K>
 where
     K: Signer<ed25519_dalek::Signature> + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>,

@@ -20,11 +20,11 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
-use hallmark_audit::witness::{LogRegistry, RedbState, Witness, http};
+use hallmark_audit::witness::{LogRegistry, RedbState, Witness, WitnessKey, http};
 use hallmark_keys::KeyRef;
 use hallmark_tlog::cosignature::cosigner_vkey;
 use hallmark_tlog::note::NoteKeyId;
-use signature::{Keypair, Signer};
+use signature::Keypair;
 
 use crate::HsmArgs;
 
@@ -189,11 +189,7 @@ fn read_file_key(path: &Path) -> Result<(String, ed25519_dalek::SigningKey)> {
 
 fn serve<K>(a: &ServeArgs, name: &str, key: K) -> Result<()>
 where
-    K: Signer<ed25519_dalek::Signature>
-        + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
-        + Send
-        + Sync
-        + 'static,
+    K: WitnessKey,
 {
     let mut logs = LogRegistry::new();
     let mut specs = a.logs.clone();

@@ -17,19 +17,7 @@ const EMAIL: &str = "tiles@example.com";
 
 /// Builds `tests/go/tilecheck` with the Go toolchain on PATH (the test fails if there is none).
 fn tilecheck() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let out = target.join("go").join("tilecheck");
-    let status = Command::new("go")
-        .args(["build", "-mod=readonly", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(root.join("tests/go/tilecheck"))
-        .status()
-        .expect("running `go build` for tests/go/tilecheck (is Go installed and on PATH?)");
-    assert!(status.success(), "go build of tests/go/tilecheck failed");
-    out
+    go_build("tilecheck")
 }
 
 fn run_tilecheck(tool: &Path, args: &[&std::ffi::OsStr]) -> Result<Value, String> {

@@ -68,17 +68,7 @@ fn litewitness() -> (PathBuf, PathBuf) {
 
 /// Builds `tests/go/tesscheck` (a Tessera log with Tessera's witness client).
 fn tesscheck() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = go_dir().join("tesscheck");
-    let status = Command::new("go")
-        .args(["build", "-mod=readonly", "-o"])
-        .arg(&out)
-        .arg(".")
-        .current_dir(root.join("tests/go/tesscheck"))
-        .status()
-        .expect("running `go build` for tests/go/tesscheck (is Go installed and on PATH?)");
-    assert!(status.success(), "go build of tests/go/tesscheck failed");
-    out
+    go_build("tesscheck")
 }
 
 /// A child process killed on drop.

@@ -548,7 +548,19 @@ impl Checkpoint {
     }
 }
 
-fn parse_decimal(s: &str) -> Option<u64> {
+/// Whether a signature line named `name` may be the log's own for a checkpoint of `origin`: the
+/// same name, or (Rekor v1) the origin is `<name> - <tree ID>`.
+#[must_use]
+pub fn name_fits_origin(name: &str, origin: &str) -> bool {
+    origin == name
+        || origin
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(" - "))
+            .is_some_and(|tree| !tree.is_empty())
+}
+
+/// A decimal number without sign or leading zeros (signed-note sizes, witness sizes).
+pub(crate) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
         return None;

@@ -53,7 +53,7 @@ impl AddCheckpoint {
         let old = first
             .strip_prefix("old ")
             .ok_or(malformed("the request does not start with \"old <size>\""))?;
-        let old_size = parse_decimal(old).ok_or(malformed(
+        let old_size = crate::note::parse_decimal(old).ok_or(malformed(
             "the old size is not a decimal number without leading zeros",
         ))?;
         let mut proof = Vec::new();
@@ -99,18 +99,10 @@ pub fn parse_size_body(body: &[u8]) -> Result<u64, Error> {
     std::str::from_utf8(body)
         .ok()
         .and_then(|s| s.strip_suffix('\n'))
-        .and_then(parse_decimal)
+        .and_then(crate::note::parse_decimal)
         .ok_or(malformed(
             "a text/x.tlog.size body is a decimal size and a newline",
         ))
-}
-
-fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
-    {
-        return None;
-    }
-    s.parse().ok()
 }
 
 #[cfg(test)]

@@ -430,15 +430,6 @@ pub(crate) fn verify_inclusion(entry: &TlogEntry, log: &LogInstance) -> Result<O
     Ok(Some(proof.tree_size))
 }
 
-/// Whether signature line `name` may be the log's for a checkpoint with `origin`.
-fn name_fits_origin(name: &str, origin: &str) -> bool {
-    origin == name
-        || origin
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix(" - "))
-            .is_some_and(|tree| !tree.is_empty())
-}
-
 /// C2SP key ID of an Ed25519 key signing as `name`.
 fn ed25519_key_id(name: &str, spki: &[u8]) -> Option<[u8; 4]> {
     let raw = spki.get(spki.len().checked_sub(32)?..)?;
@@ -459,7 +450,9 @@ fn verify_checkpoint(text: &str, log: &LogInstance) -> Result<Checkpoint> {
     let hint = id.get(..4).unwrap_or_default();
     let mut verified = false;
     for sig in &note.signatures {
-        if sig.key_id.as_slice() != hint || !name_fits_origin(&sig.name, &checkpoint.origin) {
+        if sig.key_id.as_slice() != hint
+            || !hallmark_tlog::note::name_fits_origin(&sig.name, &checkpoint.origin)
+        {
             continue;
         }
         if log.key.key_type() == KeyType::Ed25519

@@ -21,20 +21,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use hallmark_tlog::witness::{MAX_REQUEST_BYTES, SIZE_CONTENT_TYPE};
 use sha2::{Digest, Sha256};
-use signature::{Keypair, Signer};
 
-use super::{Witness, WitnessError};
+use super::{Witness, WitnessError, WitnessKey};
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// The witness's routes.
 pub fn router<K>(witness: Arc<Witness<K>>) -> Router
 where
-    K: Signer<ed25519_dalek::Signature>
-        + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
-        + Send
-        + Sync
-        + 'static,
+    K: WitnessKey,
 {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint::<K>))
@@ -50,11 +45,7 @@ pub fn origin_hash(origin: &str) -> String {
 
 async fn add_checkpoint<K>(State(w): State<Arc<Witness<K>>>, body: Bytes) -> Response
 where
-    K: Signer<ed25519_dalek::Signature>
-        + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
-        + Send
-        + Sync
-        + 'static,
+    K: WitnessKey,
 {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -90,11 +81,7 @@ fn error_response(e: &WitnessError) -> Response {
 
 async fn checkpoint<K>(State(w): State<Arc<Witness<K>>>, Path(hash): Path<String>) -> Response
 where
-    K: Signer<ed25519_dalek::Signature>
-        + Keypair<VerifyingKey = ed25519_dalek::VerifyingKey>
-        + Send
-        + Sync
-        + 'static,
+    K: WitnessKey,
 {
     let Some(origin) = w
         .logs()

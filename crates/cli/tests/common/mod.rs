@@ -412,3 +412,22 @@ pub fn write_trust_roots(stack: &Stack) -> (PathBuf, PathBuf) {
         .arg(&root));
     (tc, root)
 }
+
+/// Builds the Go program in `tests/go/<name>` with the Go toolchain on PATH into
+/// `$CARGO_TARGET_DIR/go/<name>` and returns its path; fails the test if Go is missing or the
+/// build fails.
+pub fn go_build(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let out = target.join("go").join(name);
+    let status = Command::new("go")
+        .args(["build", "-mod=readonly", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(root.join("tests/go").join(name))
+        .status()
+        .unwrap_or_else(|e| panic!("running `go build` for tests/go/{name} (is Go on PATH?): {e}"));
+    assert!(status.success(), "go build of tests/go/{name} failed");
+    out
+}
