@@ -236,8 +236,7 @@ impl<S: LogStore> Sequencer<S> {
         let root = frontier.root();
         let checkpoint: Arc<str> = match state.checkpoint {
             Some(note) => {
-                let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
-                let cp = Checkpoint::parse(&format!("{text}\n"))?;
+                let cp = stored_checkpoint(&note)?;
                 if cp.size != state.size || cp.root != root {
                     return Err(StoreError::Corrupt {
                         what: "stored checkpoint does not match the stored tree",
@@ -351,6 +350,35 @@ impl<S: LogStore> Sequencer<S> {
                 size: entry.data.len(),
                 limit,
             }));
+        }
+        Ok(())
+    }
+
+    /// Makes the sequencer start again from what the store holds before its next batch: for a
+    /// store that another process may have written to (a replica that just became the log's
+    /// sequencer). A batch already prepared on the old state fails instead of being written.
+    /// The committed state readers see is refreshed from the store at once (the tree itself is
+    /// checked against the stored hashes before the next batch).
+    pub fn reload(&self) -> Result<(), LogError> {
+        self.shared.fail();
+        let state = self.shared.store.state()?;
+        if let Some(note) = state.checkpoint {
+            let cp = stored_checkpoint(&note)?;
+            if cp.size != state.size {
+                return Err(StoreError::Corrupt {
+                    what: "stored checkpoint does not match the stored tree size",
+                }
+                .into());
+            }
+            if let Ok(mut g) = self.shared.latest.write()
+                && g.size <= cp.size
+            {
+                *g = Arc::new(Committed {
+                    size: cp.size,
+                    root: cp.root,
+                    checkpoint: note.into(),
+                });
+            }
         }
         Ok(())
     }
@@ -481,6 +509,12 @@ fn sign_unsigned_entries<S: LogStore + ?Sized>(
         total += pairs.len() as u64;
         from = last + 1;
     }
+}
+
+/// The checkpoint body of a stored signed note (its signatures were made by this log).
+fn stored_checkpoint(note: &str) -> Result<Checkpoint, LogError> {
+    let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
+    Ok(Checkpoint::parse(&format!("{text}\n"))?)
 }
 
 fn now_ms() -> u64 {
@@ -648,7 +682,26 @@ impl<S: LogStore> Worker<S> {
         let generation = self.shared.generation();
         let store = self.shared.store.as_ref();
         let state = store.state()?;
-        self.frontier = Frontier::load(state.size, &TreeReader(store))?;
+        let frontier = Frontier::load(state.size, &TreeReader(store))?;
+        // Another writer (a sequencer on another replica, before this one took over) may have
+        // moved the log on: the committed state is what the store holds.
+        if let Some(note) = state.checkpoint {
+            let cp = stored_checkpoint(&note)?;
+            if cp.size != state.size || cp.root != frontier.root() {
+                return Err(StoreError::Corrupt {
+                    what: "stored checkpoint does not match the stored tree",
+                }
+                .into());
+            }
+            if let Ok(mut g) = self.shared.latest.write() {
+                *g = Arc::new(Committed {
+                    size: state.size,
+                    root: cp.root,
+                    checkpoint: note.into(),
+                });
+            }
+        }
+        self.frontier = frontier;
         self.pending.clear();
         self.generation = generation;
         tracing::warn!(

@@ -637,3 +637,34 @@ fn failed_commits_with_batches_in_flight_lose_nothing_acknowledged() {
         .verify_checkpoint(&seq.latest().checkpoint)
         .unwrap();
 }
+
+/// Two sequencers over one store, one after the other (a replica taking over from another): the
+/// second, stale, refuses nothing it should not and, after `reload`, serves and extends the tree
+/// the first one wrote.
+#[test]
+fn reload_takes_over_a_log_another_sequencer_wrote() {
+    let store = Arc::new(MemoryStore::new());
+    let old = Sequencer::start(store.clone(), key(), config()).unwrap();
+    let standby = Sequencer::start(store.clone(), key(), config()).unwrap();
+    for i in 0..5 {
+        old.append_blocking(NewEntry::new(format!("first-{i}")))
+            .unwrap();
+    }
+    assert_eq!(standby.latest().size, 0);
+    drop(old);
+    standby.reload().unwrap();
+    assert_eq!(standby.latest().size, 5);
+    // An entry the old sequencer logged is found, and a new one goes after its entries.
+    let dup = standby.append_blocking(NewEntry::new("first-3")).unwrap();
+    assert_eq!((dup.index, dup.duplicate), (3, true));
+    let a = standby.append_blocking(NewEntry::new("second")).unwrap();
+    assert_eq!((a.index, a.duplicate), (5, false));
+    let mut f = hallmark_tlog::tree::Frontier::new();
+    for e in store.entries(0, 6).unwrap() {
+        f.append(leaf_hash(&e.data));
+    }
+    assert_eq!(f.root(), standby.latest().root);
+    verifier()
+        .verify_checkpoint(&standby.latest().checkpoint)
+        .unwrap();
+}
