@@ -29,7 +29,8 @@ pub enum StoreError {
         /// The tree size.
         size: u64,
     },
-    /// A batch did not start where the stored tree ends (two writers, or a bug).
+    /// A batch did not start where the stored tree ends: another writer committed first (a
+    /// stale sequencer on another machine), or a bug. Nothing of the batch was written.
     #[error("batch starts at {batch_start} but the stored tree has {stored_size} entries")]
     NotContiguous {
         /// Where the batch starts.
@@ -42,6 +43,30 @@ pub enum StoreError {
     AlreadySigned {
         /// The entry's index.
         index: u64,
+    },
+    /// This store writes as sequencer epoch `epoch`, but another sequencer has since taken the
+    /// log's lease (epoch `current`): this one is fenced off, and nothing of the batch was written.
+    #[error(
+        "sequencer epoch {epoch} was superseded by epoch {current}: another sequencer took over \
+         the log, nothing was written"
+    )]
+    Fenced {
+        /// The epoch this store writes under.
+        epoch: u64,
+        /// The log's epoch in the database.
+        current: u64,
+    },
+    /// The database's schema is newer than this build understands (a newer Hallmark migrated
+    /// it): upgrade before pointing this one at it.
+    #[error(
+        "the database schema is version {found}, newer than version {supported} that this \
+         build knows: upgrade Hallmark"
+    )]
+    UnsupportedSchema {
+        /// The version found in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
     },
     /// Merkle math rejected a request.
     #[error(transparent)]

@@ -1,8 +1,8 @@
 //! The transparency-log service core shared by Hallmark's signature log and its CT log.
 //!
 //! - [`store`]: an append-only entry store behind the [`LogStore`] trait, with an embedded
-//!   implementation on [redb](https://docs.rs/redb) ([`RedbStore`]) and an in-memory one for tests
-//!   ([`MemoryStore`]). A batch of entries, the Merkle hashes it adds, its index keys and the signed
+//!   implementation on [redb](https://docs.rs/redb) ([`RedbStore`]), one on PostgreSQL for several
+//!   replicas sharing a database ([`PgStore`]), and an in-memory one for tests ([`MemoryStore`]). A batch of entries, the Merkle hashes it adds, its index keys and the signed
 //!   checkpoint for the new tree are written in one transaction.
 //! - [`Sequencer`]: accepts appends from any number of threads or tasks, gathers whatever is waiting
 //!   into a batch, and makes each batch durable with one commit (group commit). An append is
@@ -33,11 +33,15 @@
 //! Reads (entries, their stored signatures, proofs, the latest signed checkpoint) never sign.
 
 mod error;
+mod pg_store;
 mod redb_store;
 mod sequencer;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{LogError, StoreError};
+pub use pg_store::{PgOptions, PgStore, SCHEMA_VERSION, SequencerLease};
 pub use redb_store::RedbStore;
 pub use sequencer::{
     Appended, CheckpointSigner, Committed, EntrySigner, Sequencer, SequencerConfig,

@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use hallmark_log::store::{Batch, LogStore, MemoryStore, NewEntry};
-use hallmark_log::{RedbStore, StoreError};
+use hallmark_log::testing::PgCluster;
+use hallmark_log::{PgStore, RedbStore, StoreError};
 use hallmark_tlog::leaf_hash;
 use hallmark_tlog::tree::{Frontier, HashReader, MemoryHashes, root_at};
 
@@ -137,6 +138,41 @@ fn redb_store_and_reopen() {
     let s = RedbStore::open(&path).unwrap();
     assert_eq!(s.state().unwrap().size, 6);
     assert_eq!(s.entry(5).unwrap().unwrap().data, b"b2");
+}
+
+/// A new database on the private PostgreSQL cluster shared by this binary's tests, and a store
+/// of log `rekor` in it. The cluster stops when the last test holding it ends.
+fn pg_store(test: &str) -> (PgStore, String, std::sync::Arc<PgCluster>) {
+    let cluster = PgCluster::shared().unwrap_or_else(|e| panic!("{e}"));
+    let url = cluster.fresh_database(test).unwrap();
+    (PgStore::open(&url, "rekor", 4).unwrap(), url, cluster)
+}
+
+#[test]
+fn pg_store_and_reopen() {
+    let (s, url, _cluster) = pg_store("suite");
+    suite(&s);
+    drop(s);
+    let s = PgStore::open(&url, "rekor", 2).unwrap();
+    assert_eq!(s.state().unwrap().size, 6);
+    assert_eq!(s.state().unwrap().checkpoint.as_deref(), Some("checkpoint 6\n"));
+    assert_eq!(s.entry(5).unwrap().unwrap().data, b"b2");
+    assert_eq!(s.search("key:a", None, 10).unwrap(), vec![4, 2, 0]);
+}
+
+/// Several logs share one database, each seeing only its own entries.
+#[test]
+fn pg_logs_in_one_database_are_separate() {
+    let (rekor, url, _cluster) = pg_store("two_logs");
+    suite(&rekor);
+    let ct = PgStore::open(&url, "ct", 2).unwrap();
+    suite(&ct);
+    let other = PgStore::open(&url, "rekor-v2", 2).unwrap();
+    assert_eq!(other.state().unwrap().size, 0);
+    assert!(other.search("key:a", None, 10).unwrap().is_empty());
+    assert_eq!(other.find_leaves(&[leaf_hash(b"a1")]).unwrap(), vec![None]);
+    assert!(other.checkpoints(0, 100).unwrap().is_empty());
+    assert_eq!(rekor.state().unwrap().size, 6);
 }
 
 #[test]
@@ -282,6 +318,44 @@ fn redb_search_keys_round_trip_across_reopen() {
     check(&s, "index file rebuilt");
 }
 
+/// The PostgreSQL store keeps search keys as bytes: any key, NUL included, is found as itself.
+#[test]
+fn pg_search_keys_round_trip() {
+    let (s, _url, _cluster) = pg_store("keys");
+    let keys = [
+        "email:a\0b@example.com".to_owned(),
+        "\0".to_owned(),
+        "sha256:\u{1F512}\u{0}\u{7f}\u{ff}end".to_owned(),
+        "email:a".to_owned(),
+        "email:a".to_owned(),
+    ];
+    let entry = NewEntry {
+        data: b"entry with odd keys".to_vec(),
+        index_keys: keys.to_vec(),
+    };
+    let mut f = Frontier::new();
+    let leaves = [leaf_hash(&entry.data)];
+    let mut hashes = Vec::new();
+    f.append_into(leaves[0], &mut hashes);
+    s.append(&Batch {
+        first_index: 0,
+        integrated_ms: 1,
+        entries: std::slice::from_ref(&entry),
+        entry_signatures: &[],
+        leaf_hashes: &leaves,
+        tree_hashes: &hashes,
+        checkpoint: "c\n",
+        keep_checkpoint: false,
+    })
+    .unwrap();
+    for k in &keys {
+        assert_eq!(s.search(k, None, 10).unwrap(), vec![0], "{k:?}");
+    }
+    for piece in ["email:a\0b", "", "sha256:\u{1F512}", "end", "b@example.com"] {
+        assert!(s.search(piece, None, 10).unwrap().is_empty(), "{piece:?}");
+    }
+}
+
 /// Appends `n` entries filed under `key` (and nothing else) to a store whose tree is `f`.
 fn append_under(store: &dyn LogStore, f: &mut Frontier, key: &str, tag: &str, n: u64) {
     let first = f.size();
@@ -364,6 +438,12 @@ fn redb_search_cannot_be_flooded() {
     });
 }
 
+#[test]
+fn pg_search_cannot_be_flooded() {
+    let (s, _url, _cluster) = pg_store("flood");
+    flood_suite(&s, &|| {});
+}
+
 /// Entry signatures are stored with their batch, read back exactly, added once for entries that
 /// have none, and never replaced.
 fn entry_signature_suite(store: &dyn LogStore) {
@@ -429,4 +509,21 @@ fn redb_entry_signatures_survive_reopen() {
     assert_eq!(s.entry_signature(0).unwrap().unwrap(), b"sig 0");
     assert_eq!(s.entry_signature(4).unwrap().unwrap(), b"new 4");
     assert_eq!(s.unsigned_entries(0, 10).unwrap(), vec![3]);
+}
+
+#[test]
+fn pg_entry_signatures_survive_reopen() {
+    let (s, url, _cluster) = pg_store("signatures");
+    entry_signature_suite(&s);
+    drop(s);
+    let s = PgStore::open(&url, "rekor", 1).unwrap();
+    assert_eq!(s.entry_signature(0).unwrap().unwrap(), b"sig 0");
+    assert_eq!(s.entry_signature(4).unwrap().unwrap(), b"new 4");
+    assert_eq!(s.unsigned_entries(0, 10).unwrap(), vec![3]);
+    // An index given twice in one call: the second would replace the first.
+    let err = s
+        .add_entry_signatures(&[(3, b"x".to_vec()), (3, b"y".to_vec())])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadySigned { index: 3 }), "{err}");
+    assert_eq!(s.entry_signature(3).unwrap(), None);
 }
