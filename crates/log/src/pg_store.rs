@@ -143,8 +143,7 @@ const SQL_ENTRIES: &str = "SELECT integrated_ms, data FROM hallmark_entries \
 const SQL_FIND_LEAVES: &str = "SELECT h.ord, max(e.idx) \
      FROM unnest($2::bytea[]) WITH ORDINALITY AS h(hash, ord) \
      JOIN hallmark_entries e ON e.log_id = $1 AND e.leaf_hash = h.hash GROUP BY h.ord";
-const SQL_SIGNATURE: &str =
-    "SELECT signature FROM hallmark_entries WHERE log_id = $1 AND idx = $2";
+const SQL_SIGNATURE: &str = "SELECT signature FROM hallmark_entries WHERE log_id = $1 AND idx = $2";
 const SQL_UNSIGNED: &str = "SELECT idx FROM hallmark_entries \
      WHERE log_id = $1 AND idx >= $2 AND signature IS NULL ORDER BY idx LIMIT $3";
 const SQL_LOCK_TO_SIGN: &str = "SELECT idx, signature IS NOT NULL FROM hallmark_entries \
@@ -583,7 +582,10 @@ impl PgStore {
             )
             .map_err(be(op))?;
         let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_SPACE, &self.log_id])
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&LOCK_SPACE, &self.log_id],
+            )
             .map_err(be(op))?
             .get(0);
         if !got {
@@ -630,8 +632,12 @@ impl PgStore {
                 &[&log_id],
             )?;
             let size = read_u64(row.get(0))?;
-            let entries = row.get::<_, Option<i64>>(1).map_or(Ok(0), |m| read_u64(m + 1))?;
-            let hashes = row.get::<_, Option<i64>>(2).map_or(Ok(0), |m| read_u64(m + 1))?;
+            let entries = row
+                .get::<_, Option<i64>>(1)
+                .map_or(Ok(0), |m| read_u64(m + 1))?;
+            let hashes = row
+                .get::<_, Option<i64>>(2)
+                .map_or(Ok(0), |m| read_u64(m + 1))?;
             if entries != size || hashes != stored_count(size) {
                 return Err(StoreError::Corrupt {
                     what: "entry or hash count disagrees with the recorded tree size",
@@ -691,7 +697,10 @@ impl LogStore for PgStore {
             let row = conn.client.query_one(&s, &[&log_id])?;
             Ok(StoredState {
                 size: read_u64(row.get(0))?,
-                checkpoint: row.get::<_, Option<Vec<u8>>>(1).map(read_note).transpose()?,
+                checkpoint: row
+                    .get::<_, Option<Vec<u8>>>(1)
+                    .map(read_note)
+                    .transpose()?,
             })
         })
     }

@@ -15,8 +15,18 @@ pub(crate) async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// Readiness: 200 only when the HSM answers within two seconds.
+/// Readiness: 200 only when the HSM answers within two seconds and, with several replicas on
+/// PostgreSQL, this replica is the logs' sequencer (a standby's appends are refused, and its view
+/// of the logs is not kept current: a load balancer sends nothing to it until it takes over).
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    if let Some(l) = &state.leadership
+        && !l.is_leader()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: standing by (another replica is the logs' sequencer)\n".to_owned(),
+        );
+    }
     let custody = state.custody.clone();
     let check = tokio::task::spawn_blocking(move || custody.health());
     match tokio::time::timeout(Duration::from_secs(2), check).await {

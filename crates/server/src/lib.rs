@@ -32,6 +32,7 @@ pub mod fuzzing;
 mod health;
 mod http;
 mod issuers;
+mod leadership;
 mod logs;
 mod reads;
 mod rekor;
