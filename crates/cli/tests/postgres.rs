@@ -1,5 +1,7 @@
 //! Several `hallmark serve` replicas on one PostgreSQL database (a private cluster started by
-//! the test): one sequences, the others stand by; the sequencer is SIGKILLed again and again, and
+//! the test): one sequences, the others stand by, serving reads and forwarding writes to it; the
+//! writers and the certificate requests go to every replica; the sequencer is SIGKILLed again
+//! and again, and
 //! the database restarted once, under load from concurrent clients. Afterwards every acknowledged
 //! entry is in the log exactly once at its index, the root matches a recomputation from the
 //! stored entries, every checkpoint handed out is consistent with the final tree, and
@@ -37,18 +39,22 @@ struct Ack {
     root: Hash,
 }
 
-fn status(url: &str, path: &str) -> Option<u16> {
-    ureq::get(format!("{url}{path}"))
+/// `/readyz`'s answer, when it is 200.
+fn ready(url: &str) -> Option<String> {
+    let mut r = ureq::get(format!("{url}/readyz"))
         .config()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(3)))
         .build()
         .call()
-        .ok()
-        .map(|r| r.status().as_u16())
+        .ok()?;
+    (r.status().as_u16() == 200)
+        .then(|| r.body_mut().read_to_string().ok())
+        .flatten()
 }
 
-/// The index of the replica that says it is ready (the sequencer), waiting up to 30 s.
+/// The index of the replica that says it is the sequencer, waiting up to 30 s; the others must
+/// be ready standbys by then too.
 fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -58,20 +64,44 @@ fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
             .iter()
             .map(|r| r.url.clone())
             .collect();
-        let ready: Vec<usize> = (0..urls.len())
-            .filter(|&i| status(&urls[i], "/readyz") == Some(200))
+        let answers: Vec<Option<String>> = urls.iter().map(|u| ready(u)).collect();
+        let leaders: Vec<usize> = (0..urls.len())
+            .filter(|&i| {
+                answers[i]
+                    .as_deref()
+                    .is_some_and(|a| a.contains("(sequencer)"))
+            })
             .collect();
         assert!(
-            ready.len() <= 1,
-            "two replicas are ready at once: {ready:?}"
+            leaders.len() <= 1,
+            "two replicas say they sequence: {answers:?}"
         );
-        if let Some(&i) = ready.first() {
+        if let Some(&i) = leaders.first() {
             return i;
         }
         assert!(
             Instant::now() < deadline,
-            "no replica became the sequencer within 30 s"
+            "no replica became the sequencer within 30 s: {answers:?}"
         );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until every replica is ready (the sequencer, or a standby that knows it).
+fn all_ready(replicas: &RwLock<Vec<Replica>>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let urls: Vec<String> = replicas
+            .read()
+            .unwrap()
+            .iter()
+            .map(|r| r.url.clone())
+            .collect();
+        let answers: Vec<Option<String>> = urls.iter().map(|u| ready(u)).collect();
+        if answers.iter().all(Option::is_some) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "replicas not ready: {answers:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -92,6 +122,19 @@ fn post(
         req = req.header("authorization", format!("Bearer {t}"));
     }
     req.send(body)
+}
+
+/// POSTs an empty JSON body marked as already forwarded; the status and body.
+fn post_marked(url: &str) -> (u16, String) {
+    let mut r = ureq::post(url)
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .header("content-type", "application/json")
+        .header("x-hallmark-forwarded", "1")
+        .send(&b"{}"[..])
+        .unwrap();
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
 }
 
 fn hash_of(hex_str: &str) -> Hash {
@@ -129,16 +172,18 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         ),
     )
     .unwrap();
-    // The stack's own server is one more replica; it starts first, so it leads at first.
+    // The stack's own server starts first, so it leads at first; three more replicas join, and
+    // it leaves (a first failover before the load starts).
     leader_of_stack(&first);
     let replicas = Arc::new(RwLock::new(
-        (0..REPLICAS - 1)
+        (0..REPLICAS)
             .map(|_| first.spawn_replica().unwrap())
             .collect::<Vec<_>>(),
     ));
     // Only the spawned replicas from here on.
     first.stop();
     leader(&replicas);
+    all_ready(&replicas);
 
     let stop = Arc::new(AtomicBool::new(false));
     let acks = Arc::new(Mutex::new(Vec::<Ack>::new()));
@@ -277,7 +322,10 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         acks.len(),
         failures.load(Ordering::SeqCst)
     );
-    assert!(acks.len() > 100, "too little got through: {}", acks.len());
+    // Every replica takes writes (standbys forward them): only those caught by a failover fail.
+    let failed = failures.load(Ordering::SeqCst);
+    assert!(acks.len() > 500, "too little got through: {}", acks.len());
+    assert!(failed * 4 < acks.len() as u64, "{failed} writes failed");
     assert!(issued > 10, "certificates: {issued}");
     assert!(worst < Duration::from_secs(20), "a failover took {worst:?}");
 
@@ -332,15 +380,31 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         .unwrap();
     assert_eq!(info["treeSize"].as_u64(), Some(size));
     assert_eq!(hash_of(info["rootHash"].as_str().unwrap()), f.root());
+    // A write already forwarded once is never forwarded again (no loops between replicas).
+    let standby = replicas.read().unwrap()[(i + 1) % REPLICAS].url.clone();
+    let (status, _) = post_marked(&format!("{standby}/api/v1/log/entries"));
+    assert_eq!(status, 503, "a standby forwarded a forwarded write");
+    // The standbys serve the same log from the database, refreshed within a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    for r in replicas.read().unwrap().iter() {
+        let info: serde_json::Value = ureq::get(format!("{}/api/v1/log", r.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(info["treeSize"].as_u64(), Some(size), "{}", r.url);
+        assert_eq!(hash_of(info["rootHash"].as_str().unwrap()), f.root());
+    }
 }
 
 /// Waits until the stack's own server is ready (the sequencer).
 fn leader_of_stack(stack: &Stack) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while status(&stack.url, "/readyz") != Some(200) {
+    while !ready(&stack.url).is_some_and(|a| a.contains("(sequencer)")) {
         assert!(
             Instant::now() < deadline,
-            "the first replica never became ready"
+            "the first replica never became the sequencer"
         );
         std::thread::sleep(Duration::from_millis(100));
     }

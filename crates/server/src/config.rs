@@ -56,7 +56,8 @@
 //!     url_file: /run/secrets/pg-url     # the connection URL, password included; or HALLMARK_PG_URL
 //!     pool_size: 16                     # connections per log per replica
 //!     ca_file: /etc/hallmark/pg-ca.pem  # extra CA for TLS to the database (sslmode=require)
-//!     replica_name: hallmark-0          # how this replica is named as the sequencer (default: host:pid)
+//!     advertise_url: http://10.0.0.5:3000   # where the other replicas reach this one (default:
+//!                                       # http://<listen address>; required when listening on 0.0.0.0)
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
@@ -67,8 +68,9 @@
 //! development issuer's two switches.
 //!
 //! With `storage.backend: postgres`, the three logs live in one PostgreSQL database and any number
-//! of replicas may run on it: exactly one (the holder of the logs' sequencer leases) writes and is
-//! ready; the others wait, unready, and one of them takes over within about a second when it dies.
+//! of replicas may run on it: exactly one (the holder of the logs' sequencer leases) writes; the
+//! others serve reads from the database and forward writes to it, and one of them takes over
+//! within about a second when it dies (`HALLMARK_PG_ADVERTISE_URL` sets `advertise_url`).
 //!
 //! The development issuer mints tokens for anyone. It exists only in builds with the `dev-oidc`
 //! cargo feature; it is refused on a non-loopback listen address or public URL and beside an
@@ -189,7 +191,7 @@ struct PostgresFile {
     url_file: Option<PathBuf>,
     pool_size: Option<usize>,
     ca_file: Option<PathBuf>,
-    replica_name: Option<String>,
+    advertise_url: Option<String>,
 }
 
 /// Where the logs are stored.
@@ -211,8 +213,9 @@ pub struct PostgresSettings {
     pub pool_size: usize,
     /// Extra PEM CA certificates for TLS to the database.
     pub ca_file: Option<PathBuf>,
-    /// This replica's name in the sequencer lease (for operators).
-    pub replica_name: String,
+    /// Where the other replicas reach this one (the sequencer's address they forward writes to);
+    /// `None`: `http://<bound address>`, settled by [`Settings::resolve_advertise_url`].
+    pub advertise_url: Option<String>,
 }
 
 impl PostgresSettings {
@@ -489,6 +492,27 @@ impl Settings {
         self.public_url
             .get_or_insert_with(|| format!("http://{bound}"))
             .clone()
+    }
+
+    /// With PostgreSQL storage, settles where the other replicas reach this one: the configured
+    /// `advertise_url`, else `http://<bound address>`, which must then be a specific address.
+    pub fn resolve_advertise_url(&mut self, bound: SocketAddr) -> Result<(), ConfigError> {
+        if let Storage::Postgres(p) = &mut self.storage
+            && p.advertise_url.is_none()
+        {
+            if bound.ip().is_unspecified() {
+                return Err(invalid(
+                    "storage.postgres.advertise_url (HALLMARK_PG_ADVERTISE_URL)",
+                    format!(
+                        "listening on {bound}, the other replicas need this one's address: set it \
+                         (e.g. http://<pod IP>:{})",
+                        bound.port()
+                    ),
+                ));
+            }
+            p.advertise_url = Some(format!("http://{bound}"));
+        }
+        Ok(())
     }
 
     /// The public URL (after [`Settings::resolve_public_url`]), else one from the listen address.
@@ -901,27 +925,27 @@ fn storage(
                     "must be between 1 and 1024",
                 ));
             }
-            let replica_name = match &pg.replica_name {
-                Some(n) if !n.is_empty() && n.len() <= 200 => n.clone(),
-                Some(_) => {
-                    return Err(invalid(
-                        "storage.postgres.replica_name",
-                        "must be 1 to 200 characters",
-                    ));
+            let advertise_url = match env("HALLMARK_PG_ADVERTISE_URL").or(pg.advertise_url.clone())
+            {
+                None => None,
+                Some(u) => {
+                    let parsed = url::Url::parse(&u).map_err(|e| {
+                        invalid("storage.postgres.advertise_url", format!("{u:?}: {e}"))
+                    })?;
+                    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                        return Err(invalid(
+                            "storage.postgres.advertise_url",
+                            format!("{u:?} must be an http:// or https:// URL with a host"),
+                        ));
+                    }
+                    Some(u.trim_end_matches('/').to_owned())
                 }
-                None => format!(
-                    "{}:{}",
-                    std::fs::read_to_string("/etc/hostname")
-                        .map(|h| h.trim().to_owned())
-                        .unwrap_or_else(|_| "hallmark".into()),
-                    std::process::id()
-                ),
             };
             Ok(Storage::Postgres(PostgresSettings {
                 url,
                 pool_size,
                 ca_file: pg.ca_file.clone(),
-                replica_name,
+                advertise_url,
             }))
         }
         Some(other) => Err(invalid(
@@ -1026,7 +1050,7 @@ mod tests {
         std::fs::write(
             &p,
             format!(
-                "dev_oidc: true\nstorage:\n  backend: postgres\n  postgres:\n    url_file: {}\n    pool_size: 4\n    replica_name: r1\n",
+                "dev_oidc: true\nstorage:\n  backend: postgres\n  postgres:\n    url_file: {}\n    pool_size: 4\n    advertise_url: http://10.1.2.3:3000/\n",
                 url.display()
             ),
         )
@@ -1035,7 +1059,10 @@ mod tests {
         let Storage::Postgres(pg) = &s.storage else {
             panic!("{:?}", s.storage)
         };
-        assert_eq!((pg.pool_size, pg.replica_name.as_str()), (4, "r1"));
+        assert_eq!(
+            (pg.pool_size, pg.advertise_url.as_deref()),
+            (4, Some("http://10.1.2.3:3000"))
+        );
         assert_eq!(pg.read_url().unwrap(), "postgres://u:pw@db/h");
         // No URL, an unknown backend, a silly pool: clear errors.
         const NO_URL: &[(&str, &str)] =

@@ -344,8 +344,11 @@ impl AppState {
                             add("rekor-v2", &v2.seq);
                         }
                         Some(
-                            Leadership::start(logs, p.replica_name.clone())
-                                .context("starting the sequencer election")?,
+                            Leadership::start(
+                                logs,
+                                p.advertise_url.clone().unwrap_or_else(|| s.public_url()),
+                            )
+                            .context("starting the sequencer election")?,
                         )
                     }
                 };
