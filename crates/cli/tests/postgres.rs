@@ -53,6 +53,17 @@ fn ready(url: &str) -> Option<String> {
         .flatten()
 }
 
+/// Every replica's `/readyz` answer (`None`: not ready).
+fn readiness(replicas: &RwLock<Vec<Replica>>) -> Vec<Option<String>> {
+    let urls: Vec<String> = replicas
+        .read()
+        .unwrap()
+        .iter()
+        .map(|r| r.url.clone())
+        .collect();
+    urls.iter().map(|u| ready(u)).collect()
+}
+
 /// The index of the replica that says it is the sequencer, waiting up to 30 s; the others must
 /// be ready standbys by then too.
 fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
