@@ -69,14 +69,8 @@ fn readiness(replicas: &RwLock<Vec<Replica>>) -> Vec<Option<String>> {
 fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let urls: Vec<String> = replicas
-            .read()
-            .unwrap()
-            .iter()
-            .map(|r| r.url.clone())
-            .collect();
-        let answers: Vec<Option<String>> = urls.iter().map(|u| ready(u)).collect();
-        let leaders: Vec<usize> = (0..urls.len())
+        let answers = readiness(replicas);
+        let leaders: Vec<usize> = (0..answers.len())
             .filter(|&i| {
                 answers[i]
                     .as_deref()
@@ -102,13 +96,7 @@ fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
 fn all_ready(replicas: &RwLock<Vec<Replica>>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let urls: Vec<String> = replicas
-            .read()
-            .unwrap()
-            .iter()
-            .map(|r| r.url.clone())
-            .collect();
-        let answers: Vec<Option<String>> = urls.iter().map(|u| ready(u)).collect();
+        let answers = readiness(replicas);
         if answers.iter().all(Option::is_some) {
             return;
         }
