@@ -192,7 +192,11 @@ pub(crate) enum BenchStore {
 /// A store for `bench log`, and how to open it again to check what was acknowledged.
 enum LogTarget {
     Redb(PathBuf),
-    Postgres { url: String, log: String, pool: usize },
+    Postgres {
+        url: String,
+        log: String,
+        pool: usize,
+    },
 }
 
 impl LogTarget {

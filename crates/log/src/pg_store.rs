@@ -149,8 +149,7 @@ const SQL_FIND_LEAVES: &str = "SELECT h.ord, \
      (SELECT max(e.idx) FROM hallmark_entries e \
       WHERE e.leaf_hash = h.hash AND e.log_id + 0 = $1) \
      FROM unnest($2::bytea[]) WITH ORDINALITY AS h(hash, ord)";
-const SQL_SIGNATURE: &str =
-    "SELECT signature FROM hallmark_entries WHERE log_id = $1 AND idx = $2";
+const SQL_SIGNATURE: &str = "SELECT signature FROM hallmark_entries WHERE log_id = $1 AND idx = $2";
 const SQL_UNSIGNED: &str = "SELECT idx FROM hallmark_entries \
      WHERE log_id = $1 AND idx >= $2 AND signature IS NULL ORDER BY idx LIMIT $3";
 const SQL_LOCK_TO_SIGN: &str = "SELECT idx, signature IS NOT NULL FROM hallmark_entries \
@@ -592,7 +591,10 @@ impl PgStore {
             )
             .map_err(be(op))?;
         let got: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_SPACE, &self.log_id])
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&LOCK_SPACE, &self.log_id],
+            )
             .map_err(be(op))?
             .get(0);
         if !got {
@@ -639,8 +641,12 @@ impl PgStore {
                 &[&log_id],
             )?;
             let size = read_u64(row.get(0))?;
-            let entries = row.get::<_, Option<i64>>(1).map_or(Ok(0), |m| read_u64(m + 1))?;
-            let hashes = row.get::<_, Option<i64>>(2).map_or(Ok(0), |m| read_u64(m + 1))?;
+            let entries = row
+                .get::<_, Option<i64>>(1)
+                .map_or(Ok(0), |m| read_u64(m + 1))?;
+            let hashes = row
+                .get::<_, Option<i64>>(2)
+                .map_or(Ok(0), |m| read_u64(m + 1))?;
             if entries != size || hashes != stored_count(size) {
                 return Err(StoreError::Corrupt {
                     what: "entry or hash count disagrees with the recorded tree size",
@@ -702,7 +708,10 @@ impl LogStore for PgStore {
             let row = conn.client.query_one(&s, &[&log_id])?;
             Ok(StoredState {
                 size: read_u64(row.get(0))?,
-                checkpoint: row.get::<_, Option<Vec<u8>>>(1).map(read_note).transpose()?,
+                checkpoint: row
+                    .get::<_, Option<Vec<u8>>>(1)
+                    .map(read_note)
+                    .transpose()?,
             })
         })
     }

@@ -231,7 +231,13 @@ impl PgCluster {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name: String = format!("{prefix}_{}_{n}", std::process::id())
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let mut client = self.client("postgres")?;
         client

@@ -92,7 +92,13 @@ fn two_writers_at_one_index_exactly_one_commits() {
     // A stale writer, behind by a batch, is refused too.
     let mut stale = Frontier::new();
     let err = append(&b, &mut stale, &batch_of("stale", 1)).unwrap_err();
-    assert!(matches!(err, StoreError::NotContiguous { batch_start: 0, stored_size: 60 }));
+    assert!(matches!(
+        err,
+        StoreError::NotContiguous {
+            batch_start: 0,
+            stored_size: 60
+        }
+    ));
 }
 
 /// The sequencer lease: one holder at a time; a new holder gets a higher epoch, and a store
@@ -109,8 +115,14 @@ fn sequencer_lease_and_epoch_fence() {
     let lease_a = a.acquire_sequencer("host-a").unwrap().expect("free lease");
     assert!(b.acquire_sequencer("host-b").unwrap().is_none());
     assert!(a.acquire_sequencer("host-a again").unwrap().is_none());
-    let ct_lease = ct.acquire_sequencer("host-b").unwrap().expect("ct lease is separate");
-    assert_eq!(a.epoch_holder().unwrap(), (lease_a.epoch(), Some("host-a".into())));
+    let ct_lease = ct
+        .acquire_sequencer("host-b")
+        .unwrap()
+        .expect("ct lease is separate");
+    assert_eq!(
+        a.epoch_holder().unwrap(),
+        (lease_a.epoch(), Some("host-a".into()))
+    );
     a.set_epoch(lease_a.epoch());
     let mut f = Frontier::new();
     append(&a, &mut f, &batch_of("a", 2)).unwrap();
@@ -128,7 +140,10 @@ fn sequencer_lease_and_epoch_fence() {
         matches!(err, StoreError::Fenced { epoch, current } if epoch == epoch_a && current == lease_b.epoch()),
         "{err}"
     );
-    assert!(err.to_string().contains("another sequencer took over"), "{err}");
+    assert!(
+        err.to_string().contains("another sequencer took over"),
+        "{err}"
+    );
     assert_eq!(b.state().unwrap().size, 2);
     append(&b, &mut f, &batch_of("b", 2)).unwrap();
 
@@ -144,7 +159,10 @@ fn sequencer_lease_and_epoch_fence() {
         if let Some(l) = a.acquire_sequencer("host-a").unwrap() {
             break l;
         }
-        assert!(std::time::Instant::now() < deadline, "the killed lease was never released");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed lease was never released"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(!lease_b.is_held());
@@ -280,5 +298,8 @@ fn the_pool_survives_a_database_restart() {
     c.start_again().unwrap();
     append(&s, &mut f, &batch_of("back", 1)).unwrap();
     read_all(&s, 16);
-    assert_eq!(root_at(16, &hallmark_log::store::TreeReader(&*s)).unwrap(), f.root());
+    assert_eq!(
+        root_at(16, &hallmark_log::store::TreeReader(&*s)).unwrap(),
+        f.root()
+    );
 }

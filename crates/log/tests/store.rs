@@ -155,7 +155,10 @@ fn pg_store_and_reopen() {
     drop(s);
     let s = PgStore::open(&url, "rekor", 2).unwrap();
     assert_eq!(s.state().unwrap().size, 6);
-    assert_eq!(s.state().unwrap().checkpoint.as_deref(), Some("checkpoint 6\n"));
+    assert_eq!(
+        s.state().unwrap().checkpoint.as_deref(),
+        Some("checkpoint 6\n")
+    );
     assert_eq!(s.entry(5).unwrap().unwrap().data, b"b2");
     assert_eq!(s.search("key:a", None, 10).unwrap(), vec![4, 2, 0]);
 }
@@ -524,6 +527,9 @@ fn pg_entry_signatures_survive_reopen() {
     let err = s
         .add_entry_signatures(&[(3, b"x".to_vec()), (3, b"y".to_vec())])
         .unwrap_err();
-    assert!(matches!(err, StoreError::AlreadySigned { index: 3 }), "{err}");
+    assert!(
+        matches!(err, StoreError::AlreadySigned { index: 3 }),
+        "{err}"
+    );
     assert_eq!(s.entry_signature(3).unwrap(), None);
 }
