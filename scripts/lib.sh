@@ -23,6 +23,25 @@ ensure_packages() {
   fi
 }
 
+# PostgreSQL for the PostgreSQL log store's tests (crates/log/tests/{store,pg_store}.rs), which
+# start a private cluster of their own (hallmark_log::testing: initdb into a temporary directory,
+# a free port on 127.0.0.1, as `nobody` when run as root). They find initdb and pg_ctl on PATH or
+# in Debian's /usr/lib/postgresql/<version>/bin; install Debian's server package when neither has
+# them. The package's own cluster is not used.
+ensure_postgres() {
+  if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+    return
+  fi
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    return
+  fi
+  ensure_packages postgresql
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || {
+    echo "postgresql is installed but no /usr/lib/postgresql/*/bin/initdb was found" >&2
+    return 1
+  }
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || {
     echo "cargo not found: install the Rust toolchain (rustup) first" >&2

@@ -9,6 +9,7 @@ ensure_rust
 # chromium + chromium-driver: the browser tests of the login pages (crates/cli/tests/browser_login.rs).
 # openssh-client: ssh-agent holds litewitness's key (crates/cli/tests/witness.rs).
 ensure_packages softhsm2 openssl chromium chromium-driver openssh-client
+ensure_postgres
 ensure_venv
 ensure_node_clients
 ensure_helm

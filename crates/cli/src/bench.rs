@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::Subcommand;
 use hallmark_keys::KeyRef;
 use hallmark_log::store::{Batch, LogStore, NewEntry, TreeReader};
-use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
+use hallmark_log::{PgStore, RedbStore, Sequencer, SequencerConfig};
 use hallmark_tlog::proof::{verify_consistency, verify_inclusion};
 use hallmark_tlog::tree::{Frontier, consistency_proof, inclusion_proof, root_at};
 use hallmark_tlog::{Hash, leaf_hash};
@@ -34,6 +34,17 @@ pub(crate) enum BenchCommand {
         /// Directory for the database (default: a temporary directory, removed afterwards).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The store: `redb` (embedded, in `--dir`) or `postgres` (a new log in the database at
+        /// the URL in the environment variable `--pg-url-env`).
+        #[arg(long, value_enum, default_value_t = BenchStore::Redb)]
+        store: BenchStore,
+        /// With `--store postgres`: the environment variable holding the database URL (which
+        /// may hold a password, so it is never taken from the command line).
+        #[arg(long, default_value = "HALLMARK_BENCH_PG_URL")]
+        pg_url_env: String,
+        /// With `--store postgres`: connections in the store's pool.
+        #[arg(long, default_value_t = 8)]
+        pg_pool: usize,
         /// Sign checkpoints with this HSM key (default: an in-memory key).
         #[arg(long)]
         key: Option<KeyRef>,
@@ -169,6 +180,36 @@ pub(crate) enum BenchCommand {
     },
 }
 
+/// Where `bench log` appends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BenchStore {
+    /// The embedded redb store.
+    Redb,
+    /// The PostgreSQL store.
+    Postgres,
+}
+
+/// A store for `bench log`, and how to open it again to check what was acknowledged.
+enum LogTarget {
+    Redb(PathBuf),
+    Postgres {
+        url: String,
+        log: String,
+        pool: usize,
+    },
+}
+
+impl LogTarget {
+    fn describe(&self) -> String {
+        match self {
+            Self::Redb(path) => format!("redb {}", path.display()),
+            Self::Postgres { log, pool, .. } => {
+                format!("postgres, log {log}, {pool} pooled connections")
+            }
+        }
+    }
+}
+
 pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Log {
@@ -176,19 +217,45 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             clients,
             entry_bytes,
             dir,
+            store,
+            pg_url_env,
+            pg_pool,
             key,
             hsm,
         } => {
             let (_tmp, dir) = workdir(dir)?;
+            let target = match store {
+                BenchStore::Redb => {
+                    let path = dir.join("bench-log.redb");
+                    let _ = std::fs::remove_file(&path);
+                    let _ = std::fs::remove_file(dir.join("bench-log.redb.index"));
+                    LogTarget::Redb(path)
+                }
+                BenchStore::Postgres => {
+                    let url = std::env::var(&pg_url_env).with_context(|| {
+                        format!("--store postgres reads the database URL from ${pg_url_env}")
+                    })?;
+                    // A new log each run, so runs never see each other's entries.
+                    let stamp = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis();
+                    LogTarget::Postgres {
+                        url,
+                        log: format!("bench-{stamp}"),
+                        pool: pg_pool,
+                    }
+                }
+            };
             match key {
                 Some(k) => {
                     let signer = hsm.load_or_generate_p256(&k)?;
                     println!("checkpoint key: {k} (HSM)");
-                    bench_log(signer, &dir, entries, clients, entry_bytes)
+                    bench_log(signer, &target, entries, clients, entry_bytes)
                 }
                 None => {
                     println!("checkpoint key: in-memory P-256");
-                    bench_log(memory_key()?, &dir, entries, clients, entry_bytes)
+                    bench_log(memory_key()?, &target, entries, clients, entry_bytes)
                 }
             }
         }
@@ -288,7 +355,7 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn bench_log<K>(
     signer: K,
-    dir: &std::path::Path,
+    target: &LogTarget,
     entries: u64,
     clients: u64,
     entry_bytes: usize,
@@ -296,9 +363,39 @@ fn bench_log<K>(
 where
     K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Send + Sync + 'static,
 {
-    let path = dir.join("bench-log.redb");
-    let _ = std::fs::remove_file(&path);
-    let store = Arc::new(RedbStore::open(&path)?);
+    let what = target.describe();
+    match target {
+        LogTarget::Redb(path) => bench_log_on(
+            signer,
+            || RedbStore::open(path),
+            &what,
+            entries,
+            clients,
+            entry_bytes,
+        ),
+        LogTarget::Postgres { url, log, pool } => bench_log_on(
+            signer,
+            || PgStore::open(url, log, *pool),
+            &what,
+            entries,
+            clients,
+            entry_bytes,
+        ),
+    }
+}
+
+fn bench_log_on<K, S: LogStore>(
+    signer: K,
+    open: impl Fn() -> Result<S, hallmark_log::StoreError>,
+    what: &str,
+    entries: u64,
+    clients: u64,
+    entry_bytes: usize,
+) -> Result<()>
+where
+    K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Send + Sync + 'static,
+{
+    let store = Arc::new(open()?);
     let mut config = SequencerConfig::new("bench.hallmark - 0", "bench.hallmark");
     config.max_batch = 8192;
     let seq = Sequencer::start(store, signer, config)?;
@@ -347,8 +444,8 @@ where
     let batches = seq.store().checkpoints(0, u64::MAX)?.len();
     drop(seq);
 
-    // Everything acknowledged is durable: reopen the file and compare.
-    let reopened = RedbStore::open(&path)?;
+    // Everything acknowledged is durable: reopen the store and compare.
+    let reopened = open()?;
     let state = reopened.state()?;
     ensure!(
         state.size == entries,
@@ -361,6 +458,7 @@ where
         "reopened root differs from the acknowledged root"
     );
 
+    println!("store              {what}");
     println!("entries            {entries} x {entry_bytes} bytes, {clients} concurrent clients");
     println!(
         "durable appends/s  {:.0}",

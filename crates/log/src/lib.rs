@@ -2,8 +2,9 @@
 //!
 //! - [`store`]: an append-only entry store behind the [`LogStore`] trait, with an embedded
 //!   implementation on [redb](https://docs.rs/redb) ([`RedbStore`]), one on PostgreSQL for several
-//!   replicas sharing a database ([`PgStore`]), and an in-memory one for tests ([`MemoryStore`]). A batch of entries, the Merkle hashes it adds, its index keys and the signed
-//!   checkpoint for the new tree are written in one transaction.
+//!   replicas sharing a database ([`PgStore`]), and an in-memory one for tests ([`MemoryStore`]).
+//!   A batch of entries, the Merkle hashes it adds, its index keys and the signed checkpoint for
+//!   the new tree are written in one transaction.
 //! - [`Sequencer`]: accepts appends from any number of threads or tasks, gathers whatever is waiting
 //!   into a batch, and makes each batch durable with one commit (group commit). An append is
 //!   acknowledged only after its batch — entry, tree hashes and checkpoint — is durable.
