@@ -477,16 +477,39 @@ where
 /// What [`migrate_to_postgres`] did.
 #[derive(Clone, Debug)]
 pub struct Migrated {
-    /// The copy.
+    /// The copy (nothing copied when the log was migrated before).
     pub copy: CopyReport,
     /// The verification.
     pub verified: Verified,
+    /// The database already held exactly this log (an earlier run finished it): only verified.
+    pub already_migrated: bool,
+}
+
+/// Whether the log `options.log` can receive `source`: `Ok(false)` when it is empty, `Ok(true)`
+/// when it already holds the same log (same size and latest checkpoint: an earlier run finished
+/// it), and [`MigrateError::TargetNotEmpty`] otherwise. Opening creates the log's (empty) row.
+pub fn check_postgres_target<S>(source: &S, options: &PgOptions) -> Result<bool, MigrateError>
+where
+    S: LogStore + ?Sized,
+{
+    let target = PgStore::open_with(options)?.state()?;
+    if target.size == 0 {
+        return Ok(false);
+    }
+    if target == source.state()? {
+        return Ok(true);
+    }
+    Err(MigrateError::TargetNotEmpty {
+        log: options.log.clone(),
+        size: target.size,
+    })
 }
 
 /// Copies `source` into the log `options.log` of a PostgreSQL database, which must hold no
-/// entries: under the staging name `<log>.migrating` (resuming an interrupted run), verified in
-/// full, then renamed to `options.log` in one transaction. `progress` gets (phase, done, total),
-/// phase `"copy"` or `"verify"`.
+/// entries ([`check_postgres_target`]): under the staging name `<log>.migrating` (resuming an
+/// interrupted run), verified in full, then renamed to `options.log` in one transaction. A log
+/// the database already holds in full (an earlier run) is verified again, not copied. `progress`
+/// gets (phase, done, total), phase `"copy"` or `"verify"`.
 pub fn migrate_to_postgres<S>(
     source: &S,
     options: &PgOptions,
@@ -496,11 +519,15 @@ pub fn migrate_to_postgres<S>(
 where
     S: LogStore + EntrySearchKeys + ?Sized,
 {
-    let size = PgStore::open_with(options)?.state()?.size;
-    if size > 0 {
-        return Err(MigrateError::TargetNotEmpty {
-            log: options.log.clone(),
-            size,
+    if check_postgres_target(source, options)? {
+        let target = PgStore::open_with(options)?;
+        let verified = verify_copy(source, &target, copy.batch_entries, &mut |d, t| {
+            progress("verify", d, t)
+        })?;
+        return Ok(Migrated {
+            copy: empty_report(verified.size),
+            verified,
+            already_migrated: true,
         });
     }
     let staging_name = format!("{}{STAGING_SUFFIX}", options.log);
@@ -533,5 +560,6 @@ where
     Ok(Migrated {
         copy: copied,
         verified,
+        already_migrated: false,
     })
 }

@@ -141,6 +141,7 @@ fn redb_log_moves_to_postgres_and_serves_from_there() {
     )
     .unwrap();
     assert_eq!(m.copy.copied, 480);
+    assert!(!m.already_migrated);
     assert_eq!(m.verified.size, 480);
     assert_eq!(m.verified.search_keys, 480 + 3 + 1);
     assert_eq!(phases.last(), Some(&("verify", 480, 480)));
@@ -156,6 +157,19 @@ fn redb_log_moves_to_postgres_and_serves_from_there() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(names, ["rekor"]);
+    // Run again (another log of the same run failed): verified, not copied, nothing changes.
+    let again = migrate_to_postgres(
+        source.as_ref(),
+        &pg_options(&url, "rekor"),
+        &CopyOptions::default(),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert!(again.already_migrated);
+    assert_eq!(
+        (again.copy.copied, again.verified.root),
+        (0, m.verified.root)
+    );
     let pg = Arc::new(PgStore::open_with(&pg_options(&url, "rekor")).unwrap());
     assert_eq!(pg.state().unwrap(), source.state().unwrap());
     let seq = start(pg.clone()).unwrap();
