@@ -363,3 +363,78 @@ fn verification_finds_a_corrupted_copy() {
         verify_copy(source.as_ref(), &target, 1000, &mut no_progress).unwrap();
     }
 }
+
+/// The copy's speed for a larger log (`cargo test --release -p hallmark-log --test migrate --
+/// --ignored --nocapture`; HALLMARK_MIGRATE_ENTRIES sets the size, default 100,000): 500-byte
+/// entries with two search keys each, appended by 16 threads through the sequencer.
+#[test]
+#[ignore = "a measurement"]
+fn measure_copy_speed() {
+    let n: u64 = std::env::var("HALLMARK_MIGRATE_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RedbStore::open(dir.path().join("log.redb")).unwrap());
+    let mut c = config();
+    c.max_batch = 1024;
+    c.history_interval_ms = 1000;
+    let seq = Sequencer::start_with_entry_signer(store.clone(), key(), entry_signer(), c).unwrap();
+    let started = std::time::Instant::now();
+    let threads = 16;
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let seq = seq.clone();
+            std::thread::spawn(move || {
+                for i in 0..n / threads {
+                    let mut data = format!("entry {t}-{i} ").into_bytes();
+                    data.resize(500, b'x');
+                    seq.append_blocking(NewEntry {
+                        data,
+                        index_keys: vec![
+                            format!("sha256:{t}-{i}"),
+                            format!("email:{t}@example.com"),
+                        ],
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    drop(seq);
+    let size = store.state().unwrap().size;
+    eprintln!(
+        "source: {size} entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let cluster = PgCluster::shared().unwrap();
+    let url = cluster.fresh_database("migrate_speed").unwrap();
+    let started = std::time::Instant::now();
+    let mut copied_at = None;
+    let m = migrate_to_postgres(
+        store.as_ref(),
+        &pg_options(&url, "rekor"),
+        &CopyOptions::default(),
+        &mut |phase, _, _| {
+            if phase == "verify" && copied_at.is_none() {
+                copied_at = Some(started.elapsed());
+            }
+        },
+    )
+    .unwrap();
+    let copy = copied_at.unwrap().as_secs_f64();
+    let total = started.elapsed().as_secs_f64();
+    eprintln!(
+        "copied {} entries in {} transactions, {copy:.1} s ({:.0} entries/s); verified in {:.1} s \
+         ({} search keys, {} kept checkpoints)",
+        m.copy.copied,
+        m.copy.batches,
+        m.copy.copied as f64 / copy,
+        total - copy,
+        m.verified.search_keys,
+        m.verified.checkpoints
+    );
+}
