@@ -19,6 +19,7 @@ mod hsm_cmd;
 mod intoto_cmd;
 mod serve_cmd;
 mod sign_cmd;
+mod storage_cmd;
 mod token_cmd;
 mod verify_cmd;
 mod witness_cmd;
@@ -67,6 +68,9 @@ enum Command {
     /// inclusion and other auditors' checkpoints.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Storage maintenance: move the embedded logs into PostgreSQL.
+    #[command(subcommand)]
+    Storage(storage_cmd::StorageCommand),
     /// The development OIDC issuer (never for production).
     #[command(subcommand)]
     DevOidc(serve_cmd::DevOidcCommand),
@@ -148,6 +152,7 @@ fn main() -> std::process::ExitCode {
         Command::Intoto(c) => intoto_cmd::run(c),
         Command::Token(a) => token_cmd::token(a),
         Command::Audit(c) => audit_cmd::run(c),
+        Command::Storage(c) => storage_cmd::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -31,9 +31,12 @@
 //!    entry sent twice while its first copy is still committing is answered, as a duplicate, only
 //!    once that copy is durable.
 //!
+//! [`migrate`] copies a log from one store into another (redb into PostgreSQL) and verifies it.
+//!
 //! Reads (entries, their stored signatures, proofs, the latest signed checkpoint) never sign.
 
 mod error;
+pub mod migrate;
 mod pg_store;
 mod redb_store;
 mod sequencer;
@@ -47,4 +50,4 @@ pub use redb_store::RedbStore;
 pub use sequencer::{
     Appended, CheckpointSigner, Committed, EntrySigner, Sequencer, SequencerConfig,
 };
-pub use store::{Batch, LogStore, MemoryStore, NewEntry, StoredEntry};
+pub use store::{Batch, EntrySearchKeys, LogStore, MemoryStore, NewEntry, StoredEntry};

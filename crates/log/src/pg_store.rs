@@ -1013,3 +1013,58 @@ impl LogStore for PgStore {
         })
     }
 }
+
+impl PgStore {
+    /// Gives this log the name `name`, in one transaction, and consumes the store: how a log
+    /// copied under a staging name (see [`crate::migrate`]) becomes the one `hallmark serve`
+    /// opens only once it is complete and verified. A log already called `name` is replaced only
+    /// when it holds nothing (size 0: a server or a check opened it and created its row);
+    /// otherwise nothing changes and the error is [`StoreError::NotContiguous`] with its size.
+    pub fn rename_log(self, name: &str) -> Result<(), StoreError> {
+        let log_id = self.log_id;
+        let committing = std::cell::Cell::new(false);
+        self.pool.run(
+            "rename log",
+            |conn| {
+                committing.set(false);
+                let mut tx = conn.client.transaction()?;
+                let existing = tx.query_opt(
+                    "SELECT log_id, size FROM hallmark_logs WHERE name = $1 FOR UPDATE",
+                    &[&name],
+                )?;
+                if let Some(row) = existing {
+                    let (other, size): (i32, i64) = (row.get(0), row.get(1));
+                    if other != log_id {
+                        if size != 0 {
+                            return Err(StoreError::NotContiguous {
+                                batch_start: 0,
+                                stored_size: read_u64(size)?,
+                            }
+                            .into());
+                        }
+                        for table in [
+                            "hallmark_entries",
+                            "hallmark_tree_hashes",
+                            "hallmark_search",
+                            "hallmark_checkpoints",
+                            "hallmark_logs",
+                        ] {
+                            tx.execute(
+                                &format!("DELETE FROM {table} WHERE log_id = $1"),
+                                &[&other],
+                            )?;
+                        }
+                    }
+                }
+                tx.execute(
+                    "UPDATE hallmark_logs SET name = $2 WHERE log_id = $1",
+                    &[&log_id, &name],
+                )?;
+                committing.set(true);
+                tx.commit()?;
+                Ok(())
+            },
+            || !committing.get(),
+        )
+    }
+}

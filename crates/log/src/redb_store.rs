@@ -715,6 +715,36 @@ impl LogStore for RedbStore {
     }
 }
 
+impl crate::store::EntrySearchKeys for RedbStore {
+    /// Read from the log file (both key tables, as [`RedbStore::open`] does when it rebuilds the
+    /// unmerged index tail), not from the index file.
+    fn entry_search_keys(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+        let op = "read entries' search keys";
+        let mut out = Vec::new();
+        if start >= end {
+            return Ok(out);
+        }
+        let txn = self.inner.log.begin_read().map_err(be(op))?;
+        let legacy = txn.open_table(LEGACY_KEYS).map_err(be(op))?;
+        for item in legacy.range(start..end).map_err(be(op))? {
+            let (k, v) = item.map_err(be(op))?;
+            out.push((k.value(), decode_legacy_keys(v.value())?));
+        }
+        let keys = txn.open_table(KEYS).map_err(be(op))?;
+        for item in keys.range(start..end).map_err(be(op))? {
+            let (k, v) = item.map_err(be(op))?;
+            out.push((k.value(), decode_keys(v.value())?));
+        }
+        // An entry is in one table or the other; sorting merges them in log order.
+        out.sort_by_key(|(i, _)| *i);
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,6 +159,20 @@ pub trait LogStore: Send + Sync + 'static {
     fn checkpoints(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError>;
 }
 
+/// Reading back the search keys each entry was filed under: what a copy of the log needs and
+/// [`LogStore::search`] cannot give (it maps a key to entries, not an entry to its keys). A
+/// separate trait, so that only stores that keep the keys by entry offer it.
+pub trait EntrySearchKeys {
+    /// Each entry in `[start, end)` that has search keys, with its keys, ascending by index.
+    /// A key listed twice for one entry may come back twice; the order of an entry's keys is not
+    /// significant (an entry is filed once under each of its keys).
+    fn entry_search_keys(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError>;
+}
+
 /// From `ascending` (indexes in log order), those below `before`, newest first, at most `limit`.
 pub(crate) fn newest_below(ascending: &[u64], before: Option<u64>, limit: usize) -> Vec<u64> {
     let end = before.map_or(ascending.len(), |b| ascending.partition_point(|&i| i < b));
@@ -356,5 +370,23 @@ impl LogStore for MemoryStore {
             .range(from..=to)
             .map(|(k, v)| (*k, v.clone()))
             .collect())
+    }
+}
+
+impl EntrySearchKeys for MemoryStore {
+    fn entry_search_keys(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+        // The test store keeps keys by key only: invert the index for the range.
+        let g = self.lock();
+        let mut by_index: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for (key, list) in &g.index {
+            for &i in list.iter().filter(|&&i| i >= start && i < end) {
+                by_index.entry(i).or_default().push(key.clone());
+            }
+        }
+        Ok(by_index.into_iter().collect())
     }
 }
