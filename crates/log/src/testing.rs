@@ -108,9 +108,11 @@ impl PgCluster {
     /// Makes `ca.pem`, `server.pem` and `server.key` (readable by the server's user only).
     fn make_certificates(&self) -> io::Result<()> {
         let dir = self.dir.path();
-        let openssl = |args: &[&str]| -> io::Result<()> {
+        // Each call: one openssl command line, split at spaces (no argument has one).
+        let openssl = |line: &str| -> io::Result<()> {
+            let args: Vec<&str> = line.split_whitespace().collect();
             let out = Command::new("openssl")
-                .args(args)
+                .args(&args)
                 .current_dir(dir)
                 .output()
                 .map_err(|e| {
@@ -120,68 +122,28 @@ impl PgCluster {
                 })?;
             if !out.status.success() {
                 return Err(fail(format!(
-                    "openssl {args:?} failed: {}",
+                    "openssl {line} failed: {}",
                     String::from_utf8_lossy(&out.stderr)
                 )));
             }
             Ok(())
         };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=hallmark test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ])?;
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])?;
+        const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+        openssl(&format!(
+            "req -x509 {NEW_KEY} -keyout ca.key -out ca.pem -days 2 -subj /CN=hallmark-test-CA \
+             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+        ))?;
+        openssl(&format!(
+            "req {NEW_KEY} -keyout server.key -out server.csr -subj /CN=127.0.0.1"
+        ))?;
         std::fs::write(
             dir.join("server.ext"),
             "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
         )?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ])?;
+        openssl(
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+             -days 2 -extfile server.ext",
+        )?;
         let key = dir.join("server.key");
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         if let Some(user) = self.run_as {
