@@ -11,6 +11,10 @@
 #   certificates      POST /api/v2/signingCert (+ SCT, CT log)    Fulcio, pkcs11ca on a SoftHSM token
 #   timestamps        POST /api/v1/timestamp (HSM key)            Sigstore timestamp-authority (memory
 #                                                                 signer: it has no PKCS#11 signer)
+#   Rekor v1 entries  POST /api/v1/log/entries, a SET signed in   the hardware limit instead: raw
+#                     the HSM per entry; every answer's SET and   SoftHSM C_Sign on one session,
+#                     proof checked                               measured just before (Rekor v1
+#                                                                 itself needs Trillian and MySQL)
 #
 # The peers are built once with `go install` at pinned versions into .tools/peers/ (under nice),
 # from the Go module proxy. Hallmark is built in release mode with the development issuer, which
@@ -21,6 +25,7 @@
 #
 # Settings (environment):
 #   LOG_CLIENTS "128 1024"   concurrent clients, one table row each, for the log (empty: no log rows)
+#   V1_CLIENTS 256           concurrent clients, one row each, for the Rekor v1 log (empty: no rows)
 #   ENTRIES 20000            entries per log run
 #   CA_CLIENTS 64, SECS 10   concurrent clients and seconds per certificate run
 #   TSA_CLIENTS 64           concurrent clients per timestamp run (`hallmark bench tsa`)
@@ -45,6 +50,7 @@ REKOR_TILES_VERSION=v2.3.0
 TSA_VERSION=v2.1.3
 FULCIO_VERSION=v1.8.8
 LOG_CLIENTS=${LOG_CLIENTS-128 1024}
+V1_CLIENTS=${V1_CLIENTS-256}
 ENTRIES=${ENTRIES:-20000}
 CA_CLIENTS=${CA_CLIENTS:-64}
 ROUNDS=${ROUNDS:-3}
@@ -200,6 +206,19 @@ for clients in $LOG_CLIENTS; do
 done
 [ -z "$RT_PID" ] || stop "$RT_PID"
 
+# ---- Rekor v1: Hallmark against the raw HSM signing rate ----------------------------------------
+# Each v1 entry costs one HSM signature (its SET), so the limit is SoftHSM's own rate: measured on
+# the same token right before each run, and the ratio is Hallmark's rate over it.
+for clients in $V1_CLIENTS; do
+  op="Rekor v1 entries/s, $clients clients"
+  raw=$("$HALLMARK_BIN" bench hsm --key "pkcs11:token=hallmark;object=bench-key" --seconds 3 |
+    awk '/^raw C_Sign/ { print $4; exit }')
+  log "$op: Hallmark (raw C_Sign just before: ${raw:-unknown}/s)"
+  read -r hr hp < <(measure "$op, Hallmark" "$STATE/log-v1-$clients.txt" "$HALLMARK_BIN" bench log-api --api 1 \
+    --url "$HM" --clients "$clients" --entries "$ENTRIES")
+  ROWS+=("$op|$hr|$hp|raw SoftHSM C_Sign, 1 session|${raw:-failed}|-")
+done
+
 # ---- Certificates: Hallmark against Fulcio (pkcs11ca on SoftHSM) --------------------------------
 op="certificates/s, $CA_CLIENTS clients"
 FULCIO_PID=
@@ -308,5 +327,6 @@ for row in "${ROWS[@]}"; do
   ratio=$(awk -v h="$hr" -v p="$pr" 'BEGIN { if (h + 0 > 0 && p + 0 > 0) printf "%.2fx", h / p; else print "-" }')
   printf '%-40s %12s %10s   %-30s %12s %10s %8s\n' "$op" "$hr" "$hp" "$peer" "$pr" "$pp" "$ratio"
 done
-echo "ratio = Hallmark's rate / the peer's rate, same load generator and load, one after the other."
+echo "ratio = Hallmark's rate / the peer's rate, same load generator and load, one after the other"
+echo "(for Rekor v1: / the raw HSM signing rate measured just before)."
 [ ! -s "$STATE/notes" ] || cat "$STATE/notes"

@@ -391,6 +391,51 @@ impl Stack {
     }
 }
 
+/// A small deterministic generator for kill schedules (xorshift64; seed it non-zero).
+#[derive(Debug)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Another `hallmark serve` on a stack's config, token and data: a replica of it on shared
+/// storage (PostgreSQL), on its own port. Killed when dropped.
+#[derive(Debug)]
+pub struct Replica {
+    child: Child,
+    /// Base URL.
+    pub url: String,
+}
+
+impl Replica {
+    /// SIGKILLs the process.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Stack {
+    /// Starts another server on this stack's config and token (see [`Replica`]).
+    pub fn spawn_replica(&self) -> Result<Replica> {
+        let (child, url, _) = spawn_serve(&self.bin, &self.config, &self.token)?;
+        Ok(Replica { child, url })
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -16,6 +16,7 @@ use base64::Engine as _;
 use hallmark_keys::testing::{TestToken, unique_label};
 use hallmark_log::store::LogStore;
 use hallmark_log::{RedbStore, Sequencer, SequencerConfig};
+use hallmark_tests::XorShift;
 use hallmark_tlog::note::NoteVerifier;
 use hallmark_tlog::proof::verify_consistency;
 use hallmark_tlog::tree::MemoryHashes;
@@ -23,16 +24,6 @@ use hallmark_tlog::{Hash, leaf_hash};
 use signature::Keypair;
 
 const KILLS: usize = 25;
-
-struct XorShift(u64);
-impl XorShift {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 #[test]
 fn sigkill_under_load_loses_nothing_acknowledged() {

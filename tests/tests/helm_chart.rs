@@ -113,9 +113,16 @@ fn names(v: &Value) -> Vec<&str> {
 
 /// What the chart promises in every mode, read back from the manifests.
 fn check_secure_defaults(file: &str, docs: &[Value]) {
+    // One workload: a StatefulSet on redb, a Deployment on PostgreSQL.
     let sts = kind(docs, "StatefulSet");
-    assert_eq!(sts.len(), 1, "{file}: one StatefulSet");
-    let spec = &sts[0]["spec"]["template"]["spec"];
+    let deployments = kind(docs, "Deployment");
+    assert_eq!(
+        sts.len() + deployments.len(),
+        1,
+        "{file}: one StatefulSet or Deployment"
+    );
+    let workload = sts.first().or(deployments.first()).unwrap();
+    let spec = &workload["spec"]["template"]["spec"];
     assert_eq!(spec["automountServiceAccountToken"], false, "{file}");
     assert_eq!(spec["securityContext"]["runAsNonRoot"], true, "{file}");
     assert_eq!(
@@ -186,12 +193,16 @@ fn check_secure_defaults(file: &str, docs: &[Value]) {
             );
         }
     }
-    // The log's single writer.
-    assert!(sts[0]["spec"]["replicas"].as_u64().unwrap() <= 1, "{file}");
-    assert!(
-        sts[0]["spec"]["volumeClaimTemplates"].is_array(),
-        "{file}: data on a PersistentVolume"
-    );
+    // The log's single writer on redb; on PostgreSQL, replicas that keep nothing in the pod.
+    if let Some(sts) = sts.first() {
+        assert!(sts["spec"]["replicas"].as_u64().unwrap() <= 1, "{file}");
+        assert!(
+            sts["spec"]["volumeClaimTemplates"].is_array(),
+            "{file}: data on a PersistentVolume"
+        );
+    } else {
+        check_postgres_workload(file, workload);
+    }
     for k in [
         "Service",
         "NetworkPolicy",
@@ -216,6 +227,42 @@ fn check_secure_defaults(file: &str, docs: &[Value]) {
     let issuers: serde_norway::Value =
         serde_norway::from_str(config["data"]["issuers.yaml"].as_str().unwrap()).unwrap();
     assert!(json(&issuers).is_object(), "{file}: issuers.yaml");
+}
+
+/// The PostgreSQL mode's Deployment: no volume claims, the database URL from its Secret, the CA
+/// certificates from their ConfigMap, no `ca init`, and each pod advertising its own address.
+fn check_postgres_workload(file: &str, d: &Value) {
+    assert!(d["spec"]["volumeClaimTemplates"].is_null(), "{file}");
+    assert_eq!(
+        d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0,
+        "{file}"
+    );
+    let spec = &d["spec"]["template"]["spec"];
+    let volumes = spec["volumes"].as_array().unwrap();
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("{file}: no volume {name}"))
+    };
+    assert!(volume("data")["emptyDir"].is_object(), "{file}");
+    assert!(
+        volume("pg-url")["secret"]["secretName"].is_string(),
+        "{file}"
+    );
+    assert!(
+        volume("ca-certificates")["configMap"]["name"].is_string(),
+        "{file}"
+    );
+    let inits = names(&spec["initContainers"]);
+    assert!(!inits.contains(&"ca-init"), "{file}: {inits:?}");
+    let server = &spec["containers"][0];
+    assert!(names(&server["volumeMounts"]).contains(&"pg-url"), "{file}");
+    let env = names(&server["env"]);
+    assert!(
+        env.contains(&"HALLMARK_PG_ADVERTISE_URL"),
+        "{file}: {env:?}"
+    );
 }
 
 /// Every `checkov.io/skipN` annotation names a check and says why.
@@ -363,6 +410,19 @@ fn chart_lints_renders_and_validates_in_each_hsm_mode() {
             .find(|(f, _)| f.starts_with(mode))
             .unwrap_or_else(|| panic!("no charts/hallmark/ci/{mode}-*.yaml"));
         assert!(cfg.contains(module), "{file}: module {module}:\n{cfg}");
+    }
+    // storage.postgres reaches the server's storage block, the URL as a file.
+    let (file, cfg) = modes
+        .iter()
+        .find(|(f, _)| f.starts_with("postgres"))
+        .unwrap();
+    for want in [
+        "backend: postgres",
+        "url_file: /etc/hallmark/pg/url",
+        "pool_size: 8",
+        "ca_file: /etc/hallmark/pg-ca/ca.pem",
+    ] {
+        assert!(cfg.contains(want), "{file}: no {want:?} in:\n{cfg}");
     }
     // logV2.witnesses reach log_v2.witnesses (crates/server/src/config.rs parses the same shape).
     let (file, cfg) = modes.iter().find(|(f, _)| f.starts_with("pkcs11")).unwrap();

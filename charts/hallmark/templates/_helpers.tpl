@@ -114,6 +114,11 @@ app.kubernetes.io/part-of: hallmark
   readOnly: true
 - name: data
   mountPath: {{ include "hallmark.dataRoot" . }}
+{{- if eq .Values.storage.backend "postgres" }}
+- name: ca-certificates
+  mountPath: {{ include "hallmark.dataRoot" . }}/data/ca
+  readOnly: true
+{{- end }}
 - name: tmp
   mountPath: /tmp
 {{- range .Values.oidc.caBundles }}
@@ -153,6 +158,19 @@ timeoutSeconds: 3
 {{/* Cross-field checks the schema cannot express readably. */}}
 {{- define "hallmark.validate" -}}
 {{- $v := .Values -}}
+{{- if eq $v.storage.backend "postgres" -}}
+{{- if eq $v.hsm.mode "softhsm" -}}
+{{- fail "storage.backend postgres: every replica must use the same keys, so hsm.mode must be pkcs11 or p11kit (a network HSM), not softhsm (tokens inside each pod)" -}}
+{{- end -}}
+{{- if empty $v.storage.postgres.urlSecret.name -}}
+{{- fail "storage.postgres.urlSecret.name: storage.backend postgres needs the Secret holding the database URL" -}}
+{{- end -}}
+{{- if empty $v.storage.caCertificatesConfigMap -}}
+{{- fail "storage.caCertificatesConfigMap: storage.backend postgres needs the ConfigMap with the CA's root.pem and issuing.pem (from hallmark ca init, run once)" -}}
+{{- end -}}
+{{- else if gt (int $v.replicas) 1 -}}
+{{- fail "replicas: more than 1 needs storage.backend postgres (the redb files have a single writer)" -}}
+{{- end -}}
 {{- if eq $v.oidc.format "hallmark" -}}
 {{- if and (empty $v.oidc.issuers) (empty $v.oidc.metaIssuers) (not $v.oidc.kubernetes.enabled) -}}
 {{- fail "oidc: no issuers: list oidc.issuers or oidc.metaIssuers, or enable oidc.kubernetes (Hallmark refuses to start without an issuer)" -}}

@@ -20,11 +20,16 @@
 //!    index and the batch's time. It appends the new leaves to a copy of the in-memory
 //!    [`hallmark_tlog::tree::Frontier`], which yields the node hashes to store and the new root,
 //!    then signs a checkpoint for the new size.
-//! 4. One write transaction stores entries, their signatures, hashes, index keys, tree size and
-//!    checkpoint, and commits with fsync. Only then does the in-memory state advance and every
-//!    waiter get its [`Appended`].
-//! 5. If any signing or the commit fails, nothing advances and every waiter in the batch gets the
-//!    error.
+//! 4. It hands the batch to the committer thread, whose one write transaction stores entries,
+//!    their signatures, hashes, index keys, tree size and checkpoint, and commits with fsync. Only
+//!    then does the committed state advance and every waiter get its [`Appended`]. Meanwhile the
+//!    sequencer thread numbers and signs the next batch on top of the one committing (at most one
+//!    batch ahead), so the HSM's signatures overlap the disk's fsync.
+//! 5. If any signing fails, nothing of the batch is sent and every waiter in it gets the error. If
+//!    a commit fails, every waiter of that batch and of the batch prepared on top of it gets the
+//!    error; the sequencer waits for the committer to drain and starts again from the store. An
+//!    entry sent twice while its first copy is still committing is answered, as a duplicate, only
+//!    once that copy is durable.
 //!
 //! Reads (entries, their stored signatures, proofs, the latest signed checkpoint) never sign.
 

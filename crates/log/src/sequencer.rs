@@ -11,6 +11,7 @@
 //! sequencer starts, before it accepts appends.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,7 +46,9 @@ pub trait EntrySigner: Send + Sync + 'static {
 }
 
 /// Entries signed per thread before a batch's entry signatures are spread over several threads.
-const ENTRIES_PER_SIGNING_THREAD: usize = 16;
+/// Signing overlaps the previous batch's commit, so one thread keeps up with a busy log; more
+/// threads (each spawned for the batch) pay off only for large batches.
+const ENTRIES_PER_SIGNING_THREAD: usize = 256;
 /// Entries signed per store transaction when signing the entries of an older log at start-up.
 const BACKFILL_CHUNK: usize = 1024;
 
@@ -123,6 +126,26 @@ struct Shared<S> {
     store: Arc<S>,
     latest: RwLock<Arc<Committed>>,
     config: SequencerConfig,
+    /// Counts failed commits. A batch is prepared on the generation the sequencer last resynced
+    /// at; the committer refuses batches of an older one, whose indexes follow a failed batch.
+    generation: AtomicU64,
+}
+
+impl<S> Shared<S> {
+    fn latest(&self) -> Arc<Committed> {
+        self.latest
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn fail(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// Handle to a running sequencer and the log it writes. Cheap to clone; the sequencer thread stops
@@ -213,8 +236,7 @@ impl<S: LogStore> Sequencer<S> {
         let root = frontier.root();
         let checkpoint: Arc<str> = match state.checkpoint {
             Some(note) => {
-                let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
-                let cp = Checkpoint::parse(&format!("{text}\n"))?;
+                let cp = stored_checkpoint(&note)?;
                 if cp.size != state.size || cp.root != root {
                     return Err(StoreError::Corrupt {
                         what: "stored checkpoint does not match the stored tree",
@@ -236,6 +258,7 @@ impl<S: LogStore> Sequencer<S> {
                 checkpoint,
             })),
             config: config.clone(),
+            generation: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(config.queue_depth.max(1));
         let worker = Worker {
@@ -246,6 +269,8 @@ impl<S: LogStore> Sequencer<S> {
             frontier,
             last_ms: 0,
             last_kept_ms: 0,
+            generation: 0,
+            pending: HashMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("log-sequencer".into())
@@ -329,13 +354,38 @@ impl<S: LogStore> Sequencer<S> {
         Ok(())
     }
 
+    /// Makes the sequencer start again from what the store holds before its next batch: for a
+    /// store that another process may have written to (a replica that just became the log's
+    /// sequencer). A batch already prepared on the old state fails instead of being written.
+    /// The committed state readers see is refreshed from the store at once (the tree itself is
+    /// checked against the stored hashes before the next batch).
+    pub fn reload(&self) -> Result<(), LogError> {
+        self.shared.fail();
+        let state = self.shared.store.state()?;
+        if let Some(note) = state.checkpoint {
+            let cp = stored_checkpoint(&note)?;
+            if cp.size != state.size {
+                return Err(StoreError::Corrupt {
+                    what: "stored checkpoint does not match the stored tree size",
+                }
+                .into());
+            }
+            if let Ok(mut g) = self.shared.latest.write()
+                && g.size <= cp.size
+            {
+                *g = Arc::new(Committed {
+                    size: cp.size,
+                    root: cp.root,
+                    checkpoint: note.into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The latest committed tree.
     pub fn latest(&self) -> Arc<Committed> {
-        self.shared
-            .latest
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
+        self.shared.latest()
     }
 
     /// The store (for reads of committed entries).
@@ -461,6 +511,12 @@ fn sign_unsigned_entries<S: LogStore + ?Sized>(
     }
 }
 
+/// The checkpoint body of a stored signed note (its signatures were made by this log).
+fn stored_checkpoint(note: &str) -> Result<Checkpoint, LogError> {
+    let text = note.split_once("\n\n").map(|(t, _)| t).unwrap_or_default();
+    Ok(Checkpoint::parse(&format!("{text}\n"))?)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -472,22 +528,90 @@ fn now_ms() -> u64 {
 enum Slot {
     /// A new entry at this position of the batch.
     New(usize),
-    /// Already in the log at this index.
+    /// Already committed at this index.
     Logged(u64),
+    /// A new entry of an earlier batch that may still be committing: answered once this batch
+    /// (and so that one) is durable.
+    Pending(PendingEntry),
 }
 
+/// A new entry handed to the committer but perhaps not yet durable.
+#[derive(Clone)]
+struct PendingEntry {
+    index: u64,
+    integrated_ms: u64,
+    entry_signature: Option<Vec<u8>>,
+}
+
+/// The part of a prepared batch that is written: everything [`Batch`] borrows.
+struct Write {
+    entries: Vec<NewEntry>,
+    leaf_hashes: Vec<Hash>,
+    entry_signatures: Vec<Vec<u8>>,
+    tree_hashes: Vec<Hash>,
+    checkpoint: String,
+    keep_checkpoint: bool,
+    size: u64,
+    root: Hash,
+}
+
+/// A batch the sequencer has numbered and signed, on its way to the committer.
+struct Prepared {
+    /// The sequencer's view it was prepared on (see [`Shared::generation`]).
+    generation: u64,
+    first_index: u64,
+    integrated_ms: u64,
+    /// `None` when every request was a duplicate.
+    write: Option<Write>,
+    slots: Vec<(Slot, Hash)>,
+    replies: Vec<Reply>,
+}
+
+type Reply = oneshot::Sender<Result<Appended, Arc<LogError>>>;
+
+enum ToCommitter {
+    Batch(Box<Prepared>),
+    /// Answered once every batch sent before it has been handled.
+    Drained(std::sync::mpsc::Sender<()>),
+}
+
+/// The sequencing stage: numbers, signs and hashes batch N+1 while the committer makes batch N
+/// durable. Its frontier runs ahead of the committed tree by at most the batch in flight; when a
+/// commit fails, it waits for the committer to drain and starts again from the store.
 struct Worker<S> {
     shared: Arc<Shared<S>>,
     signer: Box<dyn CheckpointSigner>,
     entry_signer: Option<Arc<dyn EntrySigner>>,
     note_key: NoteKeyId,
+    /// The tree including every batch sent to the committer.
     frontier: Frontier,
     last_ms: u64,
     last_kept_ms: u64,
+    generation: u64,
+    /// New entries sent to the committer, by leaf hash, until they are known to be committed.
+    pending: HashMap<Hash, PendingEntry>,
 }
 
 impl<S: LogStore> Worker<S> {
     fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // A rendezvous channel: the sequencer prepares the next batch while the committer writes
+        // one, and never runs further ahead than that.
+        let (to_committer, from_sequencer) = std::sync::mpsc::sync_channel(0);
+        let committer = Committer {
+            shared: self.shared.clone(),
+            has_entry_signer: self.entry_signer.is_some(),
+            failure: None,
+        };
+        let thread = match std::thread::Builder::new()
+            .name("log-committer".into())
+            .spawn(move || committer.run(from_sequencer))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the log's committer thread");
+                return;
+            }
+        };
         let max = self.shared.config.max_batch.max(1);
         let mut batch = Vec::with_capacity(max);
         while let Some(first) = rx.blocking_recv() {
@@ -498,11 +622,26 @@ impl<S: LogStore> Worker<S> {
                     Err(_) => break,
                 }
             }
-            self.process(&mut batch);
+            let replies = self.process(&mut batch, &to_committer);
+            if let Err((e, replies)) = replies {
+                tracing::error!(error = %e, entries = replies.len(), "log batch failed; nothing acknowledged");
+                let e = Arc::new(e);
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
         }
+        drop(to_committer);
+        let _ = thread.join();
     }
 
-    fn process(&mut self, batch: &mut Vec<Request>) {
+    /// Prepares one batch and hands it to the committer; on failure, returns the replies that
+    /// were not handed over.
+    fn process(
+        &mut self,
+        batch: &mut Vec<Request>,
+        to_committer: &std::sync::mpsc::SyncSender<ToCommitter>,
+    ) -> Result<(), (LogError, Vec<Reply>)> {
         let mut hashes = Vec::with_capacity(batch.len());
         let mut entries = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
@@ -511,31 +650,75 @@ impl<S: LogStore> Worker<S> {
             entries.push(r.entry);
             replies.push(r.reply);
         }
-        match self.commit(entries, &hashes) {
-            Ok(results) => {
-                for (reply, res) in replies.into_iter().zip(results) {
-                    let _ = reply.send(res);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, entries = replies.len(), "log batch failed; nothing acknowledged");
-                let e = Arc::new(e);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
+        if self.generation != self.shared.generation()
+            && let Err(e) = self.resync(to_committer)
+        {
+            return Err((e, replies));
         }
+        let mut prepared = match self.prepare(entries, &hashes) {
+            Ok(p) => p,
+            Err(e) => return Err((e, replies)),
+        };
+        prepared.replies = replies;
+        to_committer
+            .send(ToCommitter::Batch(Box::new(prepared)))
+            .map_err(|e| match e.0 {
+                ToCommitter::Batch(p) => (LogError::Stopped, p.replies),
+                ToCommitter::Drained(_) => (LogError::Stopped, Vec::new()),
+            })
     }
 
-    /// Sequences, signs and commits one batch. Returns the reply for each request.
-    #[allow(clippy::type_complexity)]
-    fn commit(
+    /// After a failed commit: waits until the committer has handled every batch sent (each one
+    /// prepared on the failed batch fails too), then starts again from what the store holds.
+    fn resync(
         &mut self,
-        entries: Vec<NewEntry>,
-        hashes: &[Hash],
-    ) -> Result<Vec<Result<Appended, Arc<LogError>>>, LogError> {
+        to_committer: &std::sync::mpsc::SyncSender<ToCommitter>,
+    ) -> Result<(), LogError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        to_committer
+            .send(ToCommitter::Drained(tx))
+            .map_err(|_| LogError::Stopped)?;
+        rx.recv().map_err(|_| LogError::Stopped)?;
+        let generation = self.shared.generation();
+        let store = self.shared.store.as_ref();
+        let state = store.state()?;
+        let frontier = Frontier::load(state.size, &TreeReader(store))?;
+        // Another writer (a sequencer on another replica, before this one took over) may have
+        // moved the log on: the committed state is what the store holds.
+        if let Some(note) = state.checkpoint {
+            let cp = stored_checkpoint(&note)?;
+            if cp.size != state.size || cp.root != frontier.root() {
+                return Err(StoreError::Corrupt {
+                    what: "stored checkpoint does not match the stored tree",
+                }
+                .into());
+            }
+            if let Ok(mut g) = self.shared.latest.write() {
+                *g = Arc::new(Committed {
+                    size: state.size,
+                    root: cp.root,
+                    checkpoint: note.into(),
+                });
+            }
+        }
+        self.frontier = frontier;
+        self.pending.clear();
+        self.generation = generation;
+        tracing::warn!(
+            size = state.size,
+            "log sequencer restarted from the store after a failed commit"
+        );
+        Ok(())
+    }
+
+    /// Numbers, signs and hashes one batch on top of every batch already sent. Nothing of the
+    /// worker's state changes unless it succeeds.
+    fn prepare(&mut self, entries: Vec<NewEntry>, hashes: &[Hash]) -> Result<Prepared, LogError> {
         let store = &self.shared.store;
         let t0 = std::time::Instant::now();
+        // Entries below the committed size are visible to the store's lookup from now on.
+        let committed = self.shared.latest().size;
+        self.pending.retain(|_, p| p.index >= committed);
         let logged = store.find_leaves(hashes)?;
         let t_lookup = t0.elapsed();
         let mut slots = Vec::with_capacity(entries.len());
@@ -543,10 +726,11 @@ impl<S: LogStore> Worker<S> {
         let mut new_entries: Vec<NewEntry> = Vec::with_capacity(entries.len());
         let mut new_hashes: Vec<Hash> = Vec::with_capacity(entries.len());
         for ((entry, h), prior) in entries.into_iter().zip(hashes).zip(&logged) {
-            let slot = match (prior, seen.get(h)) {
-                (Some(index), _) => Slot::Logged(*index),
-                (None, Some(&pos)) => Slot::New(pos),
-                (None, None) => {
+            let slot = match (prior, self.pending.get(h), seen.get(h)) {
+                (Some(index), _, _) => Slot::Logged(*index),
+                (None, Some(p), _) => Slot::Pending(p.clone()),
+                (None, None, Some(&pos)) => Slot::New(pos),
+                (None, None, None) => {
                     let pos = new_entries.len();
                     seen.insert(*h, pos);
                     new_entries.push(entry);
@@ -554,94 +738,191 @@ impl<S: LogStore> Worker<S> {
                     Slot::New(pos)
                 }
             };
-            slots.push(slot);
+            slots.push((slot, *h));
         }
 
-        let before = self.shared_latest();
+        let first_index = self.frontier.size();
         let ms = now_ms().max(self.last_ms);
-        let mut entry_signatures = Vec::new();
-        let tree = if new_entries.is_empty() {
-            before.clone()
-        } else {
-            // Entry signatures first: a batch is written with all of them or not at all.
-            let t_entries = std::time::Instant::now();
-            if let Some(es) = &self.entry_signer {
-                let todo: Vec<(u64, u64, &[u8])> = new_entries
-                    .iter()
-                    .enumerate()
-                    .map(|(pos, e)| (before.size + pos as u64, ms, e.data.as_slice()))
-                    .collect();
-                entry_signatures =
-                    sign_entries(es.as_ref(), &todo, self.shared.config.entry_signing_threads)?;
-            }
-            let t_entry_sign = t_entries.elapsed();
-            let mut frontier = self.frontier.clone();
-            let mut tree_hashes = Vec::with_capacity(new_entries.len() * 2 + 64);
-            for h in &new_hashes {
-                frontier.append_into(*h, &mut tree_hashes);
-            }
-            let size = frontier.size();
-            let root = frontier.root();
-            let t1 = std::time::Instant::now();
-            let note = Checkpoint::new(self.shared.config.origin.clone(), size, root)
-                .sign(&self.note_key, self.signer.as_ref())
-                .map_err(|e| signing_error(size, e))?;
-            let t_sign = t1.elapsed();
-            let t2 = std::time::Instant::now();
-            let keep =
-                ms.saturating_sub(self.last_kept_ms) >= self.shared.config.history_interval_ms;
-            store.append(&Batch {
-                first_index: before.size,
-                integrated_ms: ms,
-                entries: &new_entries,
-                entry_signatures: &entry_signatures,
-                leaf_hashes: &new_hashes,
-                tree_hashes: &tree_hashes,
-                checkpoint: &note,
-                keep_checkpoint: keep,
-            })?;
-            tracing::debug!(
-                entries = new_entries.len(),
-                lookup_us = t_lookup.as_micros() as u64,
-                entry_sign_us = t_entry_sign.as_micros() as u64,
-                sign_us = t_sign.as_micros() as u64,
-                commit_us = t2.elapsed().as_micros() as u64,
-                "batch committed"
-            );
-            // Durable: advance the in-memory state.
-            self.frontier = frontier;
-            self.last_ms = ms;
-            if keep {
-                self.last_kept_ms = ms;
-            }
-            let committed = Arc::new(Committed {
-                size,
-                root,
-                checkpoint: note.into(),
-            });
-            if let Ok(mut g) = self.shared.latest.write() {
-                *g = committed.clone();
-            }
-            committed
+        let mut prepared = Prepared {
+            generation: self.generation,
+            first_index,
+            integrated_ms: ms,
+            write: None,
+            slots,
+            replies: Vec::new(),
         };
-
-        let mut out = Vec::with_capacity(slots.len());
-        for (slot, h) in slots.into_iter().zip(hashes) {
-            out.push(match slot {
-                Slot::New(pos) => Ok(Appended {
-                    index: before.size + pos as u64,
-                    leaf_hash: *h,
+        if new_entries.is_empty() {
+            return Ok(prepared);
+        }
+        // Entry signatures first: a batch is written with all of them or not at all.
+        let t_entries = std::time::Instant::now();
+        let mut entry_signatures = Vec::new();
+        if let Some(es) = &self.entry_signer {
+            let todo: Vec<(u64, u64, &[u8])> = new_entries
+                .iter()
+                .enumerate()
+                .map(|(pos, e)| (first_index + pos as u64, ms, e.data.as_slice()))
+                .collect();
+            entry_signatures =
+                sign_entries(es.as_ref(), &todo, self.shared.config.entry_signing_threads)?;
+        }
+        let t_entry_sign = t_entries.elapsed();
+        let mut frontier = self.frontier.clone();
+        let mut tree_hashes = Vec::with_capacity(new_entries.len() * 2 + 64);
+        for h in &new_hashes {
+            frontier.append_into(*h, &mut tree_hashes);
+        }
+        let size = frontier.size();
+        let root = frontier.root();
+        let t1 = std::time::Instant::now();
+        let checkpoint = Checkpoint::new(self.shared.config.origin.clone(), size, root)
+            .sign(&self.note_key, self.signer.as_ref())
+            .map_err(|e| signing_error(size, e))?;
+        let keep = ms.saturating_sub(self.last_kept_ms) >= self.shared.config.history_interval_ms;
+        tracing::debug!(
+            entries = new_entries.len(),
+            lookup_us = t_lookup.as_micros() as u64,
+            entry_sign_us = t_entry_sign.as_micros() as u64,
+            sign_us = t1.elapsed().as_micros() as u64,
+            "batch prepared"
+        );
+        // Prepared: the next batch goes on top of this one.
+        for (pos, h) in new_hashes.iter().enumerate() {
+            self.pending.insert(
+                *h,
+                PendingEntry {
+                    index: first_index + pos as u64,
                     integrated_ms: ms,
-                    duplicate: false,
                     entry_signature: entry_signatures.get(pos).cloned(),
+                },
+            );
+        }
+        self.frontier = frontier;
+        self.last_ms = ms;
+        if keep {
+            self.last_kept_ms = ms;
+        }
+        prepared.write = Some(Write {
+            entries: new_entries,
+            leaf_hashes: new_hashes,
+            entry_signatures,
+            tree_hashes,
+            checkpoint,
+            keep_checkpoint: keep,
+            size,
+            root,
+        });
+        Ok(prepared)
+    }
+}
+
+/// The commit stage: writes each prepared batch in one durable transaction, then advances the
+/// committed state and answers the batch's waiters.
+struct Committer<S> {
+    shared: Arc<Shared<S>>,
+    has_entry_signer: bool,
+    /// The last failed commit, given to every batch prepared on top of it.
+    failure: Option<Arc<LogError>>,
+}
+
+impl<S: LogStore> Committer<S> {
+    fn run(mut self, rx: std::sync::mpsc::Receiver<ToCommitter>) {
+        for msg in rx {
+            match msg {
+                ToCommitter::Drained(done) => {
+                    let _ = done.send(());
+                }
+                ToCommitter::Batch(p) => self.commit(*p),
+            }
+        }
+    }
+
+    fn commit(&mut self, p: Prepared) {
+        let stale = p.generation != self.shared.generation();
+        let outcome = if stale {
+            // Prepared on a batch that failed: its indexes are not the store's.
+            Err(self
+                .failure
+                .clone()
+                .unwrap_or_else(|| Arc::new(LogError::Stopped)))
+        } else {
+            self.write(&p)
+        };
+        let tree = match outcome {
+            Ok(tree) => tree,
+            Err(e) => {
+                if !stale {
+                    tracing::error!(error = %e, entries = p.replies.len(), "log batch failed; nothing acknowledged");
+                    self.shared.fail();
+                    self.failure = Some(e.clone());
+                }
+                for reply in p.replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        for (reply, (slot, h)) in p.replies.into_iter().zip(p.slots) {
+            let res = match slot {
+                Slot::New(pos) => Ok(Appended {
+                    index: p.first_index + pos as u64,
+                    leaf_hash: h,
+                    integrated_ms: p.integrated_ms,
+                    duplicate: false,
+                    entry_signature: p
+                        .write
+                        .as_ref()
+                        .and_then(|w| w.entry_signatures.get(pos).cloned()),
                     tree: tree.clone(),
                 }),
-                Slot::Logged(index) => self
-                    .logged(index, *h, &tree)
-                    .map_err(|e| Arc::new(e.into())),
-            });
+                Slot::Pending(e) => Ok(Appended {
+                    index: e.index,
+                    leaf_hash: h,
+                    integrated_ms: e.integrated_ms,
+                    duplicate: true,
+                    entry_signature: e.entry_signature,
+                    tree: tree.clone(),
+                }),
+                Slot::Logged(index) => self.logged(index, h, &tree).map_err(|e| Arc::new(e.into())),
+            };
+            let _ = reply.send(res);
         }
-        Ok(out)
+    }
+
+    /// Writes the batch, if it has new entries, and returns the committed tree that holds it.
+    fn write(&self, p: &Prepared) -> Result<Arc<Committed>, Arc<LogError>> {
+        let Some(w) = &p.write else {
+            return Ok(self.shared.latest());
+        };
+        let t = std::time::Instant::now();
+        self.shared
+            .store
+            .append(&Batch {
+                first_index: p.first_index,
+                integrated_ms: p.integrated_ms,
+                entries: &w.entries,
+                entry_signatures: &w.entry_signatures,
+                leaf_hashes: &w.leaf_hashes,
+                tree_hashes: &w.tree_hashes,
+                checkpoint: &w.checkpoint,
+                keep_checkpoint: w.keep_checkpoint,
+            })
+            .map_err(|e| Arc::new(e.into()))?;
+        tracing::debug!(
+            entries = w.entries.len(),
+            commit_us = t.elapsed().as_micros() as u64,
+            "batch committed"
+        );
+        // Durable: advance the committed state.
+        let committed = Arc::new(Committed {
+            size: w.size,
+            root: w.root,
+            checkpoint: w.checkpoint.as_str().into(),
+        });
+        if let Ok(mut g) = self.shared.latest.write() {
+            *g = committed.clone();
+        }
+        Ok(committed)
     }
 
     /// The acknowledgement for an entry that was already in the log at `index`.
@@ -655,9 +936,10 @@ impl<S: LogStore> Worker<S> {
         let e = store.entry(index)?.ok_or(StoreError::Corrupt {
             what: "leaf index points at a missing entry",
         })?;
-        let entry_signature = match self.entry_signer {
-            Some(_) => store.entry_signature(index)?,
-            None => None,
+        let entry_signature = if self.has_entry_signer {
+            store.entry_signature(index)?
+        } else {
+            None
         };
         Ok(Appended {
             index,
@@ -667,13 +949,5 @@ impl<S: LogStore> Worker<S> {
             entry_signature,
             tree: tree.clone(),
         })
-    }
-
-    fn shared_latest(&self) -> Arc<Committed> {
-        self.shared
-            .latest
-            .read()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
     }
 }

@@ -221,6 +221,30 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         .get(0);
     assert_eq!(logs, 2);
 
+    // A database left at version 1 (the leaf index led by log_id) is brought to the current one.
+    admin
+        .batch_execute(
+            "DROP INDEX hallmark_entries_by_leaf; \
+             CREATE INDEX hallmark_entries_by_leaf ON hallmark_entries (log_id, leaf_hash); \
+             UPDATE hallmark_schema SET version = 1",
+        )
+        .unwrap();
+    let s = PgStore::open(&url, "rekor", 1).unwrap();
+    assert_eq!(s.find_leaves(&[leaf_hash(b"x 1")]).unwrap(), vec![Some(1)]);
+    let (version, index): (i32, String) = {
+        let r = admin
+            .query_one(
+                "SELECT (SELECT version FROM hallmark_schema), \
+                 pg_get_indexdef('hallmark_entries_by_leaf'::regclass)",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(index.ends_with("(leaf_hash)"), "{index}");
+    drop(s);
+
     admin
         .execute("UPDATE hallmark_schema SET version = version + 1", &[])
         .unwrap();

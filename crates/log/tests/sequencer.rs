@@ -481,3 +481,190 @@ async fn try_append_refuses_when_the_queue_is_full() {
     assert_eq!((a.index, b.index), (0, 1));
     assert_eq!(seq.latest().size, 2, "the refused entry was not stored");
 }
+
+/// A store whose commits are slow (so the sequencer prepares the next batch while one commits)
+/// and fail while `down` is set.
+struct SlowFlakyStore {
+    inner: MemoryStore,
+    down: AtomicBool,
+    failures: std::sync::atomic::AtomicU64,
+}
+
+impl LogStore for SlowFlakyStore {
+    fn state(&self) -> Result<hallmark_log::store::StoredState, hallmark_log::StoreError> {
+        self.inner.state()
+    }
+    fn append(&self, batch: &hallmark_log::Batch<'_>) -> Result<(), hallmark_log::StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        if self.down.load(Ordering::SeqCst) {
+            self.failures.fetch_add(1, Ordering::SeqCst);
+            return Err(hallmark_log::StoreError::Backend {
+                op: "test commit",
+                source: "disk on fire".into(),
+            });
+        }
+        self.inner.append(batch)
+    }
+    fn entry(&self, i: u64) -> Result<Option<hallmark_log::StoredEntry>, hallmark_log::StoreError> {
+        self.inner.entry(i)
+    }
+    fn entries(
+        &self,
+        a: u64,
+        b: u64,
+    ) -> Result<Vec<hallmark_log::StoredEntry>, hallmark_log::StoreError> {
+        self.inner.entries(a, b)
+    }
+    fn find_leaves(
+        &self,
+        h: &[hallmark_tlog::Hash],
+    ) -> Result<Vec<Option<u64>>, hallmark_log::StoreError> {
+        self.inner.find_leaves(h)
+    }
+    fn entry_signature(&self, i: u64) -> Result<Option<Vec<u8>>, hallmark_log::StoreError> {
+        self.inner.entry_signature(i)
+    }
+    fn unsigned_entries(&self, f: u64, l: usize) -> Result<Vec<u64>, hallmark_log::StoreError> {
+        self.inner.unsigned_entries(f, l)
+    }
+    fn add_entry_signatures(&self, s: &[(u64, Vec<u8>)]) -> Result<(), hallmark_log::StoreError> {
+        self.inner.add_entry_signatures(s)
+    }
+    fn search(
+        &self,
+        k: &str,
+        b: Option<u64>,
+        l: usize,
+    ) -> Result<Vec<u64>, hallmark_log::StoreError> {
+        self.inner.search(k, b, l)
+    }
+    fn read_hashes(&self, p: &[u64]) -> Result<Vec<hallmark_tlog::Hash>, hallmark_log::StoreError> {
+        self.inner.read_hashes(p)
+    }
+    fn checkpoints(&self, f: u64, t: u64) -> Result<Vec<(u64, String)>, hallmark_log::StoreError> {
+        self.inner.checkpoints(f, t)
+    }
+}
+
+/// Commits fail while later batches are already numbered and signed: every acknowledged entry is
+/// stored at its index (twice-sent entries at one index), nothing prepared on a failed batch is
+/// acknowledged, and the log goes on from what the store holds.
+#[test]
+fn failed_commits_with_batches_in_flight_lose_nothing_acknowledged() {
+    let store = Arc::new(SlowFlakyStore {
+        inner: MemoryStore::new(),
+        down: AtomicBool::new(false),
+        failures: Default::default(),
+    });
+    let mut cfg = config();
+    cfg.max_batch = 8;
+    let es = CountingEntrySigner::new();
+    let seq = Sequencer::start_with_entry_signer(store.clone(), key(), es.clone(), cfg).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Two threads send the same payloads, so duplicates of in-flight entries happen.
+    let workers: Vec<_> = (0..16)
+        .map(|t| {
+            let seq = seq.clone();
+            std::thread::spawn(move || {
+                (0..60)
+                    .map(|i| {
+                        let data = format!("t{}-e{i}", t / 2);
+                        (data.clone(), seq.append_blocking(NewEntry::new(data)))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    // Flap the store while they run.
+    let flapper = {
+        let store = store.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) && n < 6 {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                store.down.store(true, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(7));
+                store.down.store(false, Ordering::SeqCst);
+                n += 1;
+            }
+        })
+    };
+    let results: Vec<(String, Result<hallmark_log::Appended, Arc<LogError>>)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    stop.store(true, Ordering::SeqCst);
+    flapper.join().unwrap();
+    assert!(
+        store.failures.load(Ordering::SeqCst) > 0,
+        "no commit failed"
+    );
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    assert!(failed > 0, "no append saw a failure");
+    let mut by_data = std::collections::HashMap::new();
+    for (data, r) in &results {
+        let Ok(a) = r else { continue };
+        let stored = store
+            .entry(a.index)
+            .unwrap()
+            .expect("acknowledged entry missing");
+        assert_eq!(
+            stored.data,
+            data.as_bytes(),
+            "entry {} holds other data",
+            a.index
+        );
+        es.check_stored(store.as_ref(), a.index);
+        if let Some(prev) = by_data.insert(data.clone(), a.index) {
+            assert_eq!(prev, a.index, "{data} acknowledged at two indexes");
+        }
+        assert!(a.index < a.tree.size);
+    }
+    // Every stored entry is unique, and the log goes on from the store's state.
+    let size = store.state().unwrap().size;
+    let entries = store.entries(0, size).unwrap();
+    let distinct: std::collections::HashSet<_> = entries.iter().map(|e| &e.data).collect();
+    assert_eq!(distinct.len() as u64, size);
+    let a = seq.append_blocking(NewEntry::new("after")).unwrap();
+    assert_eq!((a.index, a.duplicate), (size, false));
+    let mut f = hallmark_tlog::tree::Frontier::new();
+    for e in store.entries(0, size + 1).unwrap() {
+        f.append(leaf_hash(&e.data));
+    }
+    assert_eq!(f.root(), seq.latest().root);
+    verifier()
+        .verify_checkpoint(&seq.latest().checkpoint)
+        .unwrap();
+}
+
+/// Two sequencers over one store, one after the other (a replica taking over from another): the
+/// second, stale, refuses nothing it should not and, after `reload`, serves and extends the tree
+/// the first one wrote.
+#[test]
+fn reload_takes_over_a_log_another_sequencer_wrote() {
+    let store = Arc::new(MemoryStore::new());
+    let old = Sequencer::start(store.clone(), key(), config()).unwrap();
+    let standby = Sequencer::start(store.clone(), key(), config()).unwrap();
+    for i in 0..5 {
+        old.append_blocking(NewEntry::new(format!("first-{i}")))
+            .unwrap();
+    }
+    assert_eq!(standby.latest().size, 0);
+    drop(old);
+    standby.reload().unwrap();
+    assert_eq!(standby.latest().size, 5);
+    // An entry the old sequencer logged is found, and a new one goes after its entries.
+    let dup = standby.append_blocking(NewEntry::new("first-3")).unwrap();
+    assert_eq!((dup.index, dup.duplicate), (3, true));
+    let a = standby.append_blocking(NewEntry::new("second")).unwrap();
+    assert_eq!((a.index, a.duplicate), (5, false));
+    let mut f = hallmark_tlog::tree::Frontier::new();
+    for e in store.entries(0, 6).unwrap() {
+        f.append(leaf_hash(&e.data));
+    }
+    assert_eq!(f.root(), standby.latest().root);
+    verifier()
+        .verify_checkpoint(&standby.latest().checkpoint)
+        .unwrap();
+}

@@ -50,12 +50,27 @@
 //!   request_timeout_secs: 60            # a whole request: 503 after this
 //!   max_connections: 4096               # open connections; more wait to be accepted
 //! max_concurrent_reads: 16              # log reads (entries, proofs, search) running at once
+//! storage:
+//!   backend: redb                       # redb files in data_dir (default), or postgres
+//!   postgres:                           # several replicas on one database (see below)
+//!     url_file: /run/secrets/pg-url     # the connection URL, password included; or HALLMARK_PG_URL
+//!     pool_size: 16                     # connections per log per replica
+//!     ca_file: /etc/hallmark/pg-ca.pem  # extra CA for TLS to the database (sslmode=require)
+//!     advertise_url: http://10.0.0.5:3000   # where the other replicas reach this one (default:
+//!                                       # http://<listen address>; required when listening on 0.0.0.0)
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
 //! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`,
-//! `HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE`. A variable that contradicts the file is an error,
-//! not an override, for the development issuer's two switches.
+//! `HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE`, `HALLMARK_STORAGE` (`redb` or `postgres`),
+//! `HALLMARK_PG_URL_FILE`, `HALLMARK_PG_URL` (the URL itself: the variable is read at start-up, its
+//! value never logged). A variable that contradicts the file is an error, not an override, for the
+//! development issuer's two switches.
+//!
+//! With `storage.backend: postgres`, the three logs live in one PostgreSQL database and any number
+//! of replicas may run on it: exactly one (the holder of the logs' sequencer leases) writes; the
+//! others serve reads from the database and forward writes to it, and one of them takes over
+//! within about a second when it dies (`HALLMARK_PG_ADVERTISE_URL` sets `advertise_url`).
 //!
 //! The development issuer mints tokens for anyone. It exists only in builds with the `dev-oidc`
 //! cargo feature; it is refused on a non-loopback listen address or public URL and beside an
@@ -157,6 +172,78 @@ struct File {
     max_concurrent_reads: Option<usize>,
     #[serde(default)]
     http: HttpFile,
+    #[serde(default)]
+    storage: StorageFile,
+}
+
+/// `storage:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    backend: Option<String>,
+    #[serde(default)]
+    postgres: PostgresFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostgresFile {
+    url_file: Option<PathBuf>,
+    pool_size: Option<usize>,
+    ca_file: Option<PathBuf>,
+    advertise_url: Option<String>,
+}
+
+/// Where the logs are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// redb files in the data directory: one machine (the default).
+    Redb,
+    /// One PostgreSQL database shared by any number of replicas.
+    Postgres(PostgresSettings),
+}
+
+/// `storage.postgres`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSettings {
+    /// Where the connection URL is read from at start-up (it holds the password): a file or an
+    /// environment variable, never the command line.
+    pub url: PinSource,
+    /// Connections each log's store holds open at most.
+    pub pool_size: usize,
+    /// Extra PEM CA certificates for TLS to the database.
+    pub ca_file: Option<PathBuf>,
+    /// Where the other replicas reach this one (the sequencer's address they forward writes to);
+    /// `None`: `http://<bound address>`, settled by [`Settings::resolve_advertise_url`].
+    pub advertise_url: Option<String>,
+}
+
+impl PostgresSettings {
+    /// Reads the connection URL (one trailing newline removed).
+    pub fn read_url(&self) -> Result<String, ConfigError> {
+        let raw = match &self.url {
+            PinSource::File(path) => std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "storage.postgres.url_file (HALLMARK_PG_URL_FILE)",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?,
+            PinSource::Env(var) => std::env::var(var).map_err(|_| {
+                invalid(
+                    "storage.postgres (HALLMARK_PG_URL)",
+                    format!("{var} is not set"),
+                )
+            })?,
+        };
+        let url = raw.trim_end_matches(['\n', '\r']).to_owned();
+        if url.is_empty() {
+            return Err(invalid(
+                "storage.postgres",
+                "the database connection URL is empty",
+            ));
+        }
+        Ok(url)
+    }
 }
 
 /// `http:`: connection and request limits ([`HttpLimits`]).
@@ -378,6 +465,8 @@ pub struct Settings {
     pub tsa_policy: der::asn1::ObjectIdentifier,
     /// Timestamps signed at once.
     pub tsa_max_concurrent: usize,
+    /// Where the logs are stored.
+    pub storage: Storage,
     /// Timestamp requests waiting for a signer beyond those; more are answered 503.
     pub tsa_max_queue: usize,
 }
@@ -403,6 +492,27 @@ impl Settings {
         self.public_url
             .get_or_insert_with(|| format!("http://{bound}"))
             .clone()
+    }
+
+    /// With PostgreSQL storage, settles where the other replicas reach this one: the configured
+    /// `advertise_url`, else `http://<bound address>`, which must then be a specific address.
+    pub fn resolve_advertise_url(&mut self, bound: SocketAddr) -> Result<(), ConfigError> {
+        if let Storage::Postgres(p) = &mut self.storage
+            && p.advertise_url.is_none()
+        {
+            if bound.ip().is_unspecified() {
+                return Err(invalid(
+                    "storage.postgres.advertise_url (HALLMARK_PG_ADVERTISE_URL)",
+                    format!(
+                        "listening on {bound}, the other replicas need this one's address: set it \
+                         (e.g. http://<pod IP>:{})",
+                        bound.port()
+                    ),
+                ));
+            }
+            p.advertise_url = Some(format!("http://{bound}"));
+        }
+        Ok(())
     }
 
     /// The public URL (after [`Settings::resolve_public_url`]), else one from the listen address.
@@ -746,6 +856,7 @@ pub fn load(
             "must be between 1 and 4096",
         ));
     }
+    let storage = storage(&file.storage, &env)?;
     let root_pin = env("HALLMARK_ROOT_PKCS11_PIN_FILE")
         .map(PathBuf::from)
         .or(file.ca.root_pin_file)
@@ -777,7 +888,71 @@ pub fn load(
         tsa_policy,
         tsa_max_concurrent,
         tsa_max_queue,
+        storage,
     })
+}
+
+/// The `storage:` block and its variables.
+fn storage(
+    file: &StorageFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Storage, ConfigError> {
+    let backend = env("HALLMARK_STORAGE").or_else(|| file.backend.clone());
+    match backend.as_deref() {
+        None | Some("redb") => Ok(Storage::Redb),
+        Some("postgres") => {
+            let pg = &file.postgres;
+            let url = match env("HALLMARK_PG_URL_FILE")
+                .map(PathBuf::from)
+                .or(pg.url_file.clone())
+            {
+                Some(path) => PinSource::File(path),
+                None if env("HALLMARK_PG_URL").is_some() => {
+                    PinSource::Env("HALLMARK_PG_URL".into())
+                }
+                None => {
+                    return Err(invalid(
+                        "storage.postgres",
+                        "give the database URL in a file (storage.postgres.url_file or \
+                         HALLMARK_PG_URL_FILE) or in the HALLMARK_PG_URL variable",
+                    ));
+                }
+            };
+            let pool_size = pg.pool_size.unwrap_or(16);
+            if !(1..=1024).contains(&pool_size) {
+                return Err(invalid(
+                    "storage.postgres.pool_size",
+                    "must be between 1 and 1024",
+                ));
+            }
+            let advertise_url = match env("HALLMARK_PG_ADVERTISE_URL").or(pg.advertise_url.clone())
+            {
+                None => None,
+                Some(u) => {
+                    let parsed = url::Url::parse(&u).map_err(|e| {
+                        invalid("storage.postgres.advertise_url", format!("{u:?}: {e}"))
+                    })?;
+                    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                        return Err(invalid(
+                            "storage.postgres.advertise_url",
+                            format!("{u:?} must be an http:// or https:// URL with a host"),
+                        ));
+                    }
+                    Some(u.trim_end_matches('/').to_owned())
+                }
+            };
+            Ok(Storage::Postgres(PostgresSettings {
+                url,
+                pool_size,
+                ca_file: pg.ca_file.clone(),
+                advertise_url,
+            }))
+        }
+        Some(other) => Err(invalid(
+            "storage.backend (HALLMARK_STORAGE)",
+            format!("{other:?}: use redb or postgres"),
+        )),
+    }
 }
 
 /// The `http:` block, each value within sane bounds.
@@ -843,6 +1018,72 @@ mod tests {
         assert_eq!(s.tsa_key.object(), "hallmark-tsa");
         assert_eq!(s.tsa_policy.to_string(), "1.3.6.1.4.1.57264.2");
         assert_eq!((s.tsa_max_concurrent, s.tsa_max_queue), (4, 256));
+    }
+
+    #[test]
+    fn storage_settings() {
+        let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
+        assert_eq!(s.storage, Storage::Redb, "the embedded default");
+        // PostgreSQL: the URL from a variable (read at start-up), never a flag.
+        let s = load(
+            None,
+            env_of(&[
+                ("HALLMARK_DEV_OIDC", "1"),
+                ("HALLMARK_STORAGE", "postgres"),
+                ("HALLMARK_PG_URL", "postgres://u:secret@db/hallmark"),
+            ]),
+        )
+        .unwrap();
+        let Storage::Postgres(pg) = &s.storage else {
+            panic!("{:?}", s.storage)
+        };
+        assert_eq!(pg.url, PinSource::Env("HALLMARK_PG_URL".into()));
+        assert_eq!(pg.pool_size, 16);
+        assert!(
+            !format!("{s:?}").contains("secret"),
+            "settings never hold the URL"
+        );
+        // From a file, with the file's settings.
+        let url = tempfile_path("pg-url");
+        std::fs::write(&url, "postgres://u:pw@db/h\n").unwrap();
+        let p = tempfile_path("storage");
+        std::fs::write(
+            &p,
+            format!(
+                "dev_oidc: true\nstorage:\n  backend: postgres\n  postgres:\n    url_file: {}\n    pool_size: 4\n    advertise_url: http://10.1.2.3:3000/\n",
+                url.display()
+            ),
+        )
+        .unwrap();
+        let s = load(Some(&p), env_of(&[])).unwrap();
+        let Storage::Postgres(pg) = &s.storage else {
+            panic!("{:?}", s.storage)
+        };
+        assert_eq!(
+            (pg.pool_size, pg.advertise_url.as_deref()),
+            (4, Some("http://10.1.2.3:3000"))
+        );
+        assert_eq!(pg.read_url().unwrap(), "postgres://u:pw@db/h");
+        // No URL, an unknown backend, a silly pool: clear errors.
+        const NO_URL: &[(&str, &str)] =
+            &[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_STORAGE", "postgres")];
+        const SLED: &[(&str, &str)] = &[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_STORAGE", "sled")];
+        for (env, field) in [(NO_URL, "storage.postgres"), (SLED, "storage.backend")] {
+            let e = load(None, env_of(env)).unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        std::fs::write(
+            &p,
+            "dev_oidc: true\nstorage:\n  postgres:\n    pool_size: 0\n",
+        )
+        .unwrap();
+        let e = load(
+            Some(&p),
+            env_of(&[("HALLMARK_STORAGE", "postgres"), ("HALLMARK_PG_URL", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("pool_size"), "{e}");
     }
 
     #[test]

@@ -15,12 +15,25 @@ pub(crate) async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// Readiness: 200 only when the HSM answers within two seconds.
+/// Readiness: 200 only when the HSM answers within two seconds and, with several replicas on
+/// PostgreSQL, this replica is the logs' sequencer or knows which replica is (it forwards writes
+/// there). The answer names the role.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let role = match &state.leadership {
+        None => "",
+        Some(l) if l.is_leader() => " (sequencer)",
+        Some(l) if l.leader_url().is_some() => " (standby, forwarding writes)",
+        Some(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: no replica is the logs' sequencer yet\n".to_owned(),
+            );
+        }
+    };
     let custody = state.custody.clone();
     let check = tokio::task::spawn_blocking(move || custody.health());
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(Ok(()))) => (StatusCode::OK, "ready\n".to_owned()),
+        Ok(Ok(Ok(()))) => (StatusCode::OK, format!("ready{role}\n")),
         Ok(Ok(Err(e))) => hsm_not_ready(&e),
         Ok(Err(_)) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -32,6 +32,7 @@ pub mod fuzzing;
 mod health;
 mod http;
 mod issuers;
+mod leadership;
 mod logs;
 mod reads;
 mod rekor;
@@ -92,6 +93,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         app = dev::mount(app, dev);
     }
     app.fallback(ca_api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            leadership::forward_writes,
+        ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             ca_api::panic_response,
@@ -108,6 +113,7 @@ pub async fn serve(mut settings: Settings, metrics: PrometheusHandle) -> Result<
         .with_context(|| format!("binding {}", settings.listen))?;
     let bound = listener.local_addr()?;
     let public = settings.resolve_public_url(bound);
+    settings.resolve_advertise_url(bound)?;
     let state = Arc::new(AppState::open(settings, metrics).await?);
     let app = router(state.clone());
     if let Some(v2) = &state.rekor_v2

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use hallmark_ca::{Issuance, IssuingKey};
 use hallmark_keys::{Ed25519, Hsm, KeyError, KeyRef, Pkcs11Key};
-use hallmark_log::RedbStore;
+use hallmark_log::{PgOptions, PgStore, RedbStore};
 use hallmark_tlog::note::Ed25519NoteSigner;
 use metrics_exporter_prometheus::PrometheusHandle;
 use x509_cert::Certificate;
 
 use crate::Settings;
 use crate::ca_service::CaService;
-use crate::config::LogV2KeyType;
+use crate::config::{LogV2KeyType, Storage};
+use crate::leadership::{LeaderLog, Leadership};
 use crate::state::{AppState, KeyCustody};
 use crate::store::SharedStore;
 
@@ -144,10 +145,62 @@ fn load_tsa(
 }
 
 /// A redb store at `data_dir/<file>`.
-fn open_store(s: &Settings, file: &str) -> Result<SharedStore> {
-    let db = s.data_dir.join(file);
-    let store = RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    Ok(SharedStore::new(store))
+/// The logs' stores as configured. With PostgreSQL, the stores opened so far, for leadership.
+struct Stores<'a> {
+    settings: &'a Settings,
+    /// The database URL, read once (it holds the password; never logged).
+    pg_url: Option<String>,
+    pg: Vec<(&'static str, Arc<PgStore>)>,
+}
+
+impl<'a> Stores<'a> {
+    fn new(settings: &'a Settings) -> Result<Self> {
+        let pg_url = match &settings.storage {
+            Storage::Redb => None,
+            Storage::Postgres(p) => Some(p.read_url()?),
+        };
+        Ok(Self {
+            settings,
+            pg_url,
+            pg: Vec::new(),
+        })
+    }
+
+    /// The store of one log: `file` in the data directory (redb), or log `name` in the database.
+    fn open(&mut self, file: &str, name: &'static str) -> Result<SharedStore> {
+        let s = self.settings;
+        match (&s.storage, &self.pg_url) {
+            (Storage::Postgres(p), Some(url)) => {
+                let store = Arc::new(
+                    PgStore::open_with(&PgOptions {
+                        url: url.clone(),
+                        log: name.to_owned(),
+                        pool_size: p.pool_size,
+                        ca_file: p.ca_file.clone(),
+                    })
+                    .with_context(|| format!("opening the {name} log in PostgreSQL"))?,
+                );
+                // A standby until the election says otherwise.
+                crate::leadership::fence(&store);
+                self.pg.push((name, store.clone()));
+                Ok(SharedStore::networked(store))
+            }
+            _ => {
+                let db = s.data_dir.join(file);
+                let store =
+                    RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+                Ok(SharedStore::new(store))
+            }
+        }
+    }
+
+    /// The PostgreSQL store opened for log `name`.
+    fn pg(&self, name: &str) -> Option<Arc<PgStore>> {
+        self.pg
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.clone())
+    }
 }
 
 /// The keys on their HSM tokens: readiness asks the issuing key's token; metrics count each
@@ -202,7 +255,7 @@ impl AppState {
     /// `metrics` renders the recorder the binary installed.
     pub async fn open(settings: Settings, metrics: PrometheusHandle) -> Result<Self> {
         let s = settings.clone();
-        let (custody, ca, ct, rekor, rekor_v2, root_key_reachable, tsa) =
+        let (custody, ca, ct, rekor, rekor_v2, root_key_reachable, tsa, leadership) =
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let hsm = open_token(&s, &s.issuing_key)?;
                 let issuing_key = load_issuing_key(&hsm, &s.issuing_key)?;
@@ -235,18 +288,19 @@ impl AppState {
                 let ct_key = load_log_key(&s, &s.ct_key, "CT log key")?;
                 std::fs::create_dir_all(&s.data_dir)
                     .with_context(|| format!("creating {}", s.data_dir.display()))?;
+                let mut stores = Stores::new(&s)?;
                 let ct = crate::logs::ct_log(
-                    open_store(&s, "ct-log.redb")?,
+                    stores.open("ct-log.redb", "ct")?,
                     ct_key.clone(),
                     chain_der,
                     &s.public_host(),
                 )?;
                 let log_key = load_log_key(&s, &s.log_key, "log key")?;
                 let rekor =
-                    crate::logs::rekor_log(open_store(&s, "log.redb")?, log_key.clone(), &s)?;
+                    crate::logs::rekor_log(stores.open("log.redb", "rekor")?, log_key.clone(), &s)?;
                 let (rekor_v2, log_v2_key) = if s.log_v2.enabled {
                     let key = LogV2Key::load(&s)?;
-                    let log = key.log(open_store(&s, "log-v2.redb")?, &s)?;
+                    let log = key.log(stores.open("log-v2.redb", "rekor-v2")?, &s)?;
                     (Some(Arc::new(log)), Some(key))
                 } else {
                     (None, None)
@@ -269,7 +323,45 @@ impl AppState {
                     log_v2: log_v2_key,
                     tsa: tsa_key,
                 };
-                Ok((custody, ca, ct, rekor, rekor_v2, root_key_reachable, tsa))
+                let leadership = match &s.storage {
+                    Storage::Redb => None,
+                    Storage::Postgres(p) => {
+                        // The leases are taken in this order by every replica.
+                        let mut logs = Vec::new();
+                        let mut add = |name: &'static str, seq: &crate::store::LogSequencer| {
+                            if let Some(store) = stores.pg(name) {
+                                let seq = seq.clone();
+                                logs.push(LeaderLog {
+                                    name,
+                                    store,
+                                    reload: Box::new(move || seq.reload()),
+                                });
+                            }
+                        };
+                        add("rekor", &rekor.seq);
+                        add("ct", &ct.seq);
+                        if let Some(v2) = &rekor_v2 {
+                            add("rekor-v2", &v2.seq);
+                        }
+                        Some(
+                            Leadership::start(
+                                logs,
+                                p.advertise_url.clone().unwrap_or_else(|| s.public_url()),
+                            )
+                            .context("starting the sequencer election")?,
+                        )
+                    }
+                };
+                Ok((
+                    custody,
+                    ca,
+                    ct,
+                    rekor,
+                    rekor_v2,
+                    root_key_reachable,
+                    tsa,
+                    leadership,
+                ))
             })
             .await
             .context("start-up task")??;
@@ -295,6 +387,7 @@ impl AppState {
             metrics,
             reads,
             tsa,
+            leadership,
         })
     }
 }

@@ -55,6 +55,8 @@ pub struct AppState {
     pub(crate) reads: tokio::sync::Semaphore,
     /// The timestamp authority, when its certificate exists (`hallmark ca init-tsa`).
     pub(crate) tsa: Option<Arc<crate::tsa::Tsa>>,
+    /// With PostgreSQL storage: whether this replica is the logs' sequencer.
+    pub(crate) leadership: Option<Arc<crate::leadership::Leadership>>,
 }
 
 impl fmt::Debug for AppState {

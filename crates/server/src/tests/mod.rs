@@ -310,6 +310,7 @@ impl Harness {
         let state = Arc::new(AppState {
             tsa: Some(tsa_harness.tsa.clone()),
             reads: tokio::sync::Semaphore::new(settings.max_concurrent_reads),
+            leadership: None,
             settings,
             custody: custody.clone(),
             ct: Arc::new(ct),
