@@ -25,6 +25,8 @@ pub struct PgCluster {
     port: u16,
     /// `Some(user)` when commands run through `runuser -u user`.
     run_as: Option<&'static str>,
+    /// Whether the server accepts TLS.
+    tls: bool,
 }
 
 fn fail(what: impl Into<String>) -> io::Error {
@@ -89,6 +91,69 @@ static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
 impl PgCluster {
     /// Creates and starts a new cluster.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Creates and starts a new cluster that also accepts TLS: a CA and a server certificate for
+    /// `127.0.0.1` made with the `openssl` command, the CA at [`PgCluster::tls_ca`].
+    pub fn start_tls() -> io::Result<Self> {
+        Self::start_with(true)
+    }
+
+    /// The PEM CA certificate a TLS cluster's server certificate chains to.
+    pub fn tls_ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// Makes `ca.pem`, `server.pem` and `server.key` (readable by the server's user only).
+    fn make_certificates(&self) -> io::Result<()> {
+        let dir = self.dir.path();
+        // Each call: one openssl command line, split at spaces (no argument has one).
+        let openssl = |line: &str| -> io::Result<()> {
+            let args: Vec<&str> = line.split_whitespace().collect();
+            let out = Command::new("openssl")
+                .args(&args)
+                .current_dir(dir)
+                .output()
+                .map_err(|e| {
+                    fail(format!(
+                        "running openssl (apt-get install openssl) for the TLS test cluster: {e}"
+                    ))
+                })?;
+            if !out.status.success() {
+                return Err(fail(format!(
+                    "openssl {line} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )));
+            }
+            Ok(())
+        };
+        const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+        openssl(&format!(
+            "req -x509 {NEW_KEY} -keyout ca.key -out ca.pem -days 2 -subj /CN=hallmark-test-CA \
+             -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+        ))?;
+        openssl(&format!(
+            "req {NEW_KEY} -keyout server.key -out server.csr -subj /CN=127.0.0.1"
+        ))?;
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )?;
+        openssl(
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+             -days 2 -extfile server.ext",
+        )?;
+        let key = dir.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if let Some(user) = self.run_as {
+            let (uid, gid) = user_ids(user)?;
+            std::os::unix::fs::chown(&key, Some(uid), Some(gid))?;
+        }
+        Ok(())
+    }
+
+    fn start_with(tls: bool) -> io::Result<Self> {
         let bin = find_bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("hallmark-pg-")
@@ -105,7 +170,11 @@ impl PgCluster {
             dir,
             port: 0,
             run_as,
+            tls,
         };
+        if tls {
+            cluster.make_certificates()?;
+        }
         let data = cluster.data_dir();
         cluster.run(
             "initdb",
@@ -179,11 +248,17 @@ impl PgCluster {
     fn pg_ctl(&self, action: &str) -> io::Result<()> {
         let data = self.data_dir();
         let log = self.dir.path().join("server.log");
-        let options = format!(
+        let mut options = format!(
             "-p {} -h 127.0.0.1 -k {} -c max_connections=200",
             self.port,
             self.dir.path().display()
         );
+        if self.tls {
+            let d = self.dir.path().display();
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={d}/server.pem -c ssl_key_file={d}/server.key"
+            ));
+        }
         self.run(
             "pg_ctl",
             &[

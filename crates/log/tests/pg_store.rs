@@ -221,6 +221,30 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         .get(0);
     assert_eq!(logs, 2);
 
+    // A database left at version 1 (the leaf index led by log_id) is brought to the current one.
+    admin
+        .batch_execute(
+            "DROP INDEX hallmark_entries_by_leaf; \
+             CREATE INDEX hallmark_entries_by_leaf ON hallmark_entries (log_id, leaf_hash); \
+             UPDATE hallmark_schema SET version = 1",
+        )
+        .unwrap();
+    let s = PgStore::open(&url, "rekor", 1).unwrap();
+    assert_eq!(s.find_leaves(&[leaf_hash(b"x 1")]).unwrap(), vec![Some(1)]);
+    let (version, index): (i32, String) = {
+        let r = admin
+            .query_one(
+                "SELECT (SELECT version FROM hallmark_schema), \
+                 pg_get_indexdef('hallmark_entries_by_leaf'::regclass)",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(index.ends_with("(leaf_hash)"), "{index}");
+    drop(s);
+
     admin
         .execute("UPDATE hallmark_schema SET version = version + 1", &[])
         .unwrap();
@@ -302,4 +326,44 @@ fn the_pool_survives_a_database_restart() {
         root_at(16, &hallmark_log::store::TreeReader(&*s)).unwrap(),
         f.root()
     );
+}
+
+/// TLS to the database: `sslmode=require` verifies the server against the system's roots and the
+/// configured CA file; a server whose certificate chains to neither is refused.
+#[test]
+fn tls_to_the_database() {
+    let c = PgCluster::start_tls().unwrap_or_else(|e| panic!("{e}"));
+    let url = c
+        .fresh_database("tls")
+        .unwrap()
+        .replace("sslmode=disable", "sslmode=require");
+    let options = hallmark_log::PgOptions {
+        url: url.clone(),
+        log: "rekor".into(),
+        pool_size: 2,
+        ca_file: Some(c.tls_ca()),
+    };
+    let s = PgStore::open_with(&options).unwrap();
+    append(&s, &mut Frontier::new(), &batch_of("over tls", 2)).unwrap();
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let encrypted: i64 = c
+        .client(db)
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND application_name = 'hallmark'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "no TLS connection from the store");
+    // Without the CA the server's certificate is not trusted: refused, not silently accepted.
+    let err = PgStore::open(&url, "rekor", 1).unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err}");
+    assert!(
+        format!("{err:?}").contains("UnknownIssuer"),
+        "not refused for its certificate: {err:?}"
+    );
+    // The Debug form never shows the URL.
+    assert!(!format!("{options:?} {s:?}").contains("postgres@"));
 }
