@@ -212,7 +212,7 @@ done
 for clients in $V1_CLIENTS; do
   op="Rekor v1 entries/s, $clients clients"
   raw=$("$HALLMARK_BIN" bench hsm --key "pkcs11:token=hallmark;object=bench-key" --seconds 3 |
-    awk '/^raw C_Sign/ { print $4; exit }')
+    awk '/^raw C_Sign/ { print $(NF - 1); exit }')
   log "$op: Hallmark (raw C_Sign just before: ${raw:-unknown}/s)"
   read -r hr hp < <(measure "$op, Hallmark" "$STATE/log-v1-$clients.txt" "$HALLMARK_BIN" bench log-api --api 1 \
     --url "$HM" --clients "$clients" --entries "$ENTRIES")
