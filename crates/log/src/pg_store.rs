@@ -42,8 +42,9 @@
 //!
 //! # Connections
 //!
-//! A small pool ([`PgOptions::pool_size`] connections at most, opened on demand) serves every
-//! thread; each connection caches its prepared statements. A connection that fails at the
+//! Appends and their duplicate lookups have two connections of their own, so that readers never
+//! hold up the sequencer. A small pool ([`PgOptions::pool_size`] connections at most, opened on
+//! demand) serves every other call; each connection caches its prepared statements. A connection that fails at the
 //! connection level (closed, reset, server shutting down) is dropped, and every idle connection
 //! opened before it is discarded too (after a server restart they are all dead), so the next call
 //! connects afresh. A read that meets such a failure is retried once on a new connection; an
@@ -201,6 +202,9 @@ impl std::fmt::Debug for PgOptions {
 /// A [`LogStore`] in a PostgreSQL database; see the module documentation.
 pub struct PgStore {
     pool: Arc<Pool>,
+    /// The sequencer's own connections (appends and their duplicate lookups), so that a crowd of
+    /// readers waiting for the read pool never holds up a batch.
+    writer: Arc<Pool>,
     log_id: i32,
     log: String,
     /// The epoch this store writes under, or 0 when it was not told one.
@@ -358,7 +362,23 @@ struct Pool {
     returned: Condvar,
 }
 
+/// Connections of a store's writer pool: the sequencer's lookup and its committer's append.
+const WRITER_CONNECTIONS: usize = 2;
+
 impl Pool {
+    fn new(config: postgres::Config, tls: Option<MakeRustlsConnect>, max: usize) -> Self {
+        Self {
+            config,
+            tls,
+            max: max.max(1),
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+                generation: 0,
+            }),
+            returned: Condvar::new(),
+        }
+    }
     fn lock(&self) -> MutexGuard<'_, PoolState> {
         // The state is a list and two counters, each updated in one step; a panic elsewhere
         // leaves nothing half-changed.
@@ -549,21 +569,13 @@ impl PgStore {
             postgres::config::SslMode::Disable => None,
             _ => Some(tls_connector(options)?),
         };
-        let pool = Arc::new(Pool {
-            config,
-            tls,
-            max: options.pool_size.max(1),
-            state: Mutex::new(PoolState {
-                idle: Vec::new(),
-                open: 0,
-                generation: 0,
-            }),
-            returned: Condvar::new(),
-        });
+        let pool = Arc::new(Pool::new(config.clone(), tls.clone(), options.pool_size));
+        let writer = Arc::new(Pool::new(config, tls, WRITER_CONNECTIONS));
         let log = options.log.clone();
         let log_id = pool.read(op, |conn| migrate_and_register(&mut conn.client, &log))?;
         let store = Self {
             pool,
+            writer,
             log_id,
             log,
             epoch: AtomicU64::new(0),
@@ -757,7 +769,7 @@ impl LogStore for PgStore {
         }
         let checkpoint = batch.checkpoint.as_bytes();
         let committing = std::cell::Cell::new(false);
-        self.pool.run(
+        self.writer.run(
             "append batch",
             |conn| {
                 committing.set(false);
@@ -850,7 +862,7 @@ impl LogStore for PgStore {
         }
         let log_id = self.log_id;
         let hashes: Vec<&[u8]> = leaf_hashes.iter().map(|h| h.0.as_slice()).collect();
-        self.pool.read("look up leaf hashes", |conn| {
+        self.writer.read("look up leaf hashes", |conn| {
             let mut out = vec![None; hashes.len()];
             for row in conn.client.query(SQL_FIND_LEAVES, &[&log_id, &hashes])? {
                 let ord: i64 = row.get(0);
