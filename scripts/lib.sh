@@ -42,6 +42,33 @@ ensure_postgres() {
   }
 }
 
+# private_postgres DIR DB: starts a private PostgreSQL cluster in DIR (created; its own data
+# directory and a free port on 127.0.0.1, fsync and synchronous_commit on, as `nobody` when run as
+# root) with an empty database DB, and prints its URL. stop_private_postgres DIR stops it. For the
+# benchmarks under tests/bench; the Rust tests start theirs with hallmark_log::testing::PgCluster.
+private_postgres() {
+  local dir=$1 db=$2 bin port
+  bin=$(dirname "$(readlink -f "$(command -v initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -1)")")
+  mkdir -p "$dir" || return 1
+  chmod 755 "$(dirname "$dir")" "$dir"
+  echo "$bin" >"$dir/bin"
+  [ "$(id -u)" -ne 0 ] || chown nobody: "$dir"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  _pg_as "$dir" "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null || return 1
+  _pg_as "$dir" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $port -h 127.0.0.1 -k $dir -c fsync=on -c synchronous_commit=on -c max_wal_size=4GB" start >/dev/null || return 1
+  _pg_as "$dir" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE $db" postgres || return 1
+  echo "postgresql://postgres@127.0.0.1:$port/$db?sslmode=disable"
+}
+stop_private_postgres() {
+  [ -s "$1/bin" ] || return 0
+  _pg_as "$1" "$(cat "$1/bin")/pg_ctl" -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+_pg_as() {
+  shift
+  if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+}
+
 ensure_rust() {
   command -v cargo >/dev/null || {
     echo "cargo not found: install the Rust toolchain (rustup) first" >&2

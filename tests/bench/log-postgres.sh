@@ -27,26 +27,16 @@ if [ -z "${HALLMARK_BIN:-}" ]; then
   HALLMARK_BIN="$CARGO_TARGET_DIR/release/hallmark"
 fi
 
-PGBIN=$(dirname "$(readlink -f "$(command -v initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -1)")")
 STATE=$(mktemp -d /tmp/hallmark-pg-bench.XXXX)
-AS=()
-if [ "$(id -u)" -eq 0 ]; then
-  chown nobody: "$STATE"
-  AS=(runuser -u nobody --)
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
-  "${AS[@]}" "$PGBIN/pg_ctl" -D "$STATE/data" -m fast -w stop >/dev/null 2>&1 || true
+  stop_private_postgres "$STATE/pg"
   if [ "${KEEP:-}" = 1 ]; then log "cluster kept in $STATE"; else rm -rf "$STATE"; fi
 }
 trap cleanup EXIT
 
-log "private PostgreSQL cluster on 127.0.0.1:$PORT ($PGBIN)"
-"${AS[@]}" "$PGBIN/initdb" -D "$STATE/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$STATE/data" -l "$STATE/server.log" -w \
-  -o "-p $PORT -h 127.0.0.1 -k $STATE -c fsync=on -c synchronous_commit=on -c max_wal_size=4GB" start >/dev/null
-"${AS[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc 'CREATE DATABASE hallmark_bench' postgres
-export HALLMARK_BENCH_PG_URL="postgresql://postgres@127.0.0.1:$PORT/hallmark_bench?sslmode=disable"
+log "private PostgreSQL cluster in $STATE/pg"
+URL=$(private_postgres "$STATE/pg" hallmark_bench)
+export HALLMARK_BENCH_PG_URL="$URL"
 
 log "redb"
 nice "$HALLMARK_BIN" bench log --store redb --entries "$ENTRIES" --clients "$CLIENTS" --entry-bytes "$ENTRY_BYTES"

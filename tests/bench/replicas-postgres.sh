@@ -27,33 +27,21 @@ if [ -z "${HALLMARK_BIN:-}" ]; then
   HALLMARK_BIN="$CARGO_TARGET_DIR/release/hallmark"
 fi
 
-PGBIN=$(dirname "$(readlink -f "$(command -v initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -1)")")
 STATE=$(mktemp -d /tmp/hallmark-replicas.XXXX)
 chmod 755 "$STATE"
-AS=()
-if [ "$(id -u)" -eq 0 ]; then
-  mkdir -p "$STATE/pg"
-  chown nobody: "$STATE/pg"
-  AS=(runuser -u nobody --)
-fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-PORT=$(free_port)
 PIDS=()
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  "${AS[@]}" "$PGBIN/pg_ctl" -D "$STATE/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  stop_private_postgres "$STATE/pg"
   if [ "${KEEP:-}" = 1 ]; then log "state kept in $STATE"; else rm -rf "$STATE"; fi
 }
 trap cleanup EXIT
 
-log "private PostgreSQL cluster on 127.0.0.1:$PORT"
-"${AS[@]}" "$PGBIN/initdb" -D "$STATE/pg/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/server.log" -w \
-  -o "-p $PORT -h 127.0.0.1 -k $STATE/pg -c max_wal_size=4GB" start >/dev/null
-"${AS[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -qc 'CREATE DATABASE hallmark' postgres
-(umask 077 && echo "postgresql://postgres@127.0.0.1:$PORT/hallmark?sslmode=disable" >"$STATE/pg-url")
+log "private PostgreSQL cluster in $STATE/pg"
+(umask 077 && private_postgres "$STATE/pg" hallmark >"$STATE/pg-url")
 
 # One token and CA for both replicas (they share the keys, as replicas on a network HSM do).
 # shellcheck source=/dev/null
