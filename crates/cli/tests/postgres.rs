@@ -77,16 +77,15 @@ fn leader(replicas: &RwLock<Vec<Replica>>) -> usize {
                     .is_some_and(|a| a.contains("(sequencer)"))
             })
             .collect();
-        assert!(
-            leaders.len() <= 1,
-            "two replicas say they sequence: {answers:?}"
-        );
-        if let Some(&i) = leaders.first() {
+        // Two can say so for up to one lease check (500 ms) after the database restarted: the
+        // old holder has not noticed its dead lease connection yet (it cannot commit: its epoch
+        // is stale). It must settle to one.
+        if let [i] = leaders[..] {
             return i;
         }
         assert!(
             Instant::now() < deadline,
-            "no replica became the sequencer within 30 s: {answers:?}"
+            "not exactly one sequencer within 30 s: {answers:?}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
