@@ -38,13 +38,6 @@ use crate::AppState;
 /// The header that marks a write forwarded by a standby replica.
 const FORWARDED: &str = "x-hallmark-forwarded";
 
-/// The write routes a standby forwards to the sequencer.
-const WRITE_PATHS: [&str; 3] = [
-    "/api/v1/log/entries",
-    "/api/v2/log/entries",
-    "/api/v2/signingCert",
-];
-
 /// Response headers a forwarded answer keeps.
 const KEPT_HEADERS: [&str; 5] = [
     "content-type",
@@ -222,9 +215,9 @@ impl Leadership {
     }
 }
 
-/// Middleware: on a standby, sends writes to the sequencer and its answer back (see the module
-/// documentation); everything else, and every request on the sequencer or a single replica, goes
-/// on unchanged.
+/// Middleware on the write routes (`crate::router` layers it on each): on a standby, sends the
+/// write to the sequencer and its answer back (see the module documentation); on the sequencer or
+/// a single replica, the request goes on unchanged.
 pub(crate) async fn forward_writes(
     State(state): State<Arc<AppState>>,
     req: Request,
@@ -233,7 +226,8 @@ pub(crate) async fn forward_writes(
     let Some(l) = &state.leadership else {
         return next.run(req).await;
     };
-    if req.method() != Method::POST || !WRITE_PATHS.contains(&req.uri().path()) || l.is_leader() {
+    // Only POSTs are writes (a route's GET is a read, whatever layer it shares).
+    if req.method() != Method::POST || l.is_leader() {
         return next.run(req).await;
     }
     let unavailable = |why: &str| {

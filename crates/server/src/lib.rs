@@ -62,8 +62,13 @@ pub use trust::{merge_previous, trust_root};
 
 /// Builds the router over a ready state.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Writes: on a standby replica (PostgreSQL storage), forwarded to the sequencer.
+    let write = || axum::middleware::from_fn_with_state(state.clone(), leadership::forward_writes);
     let mut app = Router::new()
-        .route("/api/v2/signingCert", post(ca_api::signing_cert))
+        .route(
+            "/api/v2/signingCert",
+            post(ca_api::signing_cert).layer(write()),
+        )
         .route("/api/v2/trustBundle", get(ca_api::trust_bundle))
         .route("/api/v2/configuration", get(ca_api::configuration))
         .route("/ct/v1/get-sth", get(ct::get_sth))
@@ -73,7 +78,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ct/v1/get-roots", get(ct::get_roots))
         .route(
             "/api/v1/log/entries",
-            post(rekor::create_entry).get(rekor::entry_by_index),
+            post(rekor::create_entry)
+                .layer(write())
+                .get(rekor::entry_by_index),
         )
         .route("/api/v1/log/entries/retrieve", post(rekor::retrieve))
         .route("/api/v1/log/entries/{uuid}", get(rekor::entry_by_uuid))
@@ -81,7 +88,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/log/publicKey", get(rekor::public_key))
         .route("/api/v1/log/proof", get(rekor::proof))
         .route("/api/v1/index/retrieve", post(rekor::index_retrieve))
-        .route("/api/v2/log/entries", post(rekor_v2::create_entry))
+        .route(
+            "/api/v2/log/entries",
+            post(rekor_v2::create_entry).layer(write()),
+        )
         .route("/checkpoint", get(rekor_v2::checkpoint))
         .route("/tile/{*path}", get(rekor_v2::tile))
         .route("/api/v1/timestamp", post(tsa::timestamp))
@@ -93,10 +103,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         app = dev::mount(app, dev);
     }
     app.fallback(ca_api::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            leadership::forward_writes,
-        ))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             ca_api::panic_response,
