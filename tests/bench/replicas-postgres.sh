@@ -3,8 +3,8 @@
 # a private cluster started here (its own data directory and port on 127.0.0.1, as `nobody` when
 # run as root), one SoftHSM token and CA, two `hallmark serve` replicas on them. The first run
 # sends every entry to the sequencer; the second splits the same number of clients over the
-# sequencer and the standby, which forwards its writes to the sequencer. Every answer's SET and
-# inclusion proof is checked by the load generator (`hallmark bench log-api`).
+# sequencer and the standby, which verifies its entries and hands them to the sequencer. Every
+# answer's SET and inclusion proof is checked by the load generator (`hallmark bench log-api`).
 #
 #   tests/bench/replicas-postgres.sh     # run by hand, on a quiet machine; quoted in notes
 #

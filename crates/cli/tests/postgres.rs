@@ -1,6 +1,6 @@
 //! Several `hallmark serve` replicas on one PostgreSQL database (a private cluster started by
-//! the test): one sequences, the others stand by, serving reads and forwarding writes to it; the
-//! writers and the certificate requests go to every replica; the sequencer is SIGKILLed again
+//! the test): one sequences, the others stand by, serving reads, verifying writes and handing
+//! the verified entries to it; the writers and the certificate requests go to every replica; the sequencer is SIGKILLed again
 //! and again, and
 //! the database restarted once, under load from concurrent clients. Afterwards every acknowledged
 //! entry is in the log exactly once at its index, the root matches a recomputation from the
@@ -122,18 +122,34 @@ fn post(
     req.send(body)
 }
 
-/// POSTs an empty JSON body marked as already forwarded; the status and body.
-fn post_marked(url: &str) -> (u16, String) {
-    let mut r = ureq::post(url)
+/// POSTs `body` to the sequencer's internal append route as a standby would, with `mac` (hex) if
+/// given; the status.
+fn post_handed(url: &str, body: &[u8], mac: Option<&str>) -> u16 {
+    let mut req = ureq::post(format!("{url}/internal/v1/append/rekor"))
         .config()
         .http_status_as_error(false)
         .build()
-        .header("content-type", "application/json")
-        .header("x-hallmark-forwarded", "1")
-        .send(&b"{}"[..])
-        .unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+        .header("content-type", "application/json");
+    if let Some(m) = mac {
+        req = req.header("x-hallmark-replica-mac", m);
+    }
+    req.send(body).unwrap().status().as_u16()
 }
+
+/// A counter's value in a replica's `/metrics` (0 when it has not been counted yet).
+fn counter(url: &str, series: &str) -> u64 {
+    let text = ureq::get(format!("{url}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+const HANDED_OVER: &str = "hallmark_replica_entries_total{role=\"handed_over\"}";
 
 fn hash_of(hex_str: &str) -> Hash {
     let v = hex::decode(hex_str).unwrap();
@@ -378,10 +394,45 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         .unwrap();
     assert_eq!(info["treeSize"].as_u64(), Some(size));
     assert_eq!(hash_of(info["rootHash"].as_str().unwrap()), f.root());
-    // A write already forwarded once is never forwarded again (no loops between replicas).
+    // Standbys verified what they took (the CPU-heavy part scales out) and handed the sequencer
+    // only the verified entry: a bad entry sent to a standby is refused there, nothing handed.
     let standby = replicas.read().unwrap()[(i + 1) % REPLICAS].url.clone();
-    let (status, _) = post_marked(&format!("{standby}/api/v1/log/entries"));
-    assert_eq!(status, 503, "a standby forwarded a forwarded write");
+    let handed = counter(&standby, HANDED_OVER);
+    assert!(handed > 0, "the standby {standby} handed nothing over");
+    let forged = hallmark_sigstore::body::Body::hashedrekord(
+        &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+        p256::ecdsa::SigningKey::from_slice(&[9; 32])
+            .unwrap()
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+        hallmark_sigstore::HashAlgorithm::Sha256,
+        &[7; 32],
+    )
+    .to_json()
+    .unwrap();
+    let r = post(&format!("{standby}/api/v1/log/entries"), &forged, None).unwrap();
+    assert_eq!(r.status().as_u16(), 400, "a standby took a forged entry");
+    assert_eq!(counter(&standby, HANDED_OVER), handed);
+    // Only a replica can hand the sequencer an entry: without the replicas' MAC, or with a wrong
+    // one, it is refused and the log does not grow.
+    let unverified = serde_json::to_vec(&serde_json::json!({
+        "data": base64::engine::general_purpose::STANDARD.encode(b"never verified"),
+        "index_keys": ["email:attacker@example.com"],
+    }))
+    .unwrap();
+    assert_eq!(post_handed(&url_l, &unverified, None), 401);
+    assert_eq!(
+        post_handed(&url_l, &unverified, Some(&"ab".repeat(32))),
+        403
+    );
+    assert_eq!(post_handed(&url_l, &unverified, Some("not hex")), 401);
+    assert_eq!(
+        store.state().unwrap().size,
+        size,
+        "a handed entry without MAC was stored"
+    );
     // The standbys serve the same log from the database, refreshed within a second.
     std::thread::sleep(Duration::from_millis(1500));
     for r in replicas.read().unwrap().iter() {

@@ -383,6 +383,18 @@ impl<S: LogStore> Sequencer<S> {
         Ok(())
     }
 
+    /// Takes `tree` as the committed state readers see, if it is larger than the one they see
+    /// now: for a replica that is not the log's sequencer and has learnt from the sequencer of a
+    /// tree committed to the shared store (its own appends are fenced off, and the next
+    /// [`Sequencer::reload`] reads the store anyway). The tree must be one the store holds.
+    pub fn observe(&self, tree: Arc<Committed>) {
+        if let Ok(mut g) = self.shared.latest.write()
+            && g.size < tree.size
+        {
+            *g = tree;
+        }
+    }
+
     /// The latest committed tree.
     pub fn latest(&self) -> Arc<Committed> {
         self.shared.latest()

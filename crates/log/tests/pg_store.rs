@@ -221,11 +221,13 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         .get(0);
     assert_eq!(logs, 2);
 
-    // A database left at version 1 (the leaf index led by log_id) is brought to the current one.
+    // A database left at version 1 (the leaf index led by log_id, no replicas' key) is brought
+    // to the current one.
     admin
         .batch_execute(
             "DROP INDEX hallmark_entries_by_leaf; \
              CREATE INDEX hallmark_entries_by_leaf ON hallmark_entries (log_id, leaf_hash); \
+             DROP TABLE hallmark_replica_key; \
              UPDATE hallmark_schema SET version = 1",
         )
         .unwrap();
@@ -243,6 +245,7 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
     };
     assert_eq!(version, SCHEMA_VERSION);
     assert!(index.ends_with("(leaf_hash)"), "{index}");
+    assert_eq!(s.replica_key(&[3; 32]).unwrap(), [3; 32]);
     drop(s);
 
     admin
@@ -255,6 +258,22 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
         "{err}"
     );
     assert!(err.to_string().contains("upgrade Hallmark"), "{err}");
+}
+
+/// Every replica on one database gets the same key, whoever stored it first, and a later
+/// replica's fresh key never replaces it.
+#[test]
+fn replicas_share_one_key() {
+    let c = cluster();
+    let url = c.fresh_database("replica_key").unwrap();
+    let a = PgStore::open(&url, "rekor", 1).unwrap();
+    let b = PgStore::open(&url, "ct", 1).unwrap();
+    let first = a.replica_key(&[7; 32]).unwrap();
+    assert_eq!(first, [7; 32]);
+    assert_eq!(b.replica_key(&[9; 32]).unwrap(), [7; 32]);
+    assert_eq!(a.replica_key(&[1; 32]).unwrap(), [7; 32]);
+    let other = PgStore::open(&c.fresh_database("replica_key_2").unwrap(), "rekor", 1).unwrap();
+    assert_eq!(other.replica_key(&[9; 32]).unwrap(), [9; 32]);
 }
 
 /// Tables that disagree with the recorded size (a hand-edited or half-restored database) are

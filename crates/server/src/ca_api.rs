@@ -12,9 +12,12 @@ use hallmark_sigstore::fulcio::{
     CertificateChain, KeyProof, SigningCertRequest, SigningCertResponse, TrustBundle,
 };
 
+use hallmark_log::store::NewEntry;
+
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{LimitedBody, RequestLimit};
+use crate::leadership::WriteLog;
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers
@@ -89,7 +92,7 @@ async fn issue(
         .merkle_tree_leaf(timestamp_ms)
         .encode()
         .map_err(|e| ApiError::internal("encoding the CT leaf", &e))?;
-    state.ct.append(leaf).await?;
+    crate::leadership::append(state, WriteLog::Ct, NewEntry::new(leaf)).await?;
     let st = state.clone();
     let pem = tokio::task::spawn_blocking(move || st.ca.finish(prepared, timestamp_ms, &st.ct))
         .await

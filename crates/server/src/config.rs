@@ -69,7 +69,7 @@
 //!
 //! With `storage.backend: postgres`, the three logs live in one PostgreSQL database and any number
 //! of replicas may run on it: exactly one (the holder of the logs' sequencer leases) writes; the
-//! others serve reads from the database and forward writes to it, and one of them takes over
+//! others serve reads, verify writes and hand the verified entries to it, and one of them takes over
 //! within about a second when it dies (`HALLMARK_PG_ADVERTISE_URL` sets `advertise_url`).
 //!
 //! The development issuer mints tokens for anyone. It exists only in builds with the `dev-oidc`
@@ -213,7 +213,7 @@ pub struct PostgresSettings {
     pub pool_size: usize,
     /// Extra PEM CA certificates for TLS to the database.
     pub ca_file: Option<PathBuf>,
-    /// Where the other replicas reach this one (the sequencer's address they forward writes to);
+    /// Where the other replicas reach this one (the sequencer's address they hand entries to);
     /// `None`: `http://<bound address>`, settled by [`Settings::resolve_advertise_url`].
     pub advertise_url: Option<String>,
 }

@@ -23,8 +23,8 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hallmark_log::store::{LogStore, NewEntry};
-use hallmark_log::{Appended, Committed};
+use hallmark_log::Committed;
+use hallmark_log::store::LogStore;
 use hallmark_sigstore::ct;
 use hallmark_tlog::Hash;
 use p256::ecdsa::DerSignature;
@@ -91,14 +91,6 @@ impl CtLog {
 
     pub(crate) fn latest(&self) -> Arc<Committed> {
         self.seq.latest()
-    }
-
-    /// Appends a `MerkleTreeLeaf` and returns once it is durable.
-    pub(crate) async fn append(&self, leaf: Vec<u8>) -> Result<Appended, ApiError> {
-        self.seq
-            .append(NewEntry::new(leaf))
-            .await
-            .map_err(|e| ApiError::from(e.as_ref()))
     }
 
     /// The STH signed for `size`, if that is the latest one signed.

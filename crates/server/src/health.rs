@@ -16,13 +16,15 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 }
 
 /// Readiness: 200 only when the HSM answers within two seconds and, with several replicas on
-/// PostgreSQL, this replica is the logs' sequencer or knows which replica is (it forwards writes
-/// there). The answer names the role.
+/// PostgreSQL, this replica is the logs' sequencer or knows which replica is (it hands its verified
+/// entries there). The answer names the role.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let role = match &state.leadership {
         None => "",
         Some(l) if l.is_leader() => " (sequencer)",
-        Some(l) if l.leader_url().is_some() => " (standby, forwarding writes)",
+        Some(l) if l.leader_url().is_some() => {
+            " (standby, handing verified entries to the sequencer)"
+        }
         Some(_) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -12,11 +12,20 @@
 //! [`CHECK_EVERY`]; if one is lost (the database restarted, the network failed), it fences the
 //! stores again and goes back to standing by.
 //!
-//! A standby serves reads from the database (refreshing its view of each log every
-//! [`CHECK_EVERY`]) and forwards writes ([`forward_writes`]: new log entries, certificate
-//! requests) to the holder's URL, so a load balancer may send anything to any ready replica. A
-//! forwarded request is marked, and a replica that is not the sequencer refuses a marked request
-//! (503) rather than forward it again.
+//! Every replica, standby or not, does the CPU-heavy part of every write itself, so that part
+//! scales with replicas: it parses and verifies new log entries (every signer checked against the
+//! CA), and for certificate requests verifies the token and the proof of possession, builds the
+//! certificate and signs it (the HSM keys are the same on every replica). Only the append itself
+//! needs the sequencer: a standby hands the verified entry ([`append`]) to the lease holder's
+//! advertised URL (`POST /internal/v1/append/{log}`, [`internal_append`]), which appends it
+//! without verifying it again and answers with the index, SET and checkpoint. Both the entry and
+//! the answer carry an HMAC-SHA256 under a key every replica reads from the database
+//! ([`PgStore::replica_key`]): only a replica can hand the sequencer an entry, and a standby
+//! takes no answer that did not come from one. The key adds no party to trust (whoever reads it
+//! could write the log's tables directly). A replay of a handed entry is answered as a
+//! duplicate. A standby serves reads from the database, refreshing its view of each log every
+//! [`CHECK_EVERY`] and at once from each answer the sequencer gives it, so a load balancer may
+//! send anything to any ready replica.
 //!
 //! Safety does not depend on this thread being quick: the epoch is checked under the log row's
 //! lock in every append transaction, and the first index of every batch must be the stored size,
@@ -26,26 +35,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use anyhow::Context as _;
+use aws_lc_rs::hmac;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hallmark_log::{LogError, PgStore, SequencerLease};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hallmark_log::store::NewEntry;
+use hallmark_log::{Appended, Committed, LogError, PgStore, SequencerLease};
+use hallmark_tlog::Hash;
+use serde::{Deserialize, Serialize};
 
 use crate::AppState;
+use crate::error::ApiError;
+use crate::store::LogSequencer;
 
-/// The header that marks a write forwarded by a standby replica.
-const FORWARDED: &str = "x-hallmark-forwarded";
+/// The route a standby hands verified entries to the sequencer on (`/{log}` follows).
+pub(crate) const INTERNAL_APPEND: &str = "/internal/v1/append";
 
-/// Response headers a forwarded answer keeps.
-const KEPT_HEADERS: [&str; 5] = [
-    "content-type",
-    "location",
-    "etag",
-    "x-log-index",
-    "retry-after",
-];
+/// The header with the hex HMAC-SHA256, under the replicas' key, of a handed entry or its answer.
+const MAC_HEADER: &str = "x-hallmark-replica-mac";
+
+/// What a handed entry's MAC covers first, and what its answer's does: neither verifies as the
+/// other.
+const TO_SEQUENCER: &str = "hallmark entry for the sequencer";
+const FROM_SEQUENCER: &str = "hallmark answer of the sequencer";
 
 /// How often a standby tries to take the leases, and the leader checks it still holds them.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(500);
@@ -69,6 +85,8 @@ pub(crate) struct Leadership {
     /// The sequencer's URL, as its lease records it, while this replica stands by.
     leader_url: std::sync::RwLock<Option<String>>,
     client: reqwest::Client,
+    /// The replicas' shared key ([`PgStore::replica_key`]): authenticates handed entries.
+    key: hmac::Key,
 }
 
 impl std::fmt::Debug for Leadership {
@@ -91,6 +109,14 @@ impl Leadership {
         for log in &logs {
             fence(&log.store);
         }
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let key = logs
+            .first()
+            .context("no log to lead")?
+            .store
+            .replica_key(&fresh)
+            .context("reading the replicas' key from the database")?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
@@ -101,6 +127,7 @@ impl Leadership {
             leader: AtomicBool::new(false),
             leader_url: std::sync::RwLock::new(None),
             client,
+            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
         });
         let run = me.clone();
         std::thread::Builder::new()
@@ -215,80 +242,278 @@ impl Leadership {
     }
 }
 
-/// Middleware on the write routes (`crate::router` layers it on each): on a standby, sends the
-/// write to the sequencer and its answer back (see the module documentation); on the sequencer or
-/// a single replica, the request goes on unchanged.
-pub(crate) async fn forward_writes(
+/// The logs a standby hands entries to the sequencer for, by their name in the internal route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteLog {
+    /// The Rekor v1 log.
+    Rekor,
+    /// The CT log (precertificates of issued certificates).
+    Ct,
+    /// The Rekor v2 log; it pushes back (503) when its queue is full.
+    RekorV2,
+}
+
+impl WriteLog {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rekor => "rekor",
+            Self::Ct => "ct",
+            Self::RekorV2 => "rekor-v2",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [Self::Rekor, Self::Ct, Self::RekorV2]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+
+    fn sequencer(self, state: &AppState) -> Result<&LogSequencer, ApiError> {
+        match self {
+            Self::Rekor => Ok(&state.rekor.seq),
+            Self::Ct => Ok(&state.ct.seq),
+            Self::RekorV2 => state
+                .rekor_v2
+                .as_ref()
+                .map(|v2| &v2.seq)
+                .ok_or_else(|| ApiError::not_found("this server runs no Rekor v2 log")),
+        }
+    }
+}
+
+/// Appends an entry this replica has verified (every signer checked) and waits until it is
+/// durable: with the local sequencer, or — on a standby — by handing it to the sequencer replica
+/// ([`internal_append`]), which appends it without verifying it again. The answer is the
+/// sequencer's: the same index, SET and checkpoint on every replica.
+pub(crate) async fn append(
+    state: &AppState,
+    log: WriteLog,
+    entry: NewEntry,
+) -> Result<Appended, ApiError> {
+    let seq = log.sequencer(state)?;
+    match &state.leadership {
+        Some(l) if !l.is_leader() => {
+            let appended = l.hand_over(log, entry).await?;
+            // Reads on this replica (the new entry's inclusion proof) see the tree at once.
+            seq.observe(appended.tree.clone());
+            Ok(appended)
+        }
+        _ => append_here(seq, log, entry).await,
+    }
+}
+
+async fn append_here(
+    seq: &LogSequencer,
+    log: WriteLog,
+    entry: NewEntry,
+) -> Result<Appended, ApiError> {
+    let appended = if log == WriteLog::RekorV2 {
+        seq.try_append(entry).await
+    } else {
+        seq.append(entry).await
+    };
+    appended.map_err(|e| ApiError::from(e.as_ref()))
+}
+
+/// An entry a standby hands to the sequencer.
+#[derive(Serialize, Deserialize)]
+struct HandedEntry {
+    /// The leaf data, base64.
+    data: String,
+    index_keys: Vec<String>,
+}
+
+/// The sequencer's answer: [`Appended`] on the wire.
+#[derive(Serialize, Deserialize)]
+struct HandedBack {
+    index: u64,
+    /// Hex.
+    leaf_hash: String,
+    integrated_ms: u64,
+    duplicate: bool,
+    /// Base64.
+    entry_signature: Option<String>,
+    size: u64,
+    /// Hex.
+    root: String,
+    checkpoint: String,
+}
+
+impl HandedBack {
+    fn new(a: &Appended) -> Self {
+        Self {
+            index: a.index,
+            leaf_hash: hex::encode(a.leaf_hash.0),
+            integrated_ms: a.integrated_ms,
+            duplicate: a.duplicate,
+            entry_signature: a.entry_signature.as_ref().map(|s| STANDARD.encode(s)),
+            size: a.tree.size,
+            root: hex::encode(a.tree.root.0),
+            checkpoint: a.tree.checkpoint.to_string(),
+        }
+    }
+
+    fn appended(self) -> Option<Appended> {
+        let hash = |h: &str| -> Option<Hash> { Some(Hash(hex::decode(h).ok()?.try_into().ok()?)) };
+        Some(Appended {
+            index: self.index,
+            leaf_hash: hash(&self.leaf_hash)?,
+            integrated_ms: self.integrated_ms,
+            duplicate: self.duplicate,
+            entry_signature: match self.entry_signature {
+                Some(s) => Some(STANDARD.decode(s).ok()?),
+                None => None,
+            },
+            tree: Arc::new(Committed {
+                size: self.size,
+                root: hash(&self.root)?,
+                checkpoint: self.checkpoint.into(),
+            }),
+        })
+    }
+}
+
+/// What the MAC of a handed entry covers: its direction, the log, the body.
+fn mac(key: &hmac::Key, direction: &str, log: WriteLog, body: &[u8]) -> hmac::Tag {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(direction.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(log.name().as_bytes());
+    ctx.update(b"\n");
+    ctx.update(body);
+    ctx.sign()
+}
+
+fn mac_matches(key: &hmac::Key, direction: &str, log: WriteLog, body: &[u8], sent: &[u8]) -> bool {
+    let ours = mac(key, direction, log, body);
+    aws_lc_rs::constant_time::verify_slices_are_equal(ours.as_ref(), sent).is_ok()
+}
+
+fn sent_mac(headers: &HeaderMap) -> Option<Vec<u8>> {
+    hex::decode(headers.get(MAC_HEADER)?.as_bytes()).ok()
+}
+
+impl Leadership {
+    /// Hands a verified entry to the sequencer replica and checks its answer.
+    async fn hand_over(&self, log: WriteLog, entry: NewEntry) -> Result<Appended, ApiError> {
+        let unavailable = |why: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why);
+        let Some(leader) = self.leader_url() else {
+            return Err(unavailable(
+                "no replica is the logs' sequencer at the moment; retry",
+            ));
+        };
+        let leaf = hallmark_tlog::leaf_hash(&entry.data);
+        let body = serde_json::to_vec(&HandedEntry {
+            data: STANDARD.encode(&entry.data),
+            index_keys: entry.index_keys,
+        })
+        .map_err(|e| ApiError::internal("encoding a handed entry", &e))?;
+        let tag = mac(&self.key, TO_SEQUENCER, log, &body);
+        let answer = self
+            .client
+            .post(format!("{leader}{INTERNAL_APPEND}/{}", log.name()))
+            .header(MAC_HEADER, hex::encode(tag.as_ref()))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, %leader, "handing an entry to the sequencer failed");
+                return Err(unavailable("the logs' sequencer did not answer; retry"));
+            }
+        };
+        let status = answer.status();
+        let mac = sent_mac(answer.headers());
+        let Ok(bytes) = answer.bytes().await else {
+            return Err(unavailable("the logs' sequencer did not answer; retry"));
+        };
+        if !status.is_success() {
+            // The sequencer's own refusal (entry too large, queue full, storage down): passed on.
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("the logs' sequencer answered {status}"));
+            return Err(ApiError::new(status, message));
+        }
+        let appended = mac
+            .filter(|m| mac_matches(&self.key, FROM_SEQUENCER, log, &bytes, m))
+            .and_then(|_| serde_json::from_slice::<HandedBack>(&bytes).ok())
+            .and_then(HandedBack::appended)
+            .filter(|a| a.leaf_hash == leaf);
+        let Some(appended) = appended else {
+            tracing::error!(%leader, log = log.name(), "the sequencer's answer failed its MAC or is malformed");
+            return Err(unavailable(
+                "the logs' sequencer gave an answer that does not check out; retry",
+            ));
+        };
+        metrics::counter!("hallmark_replica_entries_total", "role" => "handed_over").increment(1);
+        Ok(appended)
+    }
+}
+
+/// `POST /internal/v1/append/{log}`: on the sequencer, appends an entry a standby replica
+/// verified, if its MAC under the replicas' key ([`PgStore::replica_key`]) checks out; the answer
+/// carries a MAC too. Anyone else gets 403, and a standby 503 (it does not sequence).
+pub(crate) async fn internal_append(
     State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
+    Path(log): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let Some(l) = &state.leadership else {
-        return next.run(req).await;
+        return Err(ApiError::not_found("no such route"));
     };
-    // Only POSTs are writes (a route's GET is a read, whatever layer it shares).
-    if req.method() != Method::POST || l.is_leader() {
-        return next.run(req).await;
-    }
-    let unavailable = |why: &str| {
-        let mut r = crate::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why.to_owned())
-            .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        r
-    };
-    if req.headers().contains_key(FORWARDED) {
-        return unavailable("this replica is no longer the logs' sequencer; retry");
-    }
-    let Some(leader) = l.leader_url() else {
-        return unavailable("no replica is the logs' sequencer at the moment; retry");
-    };
-    let limit = state
-        .settings
-        .max_body_bytes
-        .max(state.settings.max_entry_bytes.saturating_mul(2))
-        .saturating_add(64 * 1024);
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return crate::error::ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large".to_owned(),
+    let log = WriteLog::from_name(&log).ok_or_else(|| ApiError::not_found("no such log"))?;
+    let sent = sent_mac(&headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "only a replica of this deployment may hand entries to the sequencer",
         )
-        .into_response();
-    };
-    let path = parts
-        .uri
-        .path_and_query()
-        .map_or(parts.uri.path(), |p| p.as_str());
-    let mut out = l
-        .client
-        .post(format!("{leader}{path}"))
-        .header(FORWARDED, "1")
-        .body(bytes);
-    for h in [header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT] {
-        if let Some(v) = parts.headers.get(&h) {
-            out = out.header(h, v);
-        }
+    })?;
+    if !mac_matches(&l.key, TO_SEQUENCER, log, &body, &sent) {
+        metrics::counter!("hallmark_replica_entries_total", "role" => "refused").increment(1);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the handed entry's MAC does not check out",
+        ));
     }
-    let answer = match out.send().await {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!(error = %e, %leader, "forwarding a write to the sequencer failed");
-            return unavailable("the logs' sequencer did not answer; retry");
-        }
-    };
-    let status = answer.status();
-    let headers = answer.headers().clone();
-    let Ok(body) = answer.bytes().await else {
-        return unavailable("the logs' sequencer did not answer; retry");
-    };
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    for name in KEPT_HEADERS {
-        if let Some(v) = headers.get(name) {
-            resp.headers_mut().insert(name, v.clone());
-        }
+    if !l.is_leader() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this replica is not the logs' sequencer; retry",
+        ));
     }
-    metrics::counter!("hallmark_forwarded_writes_total").increment(1);
-    resp
+    let handed: HandedEntry = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed handed entry: {e}")))?;
+    let data = STANDARD
+        .decode(handed.data)
+        .map_err(|e| ApiError::bad_request(format!("malformed handed entry: {e}")))?;
+    let seq = log.sequencer(&state)?;
+    let appended = append_here(
+        seq,
+        log,
+        NewEntry {
+            data,
+            index_keys: handed.index_keys,
+        },
+    )
+    .await?;
+    let json = serde_json::to_vec(&HandedBack::new(&appended))
+        .map_err(|e| ApiError::internal("encoding a handed entry's answer", &e))?;
+    let tag = mac(&l.key, FROM_SEQUENCER, log, &json);
+    metrics::counter!("hallmark_replica_entries_total", "role" => "sequenced").increment(1);
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                HeaderName::from_static(MAC_HEADER),
+                hex::encode(tag.as_ref()),
+            ),
+        ],
+        json,
+    )
+        .into_response())
 }

@@ -62,13 +62,8 @@ pub use trust::{merge_previous, trust_root};
 
 /// Builds the router over a ready state.
 pub fn router(state: Arc<AppState>) -> Router {
-    // Writes: on a standby replica (PostgreSQL storage), forwarded to the sequencer.
-    let write = || axum::middleware::from_fn_with_state(state.clone(), leadership::forward_writes);
     let mut app = Router::new()
-        .route(
-            "/api/v2/signingCert",
-            post(ca_api::signing_cert).layer(write()),
-        )
+        .route("/api/v2/signingCert", post(ca_api::signing_cert))
         .route("/api/v2/trustBundle", get(ca_api::trust_bundle))
         .route("/api/v2/configuration", get(ca_api::configuration))
         .route("/ct/v1/get-sth", get(ct::get_sth))
@@ -78,9 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ct/v1/get-roots", get(ct::get_roots))
         .route(
             "/api/v1/log/entries",
-            post(rekor::create_entry)
-                .layer(write())
-                .get(rekor::entry_by_index),
+            post(rekor::create_entry).get(rekor::entry_by_index),
         )
         .route("/api/v1/log/entries/retrieve", post(rekor::retrieve))
         .route("/api/v1/log/entries/{uuid}", get(rekor::entry_by_uuid))
@@ -88,10 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/log/publicKey", get(rekor::public_key))
         .route("/api/v1/log/proof", get(rekor::proof))
         .route("/api/v1/index/retrieve", post(rekor::index_retrieve))
-        .route(
-            "/api/v2/log/entries",
-            post(rekor_v2::create_entry).layer(write()),
-        )
+        .route("/api/v2/log/entries", post(rekor_v2::create_entry))
         .route("/checkpoint", get(rekor_v2::checkpoint))
         .route("/tile/{*path}", get(rekor_v2::tile))
         .route("/api/v1/timestamp", post(tsa::timestamp))
@@ -99,6 +89,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
+    if state.leadership.is_some() {
+        // Several replicas on PostgreSQL: standbys hand verified entries to the sequencer. An
+        // entry is at most `max_entry_bytes`, base64 in JSON.
+        let limit = state
+            .settings
+            .max_entry_bytes
+            .max(rekor_v2::MAX_V2_ENTRY_BYTES)
+            .saturating_mul(2)
+            .saturating_add(64 * 1024);
+        app = app.route(
+            &format!("{}/{{log}}", leadership::INTERNAL_APPEND),
+            post(leadership::internal_append).layer(DefaultBodyLimit::max(limit)),
+        );
+    }
     if let Some(dev) = &state.dev_issuer {
         app = dev::mount(app, dev);
     }

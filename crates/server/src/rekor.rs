@@ -46,6 +46,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, EntryLimit, LimitedBody, RequestLimit};
+use crate::leadership::WriteLog;
 use crate::state::LogKey;
 use crate::store::LogSequencer;
 
@@ -222,15 +223,15 @@ pub(crate) async fn create_entry(
         let _permit = state.rekor.workers.acquire().await;
         blocking(move || check(&st)).await?
     };
-    let appended = state
-        .rekor
-        .seq
-        .append(NewEntry {
+    let appended = crate::leadership::append(
+        &state,
+        WriteLog::Rekor,
+        NewEntry {
             data: verified.canonical_body.clone(),
             index_keys: verified.index_keys,
-        })
-        .await
-        .map_err(|e| ApiError::from(e.as_ref()))?;
+        },
+    )
+    .await?;
     let rekor = state.rekor.clone();
     let uuid = rekor.uuid(&appended.leaf_hash);
     let location = format!("/api/v1/log/entries/{uuid}");

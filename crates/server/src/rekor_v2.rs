@@ -36,6 +36,7 @@ use hallmark_tlog::tile::{TILE_WIDTH, Tile, changed_tiles, encode_entry_bundle};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{EntryLimit, LimitedBody};
+use crate::leadership::WriteLog;
 use crate::store::LogSequencer;
 
 /// The response header naming a duplicate's index.
@@ -111,14 +112,15 @@ pub(crate) async fn create_entry(
             .check_entry_signers(std::slice::from_ref(&verified.signer))?;
         verified
     };
-    let appended = v2
-        .seq
-        .try_append(NewEntry {
+    let appended = crate::leadership::append(
+        st,
+        WriteLog::RekorV2,
+        NewEntry {
             data: verified.canonical_body.clone(),
             index_keys: verified.index_keys,
-        })
-        .await
-        .map_err(|e| ApiError::from(e.as_ref()))?;
+        },
+    )
+    .await?;
     let index = appended.index;
     if appended.duplicate {
         metrics::counter!("hallmark_log_v2_entries_total", "outcome" => "duplicate").increment(1);
