@@ -445,6 +445,49 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         assert_eq!(info["treeSize"].as_u64(), Some(size), "{}", r.url);
         assert_eq!(hash_of(info["rootHash"].as_str().unwrap()), f.root());
     }
+
+    // An unmodified client (sigstore-python) signs through a standby alone (certificate, log
+    // entry, timestamp) and verifies the bundle offline: what a standby hands back is what the
+    // client checks.
+    let tc = scratch.path().join("standby-trust-config.json");
+    let mut c = first.command();
+    c.args(["trust-root", "--config"])
+        .arg(first.config())
+        .args(["--url", &standby, "--client-trust-config"])
+        .arg(&tc);
+    common::run(&mut c);
+    let artifact = scratch.path().join("artifact.txt");
+    std::fs::write(&artifact, b"signed through a standby\n").unwrap();
+    let bundle = scratch.path().join("artifact.sigstore.json");
+    let token = common::email_token(&idp, "standby@example.com");
+    let handed = counter(&standby, HANDED_OVER);
+    common::run(
+        common::python_sigstore(&first, &tc)
+            .args(["sign", "--identity-token", &token, "--bundle"])
+            .arg(&bundle)
+            .arg(&artifact),
+    );
+    let out = common::python_sigstore(&first, &tc)
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(&bundle)
+        .args([
+            "--cert-identity",
+            "standby@example.com",
+            "--cert-oidc-issuer",
+            &idp.issuer(),
+        ])
+        .arg(&artifact)
+        .output()
+        .unwrap();
+    common::assert_ok(
+        "sigstore-python verify of a bundle made through a standby",
+        &out,
+    );
+    // Its certificate's precertificate and its log entry: two entries handed over.
+    assert!(
+        counter(&standby, HANDED_OVER) >= handed + 2,
+        "the standby did not hand the client's entries over"
+    );
 }
 
 /// Waits until the stack's own server is ready (the sequencer).
