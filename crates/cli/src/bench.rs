@@ -20,11 +20,19 @@ use crate::HsmArgs;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
-    /// Durable appends per second under concurrent load (group commit, fsync per batch).
+    /// Durable appends per second under concurrent load (group commit, fsync per batch), beside
+    /// the raw storage's own group-commit rate (redb: the same entries and tree hashes written
+    /// in transactions of the same size, one fsync each, with nothing of ours in between).
     Log {
         /// Entries to append.
         #[arg(long, default_value_t = 200_000)]
         entries: u64,
+        /// Report the cost as the log grows: at each of these sizes (comma-separated, e.g.
+        /// `1000000,5000000,10000000`; the last is the number of entries, instead of
+        /// `--entries`), the appends/s and latency since the previous size, inclusion and
+        /// consistency proof times, the index merge cost per entry and disk bytes per entry.
+        #[arg(long, value_delimiter = ',')]
+        milestones: Vec<u64>,
         /// Concurrent clients (async tasks).
         #[arg(long, default_value_t = 256)]
         clients: u64,
@@ -214,6 +222,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Log {
             entries,
+            milestones,
             clients,
             entry_bytes,
             dir,
@@ -247,15 +256,28 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
                     }
                 }
             };
+            let mut milestones = milestones;
+            milestones.sort_unstable();
+            milestones.dedup();
+            milestones.retain(|&m| m > 0);
+            if milestones.is_empty() {
+                milestones.push(entries);
+            }
+            let run = LogRun {
+                milestones,
+                clients,
+                entry_bytes,
+                dir: dir.clone(),
+            };
             match key {
                 Some(k) => {
                     let signer = hsm.load_or_generate_p256(&k)?;
                     println!("checkpoint key: {k} (HSM)");
-                    bench_log(signer, &target, entries, clients, entry_bytes)
+                    bench_log(signer, &target, &run)
                 }
                 None => {
                     println!("checkpoint key: in-memory P-256");
-                    bench_log(memory_key()?, &target, entries, clients, entry_bytes)
+                    bench_log(memory_key()?, &target, &run)
                 }
             }
         }
@@ -353,48 +375,168 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn bench_log<K>(
-    signer: K,
-    target: &LogTarget,
-    entries: u64,
+/// What one `bench log` run does.
+struct LogRun {
+    /// Sizes to report at; the last is the number of entries.
+    milestones: Vec<u64>,
     clients: u64,
     entry_bytes: usize,
-) -> Result<()>
+    /// The working directory (its files' bytes per entry, for redb).
+    dir: PathBuf,
+}
+
+fn bench_log<K>(signer: K, target: &LogTarget, run: &LogRun) -> Result<()>
 where
     K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Send + Sync + 'static,
 {
     let what = target.describe();
     match target {
-        LogTarget::Redb(path) => bench_log_on(
-            signer,
-            || RedbStore::open(path),
-            &what,
-            entries,
-            clients,
-            entry_bytes,
-        ),
+        LogTarget::Redb(path) => {
+            let ours = bench_log_on(
+                signer,
+                || RedbStore::open(path),
+                |s: &RedbStore| Some(s.merge_stats()),
+                Some(&run.dir),
+                &what,
+                run,
+            )?;
+            let raw = raw_redb_rate(&run.dir, run)?;
+            println!(
+                "ratio              {:.2} of the raw redb commit rate",
+                ours / raw
+            );
+            Ok(())
+        }
         LogTarget::Postgres { url, log, pool } => bench_log_on(
             signer,
             || PgStore::open(url, log, *pool),
+            |_: &PgStore| None,
+            None,
             &what,
-            entries,
-            clients,
-            entry_bytes,
-        ),
+            run,
+        )
+        .map(|_| ()),
     }
+}
+
+/// Appends from `clients` tasks until `next` reaches `until`; each task's latencies (µs).
+async fn append_until(
+    seq: &Sequencer<impl LogStore>,
+    next: &Arc<AtomicU64>,
+    until: u64,
+    clients: u64,
+    entry_bytes: usize,
+) -> Result<Vec<u64>> {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let seq = seq.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            // Claims the next entry number below `until`, without overshooting it.
+            while let Ok(n) = next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < until).then_some(n + 1)
+            }) {
+                let mut data = vec![b'x'; entry_bytes];
+                let tag = n.to_be_bytes();
+                let k = tag.len().min(entry_bytes);
+                data[..k].copy_from_slice(&tag[..k]);
+                let t = Instant::now();
+                let a = seq.append(NewEntry::new(data)).await;
+                lat.push(t.elapsed().as_micros() as u64);
+                match a {
+                    Ok(a) if !a.duplicate => {}
+                    Ok(a) => bail!("entry {n} answered as a duplicate of {}", a.index),
+                    Err(e) => bail!("append {n} failed: {e}"),
+                }
+            }
+            Ok(lat)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
+/// Inclusion and consistency proof times (ns) at tree size `size`, `samples` each; one proof in
+/// 50 is verified against the root.
+fn proof_times<S: LogStore>(
+    seq: &Sequencer<S>,
+    size: u64,
+    root: &Hash,
+    samples: u64,
+) -> Result<(Vec<u64>, Vec<u64>)> {
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d ^ size);
+    let store = seq.store();
+    let mut incl = Vec::with_capacity(samples as usize);
+    for s in 0..samples {
+        let i = rng.next() % size;
+        let t = Instant::now();
+        let p = seq.inclusion_proof(i, size)?;
+        incl.push(t.elapsed().as_nanos() as u64);
+        if s % 50 == 0 {
+            let e = store
+                .entry(i)?
+                .with_context(|| format!("entry {i} missing"))?;
+            verify_inclusion(i, size, &leaf_hash(&e.data).0, &p, &root.0)?;
+        }
+    }
+    let mut cons = Vec::with_capacity(samples as usize);
+    for s in 0..samples {
+        let m = 1 + rng.next() % size.max(2).saturating_sub(1);
+        let t = Instant::now();
+        let p = seq.consistency_proof(m, size)?;
+        cons.push(t.elapsed().as_nanos() as u64);
+        if s % 50 == 0 {
+            let old = seq.root_at(m)?;
+            verify_consistency(m, size, &old.0, &root.0, &p)?;
+        }
+    }
+    incl.sort_unstable();
+    cons.sort_unstable();
+    Ok((incl, cons))
+}
+
+/// Bytes in the regular files directly in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// One row of the growth table.
+struct GrowthRow {
+    size: u64,
+    rate: f64,
+    p50_us: u64,
+    p99_us: u64,
+    incl_ns: (u64, u64),
+    cons_ns: (u64, u64),
+    /// Index merge time per entry merged during the segment (µs; none merged: `None`), and
+    /// entries left unmerged.
+    merge: Option<(Option<f64>, u64)>,
+    disk_per_entry: Option<f64>,
 }
 
 fn bench_log_on<K, S: LogStore>(
     signer: K,
     open: impl Fn() -> Result<S, hallmark_log::StoreError>,
+    merge_stats: impl Fn(&S) -> Option<(u64, Duration)>,
+    disk_dir: Option<&Path>,
     what: &str,
-    entries: u64,
-    clients: u64,
-    entry_bytes: usize,
-) -> Result<()>
+    run: &LogRun,
+) -> Result<f64>
 where
     K: Signer<DerSignature> + Keypair<VerifyingKey = VerifyingKey> + Send + Sync + 'static,
 {
+    let entries = *run.milestones.last().context("no size to reach")?;
     let store = Arc::new(open()?);
     let mut config = SequencerConfig::new("bench.hallmark - 0", "bench.hallmark");
     config.max_batch = 8192;
@@ -404,42 +546,50 @@ where
         .enable_all()
         .build()?;
     let next = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let latencies: Vec<u64> = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let seq = seq.clone();
-            let next = next.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::new();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= entries {
-                        break;
-                    }
-                    let mut data = vec![b'x'; entry_bytes];
-                    let tag = n.to_be_bytes();
-                    data[..tag.len().min(entry_bytes)]
-                        .copy_from_slice(&tag[..tag.len().min(entry_bytes)]);
-                    let t = Instant::now();
-                    let a = seq.append(NewEntry::new(data)).await;
-                    lat.push(t.elapsed().as_micros() as u64);
-                    if let Err(e) = a {
-                        return Err(anyhow::anyhow!("append {n} failed: {e}"));
-                    }
-                }
-                Ok(lat)
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        Ok::<_, anyhow::Error>(all)
-    })?;
-    let elapsed = start.elapsed();
-    let mut lat = latencies;
-    lat.sort_unstable();
+    let growth = run.milestones.len() > 1;
+    let mut rows = Vec::new();
+    let mut all = Vec::new();
+    let mut busy = Duration::ZERO;
+    let (mut merged0, mut merge_time0) = merge_stats(seq.store()).unwrap_or_default();
+    let mut prev = 0u64;
+    for &m in &run.milestones {
+        let t = Instant::now();
+        let mut lat = rt.block_on(append_until(&seq, &next, m, run.clients, run.entry_bytes))?;
+        let took = t.elapsed();
+        busy += took;
+        lat.sort_unstable();
+        let latest = seq.latest();
+        ensure!(
+            latest.size == m,
+            "the log has {} entries after reaching {m}",
+            latest.size
+        );
+        let merge = merge_stats(seq.store()).map(|(merged, time)| {
+            // No merge in this segment: no cost to report.
+            let per = (merged > merged0)
+                .then(|| (time - merge_time0).as_secs_f64() * 1e6 / (merged - merged0) as f64);
+            (merged0, merge_time0) = (merged, time);
+            (per, m - merged)
+        });
+        let (incl, cons) = if growth {
+            proof_times(&seq, m, &latest.root, 2_000)?
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        rows.push(GrowthRow {
+            size: m,
+            rate: (m - prev) as f64 / took.as_secs_f64(),
+            p50_us: percentile(&lat, 0.5),
+            p99_us: percentile(&lat, 0.99),
+            incl_ns: (percentile(&incl, 0.5), percentile(&incl, 0.99)),
+            cons_ns: (percentile(&cons, 0.5), percentile(&cons, 0.99)),
+            merge,
+            disk_per_entry: disk_dir.map(|d| dir_bytes(d) as f64 / m as f64),
+        });
+        all.extend(lat);
+        prev = m;
+    }
+    all.sort_unstable();
     let latest = seq.latest();
     let batches = seq.store().checkpoints(0, u64::MAX)?.len();
     drop(seq);
@@ -459,18 +609,117 @@ where
     );
 
     println!("store              {what}");
-    println!("entries            {entries} x {entry_bytes} bytes, {clients} concurrent clients");
     println!(
-        "durable appends/s  {:.0}",
-        entries as f64 / elapsed.as_secs_f64()
+        "entries            {entries} x {} bytes, {} concurrent clients",
+        run.entry_bytes, run.clients
     );
-    print_latency(&lat);
+    let rate = entries as f64 / busy.as_secs_f64();
+    println!("durable appends/s  {rate:.0}");
+    print_latency(&all);
     println!("checkpoints kept   {batches} (history interval 1 s)");
     println!(
         "reopened           size {} root {} (matches)",
         state.size, root
     );
-    Ok(())
+    if growth {
+        println!(
+            "{:>11} {:>10} {:>9} {:>9} {:>17} {:>17} {:>14} {:>10} {:>11}",
+            "size",
+            "appends/s",
+            "p50 ms",
+            "p99 ms",
+            "inclusion p50/99",
+            "consist. p50/99",
+            "merge us/entry",
+            "unmerged",
+            "disk B/entry"
+        );
+        for r in &rows {
+            let (merge, unmerged) = match r.merge {
+                Some((per, left)) => (
+                    per.map_or_else(|| "-".into(), |p| format!("{p:.2}")),
+                    left.to_string(),
+                ),
+                None => ("-".into(), "-".into()),
+            };
+            println!(
+                "{:>11} {:>10.0} {:>9.2} {:>9.2} {:>17} {:>17} {:>14} {:>10} {:>11}",
+                r.size,
+                r.rate,
+                r.p50_us as f64 / 1000.0,
+                r.p99_us as f64 / 1000.0,
+                format!(
+                    "{:.1}/{:.1} us",
+                    r.incl_ns.0 as f64 / 1000.0,
+                    r.incl_ns.1 as f64 / 1000.0
+                ),
+                format!(
+                    "{:.1}/{:.1} us",
+                    r.cons_ns.0 as f64 / 1000.0,
+                    r.cons_ns.1 as f64 / 1000.0
+                ),
+                merge,
+                unmerged,
+                r.disk_per_entry
+                    .map_or_else(|| "-".into(), |b| format!("{b:.0}")),
+            );
+        }
+        if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+            println!(
+                "growth             appends/s at {} is {:.2}x the rate at {}",
+                last.size,
+                last.rate / first.rate,
+                first.size
+            );
+        }
+    }
+    Ok(rate)
+}
+
+/// redb's own durable group-commit rate on this disk: the entries `bench log` appended (same
+/// count, size and tree hashes per entry) written by one thread in transactions of `clients`
+/// entries (the batch a closed loop of that many clients fills), each committed with an fsync,
+/// with nothing of ours in between. Printed with `bench log`'s rate as a ratio.
+fn raw_redb_rate(dir: &Path, run: &LogRun) -> Result<f64> {
+    use redb::{Database, TableDefinition};
+    const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+    const HASHES: TableDefinition<u64, [u8; 32]> = TableDefinition::new("tree_hashes");
+    let entries = *run.milestones.last().context("no size")?;
+    // Up to a million entries: the rate of a log's first million is what the ceiling is about.
+    let n = entries.min(1_000_000);
+    let path = dir.join("bench-raw.redb");
+    let _ = std::fs::remove_file(&path);
+    let db = Database::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let batch = run.clients.max(1);
+    let data = vec![b'x'; run.entry_bytes];
+    let t = Instant::now();
+    let mut i = 0u64;
+    let mut pos = 0u64;
+    while i < n {
+        let txn = db.begin_write()?;
+        {
+            let mut e = txn.open_table(ENTRIES)?;
+            let mut h = txn.open_table(HASHES)?;
+            for _ in 0..batch.min(n - i) {
+                e.insert(i, data.as_slice())?;
+                // About two stored hashes per entry, as the log keeps.
+                for _ in 0..2 {
+                    h.insert(pos, [pos as u8; 32])?;
+                    pos += 1;
+                }
+                i += 1;
+            }
+        }
+        txn.commit()?;
+    }
+    let raw = n as f64 / t.elapsed().as_secs_f64();
+    drop(db);
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "raw redb commit    {raw:.0} entries/s ({n} entries, {batch} per fsynced transaction, \
+         one thread): the storage ceiling"
+    );
+    Ok(raw)
 }
 
 fn bench_proofs(dir: &std::path::Path, size: u64, samples: u64) -> Result<()> {

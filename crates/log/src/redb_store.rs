@@ -93,6 +93,9 @@ struct Inner {
     index: Database,
     pending: RwLock<Pending>,
     merge_every: std::sync::atomic::AtomicU64,
+    /// Entries merged into the index file, and the merges' wall time in µs, since open.
+    merged_entries: std::sync::atomic::AtomicU64,
+    merge_us: std::sync::atomic::AtomicU64,
     /// Set to stop the merger; the condvar wakes it.
     stop: Mutex<bool>,
     wake: Condvar,
@@ -164,6 +167,8 @@ impl RedbStore {
             index,
             pending: RwLock::new(Pending::default()),
             merge_every: std::sync::atomic::AtomicU64::new(MERGE_ENTRIES),
+            merged_entries: std::sync::atomic::AtomicU64::new(0),
+            merge_us: std::sync::atomic::AtomicU64::new(0),
             stop: Mutex::new(false),
             wake: Condvar::new(),
         });
@@ -195,6 +200,17 @@ impl RedbStore {
     pub fn unmerged(&self) -> u64 {
         let p = self.inner.pending();
         p.to - p.from
+    }
+
+    /// Entries merged into the index file since the store was opened, and the time the merges
+    /// took (wall clock, on the merger's thread): what the derived index costs (`hallmark bench
+    /// log` reports it per entry as the log grows).
+    pub fn merge_stats(&self) -> (u64, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.inner.merged_entries.load(Relaxed),
+            Duration::from_micros(self.inner.merge_us.load(Relaxed)),
+        )
     }
 }
 
@@ -387,10 +403,17 @@ impl Inner {
                 !v.is_empty()
             });
         }
+        let took = started.elapsed();
+        self.merged_entries
+            .fetch_add(to - from, std::sync::atomic::Ordering::Relaxed);
+        self.merge_us.fetch_add(
+            took.as_micros() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         tracing::debug!(
             entries = to - from,
             indexed_size = to,
-            ms = started.elapsed().as_millis() as u64,
+            ms = took.as_millis() as u64,
             "log index merged"
         );
         Ok(())
