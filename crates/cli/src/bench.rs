@@ -91,6 +91,8 @@ pub(crate) enum BenchCommand {
         /// Open loop instead: send this many requests per second, whatever the latency.
         #[arg(long)]
         rate: Option<f64>,
+        #[command(flatten)]
+        ceiling: HsmCeiling,
     },
     /// Entries per second into a running server's signature log, hashedrekord entries
     /// pre-signed with a certificate from the server's CA, from concurrent clients. Rekor v1
@@ -130,6 +132,8 @@ pub(crate) enum BenchCommand {
         /// its `--hostname`).
         #[arg(long, requires = "log_key")]
         origin: Option<String>,
+        #[command(flatten)]
+        ceiling: HsmCeiling,
     },
     /// `hallmark sign` on many small files in one invocation against a running server (with
     /// its development OIDC issuer): signatures per second, and how many certificates it took.
@@ -314,9 +318,13 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             clients,
             seconds,
             rate,
+            ceiling,
         } => {
             let issuer = issuer_url.unwrap_or_else(|| url.clone());
-            bench_ca(&url, &issuer, clients, seconds, rate)
+            let bound = ceiling.measure("certificates", 2.0, 2)?;
+            let got = bench_ca(&url, &issuer, clients, seconds, rate)?;
+            print_ratio(got, bound);
+            Ok(())
         }
         BenchCommand::LogApi {
             url,
@@ -327,6 +335,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             trust_config,
             log_key,
             origin,
+            ceiling,
         } => {
             let checker = match (api, trust_config, log_key.zip(origin)) {
                 (1, None, None) => None,
@@ -344,7 +353,21 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
                 }
             };
             let ca_url = ca_url.unwrap_or_else(|| url.clone());
-            bench_log_api(&url, &ca_url, clients, entries, checker)
+            // Rekor v1 signs a SET per entry on the sequencer's one session; Rekor v2 signs
+            // once per batch, so the HSM is not its ceiling.
+            let bound = if api == 1 {
+                ceiling.measure("entries", 1.0, 1)?
+            } else {
+                ensure!(
+                    ceiling.hsm_key.is_none(),
+                    "--hsm-key: Rekor v2 signs one checkpoint per batch, not per entry; the HSM \
+                     is not its ceiling"
+                );
+                None
+            };
+            let got = bench_log_api(&url, &ca_url, clients, entries, checker)?;
+            print_ratio(got, bound);
+            Ok(())
         }
     }
 }
@@ -816,39 +839,105 @@ fn bench_hsm(hsm: &HsmArgs, key: &KeyRef, seconds: f64) -> Result<()> {
     let signer = hsm.load_or_generate_p256(key)?;
     let token = signer.hsm().clone();
     let dur = Duration::from_secs_f64(seconds);
-    let msg = b"hallmark bench message: a checkpoint is about this long.....";
     let raw = raw_sign_rate(&token, key.object(), dur)?;
     println!("raw C_Sign (1 session)        {raw:.0} signatures/s");
     for threads in [1usize, 2] {
-        let count = AtomicU64::new(0);
-        let stop = Instant::now() + dur;
-        let failed = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    s.spawn(|| {
-                        while Instant::now() < stop {
-                            let r: Result<DerSignature, _> = signer.try_sign(msg);
-                            if r.is_err() {
-                                return true;
-                            }
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                        false
-                    })
-                })
-                .collect();
-            handles.into_iter().any(|h| h.join().unwrap_or(true))
-        });
-        if failed {
-            bail!("signing through the key handle failed");
-        }
-        let rate = count.load(Ordering::Relaxed) as f64 / seconds;
+        let rate = handle_sign_rate(&signer, threads, dur)?;
         println!(
             "key handle, {threads} thread(s)          {rate:.0} signatures/s ({:.0}% of raw)",
             100.0 * rate / raw
         );
     }
     Ok(())
+}
+
+/// Signatures per second through our key handle (hashing, session pool, `C_Sign`) from
+/// `threads` threads at once.
+fn handle_sign_rate(
+    signer: &(impl Signer<DerSignature> + Sync),
+    threads: usize,
+    dur: Duration,
+) -> Result<f64> {
+    let msg = b"hallmark bench message: a checkpoint is about this long.....";
+    let count = AtomicU64::new(0);
+    let start = Instant::now();
+    let stop = start + dur;
+    let failed = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    while Instant::now() < stop {
+                        let r: Result<DerSignature, _> = signer.try_sign(msg);
+                        if r.is_err() {
+                            return true;
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    false
+                })
+            })
+            .collect();
+        handles.into_iter().any(|h| h.join().unwrap_or(true))
+    });
+    if failed {
+        bail!("signing through the key handle failed");
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The HSM's own limit for a benchmark over HTTP, measured on the server's token just before
+/// it: `bench ca` signs twice per certificate (SCT, certificate) on the server's two cores, so
+/// its ceiling is half the key handle's rate on two threads; a Rekor v1 append signs its SET on
+/// the sequencer's one session, so `bench log-api --api 1`'s is raw `C_Sign` on one session.
+/// The key (created if missing) must be on the server's token.
+#[derive(clap::Args, Debug)]
+pub(crate) struct HsmCeiling {
+    /// Measure the HSM's signing rate with this key just before the run and print the ratio to
+    /// it (for example `pkcs11:token=hallmark;object=bench-key`, on the server's token).
+    #[arg(long)]
+    hsm_key: Option<KeyRef>,
+    /// Seconds to measure the HSM for.
+    #[arg(long, default_value_t = 3.0)]
+    hsm_seconds: f64,
+    #[command(flatten)]
+    hsm: HsmArgs,
+}
+
+impl HsmCeiling {
+    /// The ceiling in operations per second (`signatures` HSM signatures each, on `sessions`
+    /// sessions at once), printed; `None` without `--hsm-key`.
+    fn measure(&self, what: &str, signatures: f64, sessions: usize) -> Result<Option<f64>> {
+        let Some(key) = &self.hsm_key else {
+            return Ok(None);
+        };
+        let signer = self.hsm.load_or_generate_p256(key)?;
+        let dur = Duration::from_secs_f64(self.hsm_seconds);
+        let (sig_rate, how) = if sessions == 1 {
+            (
+                raw_sign_rate(signer.hsm(), key.object(), dur)?,
+                "raw C_Sign, 1 session".to_owned(),
+            )
+        } else {
+            (
+                handle_sign_rate(&signer, sessions, dur)?,
+                format!("key handle, {sessions} threads"),
+            )
+        };
+        let ceiling = sig_rate / signatures;
+        println!(
+            "HSM ceiling        {ceiling:.0} {what}/s ({sig_rate:.0} signatures/s, {how}; \
+             {signatures} per {})",
+            what.trim_end_matches('s')
+        );
+        Ok(Some(ceiling))
+    }
+}
+
+/// Prints a benchmark's rate as a fraction of its HSM ceiling.
+fn print_ratio(rate: f64, ceiling: Option<f64>) {
+    if let Some(c) = ceiling {
+        println!("ratio              {:.2} of the HSM ceiling", rate / c);
+    }
 }
 
 /// SoftHSM's own rate: `C_Sign` with `CKM_ECDSA` over a precomputed SHA-256 digest, in a loop on one
@@ -1180,7 +1269,7 @@ fn bench_ca(
     clients: usize,
     seconds: f64,
     rate: Option<f64>,
-) -> Result<()> {
+) -> Result<f64> {
     let url = url.trim_end_matches('/').to_owned();
     let issuer = issuer.trim_end_matches('/');
     ensure!(
@@ -1257,15 +1346,15 @@ fn bench_ca(
         None => format!("{clients} concurrent clients"),
     };
     println!("mode               {mode}, {seconds:.0} s");
+    let got = lat.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "certificates/s     {:.0} (answers with a certificate: {}, failures: {failures})",
-        lat.len() as f64 / elapsed.as_secs_f64(),
+        "certificates/s     {got:.0} (answers with a certificate: {}, failures: {failures})",
         lat.len()
     );
     print_latency(&lat);
     print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
-    Ok(())
+    Ok(got)
 }
 
 /// Judges one answer: `Err` describes a failure (transport error, status not accepted, or an
@@ -1429,7 +1518,7 @@ fn bench_log_api(
     clients: usize,
     entries: usize,
     v2: Option<Arc<V2Checker>>,
-) -> Result<()> {
+) -> Result<f64> {
     use sha2::Digest as _;
     use signature::hazmat::PrehashSigner as _;
     let url = url.trim_end_matches('/').to_owned();
@@ -1539,9 +1628,9 @@ fn bench_log_api(
     })?;
     println!("clients            {clients}");
     println!("log API            Rekor v{api}");
+    let got = lat.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "entries/s          {:.0} ({}: {}, failures: {failures})",
-        lat.len() as f64 / elapsed.as_secs_f64(),
+        "entries/s          {got:.0} ({}: {}, failures: {failures})",
         if api == 2 {
             "201 with a proof that verifies in a signed checkpoint"
         } else {
@@ -1552,7 +1641,7 @@ fn bench_log_api(
     print_latency(&lat);
     print_first_failure(&first_failure);
     ensure!(failures == 0, "{failures} requests failed");
-    Ok(())
+    Ok(got)
 }
 
 fn bench_sign(url: &str, trust_config: &Path, files: usize, parallel: usize) -> Result<()> {

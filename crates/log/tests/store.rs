@@ -186,6 +186,48 @@ fn redb_refuses_a_foreign_file() {
     assert!(RedbStore::open(&path).is_err());
 }
 
+/// Once the index is large, the merger waits for a tail of an eighth of it (so the pages a
+/// merge dirties per entry stay flat as the log grows): a tail above the configured minimum
+/// but below an eighth of the index stays in memory, and is merged once it reaches it.
+#[test]
+fn redb_index_merge_waits_for_a_tail_in_proportion_to_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = RedbStore::open(dir.path().join("log.redb")).unwrap();
+    s.set_index_merge_entries(4);
+    let mut f = Frontier::new();
+    let names: Vec<String> = (0..80).map(|i| format!("x{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    append(&s, &mut f, &refs, 1, false);
+    s.merge_index().unwrap();
+    assert_eq!(s.unmerged(), 0);
+    // 5 waiting: above the minimum of 4, below 80 / 8.
+    append(&s, &mut f, &["y1", "y2", "y3", "y4", "y5"], 2, false);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        s.unmerged(),
+        5,
+        "merged a tail under an eighth of the index"
+    );
+    assert_eq!(s.find_leaves(&[leaf_hash(b"y3")]).unwrap(), vec![Some(82)]);
+    // 10 waiting: an eighth of the index.
+    append(&s, &mut f, &["z1", "z2", "z3", "z4", "z5"], 3, false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.unmerged() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        s.unmerged(),
+        0,
+        "the merger did not run at an eighth of the index"
+    );
+    assert_eq!(
+        s.find_leaves(&[leaf_hash(b"x7"), leaf_hash(b"z5")])
+            .unwrap(),
+        vec![Some(7), Some(89)]
+    );
+    assert_eq!(s.search("key:z", None, 2).unwrap(), vec![89, 88]);
+}
+
 /// The derived index: lookups see unmerged and merged entries alike, a restart rebuilds the
 /// unmerged tail from the log file, and a lost or damaged index file is rebuilt from the log.
 #[test]
