@@ -526,12 +526,34 @@ fn watch_finds_every_certificate_of_an_identity_and_nothing_else() {
     a.trust(&stack);
     // Others: certificates for bench-N@hallmark.local (one CT entry each), and signatures in
     // both signature logs by one of them.
-    run(Command::new(bin())
-        .args(["bench", "ca", "--url", &stack.url])
-        .args(["--clients", "4", "--seconds", "6"]));
-    run(Command::new(bin())
-        .args(["bench", "log-api", "--api", "1", "--url", &stack.url])
-        .args(["--entries", "1500", "--clients", "16"]));
+    // With the HSM ceiling measured on the stack's token beside each (bench ca: two signatures
+    // per certificate on two threads; Rekor v1: a SET per entry on one session), as a ratio.
+    let ceiling = [
+        "--hsm-key",
+        "pkcs11:token=hallmark;object=bench-key",
+        "--hsm-seconds",
+        "0.5",
+    ];
+    for out in [
+        run(stack
+            .command()
+            .args(["bench", "ca", "--url", &stack.url])
+            .args(["--clients", "4", "--seconds", "6"])
+            .args(ceiling)),
+        run(stack
+            .command()
+            .args(["bench", "log-api", "--api", "1", "--url", &stack.url])
+            .args(["--entries", "1500", "--clients", "16"])
+            .args(ceiling)),
+    ] {
+        assert!(out.contains("HSM ceiling"), "{out}");
+        let ratio: f64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("ratio"))
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no ratio: {out}"));
+        assert!(ratio > 0.0 && ratio < 1.5, "{out}");
+    }
     run(Command::new(bin())
         .args(["bench", "log-api", "--api", "2", "--url", &stack.url])
         .args(["--entries", "1500", "--clients", "16", "--trust-config"])
