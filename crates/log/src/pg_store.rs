@@ -133,6 +133,9 @@ CREATE TABLE hallmark_replica_key (
 ",
 ];
 
+/// Session options when the URL sets none: see [`PgStore::open_with`].
+const DEFAULT_OPTIONS: &str = "-c statement_timeout=30s";
+
 /// First key of Hallmark's advisory locks (`HLMK`); the second is 0 for migrations, else the
 /// log's id (sequencer leadership).
 const LOCK_SPACE: i32 = 0x484C_4D4B;
@@ -575,6 +578,18 @@ impl PgStore {
         }
         if config.get_application_name().is_none() {
             config.application_name("hallmark");
+        }
+        // A statement that hangs (waiting on a row lock a paused old sequencer holds, a stalled
+        // server) fails after this instead of holding a connection, and every request queued
+        // behind it, forever. The URL's own `options` (say `options=-c statement_timeout=60s`)
+        // replace it.
+        if config.get_options().is_none() {
+            config.options(DEFAULT_OPTIONS);
+        }
+        // A database host that vanished is noticed within about half a minute (the default is
+        // two hours of silence) unless the URL says otherwise.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(Duration::from_secs(10));
         }
         let tls = match config.get_ssl_mode() {
             postgres::config::SslMode::Disable => None,

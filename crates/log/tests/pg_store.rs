@@ -260,6 +260,46 @@ fn migrations_run_once_and_newer_schemas_are_refused() {
     assert!(err.to_string().contains("upgrade Hallmark"), "{err}");
 }
 
+/// A statement that cannot finish (here: the log's row locked by a transaction that never ends,
+/// as a paused old sequencer would) fails after the statement timeout instead of hanging the
+/// append forever, and the store works again once the lock is gone.
+#[test]
+fn a_hung_append_times_out() {
+    let c = cluster();
+    let url = c.fresh_database("hung").unwrap();
+    // The URL's own options replace the default of 30 s.
+    let short = format!("{url}&options=-c%20statement_timeout%3D1s");
+    let s = PgStore::open(&short, "rekor", 1).unwrap();
+    let mut f = Frontier::new();
+    append(&s, &mut f, &batch_of("before", 2)).unwrap();
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    let mut admin = c.client(db).unwrap();
+    let mut tx = admin.transaction().unwrap();
+    tx.execute(
+        "SELECT 1 FROM hallmark_logs WHERE name = 'rekor' FOR UPDATE",
+        &[],
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let err = append(&s, &mut f, &batch_of("blocked", 2)).unwrap_err();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    let mut why = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        why.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    assert!(why.contains("statement timeout"), "{why}");
+    tx.rollback().unwrap();
+    assert_eq!(s.state().unwrap().size, 2);
+    append(&s, &mut f, &batch_of("after", 2)).unwrap();
+    assert_eq!(s.state().unwrap().size, 4);
+}
+
 /// Every replica on one database gets the same key, whoever stored it first, and a later
 /// replica's fresh key never replaces it.
 #[test]
