@@ -1084,6 +1084,8 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("pool_size"), "{e}");
+        std::fs::remove_file(&p).ok();
+        std::fs::remove_file(&url).ok();
     }
 
     #[test]
