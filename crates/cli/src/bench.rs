@@ -53,6 +53,10 @@ pub(crate) enum BenchCommand {
         /// With `--store postgres`: connections in the store's pool.
         #[arg(long, default_value_t = 8)]
         pg_pool: usize,
+        /// With `--store redb`: redb's page cache for each of the log's two files, in MiB
+        /// (the server's is 64).
+        #[arg(long, default_value_t = 64)]
+        redb_cache_mib: usize,
         /// Sign checkpoints with this HSM key (default: an in-memory key).
         #[arg(long)]
         key: Option<KeyRef>,
@@ -203,7 +207,8 @@ pub(crate) enum BenchStore {
 
 /// A store for `bench log`, and how to open it again to check what was acknowledged.
 enum LogTarget {
-    Redb(PathBuf),
+    /// The file, and the cache per file in bytes.
+    Redb(PathBuf, usize),
     Postgres {
         url: String,
         log: String,
@@ -214,7 +219,13 @@ enum LogTarget {
 impl LogTarget {
     fn describe(&self) -> String {
         match self {
-            Self::Redb(path) => format!("redb {}", path.display()),
+            Self::Redb(path, cache) => {
+                format!(
+                    "redb {}, {} MiB cache per file",
+                    path.display(),
+                    cache >> 20
+                )
+            }
             Self::Postgres { log, pool, .. } => {
                 format!("postgres, log {log}, {pool} pooled connections")
             }
@@ -233,6 +244,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             store,
             pg_url_env,
             pg_pool,
+            redb_cache_mib,
             key,
             hsm,
         } => {
@@ -242,7 +254,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
                     let path = dir.join("bench-log.redb");
                     let _ = std::fs::remove_file(&path);
                     let _ = std::fs::remove_file(dir.join("bench-log.redb.index"));
-                    LogTarget::Redb(path)
+                    LogTarget::Redb(path, redb_cache_mib << 20)
                 }
                 BenchStore::Postgres => {
                     let url = std::env::var(&pg_url_env).with_context(|| {
@@ -414,10 +426,10 @@ where
 {
     let what = target.describe();
     match target {
-        LogTarget::Redb(path) => {
+        LogTarget::Redb(path, cache) => {
             let ours = bench_log_on(
                 signer,
-                || RedbStore::open(path),
+                || RedbStore::open_with_cache(path, *cache),
                 |s: &RedbStore| Some(s.merge_stats()),
                 Some(&run.dir),
                 &what,

@@ -130,13 +130,28 @@ fn index_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// redb's own page cache per database file unless the caller says otherwise
+/// ([`RedbStore::open_with_cache`]). redb's default is 1 GiB per file; a server has six files
+/// (three logs and their indexes), and the cache is memory the process holds. The operating
+/// system's page cache still keeps the files' hot pages.
+pub(crate) const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 impl RedbStore {
     /// Opens the log at `path` (creating it if needed) and its index at `<path>.index`, checks that
-    /// the log's tables agree with its recorded size, and starts the index merger.
+    /// the log's tables agree with its recorded size, and starts the index merger. Each file gets
+    /// [`DEFAULT_CACHE_BYTES`] of cache.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`RedbStore::open`] with `cache_bytes` of redb page cache for each of the two files.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Self, StoreError> {
         let path = path.as_ref();
         let op = "open log";
-        let log = Database::create(path).map_err(be(op))?;
+        let log = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(be(op))?;
         let txn = log.begin_write().map_err(be(op))?;
         {
             txn.open_table(ENTRIES).map_err(be(op))?;
@@ -168,7 +183,7 @@ impl RedbStore {
             }
             size
         };
-        let index = open_index(&index_path(path), size)?;
+        let index = open_index(&index_path(path), size, cache_bytes)?;
         let inner = Arc::new(Inner {
             log,
             index,
@@ -236,10 +251,13 @@ impl Drop for RedbStore {
 
 /// Opens the index file, or recreates it when it is unreadable or ahead of the log (a log file
 /// restored from an older backup).
-fn open_index(path: &Path, log_size: u64) -> Result<Database, StoreError> {
+fn open_index(path: &Path, log_size: u64, cache_bytes: usize) -> Result<Database, StoreError> {
     let op = "open index";
     let attempt = || -> Result<Database, StoreError> {
-        let db = Database::create(path).map_err(be(op))?;
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(be(op))?;
         let txn = db.begin_write().map_err(be(op))?;
         let (indexed, format) = {
             txn.open_table(LEAVES).map_err(be(op))?;

@@ -52,6 +52,8 @@
 //! max_concurrent_reads: 16              # log reads (entries, proofs, search) running at once
 //! storage:
 //!   backend: redb                       # redb files in data_dir (default), or postgres
+//!   redb_cache_mib: 64                  # redb's page cache per file (six files); larger logs
+//!                                       # look their duplicates up faster with more
 //!   postgres:                           # several replicas on one database (see below)
 //!     url_file: /run/secrets/pg-url     # the connection URL, password included; or HALLMARK_PG_URL
 //!     pool_size: 16                     # connections per log per replica
@@ -63,7 +65,7 @@
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
 //! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`,
 //! `HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE`, `HALLMARK_STORAGE` (`redb` or `postgres`),
-//! `HALLMARK_PG_URL_FILE`, `HALLMARK_PG_URL` (the URL itself: the variable is read at start-up, its
+//! `HALLMARK_REDB_CACHE_MIB`, `HALLMARK_PG_URL_FILE`, `HALLMARK_PG_URL` (the URL itself: the variable is read at start-up, its
 //! value never logged). A variable that contradicts the file is an error, not an override, for the
 //! development issuer's two switches.
 //!
@@ -181,6 +183,7 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct StorageFile {
     backend: Option<String>,
+    redb_cache_mib: Option<usize>,
     #[serde(default)]
     postgres: PostgresFile,
 }
@@ -467,6 +470,10 @@ pub struct Settings {
     pub tsa_max_concurrent: usize,
     /// Where the logs are stored.
     pub storage: Storage,
+    /// With redb storage: redb's page cache per file, in MiB (`storage.redb_cache_mib`,
+    /// `HALLMARK_REDB_CACHE_MIB`; default 64). Six files (three logs and their indexes) may each
+    /// fill theirs: memory the process holds, beside the system's own page cache.
+    pub redb_cache_mib: usize,
     /// Timestamp requests waiting for a signer beyond those; more are answered 503.
     pub tsa_max_queue: usize,
 }
@@ -857,6 +864,21 @@ pub fn load(
         ));
     }
     let storage = storage(&file.storage, &env)?;
+    let redb_cache_mib = match env("HALLMARK_REDB_CACHE_MIB") {
+        Some(v) => v.trim().parse().map_err(|_| {
+            invalid(
+                "storage.redb_cache_mib (HALLMARK_REDB_CACHE_MIB)",
+                format!("{v:?} is not a whole number of MiB"),
+            )
+        })?,
+        None => file.storage.redb_cache_mib.unwrap_or(64),
+    };
+    if !(1..=65_536).contains(&redb_cache_mib) {
+        return Err(invalid(
+            "storage.redb_cache_mib (HALLMARK_REDB_CACHE_MIB)",
+            "must be between 1 and 65536",
+        ));
+    }
     let root_pin = env("HALLMARK_ROOT_PKCS11_PIN_FILE")
         .map(PathBuf::from)
         .or(file.ca.root_pin_file)
@@ -889,6 +911,7 @@ pub fn load(
         tsa_max_concurrent,
         tsa_max_queue,
         storage,
+        redb_cache_mib,
     })
 }
 
@@ -1024,6 +1047,26 @@ mod tests {
     fn storage_settings() {
         let s = load(None, env_of(&[("HALLMARK_DEV_OIDC", "1")])).unwrap();
         assert_eq!(s.storage, Storage::Redb, "the embedded default");
+        assert_eq!(s.redb_cache_mib, 64, "the default redb cache per file");
+        const BIG: &[(&str, &str)] = &[
+            ("HALLMARK_DEV_OIDC", "1"),
+            ("HALLMARK_REDB_CACHE_MIB", "1024"),
+        ];
+        assert_eq!(load(None, env_of(BIG)).unwrap().redb_cache_mib, 1024);
+        const ZERO: &[(&str, &str)] =
+            &[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_REDB_CACHE_MIB", "0")];
+        const WORDS: &[(&str, &str)] = &[
+            ("HALLMARK_DEV_OIDC", "1"),
+            ("HALLMARK_REDB_CACHE_MIB", "lots"),
+        ];
+        const HUGE: &[(&str, &str)] = &[
+            ("HALLMARK_DEV_OIDC", "1"),
+            ("HALLMARK_REDB_CACHE_MIB", "100000"),
+        ];
+        for bad in [ZERO, WORDS, HUGE] {
+            let e = load(None, env_of(bad)).unwrap_err().to_string();
+            assert!(e.contains("storage.redb_cache_mib"), "{e}");
+        }
         // PostgreSQL: the URL from a variable (read at start-up), never a flag.
         let s = load(
             None,

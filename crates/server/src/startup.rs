@@ -187,8 +187,8 @@ impl<'a> Stores<'a> {
             }
             _ => {
                 let db = s.data_dir.join(file);
-                let store =
-                    RedbStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
+                let store = RedbStore::open_with_cache(&db, s.redb_cache_mib << 20)
+                    .with_context(|| format!("opening {}", db.display()))?;
                 Ok(SharedStore::new(store))
             }
         }
