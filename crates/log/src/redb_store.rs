@@ -335,21 +335,7 @@ impl Inner {
                 })?;
             p.leaves.insert(Hash(h.value()), i);
         }
-        // Legacy (NUL-joined) records come from before any length-prefixed one was written, but
-        // read both tables in log order anyway, and merge by index.
-        let mut by_index: Vec<(u64, Vec<String>)> = Vec::new();
-        let legacy = txn.open_table(LEGACY_KEYS).map_err(be(op))?;
-        for item in legacy.range(from..size).map_err(be(op))? {
-            let (k, v) = item.map_err(be(op))?;
-            by_index.push((k.value(), decode_legacy_keys(v.value())?));
-        }
-        let keys = txn.open_table(KEYS).map_err(be(op))?;
-        for item in keys.range(from..size).map_err(be(op))? {
-            let (k, v) = item.map_err(be(op))?;
-            by_index.push((k.value(), decode_keys(v.value())?));
-        }
-        by_index.sort_by_key(|(i, _)| *i);
-        for (index, entry_keys) in by_index {
+        for (index, entry_keys) in search_keys_in(&txn, from, size, op)? {
             for key in entry_keys {
                 let list = p.keys.entry(key).or_default();
                 // An entry listing a key twice is filed once.
@@ -789,25 +775,36 @@ impl crate::store::EntrySearchKeys for RedbStore {
         end: u64,
     ) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
         let op = "read entries' search keys";
-        let mut out = Vec::new();
         if start >= end {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let txn = self.inner.log.begin_read().map_err(be(op))?;
-        let legacy = txn.open_table(LEGACY_KEYS).map_err(be(op))?;
-        for item in legacy.range(start..end).map_err(be(op))? {
-            let (k, v) = item.map_err(be(op))?;
-            out.push((k.value(), decode_legacy_keys(v.value())?));
-        }
-        let keys = txn.open_table(KEYS).map_err(be(op))?;
-        for item in keys.range(start..end).map_err(be(op))? {
-            let (k, v) = item.map_err(be(op))?;
-            out.push((k.value(), decode_keys(v.value())?));
-        }
-        // An entry is in one table or the other; sorting merges them in log order.
-        out.sort_by_key(|(i, _)| *i);
-        Ok(out)
+        search_keys_in(&txn, start, end, op)
     }
+}
+
+/// The search keys of the entries in `[start, end)` that have any, in log order, from the log
+/// file's two key tables. Legacy (NUL-joined) records come from before any length-prefixed one was
+/// written, and an entry is in one table or the other; both are read and merged by index anyway.
+fn search_keys_in(
+    txn: &redb::ReadTransaction,
+    start: u64,
+    end: u64,
+    op: &'static str,
+) -> Result<Vec<(u64, Vec<String>)>, StoreError> {
+    let mut out = Vec::new();
+    let legacy = txn.open_table(LEGACY_KEYS).map_err(be(op))?;
+    for item in legacy.range(start..end).map_err(be(op))? {
+        let (k, v) = item.map_err(be(op))?;
+        out.push((k.value(), decode_legacy_keys(v.value())?));
+    }
+    let keys = txn.open_table(KEYS).map_err(be(op))?;
+    for item in keys.range(start..end).map_err(be(op))? {
+        let (k, v) = item.map_err(be(op))?;
+        out.push((k.value(), decode_keys(v.value())?));
+    }
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -343,18 +343,18 @@ impl HandedBack {
     fn new(a: &Appended) -> Self {
         Self {
             index: a.index,
-            leaf_hash: hex::encode(a.leaf_hash.0),
+            leaf_hash: a.leaf_hash.to_hex(),
             integrated_ms: a.integrated_ms,
             duplicate: a.duplicate,
             entry_signature: a.entry_signature.as_ref().map(|s| STANDARD.encode(s)),
             size: a.tree.size,
-            root: hex::encode(a.tree.root.0),
+            root: a.tree.root.to_hex(),
             checkpoint: a.tree.checkpoint.to_string(),
         }
     }
 
     fn appended(self) -> Option<Appended> {
-        let hash = |h: &str| -> Option<Hash> { Some(Hash(hex::decode(h).ok()?.try_into().ok()?)) };
+        let hash = |h: &str| Hash::from_hex(h).ok();
         Some(Appended {
             index: self.index,
             leaf_hash: hash(&self.leaf_hash)?,
@@ -429,6 +429,17 @@ impl Leadership {
         let Ok(bytes) = answer.bytes().await else {
             return Err(unavailable("the logs' sequencer did not answer; retry"));
         };
+        if matches!(
+            status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        ) {
+            // The sequencer refused this replica itself (another key, another version): the
+            // deployment's fault, not the client's.
+            tracing::error!(%leader, %status, log = log.name(), "the sequencer refused a handed entry");
+            return Err(unavailable(
+                "the logs' sequencer refused this replica; retry",
+            ));
+        }
         if !status.is_success() {
             // The sequencer's own refusal (entry too large, queue full, storage down): passed on.
             let message = serde_json::from_slice::<serde_json::Value>(&bytes)
