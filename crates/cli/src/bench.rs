@@ -430,7 +430,16 @@ where
             let ours = bench_log_on(
                 signer,
                 || RedbStore::open_with_cache(path, *cache),
-                |s: &RedbStore| Some(s.merge_stats()),
+                |s: &RedbStore| {
+                    let (merged, merge_time) = s.merge_stats();
+                    let (filter_ready, filter_bytes) = s.leaf_filter();
+                    Some(IndexStats {
+                        merged,
+                        merge_time,
+                        filter_bytes,
+                        filter_ready,
+                    })
+                },
                 Some(&run.dir),
                 &what,
                 run,
@@ -546,6 +555,17 @@ fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
+/// What a store's derived index has cost so far (the redb store's; `None` for others).
+#[derive(Debug, Default)]
+struct IndexStats {
+    /// Entries merged into the index file, and the merges' wall time.
+    merged: u64,
+    merge_time: Duration,
+    /// The leaf filter's bits, and whether it answers lookups yet.
+    filter_bytes: u64,
+    filter_ready: bool,
+}
+
 /// One row of the growth table.
 struct GrowthRow {
     size: u64,
@@ -554,16 +574,16 @@ struct GrowthRow {
     p99_us: u64,
     incl_ns: (u64, u64),
     cons_ns: (u64, u64),
-    /// Index merge time per entry merged during the segment (µs; none merged: `None`), and
-    /// entries left unmerged.
-    merge: Option<(Option<f64>, u64)>,
+    /// Index merge time per entry merged during the segment (µs; none merged: `None`), entries
+    /// left unmerged, and the leaf filter's memory per entry (bytes).
+    merge: Option<(Option<f64>, u64, f64)>,
     disk_per_entry: Option<f64>,
 }
 
 fn bench_log_on<K, S: LogStore>(
     signer: K,
     open: impl Fn() -> Result<S, hallmark_log::StoreError>,
-    merge_stats: impl Fn(&S) -> Option<(u64, Duration)>,
+    index_stats: impl Fn(&S) -> Option<IndexStats>,
     disk_dir: Option<&Path>,
     what: &str,
     run: &LogRun,
@@ -585,7 +605,11 @@ where
     let mut rows = Vec::new();
     let mut all = Vec::new();
     let mut busy = Duration::ZERO;
-    let (mut merged0, mut merge_time0) = merge_stats(seq.store()).unwrap_or_default();
+    let IndexStats {
+        merged: mut merged0,
+        merge_time: mut merge_time0,
+        ..
+    } = index_stats(seq.store()).unwrap_or_default();
     let mut prev = 0u64;
     for &m in &run.milestones {
         let t = Instant::now();
@@ -599,12 +623,13 @@ where
             "the log has {} entries after reaching {m}",
             latest.size
         );
-        let merge = merge_stats(seq.store()).map(|(merged, time)| {
+        let merge = index_stats(seq.store()).map(|x| {
             // No merge in this segment: no cost to report.
-            let per = (merged > merged0)
-                .then(|| (time - merge_time0).as_secs_f64() * 1e6 / (merged - merged0) as f64);
-            (merged0, merge_time0) = (merged, time);
-            (per, m - merged)
+            let per = (x.merged > merged0).then(|| {
+                (x.merge_time - merge_time0).as_secs_f64() * 1e6 / (x.merged - merged0) as f64
+            });
+            (merged0, merge_time0) = (x.merged, x.merge_time);
+            (per, m - x.merged, x.filter_bytes as f64 / m as f64)
         });
         let (incl, cons) = if growth {
             proof_times(&seq, m, &latest.root, 2_000)?
@@ -630,7 +655,20 @@ where
     drop(seq);
 
     // Everything acknowledged is durable: reopen the store and compare.
+    let reopening = Instant::now();
     let reopened = open()?;
+    // What a restart costs before lookups are answered from memory again.
+    let mut filter_ready = None;
+    while reopening.elapsed() < Duration::from_secs(300) {
+        match index_stats(&reopened) {
+            Some(x) if !x.filter_ready => std::thread::sleep(Duration::from_millis(10)),
+            Some(x) => {
+                filter_ready = Some((reopening.elapsed(), x.filter_bytes));
+                break;
+            }
+            None => break,
+        }
+    }
     let state = reopened.state()?;
     ensure!(
         state.size == entries,
@@ -652,13 +690,20 @@ where
     println!("durable appends/s  {rate:.0}");
     print_latency(&all);
     println!("checkpoints kept   {batches} (history interval 1 s)");
+    if let Some((took, bytes)) = filter_ready {
+        println!(
+            "leaf filter        ready {:.2} s after reopening ({:.1} MB)",
+            took.as_secs_f64(),
+            bytes as f64 / 1e6
+        );
+    }
     println!(
         "reopened           size {} root {} (matches)",
         state.size, root
     );
     if growth {
         println!(
-            "{:>11} {:>10} {:>9} {:>9} {:>17} {:>17} {:>14} {:>10} {:>11}",
+            "{:>11} {:>10} {:>9} {:>9} {:>17} {:>17} {:>14} {:>10} {:>11} {:>13}",
             "size",
             "appends/s",
             "p50 ms",
@@ -667,18 +712,20 @@ where
             "consist. p50/99",
             "merge us/entry",
             "unmerged",
-            "disk B/entry"
+            "disk B/entry",
+            "filter B/entry"
         );
         for r in &rows {
-            let (merge, unmerged) = match r.merge {
-                Some((per, left)) => (
+            let (merge, unmerged, filter) = match r.merge {
+                Some((per, left, filter)) => (
                     per.map_or_else(|| "-".into(), |p| format!("{p:.2}")),
                     left.to_string(),
+                    format!("{filter:.2}"),
                 ),
-                None => ("-".into(), "-".into()),
+                None => ("-".into(), "-".into(), "-".into()),
             };
             println!(
-                "{:>11} {:>10.0} {:>9.2} {:>9.2} {:>17} {:>17} {:>14} {:>10} {:>11}",
+                "{:>11} {:>10.0} {:>9.2} {:>9.2} {:>17} {:>17} {:>14} {:>10} {:>11} {:>13}",
                 r.size,
                 r.rate,
                 r.p50_us as f64 / 1000.0,
@@ -697,6 +744,7 @@ where
                 unmerged,
                 r.disk_per_entry
                     .map_or_else(|| "-".into(), |b| format!("{b:.0}")),
+                filter,
             );
         }
         if let (Some(first), Some(last)) = (rows.first(), rows.last()) {

@@ -1,7 +1,7 @@
 //! `hallmark bench log` as the performance notes quote it: the growth table (a row per size with
-//! its rate, latency, proof times, index merge cost and disk bytes per entry), the reopened log
-//! checked against the acknowledged root, and the raw redb commit rate beside the log's, as a
-//! ratio.
+//! its rate, latency, proof times, index merge cost, disk bytes and leaf-filter bytes per entry),
+//! the reopened log checked against the acknowledged root, and the raw redb commit rate beside
+//! the log's, as a ratio.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -29,10 +29,12 @@ fn bench_log_reports_growth_and_its_storage_ceiling() {
         "{out}"
     );
     assert!(out.contains("(matches)"), "{out}");
+    // After the reopening, the leaf filter is rebuilt from the index file and answers again.
+    assert!(out.contains("leaf filter        ready "), "{out}");
     let rows: Vec<Vec<&str>> = out
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|w| w.len() == 11 && (w[0] == "70000" || w[0] == "140000"))
+        .filter(|w| w.len() == 12 && (w[0] == "70000" || w[0] == "140000"))
         .collect();
     assert_eq!(rows.len(), 2, "{out}");
     for r in &rows {
@@ -42,6 +44,9 @@ fn bench_log_reports_growth_and_its_storage_ceiling() {
         // 100-byte entries, their tree hashes and redb's pages: more than the data, far from
         // a page per entry.
         assert!((100.0..4096.0).contains(&disk), "{out}");
+        // The leaf filter's first part (about 1.4 MB for a million leaves) is allocated whole.
+        let filter: f64 = r[11].parse().unwrap();
+        assert!((0.5..64.0).contains(&filter), "{out}");
     }
     assert!(
         rows.iter().any(|r| r[8].parse::<f64>().is_ok()),
