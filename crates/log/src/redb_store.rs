@@ -33,14 +33,15 @@
 //!
 //! Almost every leaf hash the sequencer looks up is new, and once the index file is larger than
 //! redb's page cache, proving a hash absent read B-tree pages from the operating system for every
-//! entry (at 10M entries, appends fell to 0.57-0.67x of the rate at 1M). A Bloom filter of every leaf
-//! hash in the log answers most of those lookups from memory: a hash the filter has never seen is
-//! in neither the tail nor the index file, and only the filter's false positives (about 0.5% per
-//! part) and real duplicates read the index file. The filter is a chain of parts, each twice the
-//! capacity of the one before, so it grows with the log without being rebuilt; it costs about 11
-//! bits per entry it has room for (2.3 bytes per entry at 10M). Appends add their leaves to it under the tail's lock, before a lookup can miss
-//! them in the tail; the leaves indexed before the store was opened are read from the index file
-//! by the merger thread, and until it is done lookups go to the index file as before.
+//! entry (at 10M entries, appends fell to 0.57-0.67x of the rate at 1M). A Bloom filter of every
+//! leaf hash in the log answers most of those lookups from memory: a hash the filter has never
+//! seen is in neither the tail nor the index file, and only the filter's false positives (about
+//! 0.5% per part) and real duplicates read the index file. The filter is a chain of parts, each
+//! twice the capacity of the one before, so it grows with the log without being rebuilt; it costs
+//! about 11 bits per entry it has room for (2.3 bytes per entry at 10M). Appends add their leaves
+//! to it under the tail's lock, before a lookup can miss them in the tail; the leaves indexed
+//! before the store was opened are read from the index file by the merger thread, and until it
+//! is done lookups go to the index file as before.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
