@@ -50,9 +50,11 @@
 //! connects afresh. A read that meets such a failure is retried once on a new connection; an
 //! append is retried once only when the failure came before its `COMMIT` was sent.
 //!
-//! TLS: URLs with `sslmode=require` (or `prefer`, the default) use rustls, verifying the server
-//! against the system's roots plus [`PgOptions::ca_file`]; unlike libpq's `require`, the
-//! certificate is always verified. `sslmode=disable` connects in plain text.
+//! TLS: URLs with `sslmode=require` use rustls, verifying the server against the system's roots
+//! plus [`PgOptions::ca_file`]; unlike libpq's `require`, the certificate is always verified.
+//! `sslmode=disable` connects in plain text. `sslmode=prefer`, the default, would fall back to
+//! plain text whenever anyone on the path declines TLS, so it is refused unless every host is this
+//! machine (a Unix socket, `localhost`, a loopback address).
 //!
 //! The connection URL holds the password: it is never logged, and the store's `Debug` output
 //! leaves it out.
@@ -133,8 +135,57 @@ CREATE TABLE hallmark_replica_key (
 ",
 ];
 
-/// Session options when the URL sets none: see [`PgStore::open_with`].
-const DEFAULT_OPTIONS: &str = "-c statement_timeout=30s";
+/// Session settings every connection gets unless the URL's own `options` set them (see
+/// [`PgStore::open_with`]): a statement that hangs (waiting on a row lock a paused old sequencer
+/// holds, a stalled server) fails after 30 s instead of holding a connection, and every request
+/// queued behind it, forever; a transaction left open by a client that went silent (a sequencer
+/// partitioned away mid-batch, still holding its log's row lock) is ended by the server after a
+/// minute; and the server notices a vanished client within about 25 s of silence.
+const SESSION_DEFAULTS: [(&str, &str); 5] = [
+    ("statement_timeout", "30s"),
+    ("idle_in_transaction_session_timeout", "60s"),
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+];
+
+/// The URL's `options` with each of [`SESSION_DEFAULTS`] it does not set added.
+fn session_options(url_options: Option<&str>) -> String {
+    let mut out = url_options.unwrap_or_default().trim().to_owned();
+    for (name, value) in SESSION_DEFAULTS {
+        // `-c name=value`, `-cname=value` or `--name=value` (where `-` may stand for `_`).
+        let set = out.split_whitespace().any(|w| {
+            w.split_once('=').is_some_and(|(n, _)| {
+                let n = n
+                    .strip_prefix("--")
+                    .or_else(|| n.strip_prefix("-c"))
+                    .unwrap_or(n);
+                n.replace('-', "_") == name
+            })
+        });
+        if !set {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("-c {name}={value}"));
+        }
+    }
+    out
+}
+
+/// Whether every host of the URL is this machine (a Unix socket, `localhost` or a loopback
+/// address), where nobody can sit between Hallmark and the database.
+fn only_local_hosts(config: &postgres::Config) -> bool {
+    use postgres::config::Host;
+    let local_name = |h: &str| {
+        h.eq_ignore_ascii_case("localhost")
+            || h.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+    };
+    config.get_hosts().iter().all(|h| match h {
+        Host::Tcp(name) => local_name(name),
+        Host::Unix(_) => true,
+    }) && config.get_hostaddrs().iter().all(|a| a.is_loopback())
+}
 
 /// First key of Hallmark's advisory locks (`HLMK`); the second is 0 for migrations, else the
 /// log's id (sequencer leadership).
@@ -579,20 +630,39 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("hallmark");
         }
-        // A statement that hangs (waiting on a row lock a paused old sequencer holds, a stalled
-        // server) fails after this instead of holding a connection, and every request queued
-        // behind it, forever. The URL's own `options` (say `options=-c statement_timeout=60s`)
-        // replace it.
-        if config.get_options().is_none() {
-            config.options(DEFAULT_OPTIONS);
-        }
-        // A database host that vanished is noticed within about half a minute (the default is
-        // two hours of silence) unless the URL says otherwise.
+        let session = session_options(config.get_options());
+        config.options(&session);
+        // A database host that vanished is noticed within about half a minute (the defaults are
+        // two hours of silence, then the kernel's minutes of probes, and no bound on unanswered
+        // writes) unless the URL says otherwise.
         if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
             config.keepalives_idle(Duration::from_secs(10));
         }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(Duration::from_secs(5));
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(3);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(30));
+        }
         let tls = match config.get_ssl_mode() {
             postgres::config::SslMode::Disable => None,
+            // `prefer` (also what a URL without `sslmode` means) goes on in plain text when the
+            // server declines TLS, and anyone on the path can decline for it: the password and
+            // every write would then cross the network in the clear. Only on this machine.
+            postgres::config::SslMode::Prefer if !only_local_hosts(&config) => {
+                return Err(StoreError::backend(
+                    "check the database URL",
+                    std::io::Error::other(
+                        "sslmode=prefer (the default) falls back to plain text when TLS is \
+                         declined, which anyone between Hallmark and the database can do: add \
+                         sslmode=require to the URL (the server's certificate is then verified), \
+                         or sslmode=disable on a network you trust",
+                    ),
+                ));
+            }
             _ => Some(tls_connector(options)?),
         };
         let pool = Arc::new(Pool::new(config.clone(), tls.clone(), options.pool_size));
@@ -608,6 +678,32 @@ impl PgStore {
         };
         store.check_counts()?;
         Ok(store)
+    }
+
+    /// For each leaf hash, the index of its entry, if logged, read on `pool`'s connections.
+    fn leaves_on(&self, pool: &Pool, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        if leaf_hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let log_id = self.log_id;
+        let hashes: Vec<&[u8]> = leaf_hashes.iter().map(|h| h.0.as_slice()).collect();
+        pool.read("look up leaf hashes", |conn| {
+            let mut out = vec![None; hashes.len()];
+            for row in conn.client.query(SQL_FIND_LEAVES, &[&log_id, &hashes])? {
+                let ord: i64 = row.get(0);
+                let Some(index) = row.get::<_, Option<i64>>(1) else {
+                    continue;
+                };
+                let slot = usize::try_from(ord - 1)
+                    .ok()
+                    .and_then(|i| out.get_mut(i))
+                    .ok_or(StoreError::Corrupt {
+                        what: "leaf lookup answered an ordinal it was not asked",
+                    })?;
+                *slot = Some(read_u64(index)?);
+            }
+            Ok(out)
+        })
     }
 
     /// The log's name.
@@ -664,8 +760,8 @@ impl PgStore {
 
     /// The key every replica on this database shares to authenticate what they hand each other
     /// (a standby's verified entries, the sequencer's answers): the stored one, or `fresh` (32
-    /// random bytes from the caller) stored now if there is none yet. Whoever can read it could
-    /// already write entries into the tables directly: it adds no party to trust.
+    /// random bytes from the caller) stored now if there is none yet. It is a secret: whoever can
+    /// read it (a read-only role, a dump, a backup) can hand the sequencer unverified entries.
     pub fn replica_key(&self, fresh: &[u8; 32]) -> Result<[u8; 32], StoreError> {
         let fresh = fresh.as_slice();
         let key: Vec<u8> = self.pool.read("read the replicas' key", |conn| {
@@ -857,6 +953,11 @@ impl LogStore for PgStore {
                     tx.execute(&ins_checkpoint, &[&log_id, &new_size, &checkpoint])?;
                 }
                 tx.execute(&update, &[&log_id, &new_size, &checkpoint])?;
+                // No statement timeout for the COMMIT: with synchronous standbys configured,
+                // PostgreSQL answers a COMMIT whose wait for them is cancelled (as a timeout
+                // would) with success and a mere warning, committed locally but perhaps not
+                // replicated. Waiting is right: nothing is acknowledged before it is replicated.
+                tx.batch_execute("SET LOCAL statement_timeout = 0")?;
                 committing.set(true);
                 tx.commit()?;
                 Ok(())
@@ -905,28 +1006,13 @@ impl LogStore for PgStore {
     }
 
     fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
-        if leaf_hashes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let log_id = self.log_id;
-        let hashes: Vec<&[u8]> = leaf_hashes.iter().map(|h| h.0.as_slice()).collect();
-        self.writer.read("look up leaf hashes", |conn| {
-            let mut out = vec![None; hashes.len()];
-            for row in conn.client.query(SQL_FIND_LEAVES, &[&log_id, &hashes])? {
-                let ord: i64 = row.get(0);
-                let Some(index) = row.get::<_, Option<i64>>(1) else {
-                    continue;
-                };
-                let slot = usize::try_from(ord - 1)
-                    .ok()
-                    .and_then(|i| out.get_mut(i))
-                    .ok_or(StoreError::Corrupt {
-                        what: "leaf lookup answered an ordinal it was not asked",
-                    })?;
-                *slot = Some(read_u64(index)?);
-            }
-            Ok(out)
-        })
+        // The sequencer's duplicate check: on the writers' connections.
+        self.leaves_on(&self.writer, leaf_hashes)
+    }
+
+    fn lookup_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        // Anonymous readers: on the readers' pool, never holding up the sequencer.
+        self.leaves_on(&self.pool, leaf_hashes)
     }
 
     fn entry_signature(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
@@ -1137,5 +1223,64 @@ impl PgStore {
             },
             || !committing.get(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn session_options_add_only_what_the_url_leaves_unset() {
+        let all = session_options(None);
+        for (name, value) in SESSION_DEFAULTS {
+            assert!(all.contains(&format!("-c {name}={value}")), "{all}");
+        }
+        for own in [
+            "-c statement_timeout=60s",
+            "-cstatement_timeout=60s",
+            "--statement-timeout=60s",
+        ] {
+            let o = session_options(Some(own));
+            assert!(o.starts_with(own), "{o}");
+            assert!(!o.contains("statement_timeout=30s"), "{o}");
+            assert!(
+                o.contains("-c idle_in_transaction_session_timeout=60s"),
+                "{o}"
+            );
+        }
+        // Another setting in the URL keeps every default (it used to drop them all).
+        let o = session_options(Some("-c search_path=hallmark"));
+        assert!(o.contains("-c search_path=hallmark"), "{o}");
+        assert!(o.contains("-c statement_timeout=30s"), "{o}");
+    }
+
+    #[test]
+    fn only_this_machine_counts_as_local() {
+        let local = |url: &str| only_local_hosts(&postgres::Config::from_str(url).unwrap());
+        assert!(local("postgresql://u@127.0.0.1:5432/db"));
+        assert!(local("postgresql://u@localhost/db"));
+        assert!(local("postgresql://u@[::1]/db"));
+        assert!(local("host=/var/run/postgresql user=u dbname=db"));
+        assert!(!local("postgresql://u@db.internal/db"));
+        assert!(!local("postgresql://u@10.0.0.5/db"));
+        assert!(!local("postgresql://u@localhost,db.internal/db"));
+        assert!(!local("host=localhost hostaddr=10.0.0.5 user=u dbname=db"));
+    }
+
+    /// A URL that would let anyone on the path strip TLS is refused before any connection, and
+    /// the refusal says what to write instead.
+    #[test]
+    fn prefer_to_a_remote_host_is_refused() {
+        for url in [
+            "postgresql://hallmark:secret@db.example.invalid/hallmark",
+            "postgresql://hallmark:secret@db.example.invalid/hallmark?sslmode=prefer",
+        ] {
+            let err = PgStore::open(url, "rekor", 2).unwrap_err();
+            let text = format!("{err}: {}", std::error::Error::source(&err).unwrap());
+            assert!(text.contains("sslmode=require"), "{text}");
+            assert!(!text.contains("secret"), "{text}");
+        }
     }
 }

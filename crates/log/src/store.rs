@@ -131,8 +131,16 @@ pub trait LogStore: Send + Sync + 'static {
     /// Committed entries in `[start, end)`, in order; fewer if the log is shorter.
     fn entries(&self, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError>;
 
-    /// For each leaf hash, the index of the entry with that hash, if logged.
+    /// For each leaf hash, the index of the entry with that hash, if logged. The sequencer's
+    /// duplicate check; readers use [`LogStore::lookup_leaves`].
     fn find_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError>;
+
+    /// [`LogStore::find_leaves`] for readers (entries and proofs looked up by leaf hash): a store
+    /// whose writer has connections of its own serves these elsewhere, so that anonymous reads
+    /// never hold up appends.
+    fn lookup_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        self.find_leaves(leaf_hashes)
+    }
 
     /// The log's signature over the entry at `index` (its signed entry timestamp), if the entry
     /// is committed and was signed.

@@ -72,6 +72,12 @@ fn suite(store: &dyn LogStore) {
         .find_leaves(&[leaf_hash(b"a2"), leaf_hash(b"nope"), leaf_hash(b"b2")])
         .unwrap();
     assert_eq!(found, vec![Some(2), None, Some(5)]);
+    // Readers' lookups (another pool on PostgreSQL) answer the same.
+    let looked_up = store
+        .lookup_leaves(&[leaf_hash(b"a2"), leaf_hash(b"nope"), leaf_hash(b"b2")])
+        .unwrap();
+    assert_eq!(looked_up, found);
+    assert!(store.lookup_leaves(&[]).unwrap().is_empty());
 
     assert_eq!(store.search("key:a", None, 10).unwrap(), vec![4, 2, 0]);
     assert_eq!(store.search("key:a", None, 2).unwrap(), vec![4, 2]);

@@ -220,7 +220,7 @@ pub(crate) async fn get_proof_by_hash(
         let seq = &st.ct.seq;
         let found = seq
             .store()
-            .find_leaves(&[hash])
+            .lookup_leaves(&[hash])
             .map_err(|e| ApiError::from(&hallmark_log::LogError::Store(e)))?;
         let index = match found.first().copied().flatten() {
             Some(i) if i < tree_size => i,

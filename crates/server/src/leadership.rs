@@ -21,8 +21,10 @@
 //! without verifying it again and answers with the index, SET and checkpoint. Both the entry and
 //! the answer carry an HMAC-SHA256 under a key every replica reads from the database
 //! ([`PgStore::replica_key`]): only a replica can hand the sequencer an entry, and a standby
-//! takes no answer that did not come from one. The key adds no party to trust (whoever reads it
-//! could write the log's tables directly). A replay of a handed entry is answered as a
+//! takes no answer that did not come from one. The key is a secret of the database's: whoever
+//! can read the `hallmark_replica_key` table (a read-only role, a dump, a backup) can hand the
+//! sequencer entries that were never verified, so keep that table's privileges and the backups
+//! as close as the log's own tables. A replay of a handed entry is answered as a
 //! duplicate. A standby serves reads from the database, refreshing its view of each log every
 //! [`CHECK_EVERY`] and at once from each answer the sequencer gives it, so a load balancer may
 //! send anything to any ready replica.

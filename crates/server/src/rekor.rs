@@ -353,7 +353,7 @@ fn index_of_uuid(rekor: &RekorLog, uuid: &str) -> Result<u64, ApiError> {
     let found = rekor
         .seq
         .store()
-        .find_leaves(&[leaf])
+        .lookup_leaves(&[leaf])
         .map_err(store_error)?;
     found
         .first()

@@ -79,6 +79,10 @@ impl LogStore for SharedStore {
         self.call(|s| s.find_leaves(leaf_hashes))
     }
 
+    fn lookup_leaves(&self, leaf_hashes: &[Hash]) -> Result<Vec<Option<u64>>, StoreError> {
+        self.call(|s| s.lookup_leaves(leaf_hashes))
+    }
+
     fn entry_signature(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.call(|s| s.entry_signature(index))
     }
