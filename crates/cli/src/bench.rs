@@ -54,8 +54,8 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         pg_pool: usize,
         /// With `--store redb`: redb's page cache for each of the log's two files, in MiB
-        /// (the server's is 64).
-        #[arg(long, default_value_t = 64)]
+        /// (the server's default).
+        #[arg(long, default_value_t = hallmark_log::DEFAULT_REDB_CACHE_MIB)]
         redb_cache_mib: usize,
         /// Sign checkpoints with this HSM key (default: an in-memory key).
         #[arg(long)]

@@ -46,7 +46,7 @@ pub mod testing;
 
 pub use error::{LogError, StoreError};
 pub use pg_store::{PgOptions, PgStore, SCHEMA_VERSION, SequencerLease};
-pub use redb_store::RedbStore;
+pub use redb_store::{DEFAULT_CACHE_MIB as DEFAULT_REDB_CACHE_MIB, RedbStore};
 pub use sequencer::{
     Appended, CheckpointSigner, Committed, EntrySigner, Sequencer, SequencerConfig,
 };

@@ -324,6 +324,19 @@ fn be(op: &'static str) -> impl Fn(postgres::Error) -> StoreError {
     move |e| StoreError::backend(op, e)
 }
 
+/// The answer's slot for the 1-based ordinal `ord` a query numbered its input with (`WITH
+/// ORDINALITY`); an ordinal the query was not asked is `what` went wrong.
+fn ordinal_slot<'a, T>(
+    out: &'a mut [Option<T>],
+    ord: i64,
+    what: &'static str,
+) -> Result<&'a mut Option<T>, StoreError> {
+    usize::try_from(ord - 1)
+        .ok()
+        .and_then(|i| out.get_mut(i))
+        .ok_or(StoreError::Corrupt { what })
+}
+
 /// A u64 index or bound as PostgreSQL's bigint; bounds past `i64::MAX` clamp to it.
 fn bound(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -694,13 +707,11 @@ impl PgStore {
                 let Some(index) = row.get::<_, Option<i64>>(1) else {
                     continue;
                 };
-                let slot = usize::try_from(ord - 1)
-                    .ok()
-                    .and_then(|i| out.get_mut(i))
-                    .ok_or(StoreError::Corrupt {
-                        what: "leaf lookup answered an ordinal it was not asked",
-                    })?;
-                *slot = Some(read_u64(index)?);
+                *ordinal_slot(
+                    &mut out,
+                    ord,
+                    "leaf lookup answered an ordinal it was not asked",
+                )? = Some(read_u64(index)?);
             }
             Ok(out)
         })
@@ -1126,12 +1137,11 @@ impl LogStore for PgStore {
             let mut out: Vec<Option<Hash>> = vec![None; wanted.len()];
             for row in conn.client.query(&s, &[&log_id, &wanted])? {
                 let ord: i64 = row.get(0);
-                let slot = usize::try_from(ord - 1)
-                    .ok()
-                    .and_then(|i| out.get_mut(i))
-                    .ok_or(StoreError::Corrupt {
-                        what: "hash lookup answered an ordinal it was not asked",
-                    })?;
+                let slot = ordinal_slot(
+                    &mut out,
+                    ord,
+                    "hash lookup answered an ordinal it was not asked",
+                )?;
                 let Some(hash) = row.get::<_, Option<&[u8]>>(1) else {
                     continue;
                 };

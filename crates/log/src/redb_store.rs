@@ -246,7 +246,8 @@ fn index_path(path: &Path) -> PathBuf {
 /// ([`RedbStore::open_with_cache`]). redb's default is 1 GiB per file; a server has six files
 /// (three logs and their indexes), and the cache is memory the process holds. The operating
 /// system's page cache still keeps the files' hot pages.
-pub(crate) const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+pub const DEFAULT_CACHE_MIB: usize = 64;
+const DEFAULT_CACHE_BYTES: usize = DEFAULT_CACHE_MIB << 20;
 
 impl RedbStore {
     /// Opens the log at `path` (creating it if needed) and its index at `<path>.index`, checks that

@@ -871,7 +871,10 @@ pub fn load(
                 format!("{v:?} is not a whole number of MiB"),
             )
         })?,
-        None => file.storage.redb_cache_mib.unwrap_or(64),
+        None => file
+            .storage
+            .redb_cache_mib
+            .unwrap_or(hallmark_log::DEFAULT_REDB_CACHE_MIB),
     };
     if !(1..=65_536).contains(&redb_cache_mib) {
         return Err(invalid(
