@@ -490,6 +490,16 @@ pub fn certificate_pem(cert: &Certificate) -> Result<String> {
         .map_err(|e| CaError::encoding("the certificate as PEM", e))
 }
 
+/// A certificate's DER as PEM (`-----BEGIN CERTIFICATE-----`, LF line endings), without
+/// decoding it.
+///
+/// # Errors
+/// [`CaError::Encoding`].
+pub fn certificate_der_to_pem(der: &[u8]) -> Result<String> {
+    der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, der)
+        .map_err(|e| CaError::encoding("the certificate as PEM", e))
+}
+
 /// The certificate's DER.
 ///
 /// # Errors
@@ -578,5 +588,21 @@ mod tests {
         let other = p256::ecdsa::SigningKey::try_generate().unwrap();
         let spki = tsa_key.public_key_der().unwrap();
         assert!(tsa_certificate(&other, &root, &spki, &subject("t"), now, day).is_err());
+    }
+
+    #[test]
+    fn pem_from_der_is_the_certificates_own_pem() {
+        let key = p256::ecdsa::SigningKey::try_generate().unwrap();
+        let subject = CaSubject {
+            organization: "Test".into(),
+            common_name: "root".into(),
+        };
+        let root =
+            root_certificate(&key, &subject, SystemTime::now(), Duration::from_secs(60)).unwrap();
+        let der = certificate_der(&root).unwrap();
+        assert_eq!(
+            certificate_der_to_pem(&der).unwrap(),
+            certificate_pem(&root).unwrap()
+        );
     }
 }

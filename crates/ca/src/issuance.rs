@@ -219,6 +219,15 @@ impl Prepared {
     /// [`CaError::CertificateKeyMismatch`] if `issuing_key` is not the issuing CA's key,
     /// [`CaError::Signer`], [`CaError::Ct`].
     pub fn finish<K: IssuingKey + ?Sized>(self, sct: &Sct, issuing_key: &K) -> Result<Certificate> {
+        authority::decode_own(&self.finish_der(sct, issuing_key)?)
+    }
+
+    /// [`Prepared::finish`], returning the certificate's DER as the issuing key signed it,
+    /// without decoding it again (the server answers with it as PEM at once).
+    ///
+    /// # Errors
+    /// As [`Prepared::finish`].
+    pub fn finish_der<K: IssuingKey + ?Sized>(self, sct: &Sct, issuing_key: &K) -> Result<Vec<u8>> {
         self.check_key(issuing_key)?;
         let mut tbs = self.tbs;
         push_extension(
@@ -229,13 +238,12 @@ impl Prepared {
                 ct::sct_list_extension_value(std::slice::from_ref(sct))?,
             )?,
         );
-        let der = sign_certificate(
+        sign_certificate(
             issuing_key,
             "signing the leaf certificate",
             &tbs.signature,
             &tbs.encode()?,
-        )?;
-        authority::decode_own(&der)
+        )
     }
 
     fn check_key<K: IssuingKey + ?Sized>(&self, key: &K) -> Result<()> {

@@ -110,9 +110,9 @@ mod signer;
 mod x509;
 
 pub use authority::{
-    CaSubject, certificate_der, certificate_key_algorithm, certificate_pem, check_ca_chain,
-    check_key_matches, intermediate_certificate, parse_certificate, root_certificate,
-    tsa_certificate, verify_issued_by,
+    CaSubject, certificate_der, certificate_der_to_pem, certificate_key_algorithm, certificate_pem,
+    check_ca_chain, check_key_matches, intermediate_certificate, parse_certificate,
+    root_certificate, tsa_certificate, verify_issued_by,
 };
 pub use error::{CaError, Result};
 pub use hallmark_sigstore::crypto::KeyAlgorithm;

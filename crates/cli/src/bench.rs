@@ -76,8 +76,12 @@ pub(crate) enum BenchCommand {
         dir: Option<PathBuf>,
     },
     /// Certificates per second from a running server: POST /api/v2/signingCert over HTTP with
-    /// real tokens from a development issuer, from concurrent clients. Every answer must hold an
-    /// X.509 certificate (Hallmark's 201 or Fulcio's 200, embedded- or detached-SCT form).
+    /// real tokens from a development issuer, from concurrent clients. Every answer is checked
+    /// after the run (so that checking takes no CPU from the server while it is measured): its
+    /// certificate chains to the CA's trust bundle, holds the client's key and email and was
+    /// valid when it arrived; with a trust config, its embedded SCT verifies with the CT log's
+    /// key (Hallmark's 201 or Fulcio's 200; embedded- or, without a trust config,
+    /// detached-SCT form).
     Ca {
         /// The server.
         #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -95,6 +99,11 @@ pub(crate) enum BenchCommand {
         /// Open loop instead: send this many requests per second, whatever the latency.
         #[arg(long)]
         rate: Option<f64>,
+        /// A trusted root or ClientTrustConfig naming the CA and its CT log: every answer's
+        /// embedded SCT is then verified with the CT log's key too, and the CA's root must be
+        /// one of its certificate authorities.
+        #[arg(long)]
+        trust_config: Option<PathBuf>,
         #[command(flatten)]
         ceiling: HsmCeiling,
     },
@@ -330,13 +339,19 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             clients,
             seconds,
             rate,
+            trust_config,
             ceiling,
         } => {
             let issuer = issuer_url.unwrap_or_else(|| url.clone());
-            let bound = ceiling.measure("certificates", 2.0, 2)?;
-            let got = bench_ca(&url, &issuer, clients, seconds, rate)?;
-            print_ratio(got, bound);
-            Ok(())
+            bench_ca(
+                &url,
+                &issuer,
+                clients,
+                seconds,
+                rate,
+                trust_config.as_deref(),
+                &ceiling,
+            )
         }
         BenchCommand::LogApi {
             url,
@@ -368,7 +383,7 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             // Rekor v1 signs a SET per entry on the sequencer's one session; Rekor v2 signs
             // once per batch, so the HSM is not its ceiling.
             let bound = if api == 1 {
-                ceiling.measure("entries", 1.0, 1)?
+                ceiling.measure("entries", 1.0, 1, "")?
             } else {
                 ensure!(
                     ceiling.hsm_key.is_none(),
@@ -965,8 +980,14 @@ pub(crate) struct HsmCeiling {
 
 impl HsmCeiling {
     /// The ceiling in operations per second (`signatures` HSM signatures each, on `sessions`
-    /// sessions at once), printed; `None` without `--hsm-key`.
-    fn measure(&self, what: &str, signatures: f64, sessions: usize) -> Result<Option<f64>> {
+    /// sessions at once), printed; `None` without `--hsm-key`. `when` ends the printed line.
+    fn measure(
+        &self,
+        what: &str,
+        signatures: f64,
+        sessions: usize,
+        when: &str,
+    ) -> Result<Option<f64>> {
         let Some(key) = &self.hsm_key else {
             return Ok(None);
         };
@@ -986,7 +1007,7 @@ impl HsmCeiling {
         let ceiling = sig_rate / signatures;
         println!(
             "HSM ceiling        {ceiling:.0} {what}/s ({sig_rate:.0} signatures/s, {how}; \
-             {signatures} per {})",
+             {signatures} per {}){when}",
             what.trim_end_matches('s')
         );
         Ok(Some(ceiling))
@@ -1298,87 +1319,414 @@ fn bench_tsa(
     Ok(())
 }
 
-/// One client's request body: a token from the development issuer of the Hallmark server at
-/// `issuer`, an in-memory P-256 key, and the proof of possession (its signature over the token's
-/// email).
-fn ca_request_body(issuer: &str, n: usize) -> Result<Vec<u8>> {
-    ca_request_body_for(issuer, n, &memory_key()?)
+/// One `bench ca` client: its request body (a token from the development issuer of the Hallmark
+/// server at the issuer URL, an in-memory P-256 key, and the proof of possession: its signature
+/// over the token's email), and what its certificates must say.
+struct CaClient {
+    body: Arc<Vec<u8>>,
+    email: String,
+    /// The key's DER `SubjectPublicKeyInfo`, as the certificate must hold it.
+    spki: Vec<u8>,
+    /// The key as PEM and the proof, for timing the server's proof-of-possession check.
+    pem: String,
+    proof: Vec<u8>,
+}
+
+impl CaClient {
+    fn new(issuer: &str, n: usize, key: &SigningKey) -> Result<Self> {
+        use spki::EncodePublicKey as _;
+        let email = format!("bench-{n}@hallmark.local");
+        let token = crate::serve_cmd::dev_token(issuer, &email)?;
+        let public = key.verifying_key();
+        let pem = public
+            .to_public_key_pem(spki::der::pem::LineEnding::LF)
+            .context("encoding the public key")?;
+        let spki = public
+            .to_public_key_der()
+            .context("encoding the public key")?
+            .into_vec();
+        let proof: DerSignature = key.sign(email.as_bytes());
+        let body = hallmark_sigstore::fulcio::SigningCertRequest::public_key(
+            &token,
+            "ECDSA",
+            &pem,
+            proof.as_bytes(),
+        )
+        .to_json()?;
+        Ok(Self {
+            body: Arc::new(body),
+            email,
+            spki,
+            pem,
+            proof: proof.as_bytes().to_vec(),
+        })
+    }
 }
 
 fn ca_request_body_for(issuer: &str, n: usize, key: &SigningKey) -> Result<Vec<u8>> {
-    use spki::EncodePublicKey as _;
-    let email = format!("bench-{n}@hallmark.local");
-    let token = crate::serve_cmd::dev_token(issuer, &email)?;
-    let pem = key
-        .verifying_key()
-        .to_public_key_pem(spki::der::pem::LineEnding::LF)
-        .context("encoding the public key")?;
-    let proof: DerSignature = key.sign(email.as_bytes());
-    Ok(hallmark_sigstore::fulcio::SigningCertRequest::public_key(
-        &token,
-        "ECDSA",
-        &pem,
-        proof.as_bytes(),
-    )
-    .to_json()?)
+    Ok(Arc::unwrap_or_clone(CaClient::new(issuer, n, key)?.body))
 }
 
+/// One answer of `bench ca`, kept for the check after the run: which client, when, the body.
+struct CaAnswer {
+    client: usize,
+    at: std::time::SystemTime,
+    body: Vec<u8>,
+}
+
+/// Checks `bench ca`'s answers: every certificate chains to the CA's trust bundle, holds the
+/// client's key and email, is valid when it arrived, and (with a trust config) carries an SCT
+/// that verifies with a CT log key of the trust config.
+struct CaChecker {
+    /// The trust bundle's chains (issuing CA first, root last), as DER, with the issuing CA.
+    chains: Vec<(Vec<Vec<u8>>, x509_cert::Certificate)>,
+    /// DER `SubjectPublicKeyInfo` of the trust config's CT logs; empty without one.
+    ct_keys: Vec<Vec<u8>>,
+}
+
+impl CaChecker {
+    /// The CA's chains from `GET /api/v2/trustBundle` (each certificate issued by the next, the
+    /// last self-signed, and with `trust_config` the root one of its certificate authorities'),
+    /// and the CT log keys of `trust_config`.
+    fn fetch(url: &str, trust_config: Option<&Path>) -> Result<Self> {
+        use der::Decode as _;
+        let answer = crate::client::get_blocking(&format!("{url}/api/v2/trustBundle"))
+            .context("getting the CA's trust bundle")?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&answer).context("the trust bundle is not JSON")?;
+        let trusted = trust_config
+            .map(|path| -> Result<_> {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                hallmark_sigstore::trust::TrustedRoot::from_json_or_client_config(&bytes)
+                    .context("--trust-config is not a trusted root or ClientTrustConfig")
+            })
+            .transpose()?;
+        let trusted_certs: Vec<Vec<u8>> = trusted
+            .iter()
+            .flat_map(|t| &t.certificate_authorities)
+            .filter_map(|ca| ca.cert_chain.as_ref())
+            .flat_map(|c| &c.certificates)
+            .filter_map(|c| c.raw_bytes.as_ref()?.decode().ok())
+            .collect();
+        let mut chains = Vec::new();
+        for chain in json["chains"].as_array().into_iter().flatten() {
+            let der: Vec<Vec<u8>> = chain["certificates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|pem| crate::client::pem_to_der(pem.as_str().unwrap_or_default()))
+                .collect::<Result<_>>()
+                .context("a trust bundle certificate")?;
+            let certs: Vec<x509_cert::Certificate> = der
+                .iter()
+                .map(|d| x509_cert::Certificate::from_der(d))
+                .collect::<std::result::Result<_, _>>()
+                .context("a trust bundle certificate")?;
+            let (Some(issuing), Some(root)) = (certs.first(), certs.last()) else {
+                continue;
+            };
+            for pair in certs.windows(2) {
+                hallmark_ca::verify_issued_by("chain certificate", &pair[0], "next", &pair[1])
+                    .context("the trust bundle's chain")?;
+            }
+            hallmark_ca::verify_issued_by("root", root, "root", root)
+                .context("the trust bundle's root is not self-signed")?;
+            if trusted.is_some() {
+                ensure!(
+                    der.last().is_some_and(|r| trusted_certs.contains(r)),
+                    "the CA's root is not a certificate authority of --trust-config"
+                );
+            }
+            chains.push((der, issuing.clone()));
+        }
+        ensure!(!chains.is_empty(), "the CA's trust bundle holds no chain");
+        let ct_keys: Vec<Vec<u8>> = trusted
+            .iter()
+            .flat_map(|t| &t.ctlogs)
+            .filter_map(|l| l.public_key.as_ref()?.raw_bytes.as_ref()?.decode().ok())
+            .collect();
+        ensure!(
+            trusted.is_none() || !ct_keys.is_empty(),
+            "--trust-config lists no CT log"
+        );
+        Ok(Self { chains, ct_keys })
+    }
+
+    /// What every answer is checked for, for the report.
+    fn describe(&self) -> &'static str {
+        if self.ct_keys.is_empty() {
+            "chain to the trust bundle, the client's key and email, validity; no SCT check \
+             without --trust-config"
+        } else {
+            "chain to the trust bundle, the client's key and email, validity, the embedded SCT \
+             with the trust config's CT log key"
+        }
+    }
+
+    fn check(&self, answer: &CaAnswer, client: &CaClient) -> std::result::Result<(), String> {
+        use der::{Decode as _, Encode as _};
+        let json: serde_json::Value =
+            serde_json::from_slice(&answer.body).map_err(|e| format!("not JSON: {e}"))?;
+        let (form, pems) = [
+            "signedCertificateEmbeddedSct",
+            "signedCertificateDetachedSct",
+        ]
+        .into_iter()
+        .find_map(|f| Some((f, json[f]["chain"]["certificates"].as_array()?)))
+        .ok_or("no certificate chain in the answer")?;
+        let der: Vec<Vec<u8>> = pems
+            .iter()
+            .map(|p| crate::client::pem_to_der(p.as_str().unwrap_or_default()))
+            .collect::<Result<_>>()
+            .map_err(|e| format!("a certificate of the answer: {e}"))?;
+        let (leaf_der, rest) = der.split_first().ok_or("an empty chain")?;
+        let (_, issuing) = self
+            .chains
+            .iter()
+            .find(|(chain, _)| chain.as_slice() == rest)
+            .ok_or("the answer's chain is not the trust bundle's")?;
+        let leaf = x509_cert::Certificate::from_der(leaf_der)
+            .map_err(|e| format!("the leaf certificate: {e}"))?;
+        hallmark_ca::verify_issued_by("leaf", &leaf, "issuing CA", issuing)
+            .map_err(|e| e.to_string())?;
+        let tbs = leaf.tbs_certificate();
+        let spki = tbs
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| e.to_string())?;
+        if spki != client.spki {
+            return Err("the certificate holds another key than the client's".into());
+        }
+        let email_san = tbs
+            .extensions()
+            .into_iter()
+            .flatten()
+            .filter(|e| e.extn_id == hallmark_sigstore::oid::SUBJECT_ALT_NAME)
+            .filter_map(|e| {
+                x509_cert::ext::pkix::SubjectAltName::from_der(e.extn_value.as_bytes()).ok()
+            })
+            .flat_map(|san| san.0)
+            .any(|name| {
+                matches!(&name, x509_cert::ext::pkix::name::GeneralName::Rfc822Name(m)
+                    if m.as_str() == client.email)
+            });
+        if !email_san {
+            return Err(format!("no email SAN {}", client.email));
+        }
+        let validity = tbs.validity();
+        if answer.at < validity.not_before.to_system_time()
+            || answer.at > validity.not_after.to_system_time()
+        {
+            return Err("the certificate was not valid when it arrived".into());
+        }
+        if !self.ct_keys.is_empty() {
+            if form != "signedCertificateEmbeddedSct" {
+                return Err("no embedded SCT".into());
+            }
+            let issuer_spki = issuing
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .map_err(|e| e.to_string())?;
+            if !self.ct_keys.iter().any(|k| {
+                hallmark_sigstore::ct::verify_embedded_scts(leaf_der, &issuer_spki, k).is_ok()
+            }) {
+                return Err(
+                    "no embedded SCT verifies with a CT log key of the trust config".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `answers` on every core; returns the failures and the first one's description.
+    fn check_all(&self, answers: &[CaAnswer], clients: &[CaClient]) -> (u64, Option<String>) {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        let per = answers.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = answers
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut failed = 0u64;
+                        let mut first = None;
+                        for a in part {
+                            let client = &clients[a.client];
+                            if let Err(why) = self.check(a, client) {
+                                failed += 1;
+                                first.get_or_insert(why);
+                            }
+                        }
+                        (failed, first)
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .fold((0, None), |(n, first), h| match h.join() {
+                    Ok((f, why)) => (n + f, first.or(why)),
+                    Err(_) => (n + 1, first.or(Some("a checking thread panicked".into()))),
+                })
+        })
+    }
+}
+
+/// Mean time of the server's proof-of-possession check (`hallmark_ca::verify_proof_of_possession`,
+/// one P-256 verification) on one thread of this machine: work every certificate needs besides
+/// the HSM's two signatures, for the report's arithmetic.
+fn proof_check_us(client: &CaClient) -> Result<f64> {
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < Duration::from_millis(500) {
+        hallmark_ca::verify_proof_of_possession(
+            client.pem.as_bytes(),
+            &client.email,
+            &client.proof,
+        )
+        .context("the proof of possession")?;
+        n += 1;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / f64::from(n))
+}
+
+/// `bench ca`: the rate of answers that check out, with `--hsm-key` the HSM ceiling measured
+/// before and after the run (their mean is the ratio's reference; the machine's speed drifts).
 fn bench_ca(
     url: &str,
     issuer: &str,
     clients: usize,
     seconds: f64,
     rate: Option<f64>,
-) -> Result<f64> {
+    trust_config: Option<&Path>,
+    ceiling: &HsmCeiling,
+) -> Result<()> {
     let url = url.trim_end_matches('/').to_owned();
     let issuer = issuer.trim_end_matches('/');
     ensure!(
         clients >= 1 && seconds > 0.0,
         "--clients and --seconds must be positive"
     );
-    let bodies: Vec<Arc<Vec<u8>>> = (0..clients)
-        .map(|n| ca_request_body(issuer, n).map(Arc::new))
+    let checker = CaChecker::fetch(&url, trust_config)?;
+    let all: Vec<CaClient> = (0..clients)
+        .map(|n| CaClient::new(issuer, n, &memory_key()?))
         .collect::<Result<_>>()?;
+    let before = ceiling.measure("certificates", 2.0, 2, ", before the run")?;
+    let (answers, latencies, failures, first_failure, elapsed) =
+        post_ca_requests(&url, &all, seconds, rate)?;
+    let after = if before.is_some() {
+        ceiling.measure("certificates", 2.0, 2, ", after the run")?
+    } else {
+        None
+    };
+    let mode = match rate {
+        Some(r) => format!("open loop at {r:.0}/s"),
+        None => format!("{clients} concurrent clients"),
+    };
+    println!("mode               {mode}, {seconds:.0} s");
+    let t = Instant::now();
+    let (bad, first_bad) = checker.check_all(&answers, &all);
+    let good = answers.len() as u64 - bad;
+    let got = good as f64 / elapsed.as_secs_f64();
+    println!(
+        "certificates/s     {got:.0} (answers with a certificate that checks out: {good}, \
+         failures: {})",
+        failures + bad
+    );
+    println!(
+        "checked            {} answers after the run, in {:.1} s: {}",
+        answers.len(),
+        t.elapsed().as_secs_f64(),
+        checker.describe()
+    );
+    print_latency(&latencies);
+    if let Some(why) = first_failure.or(first_bad) {
+        println!("first failure      {why}");
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        let pop = proof_check_us(&all[0])?;
+        // Two signatures on two threads take 2 / (2 * ceiling) s of the machine's two cores.
+        let hsm_us = 2.0 * 1e6 / ((a + b) / 2.0);
+        println!(
+            "besides the HSM    the proof-of-possession check alone takes {pop:.0} us of one \
+             core per certificate (the HSM's two signatures: {hsm_us:.0} us of core time); \
+             with nothing else, the ratio could reach {:.2}",
+            hsm_us / (hsm_us + pop)
+        );
+        println!(
+            "ratio              {:.2} of the HSM ceiling (the mean of before and after)",
+            got / ((a + b) / 2.0)
+        );
+    }
+    ensure!(failures + bad == 0, "{} requests failed", failures + bad);
+    Ok(())
+}
+
+/// The load of `bench ca`: each client posts its request again as soon as its last answer came
+/// (or, with `rate`, requests go out at that rate); an answer counts if it is 200/201. Returns
+/// the answers, the sorted latencies, the failures with the first one's description, and the
+/// time taken.
+#[allow(clippy::type_complexity)]
+fn post_ca_requests(
+    url: &str,
+    clients: &[CaClient],
+    seconds: f64,
+    rate: Option<f64>,
+) -> Result<(Vec<CaAnswer>, Vec<u64>, u64, Option<String>, Duration)> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let endpoint = format!("{url}/api/v2/signingCert");
+    let endpoint: Arc<str> = format!("{url}/api/v2/signingCert").into();
     let dur = Duration::from_secs_f64(seconds);
-    let first_failure = Arc::new(std::sync::OnceLock::new());
-    let first = first_failure.clone();
-    let (latencies, failures, elapsed) = rt.block_on(async move {
+    let bodies: Vec<Arc<Vec<u8>>> = clients.iter().map(|c| c.body.clone()).collect();
+    let n = clients.len();
+    rt.block_on(async move {
         let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(clients.max(64))
+            .pool_max_idle_per_host(n.max(64))
             .build()?;
-        let endpoint: Arc<str> = endpoint.into();
-        let post = move |body: Arc<Vec<u8>>| {
+        type Outcome = (u64, std::result::Result<CaAnswer, String>);
+        let post = move |client: usize, body: Arc<Vec<u8>>| {
             let req = http
                 .post(&*endpoint)
                 .header("content-type", "application/json")
                 .body((*body).clone());
-            let first = first.clone();
             async move {
                 let t = Instant::now();
-                let judged = judge(
-                    req.send().await,
-                    |s| s == 200 || s == 201,
-                    issued_certificate,
-                )
+                let answer = async {
+                    let r = req
+                        .send()
+                        .await
+                        .map_err(|e| format!("request failed: {e}"))?;
+                    let status = r.status().as_u16();
+                    let body = r
+                        .bytes()
+                        .await
+                        .map_err(|e| format!("HTTP {status}, body unread: {e}"))?;
+                    if status != 200 && status != 201 {
+                        let start = String::from_utf8_lossy(&body[..body.len().min(300)]);
+                        return Err(format!("HTTP {status}: {start}"));
+                    }
+                    Ok(CaAnswer {
+                        client,
+                        at: std::time::SystemTime::now(),
+                        body: body.to_vec(),
+                    })
+                }
                 .await;
-                (t.elapsed().as_micros() as u64, record(judged, &first))
+                (t.elapsed().as_micros() as u64, answer)
             }
         };
         let start = Instant::now();
-        let mut tasks = Vec::new();
+        let mut tasks: Vec<tokio::task::JoinHandle<Vec<Outcome>>> = Vec::new();
         match rate {
             None => {
-                for body in bodies {
+                for (client, body) in bodies.into_iter().enumerate() {
                     let post = post.clone();
                     tasks.push(tokio::spawn(async move {
                         let mut out = Vec::new();
                         while start.elapsed() < dur {
-                            out.push(post(body.clone()).await);
+                            out.push(post(client, body.clone()).await);
                         }
                         out
                     }));
@@ -1391,30 +1739,33 @@ fn bench_ca(
                 let mut i = 0usize;
                 while start.elapsed() < dur {
                     tick.tick().await;
-                    let fut = post(bodies[i % bodies.len()].clone());
+                    let fut = post(i % n, bodies[i % n].clone());
                     tasks.push(tokio::spawn(async move { vec![fut.await] }));
                     i += 1;
                 }
             }
         }
-        let (lat, failed) = collect_outcomes(tasks).await?;
-        Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
-    })?;
-    let lat = latencies;
-    let mode = match rate {
-        Some(r) => format!("open loop at {r:.0}/s"),
-        None => format!("{clients} concurrent clients"),
-    };
-    println!("mode               {mode}, {seconds:.0} s");
-    let got = lat.len() as f64 / elapsed.as_secs_f64();
-    println!(
-        "certificates/s     {got:.0} (answers with a certificate: {}, failures: {failures})",
-        lat.len()
-    );
-    print_latency(&lat);
-    print_first_failure(&first_failure);
-    ensure!(failures == 0, "{failures} requests failed");
-    Ok(got)
+        let mut answers = Vec::new();
+        let mut latencies = Vec::new();
+        let (mut failures, mut first) = (0u64, None);
+        for t in tasks {
+            for (us, outcome) in t.await? {
+                match outcome {
+                    Ok(a) => {
+                        latencies.push(us);
+                        answers.push(a);
+                    }
+                    Err(why) => {
+                        failures += 1;
+                        first.get_or_insert(why);
+                    }
+                }
+            }
+        }
+        let elapsed = start.elapsed();
+        latencies.sort_unstable();
+        Ok((answers, latencies, failures, first, elapsed))
+    })
 }
 
 /// Judges one answer: `Err` describes a failure (transport error, status not accepted, or an
@@ -1457,24 +1808,6 @@ fn print_first_failure(first: &std::sync::OnceLock<String>) {
     if let Some(why) = first.get() {
         println!("first failure      {why}");
     }
-}
-
-/// Whether a CA's answer to `POST /api/v2/signingCert` holds an X.509 leaf certificate. Hallmark
-/// answers 201 in the embedded-SCT form; Fulcio answers 200, and without a CT log in the
-/// detached-SCT form (`signedCertificateDetachedSct`), which Hallmark's own response type refuses.
-fn issued_certificate(answer: &[u8]) -> bool {
-    use der::Decode as _;
-    let Ok(json) = serde_json::from_slice::<serde_json::Value>(answer) else {
-        return false;
-    };
-    let leaf = [
-        "signedCertificateEmbeddedSct",
-        "signedCertificateDetachedSct",
-    ]
-    .iter()
-    .find_map(|form| json[form]["chain"]["certificates"][0].as_str());
-    leaf.and_then(|pem| crate::client::pem_to_der(pem).ok())
-        .is_some_and(|der| x509_cert::Certificate::from_der(&der).is_ok())
 }
 
 /// Checks Rekor v2 answers: the inclusion proof against the answer's checkpoint, and the

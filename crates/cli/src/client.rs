@@ -646,16 +646,22 @@ pub(crate) fn post_json_blocking(url: &str, body: Vec<u8>) -> Result<Value> {
 /// POST a JSON body and return the answer's bytes, from synchronous code: fails on a non-2xx
 /// status.
 pub(crate) fn post_blocking(url: &str, body: Vec<u8>) -> Result<Vec<u8>> {
-    let ask = async {
-        let bytes = reqwest::Client::new()
+    send_blocking(
+        reqwest::Client::new()
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+            .body(body),
+    )
+}
+
+/// GET `url` and return the answer's bytes, from synchronous code: fails on a non-2xx status.
+pub(crate) fn get_blocking(url: &str) -> Result<Vec<u8>> {
+    send_blocking(reqwest::Client::new().get(url))
+}
+
+fn send_blocking(request: reqwest::RequestBuilder) -> Result<Vec<u8>> {
+    let ask = async {
+        let bytes = request.send().await?.error_for_status()?.bytes().await?;
         anyhow::Ok(bytes.to_vec())
     };
     tokio::runtime::Builder::new_current_thread()

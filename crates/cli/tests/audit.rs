@@ -534,12 +534,59 @@ fn watch_finds_every_certificate_of_an_identity_and_nothing_else() {
         "--hsm-seconds",
         "0.5",
     ];
+    // bench ca checks every answer after the run, its SCT with the trust config's CT log key.
+    let ca = run(stack
+        .command()
+        .args(["bench", "ca", "--url", &stack.url])
+        .args(["--clients", "4", "--seconds", "6", "--trust-config"])
+        .arg(&a.tc)
+        .args(ceiling));
+    // The number after `marker` on the line starting with `line`.
+    let count = |line: &str, marker: &str| -> u64 {
+        ca.lines()
+            .filter_map(|l| l.strip_prefix(line))
+            .find_map(|rest| rest.split_once(marker).map(|(_, r)| r.trim_start()))
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {line}: {ca}"))
+    };
+    let issued = count("certificates/s", "checks out: ");
+    assert!(issued > 100, "{ca}");
+    assert_eq!(count("checked", ""), issued, "{ca}");
+    assert!(
+        ca.contains("the embedded SCT with the trust config's CT log key"),
+        "{ca}"
+    );
+    assert_eq!(
+        ca.lines().filter(|l| l.starts_with("HSM ceiling")).count(),
+        2,
+        "before and after: {ca}"
+    );
+    // With another key in the trust config's CT log, no certificate checks out.
+    let mut tc: Value = serde_json::from_slice(&std::fs::read(&a.tc).unwrap()).unwrap();
+    let root = if tc["trustedRoot"].is_object() {
+        &mut tc["trustedRoot"]
+    } else {
+        &mut tc
+    };
+    root["ctlogs"][0]["publicKey"]["rawBytes"] = root["tlogs"][0]["publicKey"]["rawBytes"].clone();
+    let bad_tc = tmp.path().join("wrong-ct-key.json");
+    std::fs::write(&bad_tc, serde_json::to_vec(&tc).unwrap()).unwrap();
+    let out = stack
+        .command()
+        .args(["bench", "ca", "--url", &stack.url])
+        .args(["--clients", "2", "--seconds", "1", "--trust-config"])
+        .arg(&bad_tc)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("checks out: 0,"), "{stdout}");
+    assert!(
+        stdout.contains("no embedded SCT verifies with a CT log key of the trust config"),
+        "{stdout}"
+    );
     for out in [
-        run(stack
-            .command()
-            .args(["bench", "ca", "--url", &stack.url])
-            .args(["--clients", "4", "--seconds", "6"])
-            .args(ceiling)),
+        ca,
         run(stack
             .command()
             .args(["bench", "log-api", "--api", "1", "--url", &stack.url])

@@ -151,10 +151,10 @@ impl CaService {
             prepared.precert_tbs_der(),
         )
         .map_err(ApiError::from)?;
-        let cert = prepared
-            .finish(&sct, self.issuing_key.as_ref())
+        let der = prepared
+            .finish_der(&sct, self.issuing_key.as_ref())
             .map_err(ApiError::from)?;
-        hallmark_ca::certificate_pem(&cert).map_err(ApiError::from)
+        hallmark_ca::certificate_der_to_pem(&der).map_err(ApiError::from)
     }
 }
 
