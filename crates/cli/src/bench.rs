@@ -382,8 +382,8 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
             let ca_url = ca_url.unwrap_or_else(|| url.clone());
             // Rekor v1 signs a SET per entry on the sequencer's one session; Rekor v2 signs
             // once per batch, so the HSM is not its ceiling.
-            let bound = if api == 1 {
-                ceiling.measure("entries", 1.0, 1, "")?
+            let before = if api == 1 {
+                ceiling.measure("entries", 1.0, 1, ", before the run")?
             } else {
                 ensure!(
                     ceiling.hsm_key.is_none(),
@@ -393,7 +393,10 @@ pub(crate) fn run(cmd: BenchCommand) -> Result<()> {
                 None
             };
             let got = bench_log_api(&url, &ca_url, clients, entries, checker)?;
-            print_ratio(got, bound);
+            if before.is_some() {
+                let after = ceiling.measure("entries", 1.0, 1, ", after the run")?;
+                print_ratio(got, before.zip(after).map(|(b, a)| (b + a) / 2.0));
+            }
             Ok(())
         }
     }
@@ -1008,7 +1011,10 @@ impl HsmCeiling {
         println!(
             "HSM ceiling        {ceiling:.0} {what}/s ({sig_rate:.0} signatures/s, {how}; \
              {signatures} per {}){when}",
-            what.trim_end_matches('s')
+            what.strip_suffix("ies").map_or_else(
+                || what.trim_end_matches('s').to_owned(),
+                |w| format!("{w}y")
+            )
         );
         Ok(Some(ceiling))
     }
@@ -1017,7 +1023,10 @@ impl HsmCeiling {
 /// Prints a benchmark's rate as a fraction of its HSM ceiling.
 fn print_ratio(rate: f64, ceiling: Option<f64>) {
     if let Some(c) = ceiling {
-        println!("ratio              {:.2} of the HSM ceiling", rate / c);
+        println!(
+            "ratio              {:.2} of the HSM ceiling (the mean of before and after)",
+            rate / c
+        );
     }
 }
 
@@ -1539,36 +1548,119 @@ impl CaChecker {
         }
         Ok(())
     }
+}
 
-    /// Checks `answers` on every core; returns the failures and the first one's description.
-    fn check_all(&self, answers: &[CaAnswer], clients: &[CaClient]) -> (u64, Option<String>) {
-        let threads = std::thread::available_parallelism().map_or(2, usize::from);
-        let per = answers.len().div_ceil(threads).max(1);
-        std::thread::scope(|s| {
-            let parts: Vec<_> = answers
-                .chunks(per)
-                .map(|part| {
-                    s.spawn(move || {
-                        let mut failed = 0u64;
-                        let mut first = None;
-                        for a in part {
-                            let client = &clients[a.client];
-                            if let Err(why) = self.check(a, client) {
-                                failed += 1;
-                                first.get_or_insert(why);
-                            }
+/// Runs `check` on every item, on every core; returns the failures and the first one's
+/// description (the benchmarks check their answers after the clock stops).
+fn check_all<T: Sync>(
+    items: &[T],
+    check: impl Fn(&T) -> std::result::Result<(), String> + Sync,
+) -> (u64, Option<String>) {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from);
+    let per = items.len().div_ceil(threads).max(1);
+    let check = &check;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut failed = 0u64;
+                    let mut first = None;
+                    for item in part {
+                        if let Err(why) = check(item) {
+                            failed += 1;
+                            first.get_or_insert(why);
                         }
-                        (failed, first)
-                    })
+                    }
+                    (failed, first)
                 })
-                .collect();
-            parts
-                .into_iter()
-                .fold((0, None), |(n, first), h| match h.join() {
-                    Ok((f, why)) => (n + f, first.or(why)),
-                    Err(_) => (n + 1, first.or(Some("a checking thread panicked".into()))),
-                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .fold((0, None), |(n, first), h| match h.join() {
+                Ok((f, why)) => (n + f, first.or(why)),
+                Err(_) => (n + 1, first.or(Some("a checking thread panicked".into()))),
+            })
+    })
+}
+
+/// Checks Rekor v1 answers: the SET with the log's key over the entry as answered, the log ID,
+/// and the inclusion proof against the answer's checkpoint, whose signature by the log key is
+/// checked once per distinct checkpoint.
+struct V1Checker {
+    key: VerifyingKey,
+    log_id_hex: String,
+    seen: std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>,
+}
+
+impl V1Checker {
+    /// The log key from the server's `GET /api/v1/log/publicKey`. Rekor v1 signs a checkpoint
+    /// under the host name its origin line starts with (`<host> - <tree id>`).
+    fn fetch(url: &str) -> Result<Self> {
+        use spki::{DecodePublicKey as _, EncodePublicKey as _};
+        let pem = crate::client::get_blocking(&format!("{url}/api/v1/log/publicKey"))
+            .context("getting the log's public key")?;
+        let key = VerifyingKey::from_public_key_pem(&String::from_utf8_lossy(&pem))
+            .context("the log's public key (ECDSA P-256 PEM)")?;
+        let spki = key.to_public_key_der().context("the log's public key")?;
+        Ok(Self {
+            key,
+            log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    fn check(&self, answer: &[u8]) -> std::result::Result<(), String> {
+        use base64::Engine as _;
+        use signature::Verifier as _;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let (_, e) =
+            hallmark_sigstore::LogEntry::from_response(answer).map_err(|e| e.to_string())?;
+        if e.log_id != self.log_id_hex {
+            return Err(format!("logID {} is not the log key's", e.log_id));
+        }
+        let set = b64
+            .decode(&e.verification.signed_entry_timestamp)
+            .ok()
+            .and_then(|der| p256::ecdsa::Signature::from_der(&der).ok())
+            .ok_or("the SET is not a base64 DER ECDSA signature")?;
+        let payload =
+            hallmark_sigstore::set_payload(&e.body, e.integrated_time, &e.log_id, e.log_index);
+        self.key
+            .verify(&payload, &set)
+            .map_err(|_| "the SET does not verify with the log's key")?;
+        let proof = &e.verification.inclusion_proof;
+        let note = &proof.checkpoint;
+        let cached = self.seen.lock().ok().and_then(|m| m.get(note).copied());
+        let (size, root) = match cached {
+            Some(v) => v,
+            None => {
+                let name = note.split([' ', '\n']).next().unwrap_or_default();
+                let cp = hallmark_tlog::note::NoteVerifier::ecdsa(name, self.key)
+                    .and_then(|v| v.verify_checkpoint(note))
+                    .map_err(|e| format!("the checkpoint: {e}"))?;
+                if let Ok(mut m) = self.seen.lock() {
+                    m.insert(note.clone(), (cp.size, cp.root));
+                }
+                (cp.size, cp.root)
+            }
+        };
+        let hashes: Vec<Vec<u8>> = proof
+            .hashes
+            .iter()
+            .map(hex::decode)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| "a proof hash is not hex")?;
+        let body = b64.decode(&e.body).map_err(|_| "the body is not base64")?;
+        if proof.tree_size != size
+            || proof.log_index != e.log_index
+            || hex::decode(&proof.root_hash).ok().as_deref() != Some(root.0.as_slice())
+        {
+            return Err("the proof is not for the answer's checkpoint and index".into());
+        }
+        verify_inclusion(e.log_index, size, &leaf_hash(&body).0, &hashes, &root.0)
+            .map_err(|e| format!("the inclusion proof: {e}"))
     }
 }
 
@@ -1625,7 +1717,7 @@ fn bench_ca(
     };
     println!("mode               {mode}, {seconds:.0} s");
     let t = Instant::now();
-    let (bad, first_bad) = checker.check_all(&answers, &all);
+    let (bad, first_bad) = check_all(&answers, |a| checker.check(a, &all[a.client]));
     let good = answers.len() as u64 - bad;
     let got = good as f64 / elapsed.as_secs_f64();
     println!(
@@ -1653,10 +1745,7 @@ fn bench_ca(
              with nothing else, the ratio could reach {:.2}",
             hsm_us / (hsm_us + pop)
         );
-        println!(
-            "ratio              {:.2} of the HSM ceiling (the mean of before and after)",
-            got / ((a + b) / 2.0)
-        );
+        print_ratio(got, Some((a + b) / 2.0));
     }
     ensure!(failures + bad == 0, "{} requests failed", failures + bad);
     Ok(())
@@ -1971,7 +2060,12 @@ fn bench_log_api(
     let endpoint: Arc<str> = format!("{url}/api/v{api}/log/entries").into();
     let first_failure = Arc::new(std::sync::OnceLock::new());
     let first = first_failure.clone();
-    let (lat, failures, elapsed) = rt.block_on(async move {
+    let v1 = if v2.is_none() {
+        Some(V1Checker::fetch(&url)?)
+    } else {
+        None
+    };
+    let (lat, failures, elapsed, kept) = rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
             .build()?;
@@ -1989,6 +2083,8 @@ fn bench_log_api(
             );
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
+                // Rekor v1 answers, checked after the run.
+                let mut kept = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                     let Some(body) = bodies.get(i) else { break };
@@ -2005,31 +2101,65 @@ fn bench_log_api(
                         |b| match &v2 {
                             Some(checker) => checker.check(b),
                             None => {
-                                let t = String::from_utf8_lossy(b);
-                                t.contains("signedEntryTimestamp") && t.contains("inclusionProof")
+                                kept.push(b.to_vec());
+                                true
                             }
                         },
                     )
                     .await;
                     out.push((t.elapsed().as_micros() as u64, record(judged, &first)));
                 }
-                out
+                (out, kept)
             }));
         }
-        let (lat, failed) = collect_outcomes(tasks).await?;
-        Ok::<_, anyhow::Error>((lat, failed, start.elapsed()))
+        let mut lat = Vec::new();
+        let mut failed = 0u64;
+        let mut kept = Vec::new();
+        for t in tasks {
+            let (out, answers) = t.await?;
+            kept.extend(answers);
+            for (us, ok) in out {
+                if ok {
+                    lat.push(us);
+                } else {
+                    failed += 1;
+                }
+            }
+        }
+        let elapsed = start.elapsed();
+        lat.sort_unstable();
+        Ok::<_, anyhow::Error>((lat, failed, elapsed, kept))
     })?;
+    // Rekor v1 answers are checked now, so that checking takes no CPU from the server while it
+    // is measured.
+    let (good, failures) = match v1 {
+        None => (lat.len(), failures),
+        Some(checker) => {
+            let t = Instant::now();
+            let (bad, first_bad) = check_all(&kept, |a| checker.check(a));
+            println!(
+                "checked            {} answers after the run, in {:.1} s: the SET with the log's \
+                 key, the log ID, the inclusion proof in a checkpoint the log signed",
+                kept.len(),
+                t.elapsed().as_secs_f64()
+            );
+            if let Some(why) = first_bad {
+                let _ = first_failure.set(why);
+            }
+            (lat.len().saturating_sub(bad as usize), failures + bad)
+        }
+    };
     println!("clients            {clients}");
     println!("log API            Rekor v{api}");
-    let got = lat.len() as f64 / elapsed.as_secs_f64();
+    let got = good as f64 / elapsed.as_secs_f64();
     println!(
         "entries/s          {got:.0} ({}: {}, failures: {failures})",
         if api == 2 {
             "201 with a proof that verifies in a signed checkpoint"
         } else {
-            "201 with SET and proof"
+            "201 with a SET and a proof that check out"
         },
-        lat.len()
+        good
     );
     print_latency(&lat);
     print_first_failure(&first_failure);
@@ -2085,26 +2215,6 @@ fn bench_sign(url: &str, trust_config: &Path, files: usize, parallel: usize) -> 
     Ok(())
 }
 
-/// Joins request tasks that each return `(latency µs, succeeded)` pairs: the sorted latencies of
-/// the successes, and the number of failures.
-async fn collect_outcomes(
-    tasks: Vec<tokio::task::JoinHandle<Vec<(u64, bool)>>>,
-) -> Result<(Vec<u64>, u64)> {
-    let mut lat = Vec::new();
-    let mut failed = 0u64;
-    for t in tasks {
-        for (us, ok) in t.await? {
-            if ok {
-                lat.push(us);
-            } else {
-                failed += 1;
-            }
-        }
-    }
-    lat.sort_unstable();
-    Ok((lat, failed))
-}
-
 /// Prints the p50/p99 line of sorted latencies in microseconds.
 fn print_latency(sorted_us: &[u64]) {
     println!(
@@ -2112,4 +2222,105 @@ fn print_latency(sorted_us: &[u64]) {
         percentile(sorted_us, 0.50) as f64 / 1000.0,
         percentile(sorted_us, 0.99) as f64 / 1000.0
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use base64::Engine as _;
+    use hallmark_tlog::note::{Checkpoint, NoteSigner as _};
+    use spki::EncodePublicKey as _;
+
+    use super::*;
+
+    const HOST: &str = "log.example:3000";
+
+    /// A Rekor v1 answer for entry 1 of a two-entry log whose key is `log_key`, with its
+    /// checkpoint signed by `checkpoint_key`; `tamper` edits the answer's entry.
+    fn answer(
+        log_key: &SigningKey,
+        checkpoint_key: &SigningKey,
+        tamper: impl FnOnce(&mut serde_json::Value),
+    ) -> Vec<u8> {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let bodies = [b"{\"first\":1}".as_slice(), b"{\"second\":2}".as_slice()];
+        let leaves: Vec<Hash> = bodies.iter().map(|b| leaf_hash(b)).collect();
+        let root = hallmark_tlog::node_hash(&leaves[0], &leaves[1]);
+        let note = Checkpoint::new(format!("{HOST} - 42"), 2, root)
+            .sign(&checkpoint_key.note_key(HOST).unwrap(), checkpoint_key)
+            .unwrap();
+        let spki = log_key.verifying_key().to_public_key_der().unwrap();
+        let log_id_hex = hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes()));
+        let body_b64 = b64.encode(bodies[1]);
+        let set: DerSignature = log_key.sign(&hallmark_sigstore::set_payload(
+            &body_b64,
+            1_700_000_000,
+            &log_id_hex,
+            1,
+        ));
+        let set_b64 = b64.encode(set.as_bytes());
+        let mut json = hallmark_sigstore::log_entry_json(&hallmark_sigstore::LogEntryParts {
+            uuid: "00",
+            body_b64: &body_b64,
+            integrated_time: 1_700_000_000,
+            log_id_hex: &log_id_hex,
+            log_index: 1,
+            signed_entry_timestamp_b64: &set_b64,
+            proof: hallmark_sigstore::InclusionProofParts {
+                checkpoint: &note,
+                hashes: &leaves[..1],
+                root_hash: &root,
+                tree_size: 2,
+            },
+        });
+        tamper(&mut json["00"]);
+        serde_json::to_vec(&json).unwrap()
+    }
+
+    fn checker(key: &SigningKey) -> V1Checker {
+        let spki = key.verifying_key().to_public_key_der().unwrap();
+        V1Checker {
+            key: *key.verifying_key(),
+            log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `bench log-api`'s Rekor v1 check takes an answer whose SET, log ID, proof and checkpoint
+    /// all check out, and refuses each one with any of them wrong.
+    #[test]
+    fn rekor_v1_answers_are_checked_in_full() {
+        let key = memory_key().unwrap();
+        let other = memory_key().unwrap();
+        let c = checker(&key);
+        c.check(&answer(&key, &key, |_| {})).unwrap();
+        let wrong: [(&str, Vec<u8>); 6] = [
+            (
+                "SET",
+                answer(&key, &key, |e| e["integratedTime"] = 1_700_000_001.into()),
+            ),
+            ("SET by another key", answer(&other, &key, |_| {})),
+            (
+                "log ID",
+                answer(&key, &key, |e| e["logID"] = hex::encode([7u8; 32]).into()),
+            ),
+            (
+                "proof",
+                answer(&key, &key, |e| {
+                    e["verification"]["inclusionProof"]["hashes"][0] = hex::encode([1u8; 32]).into()
+                }),
+            ),
+            (
+                "index",
+                answer(&key, &key, |e| {
+                    e["verification"]["inclusionProof"]["logIndex"] = 0.into()
+                }),
+            ),
+            ("checkpoint by another key", answer(&key, &other, |_| {})),
+        ];
+        for (what, a) in wrong {
+            assert!(c.check(&a).is_err(), "a wrong {what} was accepted");
+        }
+    }
 }

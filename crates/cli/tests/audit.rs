@@ -593,7 +593,12 @@ fn watch_finds_every_certificate_of_an_identity_and_nothing_else() {
             .args(["--entries", "1500", "--clients", "16"])
             .args(ceiling)),
     ] {
-        assert!(out.contains("HSM ceiling"), "{out}");
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("HSM ceiling")).count(),
+            2,
+            "measured before and after the run: {out}"
+        );
+        assert!(out.lines().any(|l| l.starts_with("checked")), "{out}");
         let ratio: f64 = out
             .lines()
             .find_map(|l| l.strip_prefix("ratio"))
