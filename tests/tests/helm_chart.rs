@@ -258,6 +258,16 @@ fn check_postgres_workload(file: &str, d: &Value) {
     assert!(!inits.contains(&"ca-init"), "{file}: {inits:?}");
     let server = &spec["containers"][0];
     assert!(names(&server["volumeMounts"]).contains(&"pg-url"), "{file}");
+    // The replicas' shared secret, from its Secret, mounted where the config names it.
+    assert_eq!(
+        volume("replica-key")["secret"]["items"][0]["path"],
+        "key",
+        "{file}"
+    );
+    assert!(
+        names(&server["volumeMounts"]).contains(&"replica-key"),
+        "{file}"
+    );
     let env = names(&server["env"]);
     assert!(
         env.contains(&"HALLMARK_PG_ADVERTISE_URL"),
@@ -421,6 +431,7 @@ fn chart_lints_renders_and_validates_in_each_hsm_mode() {
         "url_file: /etc/hallmark/pg/url",
         "pool_size: 8",
         "ca_file: /etc/hallmark/pg-ca/ca.pem",
+        "replica_key_file: /etc/hallmark/replica-key/key",
     ] {
         assert!(cfg.contains(want), "{file}: no {want:?} in:\n{cfg}");
     }

@@ -163,6 +163,9 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
     let scratch = tempfile::tempdir().unwrap();
     let url_file = scratch.path().join("pg-url");
     std::fs::write(&url_file, &url).unwrap();
+    // The replicas' secret from outside the database, the same file for every replica.
+    let replica_key = scratch.path().join("replica-key");
+    std::fs::write(&replica_key, "0123456789abcdef0123456789abcdef\n").unwrap();
 
     // Tokens come from an external IdP (another Hallmark's development issuer) that every
     // replica trusts, so a certificate request can go to whichever replica leads.
@@ -180,9 +183,10 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         &format!(
             "dev_oidc_unsafe_allow_anywhere: true\noidc:\n  issuers_file: {}\n\
              log:\n  accept_any_signer: true\nstorage:\n  backend: postgres\n  postgres:\n    \
-             url_file: {}\n    pool_size: 4\n",
+             url_file: {}\n    pool_size: 4\n    replica_key_file: {}\n",
             issuers.display(),
-            url_file.display()
+            url_file.display(),
+            replica_key.display()
         ),
     )
     .unwrap();
@@ -429,6 +433,21 @@ fn replicas_on_postgres_fail_over_and_lose_nothing_acknowledged() {
         403
     );
     assert_eq!(post_handed(&url_l, &unverified, Some("not hex")), 401);
+    // Nor with a MAC under the key stored in the database alone, as someone who read the
+    // database (a dump, a backup) would make it: the replicas' secret file is part of the key.
+    let stored = store.replica_key(&[0; 32]).unwrap();
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&aws_lc_rs::hmac::Key::new(
+        aws_lc_rs::hmac::HMAC_SHA256,
+        &stored,
+    ));
+    for part in [
+        &b"hallmark entry for the sequencer\nrekor\n"[..],
+        &unverified,
+    ] {
+        ctx.update(part);
+    }
+    let db_only = hex::encode(ctx.sign().as_ref());
+    assert_eq!(post_handed(&url_l, &unverified, Some(&db_only)), 403);
     assert_eq!(
         store.state().unwrap().size,
         size,

@@ -60,19 +60,25 @@
 //!     ca_file: /etc/hallmark/pg-ca.pem  # extra CA for TLS to the database (sslmode=require)
 //!     advertise_url: http://10.0.0.5:3000   # where the other replicas reach this one (default:
 //!                                       # http://<listen address>; required when listening on 0.0.0.0)
+//!     replica_key_file: /run/secrets/replica-key   # a secret every replica shares, outside the
+//!                                       # database (at least 32 bytes); see below
 //! ```
 //!
 //! Environment overrides: `HALLMARK_LISTEN`, `HALLMARK_PUBLIC_URL`, `HALLMARK_DATA_DIR`,
 //! `HALLMARK_PKCS11_MODULE`, `HALLMARK_PKCS11_PIN_FILE`, `HALLMARK_OIDC_ISSUERS`, `HALLMARK_DEV_OIDC`,
 //! `HALLMARK_DEV_OIDC_UNSAFE_ALLOW_ANYWHERE`, `HALLMARK_STORAGE` (`redb` or `postgres`),
 //! `HALLMARK_REDB_CACHE_MIB`, `HALLMARK_PG_URL_FILE`, `HALLMARK_PG_URL` (the URL itself: the variable is read at start-up, its
-//! value never logged). A variable that contradicts the file is an error, not an override, for the
+//! value never logged), `HALLMARK_REPLICA_KEY_FILE`. A variable that contradicts the file is an error, not an override, for the
 //! development issuer's two switches.
 //!
 //! With `storage.backend: postgres`, the three logs live in one PostgreSQL database and any number
 //! of replicas may run on it: exactly one (the holder of the logs' sequencer leases) writes; the
 //! others serve reads, verify writes and hand the verified entries to it, and one of them takes over
-//! within about a second when it dies (`HALLMARK_PG_ADVERTISE_URL` sets `advertise_url`).
+//! within about a second when it dies (`HALLMARK_PG_ADVERTISE_URL` sets `advertise_url`). The
+//! replicas authenticate the entries they hand the sequencer with a key stored in the database;
+//! `replica_key_file` (`HALLMARK_REPLICA_KEY_FILE`) mixes a secret from outside the database into
+//! it, so that reading the database (a dump, a backup) is not enough to hand the sequencer an
+//! entry nobody verified. Every replica must have the same file.
 //!
 //! The development issuer mints tokens for anyone. It exists only in builds with the `dev-oidc`
 //! cargo feature; it is refused on a non-loopback listen address or public URL and beside an
@@ -195,6 +201,7 @@ struct PostgresFile {
     pool_size: Option<usize>,
     ca_file: Option<PathBuf>,
     advertise_url: Option<String>,
+    replica_key_file: Option<PathBuf>,
 }
 
 /// Where the logs are stored.
@@ -219,7 +226,13 @@ pub struct PostgresSettings {
     /// Where the other replicas reach this one (the sequencer's address they hand entries to);
     /// `None`: `http://<bound address>`, settled by [`Settings::resolve_advertise_url`].
     pub advertise_url: Option<String>,
+    /// A file holding a secret every replica shares, mixed into the key that authenticates the
+    /// entries standbys hand the sequencer ([`PostgresSettings::read_replica_secret`]).
+    pub replica_key_file: Option<PathBuf>,
 }
+
+/// The shortest replica secret [`PostgresSettings::read_replica_secret`] takes, in bytes.
+pub const MIN_REPLICA_SECRET_BYTES: usize = 32;
 
 impl PostgresSettings {
     /// Reads the connection URL (one trailing newline removed).
@@ -246,6 +259,35 @@ impl PostgresSettings {
             ));
         }
         Ok(url)
+    }
+
+    /// The replicas' shared secret from `replica_key_file` (trailing whitespace removed), if one
+    /// is configured: at least [`MIN_REPLICA_SECRET_BYTES`] bytes.
+    ///
+    /// # Errors
+    /// An unreadable file, or a secret that is too short.
+    pub fn read_replica_secret(&self) -> Result<Option<secrecy::SecretBox<[u8]>>, ConfigError> {
+        let Some(path) = &self.replica_key_file else {
+            return Ok(None);
+        };
+        let what = "storage.postgres.replica_key_file (HALLMARK_REPLICA_KEY_FILE)";
+        let raw = secrecy::zeroize::Zeroizing::new(
+            std::fs::read(path)
+                .map_err(|e| invalid(what, format!("cannot read {}: {e}", path.display())))?,
+        );
+        let secret = raw.trim_ascii_end();
+        if secret.len() < MIN_REPLICA_SECRET_BYTES {
+            return Err(invalid(
+                what,
+                format!(
+                    "{} holds {} bytes; the replicas' secret needs at least \
+                     {MIN_REPLICA_SECRET_BYTES} (e.g. `head -c 32 /dev/urandom | base64`)",
+                    path.display(),
+                    secret.len()
+                ),
+            ));
+        }
+        Ok(Some(secrecy::SecretBox::new(secret.into())))
     }
 }
 
@@ -972,6 +1014,9 @@ fn storage(
                 pool_size,
                 ca_file: pg.ca_file.clone(),
                 advertise_url,
+                replica_key_file: env("HALLMARK_REPLICA_KEY_FILE")
+                    .map(PathBuf::from)
+                    .or(pg.replica_key_file.clone()),
             }))
         }
         Some(other) => Err(invalid(
@@ -1110,6 +1155,35 @@ mod tests {
             (4, Some("http://10.1.2.3:3000"))
         );
         assert_eq!(pg.read_url().unwrap(), "postgres://u:pw@db/h");
+        assert!(
+            pg.read_replica_secret().unwrap().is_none(),
+            "none configured"
+        );
+        // The replicas' secret: from HALLMARK_REPLICA_KEY_FILE, trailing newline removed, at
+        // least 32 bytes, and never in the settings' Debug output.
+        let key = tempfile_path("replica-key");
+        std::fs::write(&key, format!("{}\n", "k".repeat(40))).unwrap();
+        let key_var = key.to_str().unwrap().to_owned();
+        let env = move |k: &str| (k == "HALLMARK_REPLICA_KEY_FILE").then(|| key_var.clone());
+        let s = load(Some(&p), env).unwrap();
+        let Storage::Postgres(pg) = &s.storage else {
+            panic!("{:?}", s.storage)
+        };
+        let secret = pg.read_replica_secret().unwrap().unwrap();
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(&secret),
+            "k".repeat(40).as_bytes()
+        );
+        assert!(!format!("{s:?} {secret:?}").contains("kkkk"), "{s:?}");
+        std::fs::write(&key, "short\n").unwrap();
+        let e = pg.read_replica_secret().unwrap_err().to_string();
+        assert!(
+            e.contains("replica_key_file") && e.contains("at least 32"),
+            "{e}"
+        );
+        std::fs::remove_file(&key).ok();
+        let e = pg.read_replica_secret().unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
         // No URL, an unknown backend, a silly pool: clear errors.
         const NO_URL: &[(&str, &str)] =
             &[("HALLMARK_DEV_OIDC", "1"), ("HALLMARK_STORAGE", "postgres")];

@@ -20,11 +20,12 @@
 //! advertised URL (`POST /internal/v1/append/{log}`, [`internal_append`]), which appends it
 //! without verifying it again and answers with the index, SET and checkpoint. Both the entry and
 //! the answer carry an HMAC-SHA256 under a key every replica reads from the database
-//! ([`PgStore::replica_key`]): only a replica can hand the sequencer an entry, and a standby
-//! takes no answer that did not come from one. The key is a secret of the database's: whoever
-//! can read the `hallmark_replica_key` table (a read-only role, a dump, a backup) can hand the
-//! sequencer entries that were never verified, so keep that table's privileges and the backups
-//! as close as the log's own tables. A replay of a handed entry is answered as a
+//! ([`PgStore::replica_key`]), mixed with a secret every replica reads from a file outside the
+//! database (`storage.postgres.replica_key_file`, [`replicas_mac_key`]): only a replica can hand
+//! the sequencer an entry, and a standby takes no answer that did not come from one. Without
+//! that file the key is the database's alone: whoever can read the `hallmark_replica_key` table
+//! (a read-only role, a dump, a backup) can then hand the sequencer entries that were never
+//! verified, and the server warns at start-up. A replay of a handed entry is answered as a
 //! duplicate. A standby serves reads from the database, refreshing its view of each log every
 //! [`CHECK_EVERY`] and at once from each answer the sequencer gives it, so a load balancer may
 //! send anything to any ready replica.
@@ -106,19 +107,34 @@ pub(crate) fn fence(store: &PgStore) {
 }
 
 impl Leadership {
-    /// Starts the election thread for `logs` (their stores fenced), as `replica`.
-    pub(crate) fn start(logs: Vec<LeaderLog>, replica: String) -> anyhow::Result<Arc<Self>> {
+    /// Starts the election thread for `logs` (their stores fenced), as `replica`. `secret` is
+    /// the replicas' shared secret from outside the database (`storage.postgres.replica_key_file`),
+    /// mixed into the database's key ([`replicas_mac_key`]).
+    pub(crate) fn start(
+        logs: Vec<LeaderLog>,
+        replica: String,
+        secret: Option<&[u8]>,
+    ) -> anyhow::Result<Arc<Self>> {
         for log in &logs {
             fence(&log.store);
         }
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let key = logs
+        let stored = logs
             .first()
             .context("no log to lead")?
             .store
             .replica_key(&fresh)
             .context("reading the replicas' key from the database")?;
+        if secret.is_none() {
+            tracing::warn!(
+                "storage.postgres.replica_key_file is not set: the key that authenticates the \
+                 entries standbys hand the sequencer is only the database's, so whoever can read \
+                 the database (a dump, a backup) and reach this port can append entries nobody \
+                 verified; give every replica the same secret file"
+            );
+        }
+        let key = replicas_mac_key(&stored, secret);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
@@ -129,7 +145,7 @@ impl Leadership {
             leader: AtomicBool::new(false),
             leader_url: std::sync::RwLock::new(None),
             client,
-            key: hmac::Key::new(hmac::HMAC_SHA256, &key),
+            key,
         });
         let run = me.clone();
         std::thread::Builder::new()
@@ -375,6 +391,21 @@ impl HandedBack {
     }
 }
 
+/// The key that authenticates handed entries and the sequencer's answers: the database's random
+/// key, or, with the replicas' secret from outside the database, HMAC-SHA256 under that secret
+/// of a label and the database's key. Neither part alone gives it.
+fn replicas_mac_key(stored: &[u8; 32], secret: Option<&[u8]>) -> hmac::Key {
+    match secret {
+        None => hmac::Key::new(hmac::HMAC_SHA256, stored),
+        Some(secret) => {
+            let mut ctx = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, secret));
+            ctx.update(b"hallmark replicas' MAC key\n");
+            ctx.update(stored);
+            hmac::Key::new(hmac::HMAC_SHA256, ctx.sign().as_ref())
+        }
+    }
+}
+
 /// What the MAC of a handed entry covers: its direction, the log, the body.
 fn mac(key: &hmac::Key, direction: &str, log: WriteLog, body: &[u8]) -> hmac::Tag {
     let mut ctx = hmac::Context::with_key(key);
@@ -529,4 +560,40 @@ pub(crate) async fn internal_append(
         json,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the replicas' secret, the MAC key is neither the database's key nor any other
+    /// secret's: someone with only the database cannot make a MAC the sequencer takes.
+    #[test]
+    fn the_replicas_secret_changes_the_mac_key() {
+        let tag = |k: &hmac::Key| {
+            mac(k, TO_SEQUENCER, WriteLog::Rekor, b"entry")
+                .as_ref()
+                .to_vec()
+        };
+        let stored = [5u8; 32];
+        let with = tag(&replicas_mac_key(&stored, Some(&[1; 32])));
+        assert_eq!(with, tag(&replicas_mac_key(&stored, Some(&[1; 32]))));
+        assert_ne!(with, tag(&replicas_mac_key(&stored, None)));
+        assert_ne!(with, tag(&replicas_mac_key(&stored, Some(&[2; 32]))));
+        assert_ne!(with, tag(&replicas_mac_key(&[6; 32], Some(&[1; 32]))));
+        // Without the secret, the MAC is HMAC-SHA256 under the stored key of exactly this (the
+        // PostgreSQL test forges one so, and expects the sequencer to refuse it).
+        let db_only = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &stored),
+            b"hallmark entry for the sequencer\nrekor\nentry",
+        );
+        assert_eq!(tag(&replicas_mac_key(&stored, None)), db_only.as_ref());
+        assert!(!mac_matches(
+            &replicas_mac_key(&stored, Some(&[1; 32])),
+            TO_SEQUENCER,
+            WriteLog::Rekor,
+            b"entry",
+            &tag(&replicas_mac_key(&stored, None)),
+        ));
+    }
 }

@@ -343,10 +343,12 @@ impl AppState {
                         if let Some(v2) = &rekor_v2 {
                             add("rekor-v2", &v2.seq);
                         }
+                        let secret = p.read_replica_secret()?;
                         Some(
                             Leadership::start(
                                 logs,
                                 p.advertise_url.clone().unwrap_or_else(|| s.public_url()),
+                                secret.as_ref().map(secrecy::ExposeSecret::expose_secret),
                             )
                             .context("starting the sequencer election")?,
                         )
