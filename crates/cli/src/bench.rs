@@ -1391,7 +1391,14 @@ struct CaChecker {
     chains: Vec<(Vec<Vec<u8>>, x509_cert::Certificate)>,
     /// DER `SubjectPublicKeyInfo` of the trust config's CT logs; empty without one.
     ct_keys: Vec<Vec<u8>>,
+    /// Serial numbers of the certificates checked so far: each answer must be a new certificate
+    /// (a server that replayed one would otherwise pass, every client sending one request body).
+    serials: std::sync::Mutex<std::collections::HashSet<Vec<u8>>>,
 }
+
+/// How far the server's clock may be ahead of the load generator's when a certificate's validity
+/// is checked against its arrival time.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl CaChecker {
     /// The CA's chains from `GET /api/v2/trustBundle` (each certificate issued by the next, the
@@ -1441,15 +1448,22 @@ impl CaChecker {
             }
             hallmark_ca::verify_issued_by("root", root, "root", root)
                 .context("the trust bundle's root is not self-signed")?;
-            if trusted.is_some() {
-                ensure!(
-                    der.last().is_some_and(|r| trusted_certs.contains(r)),
-                    "the CA's root is not a certificate authority of --trust-config"
-                );
+            // With a trust config, only chains to one of its roots count (a bundle may also
+            // carry a retired chain).
+            if trusted.is_some() && !der.last().is_some_and(|r| trusted_certs.contains(r)) {
+                continue;
             }
             chains.push((der, issuing.clone()));
         }
-        ensure!(!chains.is_empty(), "the CA's trust bundle holds no chain");
+        ensure!(
+            !chains.is_empty(),
+            "the CA's trust bundle holds no chain{}",
+            if trusted.is_some() {
+                " to a root of --trust-config"
+            } else {
+                ""
+            }
+        );
         let ct_keys: Vec<Vec<u8>> = trusted
             .iter()
             .flat_map(|t| &t.ctlogs)
@@ -1459,17 +1473,21 @@ impl CaChecker {
             trusted.is_none() || !ct_keys.is_empty(),
             "--trust-config lists no CT log"
         );
-        Ok(Self { chains, ct_keys })
+        Ok(Self {
+            chains,
+            ct_keys,
+            serials: std::sync::Mutex::new(std::collections::HashSet::new()),
+        })
     }
 
     /// What every answer is checked for, for the report.
     fn describe(&self) -> &'static str {
         if self.ct_keys.is_empty() {
-            "chain to the trust bundle, the client's key and email, validity; no SCT check \
-             without --trust-config"
+            "chain to the trust bundle, the client's key and email, validity, a new serial; no \
+             SCT check without --trust-config"
         } else {
-            "chain to the trust bundle, the client's key and email, validity, the embedded SCT \
-             with the trust config's CT log key"
+            "chain to the trust bundle, the client's key and email, validity, a new serial, the \
+             embedded SCT with the trust config's CT log key"
         }
     }
 
@@ -1524,10 +1542,18 @@ impl CaChecker {
             return Err(format!("no email SAN {}", client.email));
         }
         let validity = tbs.validity();
-        if answer.at < validity.not_before.to_system_time()
-            || answer.at > validity.not_after.to_system_time()
+        if answer.at + CLOCK_SKEW < validity.not_before.to_system_time()
+            || answer.at > validity.not_after.to_system_time() + CLOCK_SKEW
         {
             return Err("the certificate was not valid when it arrived".into());
+        }
+        let fresh = self
+            .serials
+            .lock()
+            .map_err(|_| "a checking thread panicked")?
+            .insert(tbs.serial_number().as_bytes().to_vec());
+        if !fresh {
+            return Err("the same certificate (serial number) was answered twice".into());
         }
         if !self.ct_keys.is_empty() {
             if form != "signedCertificateEmbeddedSct" {
@@ -1592,6 +1618,8 @@ struct V1Checker {
     key: VerifyingKey,
     log_id_hex: String,
     seen: std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>,
+    /// Log indexes answered so far: each entry must have an index of its own.
+    indexes: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl V1Checker {
@@ -1608,10 +1636,13 @@ impl V1Checker {
             key,
             log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
             seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            indexes: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
-    fn check(&self, answer: &[u8]) -> std::result::Result<(), String> {
+    /// Checks the answer to the hashedrekord entry over `digest`: the entry answered is that
+    /// one, at an index no other answer has, with its SET, proof and checkpoint.
+    fn check(&self, answer: &[u8], digest: &[u8]) -> std::result::Result<(), String> {
         use base64::Engine as _;
         use signature::Verifier as _;
         let b64 = &base64::engine::general_purpose::STANDARD;
@@ -1653,6 +1684,21 @@ impl V1Checker {
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| "a proof hash is not hex")?;
         let body = b64.decode(&e.body).map_err(|_| "the body is not base64")?;
+        let entry: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| "the body is not JSON")?;
+        if entry["kind"] != "hashedrekord"
+            || entry["spec"]["data"]["hash"]["value"].as_str() != Some(hex::encode(digest).as_str())
+        {
+            return Err("the answer is for another entry than the one sent".into());
+        }
+        let fresh = self
+            .indexes
+            .lock()
+            .map_err(|_| "a checking thread panicked")?
+            .insert(e.log_index);
+        if !fresh {
+            return Err(format!("log index {} was answered twice", e.log_index));
+        }
         if proof.tree_size != size
             || proof.log_index != e.log_index
             || hex::decode(&proof.root_hash).ok().as_deref() != Some(root.0.as_slice())
@@ -2021,14 +2067,17 @@ fn bench_log_api(
     // Pre-sign distinct digests, so that client-side signing is not measured.
     let run = std::process::id();
     let prepare = Instant::now();
-    let bodies: Vec<Vec<u8>> = (0..entries)
-        .map(|i| {
-            let digest = sha2::Sha256::digest(format!("bench {run} {i}").as_bytes());
-            let sig: p256::ecdsa::Signature = key.sign_prehash(&digest)?;
+    let digests: Vec<[u8; 32]> = (0..entries)
+        .map(|i| sha2::Sha256::digest(format!("bench {run} {i}").as_bytes()).into())
+        .collect();
+    let bodies: Vec<Vec<u8>> = digests
+        .iter()
+        .map(|digest| {
+            let sig: p256::ecdsa::Signature = key.sign_prehash(digest)?;
             if v2.is_some() {
                 return Ok(
                     hallmark_sigstore::rekor_v2::CreateEntryRequest::hashed_rekord(
-                        &digest,
+                        digest,
                         sig.to_der().as_bytes(),
                         hallmark_sigstore::body::v2::Verifier::certificate(
                             &leaf_der,
@@ -2042,7 +2091,7 @@ fn bench_log_api(
                 sig.to_der().as_bytes(),
                 leaf.as_bytes(),
                 hallmark_sigstore::HashAlgorithm::Sha256,
-                &digest,
+                digest,
             )
             .to_json()?)
         })
@@ -2101,7 +2150,7 @@ fn bench_log_api(
                         |b| match &v2 {
                             Some(checker) => checker.check(b),
                             None => {
-                                kept.push(b.to_vec());
+                                kept.push((i, b.to_vec()));
                                 true
                             }
                         },
@@ -2136,10 +2185,11 @@ fn bench_log_api(
         None => (lat.len(), failures),
         Some(checker) => {
             let t = Instant::now();
-            let (bad, first_bad) = check_all(&kept, |a| checker.check(a));
+            let (bad, first_bad) = check_all(&kept, |(i, a)| checker.check(a, &digests[*i]));
             println!(
-                "checked            {} answers after the run, in {:.1} s: the SET with the log's \
-                 key, the log ID, the inclusion proof in a checkpoint the log signed",
+                "checked            {} answers after the run, in {:.1} s: the entry sent, a log \
+                 index of its own, the SET with the log's key, the log ID, the inclusion proof in \
+                 a checkpoint the log signed",
                 kept.len(),
                 t.elapsed().as_secs_f64()
             );
@@ -2235,6 +2285,8 @@ mod tests {
     use super::*;
 
     const HOST: &str = "log.example:3000";
+    /// The digest of the hashedrekord entry the answers are for.
+    const DIGEST: [u8; 32] = [3; 32];
 
     /// A Rekor v1 answer for entry 1 of a two-entry log whose key is `log_key`, with its
     /// checkpoint signed by `checkpoint_key`; `tamper` edits the answer's entry.
@@ -2244,7 +2296,13 @@ mod tests {
         tamper: impl FnOnce(&mut serde_json::Value),
     ) -> Vec<u8> {
         let b64 = &base64::engine::general_purpose::STANDARD;
-        let bodies = [b"{\"first\":1}".as_slice(), b"{\"second\":2}".as_slice()];
+        let entry = serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hex::encode(DIGEST)}}},
+        }))
+        .unwrap();
+        let bodies = [b"{\"first\":1}".as_slice(), entry.as_slice()];
         let leaves: Vec<Hash> = bodies.iter().map(|b| leaf_hash(b)).collect();
         let root = hallmark_tlog::node_hash(&leaves[0], &leaves[1]);
         let note = Checkpoint::new(format!("{HOST} - 42"), 2, root)
@@ -2284,6 +2342,7 @@ mod tests {
             key: *key.verifying_key(),
             log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
             seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            indexes: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -2294,7 +2353,15 @@ mod tests {
         let key = memory_key().unwrap();
         let other = memory_key().unwrap();
         let c = checker(&key);
-        c.check(&answer(&key, &key, |_| {})).unwrap();
+        c.check(&answer(&key, &key, |_| {}), &DIGEST).unwrap();
+        // The same answer again: its index is taken.
+        let twice = c.check(&answer(&key, &key, |_| {}), &DIGEST).unwrap_err();
+        assert!(twice.contains("answered twice"), "{twice}");
+        // An answer for another entry than the one sent.
+        let other_entry = checker(&key)
+            .check(&answer(&key, &key, |_| {}), &[4; 32])
+            .unwrap_err();
+        assert!(other_entry.contains("another entry"), "{other_entry}");
         let wrong: [(&str, Vec<u8>); 6] = [
             (
                 "SET",
@@ -2320,7 +2387,193 @@ mod tests {
             ("checkpoint by another key", answer(&key, &other, |_| {})),
         ];
         for (what, a) in wrong {
-            assert!(c.check(&a).is_err(), "a wrong {what} was accepted");
+            // A checker of its own each, so that no index is taken yet.
+            assert!(
+                checker(&key).check(&a, &DIGEST).is_err(),
+                "a wrong {what} was accepted"
+            );
+        }
+    }
+
+    /// An in-memory CA as the server runs it: root, issuing CA, CT log key.
+    struct TestCa {
+        issuing_key: SigningKey,
+        issuance: hallmark_ca::Issuance,
+        chain_der: Vec<Vec<u8>>,
+        issuing: x509_cert::Certificate,
+        ct_key: SigningKey,
+    }
+
+    fn test_ca() -> TestCa {
+        use std::time::SystemTime;
+        let root_key = memory_key().unwrap();
+        let issuing_key = memory_key().unwrap();
+        let subject = |cn: &str| hallmark_ca::CaSubject {
+            organization: "Test".into(),
+            common_name: cn.into(),
+        };
+        let day = Duration::from_secs(86_400);
+        let now = SystemTime::now() - day;
+        let root =
+            hallmark_ca::root_certificate(&root_key, &subject("root"), now, 30 * day).unwrap();
+        let issuing = hallmark_ca::intermediate_certificate(
+            &root_key,
+            &root,
+            issuing_key
+                .verifying_key()
+                .to_public_key_der()
+                .unwrap()
+                .as_bytes(),
+            &subject("issuing"),
+            now,
+            30 * day,
+        )
+        .unwrap();
+        TestCa {
+            issuance: hallmark_ca::Issuance::new(&issuing, &issuing_key).unwrap(),
+            issuing_key,
+            chain_der: vec![
+                hallmark_ca::certificate_der(&issuing).unwrap(),
+                hallmark_ca::certificate_der(&root).unwrap(),
+            ],
+            issuing,
+            ct_key: memory_key().unwrap(),
+        }
+    }
+
+    /// The CA's answer, as the server writes it, for a certificate to `spki` and `email`.
+    fn ca_answer(ca: &TestCa, spki: &[u8], email: &str) -> CaAnswer {
+        use hallmark_sigstore::identity::{Identity, SubjectAltName};
+        let now = std::time::SystemTime::now();
+        let identity = Identity {
+            issuer: "https://idp.example".into(),
+            san: SubjectAltName::Email(email.into()),
+            challenge: email.into(),
+            subject: email.into(),
+            extensions: Default::default(),
+            github_v1: None,
+        };
+        let prepared = ca.issuance.prepare(spki, &identity, now).unwrap();
+        let ct_spki = ca.ct_key.verifying_key().to_public_key_der().unwrap();
+        let sct = hallmark_ca::ct::sign_sct(
+            &ca.ct_key,
+            hallmark_sigstore::ct::log_id(ct_spki.as_bytes()),
+            1_700_000_000_000,
+            prepared.issuer_key_hash(),
+            prepared.precert_tbs_der(),
+        )
+        .unwrap();
+        let leaf = prepared.finish_der(&sct, &ca.issuing_key).unwrap();
+        let pems: Vec<String> = std::iter::once(&leaf)
+            .chain(&ca.chain_der)
+            .map(|d| hallmark_ca::certificate_der_to_pem(d).unwrap())
+            .collect();
+        CaAnswer {
+            client: 0,
+            at: now,
+            body: serde_json::to_vec(&serde_json::json!({
+                "signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}
+            }))
+            .unwrap(),
+        }
+    }
+
+    fn ca_checker(ca: &TestCa, ct_key: &SigningKey) -> CaChecker {
+        CaChecker {
+            chains: vec![(ca.chain_der.clone(), ca.issuing.clone())],
+            ct_keys: vec![
+                ct_key
+                    .verifying_key()
+                    .to_public_key_der()
+                    .unwrap()
+                    .into_vec(),
+            ],
+            serials: std::sync::Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    fn client(key: &SigningKey, email: &str) -> CaClient {
+        CaClient {
+            body: Arc::new(Vec::new()),
+            email: email.into(),
+            spki: key.verifying_key().to_public_key_der().unwrap().into_vec(),
+            pem: String::new(),
+            proof: Vec::new(),
+        }
+    }
+
+    /// `bench ca`'s check takes the certificate the CA issued to this client, once, and refuses
+    /// another key, another email, another CA's chain or signature, an SCT of another log, an
+    /// answer long after its validity, and the same certificate twice.
+    #[test]
+    fn certificates_are_checked_in_full() {
+        let ca = test_ca();
+        let key = memory_key().unwrap();
+        let me = client(&key, "me@example.com");
+        let answer = ca_answer(&ca, &me.spki, &me.email);
+        let check = |checker: &CaChecker, a: &CaAnswer, c: &CaClient| checker.check(a, c);
+        let fresh = || ca_checker(&ca, &ca.ct_key);
+        let c = fresh();
+        check(&c, &answer, &me).unwrap();
+        let twice = check(&c, &answer, &me).unwrap_err();
+        assert!(twice.contains("twice"), "{twice}");
+        let other_key = client(&memory_key().unwrap(), "me@example.com");
+        let other_email = client(&key, "you@example.com");
+        let other_ca = test_ca();
+        let late = CaAnswer {
+            at: answer.at + Duration::from_secs(3_600),
+            ..ca_answer(&ca, &me.spki, &me.email)
+        };
+        // Another CA's certificate for the same client, answered with this CA's chain.
+        let mut forged = ca_answer(&other_ca, &me.spki, &me.email);
+        let forged_json: serde_json::Value = serde_json::from_slice(&forged.body).unwrap();
+        let mut pems: Vec<String> =
+            forged_json["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_owned())
+                .collect();
+        for (pem, der) in pems.iter_mut().skip(1).zip(&ca.chain_der) {
+            *pem = hallmark_ca::certificate_der_to_pem(der).unwrap();
+        }
+        forged.body = serde_json::to_vec(&serde_json::json!({
+            "signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}
+        }))
+        .unwrap();
+        let cases: [(&str, CaChecker, CaAnswer, &CaClient); 6] = [
+            (
+                "key",
+                fresh(),
+                ca_answer(&ca, &me.spki, &me.email),
+                &other_key,
+            ),
+            (
+                "email",
+                fresh(),
+                ca_answer(&ca, &me.spki, &me.email),
+                &other_email,
+            ),
+            (
+                "chain",
+                ca_checker(&other_ca, &ca.ct_key),
+                ca_answer(&ca, &me.spki, &me.email),
+                &me,
+            ),
+            ("issuing CA's signature", fresh(), forged, &me),
+            (
+                "CT log",
+                ca_checker(&ca, &other_ca.ct_key),
+                ca_answer(&ca, &me.spki, &me.email),
+                &me,
+            ),
+            ("arrival time", fresh(), late, &me),
+        ];
+        for (what, checker, a, c) in cases {
+            assert!(
+                check(&checker, &a, c).is_err(),
+                "another {what} was accepted"
+            );
         }
     }
 }

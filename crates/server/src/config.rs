@@ -261,8 +261,8 @@ impl PostgresSettings {
         Ok(url)
     }
 
-    /// The replicas' shared secret from `replica_key_file` (trailing whitespace removed), if one
-    /// is configured: at least [`MIN_REPLICA_SECRET_BYTES`] bytes.
+    /// The replicas' shared secret from `replica_key_file` (one trailing line ending removed), if
+    /// one is configured: at least [`MIN_REPLICA_SECRET_BYTES`] bytes.
     ///
     /// # Errors
     /// An unreadable file, or a secret that is too short.
@@ -275,7 +275,10 @@ impl PostgresSettings {
             std::fs::read(path)
                 .map_err(|e| invalid(what, format!("cannot read {}: {e}", path.display())))?,
         );
-        let secret = raw.trim_ascii_end();
+        // One trailing line ending (a file written by `echo`) is not part of the secret; any
+        // other byte is, so a raw binary secret keeps every byte.
+        let secret = raw.strip_suffix(b"\n").unwrap_or(&raw);
+        let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
         if secret.len() < MIN_REPLICA_SECRET_BYTES {
             return Err(invalid(
                 what,
@@ -1175,6 +1178,12 @@ mod tests {
             "k".repeat(40).as_bytes()
         );
         assert!(!format!("{s:?} {secret:?}").contains("kkkk"), "{s:?}");
+        // Only a line ending is dropped: a binary secret ending in whitespace keeps every byte.
+        let mut binary = vec![0xa5u8; 31];
+        binary.push(b' ');
+        std::fs::write(&key, &binary).unwrap();
+        let secret = pg.read_replica_secret().unwrap().unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&secret), &binary[..]);
         std::fs::write(&key, "short\n").unwrap();
         let e = pg.read_replica_secret().unwrap_err().to_string();
         assert!(
