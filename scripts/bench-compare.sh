@@ -7,7 +7,9 @@
 #   scripts/bench-compare.sh BEFORE_BIN AFTER_BIN
 #
 # Both binaries need the development issuer (`cargo build --release -p hallmark-cli --features
-# dev-oidc`). Settings: ROUNDS (4), SECS per `bench ca` (8), ENTRIES per `bench log-api` (20000).
+# dev-oidc`). Settings: ROUNDS (4), SECS per `bench ca` (8), ENTRIES per `bench log-api` (20000),
+# HSM=1 to have each benchmark measure its HSM ceiling on its stack's token (`--hsm-key`) and
+# print the ratio.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 BEFORE_BIN AFTER_BIN" >&2; exit 2; }
@@ -33,6 +35,8 @@ start_stack() { # BIN PORT
     export HALLMARK_DATA_DIR="$state/data" HALLMARK_DEV_OIDC=1
     export HALLMARK_LISTEN=127.0.0.1:$port HALLMARK_PUBLIC_URL=http://127.0.0.1:$port
     HALLMARK_ROOT_PKCS11_PIN_FILE="$state/hsm/root-user-pin" "$bin" ca init >/dev/null
+    # The token's settings, for the benchmarks' HSM ceiling (file names, never PINs).
+    env | grep -E '^(SOFTHSM2_CONF|HALLMARK_PKCS11_MODULE|HALLMARK_PKCS11_PIN_FILE)=' >"$state/hsm.env"
     exec "$bin" serve >"$state/serve.log" 2>&1
   ) &
   PIDS+=($!)
@@ -44,17 +48,37 @@ start_stack() { # BIN PORT
   return 1
 }
 
+# Runs `hallmark bench ARGS...` with BIN against the stack on PORT (state dir STATE), with the
+# HSM ceiling when HSM=1.
+bench() { # BIN STATE ARGS...
+  local bin=$1 state=$2
+  shift 2
+  (
+    if [ "${HSM:-0}" = 1 ]; then
+      set -a
+      # shellcheck source=/dev/null
+      source "$state/hsm.env"
+      set +a
+      set -- "$@" --hsm-key 'pkcs11:token=hallmark;object=bench-key'
+    fi
+    "$bin" bench "$@"
+  )
+}
+
 start_stack "$1" 3931
 start_stack "$2" 3932
+sides=("before $1 3931 ${STATES[0]}" "after $2 3932 ${STATES[1]}")
 for r in $(seq "$ROUNDS"); do
-  for side in "before $1 3931" "after $2 3932"; do
-    read -r name bin port <<<"$side"
+  for side in "${sides[@]}"; do
+    read -r name bin port state <<<"$side"
     echo "== round $r, $name: bench ca"
-    "$bin" bench ca --url "http://127.0.0.1:$port" --seconds "${SECS:-8}" | grep -E "certificates/s|latency"
+    bench "$bin" "$state" ca --url "http://127.0.0.1:$port" --seconds "${SECS:-8}" |
+      grep -E "certificates/s|latency|ceiling|ratio"
   done
-  for side in "before $1 3931" "after $2 3932"; do
-    read -r name bin port <<<"$side"
+  for side in "${sides[@]}"; do
+    read -r name bin port state <<<"$side"
     echo "== round $r, $name: bench log-api"
-    "$bin" bench log-api --url "http://127.0.0.1:$port" --entries "${ENTRIES:-20000}" | grep -E "entries/s|latency"
+    bench "$bin" "$state" log-api --url "http://127.0.0.1:$port" --entries "${ENTRIES:-20000}" |
+      grep -E "entries/s|latency|ceiling|ratio"
   done
 done
