@@ -1611,13 +1611,36 @@ fn check_all<T: Sync>(
     })
 }
 
+/// Checkpoints already verified, by their note text, with their size and root: a batch's answers
+/// share one, so its signature is checked once.
+#[derive(Default)]
+struct VerifiedCheckpoints(std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>);
+
+impl VerifiedCheckpoints {
+    /// The size and root of `note`, verified by `verify` unless it was before.
+    fn get<E>(
+        &self,
+        note: &str,
+        verify: impl FnOnce(&str) -> std::result::Result<hallmark_tlog::note::Checkpoint, E>,
+    ) -> std::result::Result<(u64, Hash), E> {
+        if let Some(v) = self.0.lock().ok().and_then(|m| m.get(note).copied()) {
+            return Ok(v);
+        }
+        let cp = verify(note)?;
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(note.to_owned(), (cp.size, cp.root));
+        }
+        Ok((cp.size, cp.root))
+    }
+}
+
 /// Checks Rekor v1 answers: the SET with the log's key over the entry as answered, the log ID,
 /// and the inclusion proof against the answer's checkpoint, whose signature by the log key is
 /// checked once per distinct checkpoint.
 struct V1Checker {
     key: VerifyingKey,
     log_id_hex: String,
-    seen: std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>,
+    checkpoints: VerifiedCheckpoints,
     /// Log indexes answered so far: each entry must have an index of its own.
     indexes: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
@@ -1635,7 +1658,7 @@ impl V1Checker {
         Ok(Self {
             key,
             log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
-            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            checkpoints: VerifiedCheckpoints::default(),
             indexes: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
@@ -1662,21 +1685,12 @@ impl V1Checker {
             .verify(&payload, &set)
             .map_err(|_| "the SET does not verify with the log's key")?;
         let proof = &e.verification.inclusion_proof;
-        let note = &proof.checkpoint;
-        let cached = self.seen.lock().ok().and_then(|m| m.get(note).copied());
-        let (size, root) = match cached {
-            Some(v) => v,
-            None => {
-                let name = note.split([' ', '\n']).next().unwrap_or_default();
-                let cp = hallmark_tlog::note::NoteVerifier::ecdsa(name, self.key)
-                    .and_then(|v| v.verify_checkpoint(note))
-                    .map_err(|e| format!("the checkpoint: {e}"))?;
-                if let Ok(mut m) = self.seen.lock() {
-                    m.insert(note.clone(), (cp.size, cp.root));
-                }
-                (cp.size, cp.root)
-            }
-        };
+        let (size, root) = self.checkpoints.get(&proof.checkpoint, |note| {
+            let name = note.split([' ', '\n']).next().unwrap_or_default();
+            hallmark_tlog::note::NoteVerifier::ecdsa(name, self.key)
+                .and_then(|v| v.verify_checkpoint(note))
+                .map_err(|e| format!("the checkpoint: {e}"))
+        })?;
         let hashes: Vec<Vec<u8>> = proof
             .hashes
             .iter()
@@ -1684,11 +1698,13 @@ impl V1Checker {
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| "a proof hash is not hex")?;
         let body = b64.decode(&e.body).map_err(|_| "the body is not base64")?;
-        let entry: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|_| "the body is not JSON")?;
-        if entry["kind"] != "hashedrekord"
-            || entry["spec"]["data"]["hash"]["value"].as_str() != Some(hex::encode(digest).as_str())
-        {
+        let sent = match hallmark_sigstore::body::CanonicalBody::parse(&body) {
+            Ok(hallmark_sigstore::body::CanonicalBody::HashedRekord(h)) => {
+                h.data.hash.digest("spec.data.hash").ok()
+            }
+            _ => None,
+        };
+        if sent.is_none_or(|(_, d)| d != digest) {
             return Err("the answer is for another entry than the one sent".into());
         }
         let fresh = self
@@ -1949,7 +1965,7 @@ fn print_first_failure(first: &std::sync::OnceLock<String>) {
 /// checkpoint's signature (once per distinct checkpoint: a batch's entries share one).
 struct V2Checker {
     verifier: hallmark_tlog::note::NoteVerifier,
-    seen: std::sync::Mutex<std::collections::HashMap<String, (u64, Hash)>>,
+    checkpoints: VerifiedCheckpoints,
 }
 
 impl V2Checker {
@@ -1991,7 +2007,7 @@ impl V2Checker {
     fn with_key(name: &str, key: VerifyingKey) -> Result<Self> {
         Ok(Self {
             verifier: hallmark_tlog::note::NoteVerifier::ecdsa(name, key)?,
-            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            checkpoints: VerifiedCheckpoints::default(),
         })
     }
 
@@ -2008,18 +2024,11 @@ impl V2Checker {
         let Some(note) = proof.checkpoint.as_ref().and_then(|c| c.envelope.as_ref()) else {
             return false;
         };
-        let cached = self.seen.lock().ok().and_then(|m| m.get(note).copied());
-        let (size, root) = match cached {
-            Some(v) => v,
-            None => match self.verifier.verify_checkpoint(note) {
-                Ok(cp) => {
-                    if let Ok(mut m) = self.seen.lock() {
-                        m.insert(note.clone(), (cp.size, cp.root));
-                    }
-                    (cp.size, cp.root)
-                }
-                Err(_) => return false,
-            },
+        let Ok((size, root)) = self
+            .checkpoints
+            .get(note, |n| self.verifier.verify_checkpoint(n))
+        else {
+            return false;
         };
         let hashes: Option<Vec<Vec<u8>>> = proof.hashes.iter().map(|h| h.decode().ok()).collect();
         let (Some(hashes), Ok(body), Some(index), Some(tree)) = (
@@ -2296,11 +2305,15 @@ mod tests {
         tamper: impl FnOnce(&mut serde_json::Value),
     ) -> Vec<u8> {
         let b64 = &base64::engine::general_purpose::STANDARD;
-        let entry = serde_json::to_vec(&serde_json::json!({
-            "apiVersion": "0.0.1",
-            "kind": "hashedrekord",
-            "spec": {"data": {"hash": {"algorithm": "sha256", "value": hex::encode(DIGEST)}}},
-        }))
+        // A hashedrekord over DIGEST, as the bench sends it (the signature need not verify: the
+        // check ties the answer to the digest sent).
+        let entry = hallmark_sigstore::body::Body::hashedrekord(
+            &[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01],
+            b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
+            hallmark_sigstore::HashAlgorithm::Sha256,
+            &DIGEST,
+        )
+        .to_json()
         .unwrap();
         let bodies = [b"{\"first\":1}".as_slice(), entry.as_slice()];
         let leaves: Vec<Hash> = bodies.iter().map(|b| leaf_hash(b)).collect();
@@ -2341,7 +2354,7 @@ mod tests {
         V1Checker {
             key: *key.verifying_key(),
             log_id_hex: hex::encode(hallmark_sigstore::rekor_log_id(spki.as_bytes())),
-            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            checkpoints: VerifiedCheckpoints::default(),
             indexes: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
